@@ -1,0 +1,111 @@
+//! `latchkey`: the local stack (`serve`) and small operator helpers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "latchkey", version, about = "Self-hosted auth broker")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole stack on one port with the embedded store.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3003")]
+        listen: SocketAddr,
+        /// Directory for the store, the sealing key and the environment keys.
+        #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = ".latchkey")]
+        data_dir: PathBuf,
+        /// URL the API is reached at from browsers (default: http://<listen>).
+        #[arg(long, env = "LATCHKEY_PUBLIC_URL")]
+        public_url: Option<url::Url>,
+        /// Redirect URI registered with providers (default: <public-url>/oauth/callback).
+        #[arg(long, env = "LATCHKEY_CALLBACK_URL")]
+        callback_url: Option<url::Url>,
+        /// Environment name, bound into every encryption context.
+        #[arg(long, env = "LATCHKEY_ENVIRONMENT", default_value = "dev")]
+        environment: String,
+    },
+    /// Print the environment keys of a data directory.
+    Keys {
+        #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = ".latchkey")]
+        data_dir: PathBuf,
+    },
+}
+
+fn print_keys(keys: &latchkey::config::EnvironmentKeys) {
+    println!("  secret key:          {}", keys.secret_key.expose());
+    println!("  public key:          {}", keys.public_key);
+    println!("  hmac key:            {}", keys.hmac_key.expose());
+    println!(
+        "  webhook signing key: {}",
+        keys.webhook_signing_key.expose()
+    );
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data_dir,
+            public_url,
+            callback_url,
+            environment,
+        } => {
+            let public_url = match public_url {
+                Some(u) => u,
+                None => format!("http://{listen}").parse()?,
+            };
+            let config =
+                latchkey::config::Config::new(environment, public_url.clone(), callback_url);
+            let stack = latchkey::local::open(&data_dir, config.clone())?;
+            if stack.first_start {
+                println!(
+                    "Created a new environment in {} (keep this directory private).",
+                    data_dir.display()
+                );
+                print_keys(&stack.state.keys);
+                println!(
+                    "Shown once; `latchkey keys --data-dir {}` prints them again.",
+                    data_dir.display()
+                );
+                println!();
+                println!("Next steps:");
+                println!(
+                    "  1. Register {} as the redirect URI at your OAuth provider.",
+                    config.callback_url
+                );
+                println!("  2. Create an integration:  curl -X POST {public_url}integrations -H 'Authorization: Bearer <secret key>' ...");
+                println!("  3. Send a user to:         {public_url}oauth/connect/<integration>?connection_id=<id>&public_key=<public key>");
+                println!("  4. Read the connection:    curl {public_url}connections/<id>?provider_config_key=<integration> -H 'Authorization: Bearer <secret key>'");
+                println!("  See README.md, 'Quick start'.");
+            }
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
+            axum::serve(listener, latchkey::api::local(stack.state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+        }
+        Command::Keys { data_dir } => {
+            let path = data_dir.join(latchkey::local::KEYS_FILE);
+            let keys: latchkey::config::EnvironmentKeys =
+                serde_json::from_slice(&std::fs::read(&path)?)?;
+            print_keys(&keys);
+        }
+    }
+    Ok(())
+}

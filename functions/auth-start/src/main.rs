@@ -1,0 +1,8 @@
+//! Lambda `auth-start`: serves `latchkey::api::auth_start`. All behaviour lives in the `latchkey` crate.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    latchkey::runtime::init_tracing();
+    let state = latchkey::runtime::state_from_env().await?;
+    lambda_http::run(latchkey::api::auth_start(state)).await
+}

@@ -1,0 +1,8 @@
+//! Lambda `connections`: serves `latchkey::api::connections`. All behaviour lives in the `latchkey` crate.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    latchkey::runtime::init_tracing();
+    let state = latchkey::runtime::state_from_env().await?;
+    lambda_http::run(latchkey::api::connections(state)).await
+}

@@ -1,0 +1,84 @@
+//! The activity log: one entry per step of an operation, for the operator. Entries are built
+//! from codes and safe messages only; recording is best effort and never fails the operation.
+
+use crate::store::{ActivityEntry, ActivityLevel};
+use crate::AppState;
+
+/// One operation (an auth attempt, a refresh) whose steps share an `attempt_id`.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: String,
+    pub operation: &'static str,
+    pub integration: Option<String>,
+    pub connection_id: Option<String>,
+}
+
+impl Attempt {
+    pub fn new(
+        operation: &'static str,
+        integration: Option<String>,
+        connection_id: Option<String>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            operation,
+            integration,
+            connection_id,
+        }
+    }
+
+    pub fn resume(
+        id: String,
+        operation: &'static str,
+        integration: String,
+        connection_id: String,
+    ) -> Self {
+        Self {
+            id,
+            operation,
+            integration: Some(integration),
+            connection_id: Some(connection_id),
+        }
+    }
+
+    pub async fn info(&self, state: &AppState, event: &str, message: impl Into<String>) {
+        self.record(state, event, ActivityLevel::Info, message.into(), None)
+            .await;
+    }
+
+    pub async fn failed(&self, state: &AppState, error_code: &str, message: impl Into<String>) {
+        self.record(
+            state,
+            "failed",
+            ActivityLevel::Error,
+            message.into(),
+            Some(error_code.to_owned()),
+        )
+        .await;
+    }
+
+    async fn record(
+        &self,
+        state: &AppState,
+        event: &str,
+        level: ActivityLevel,
+        message: String,
+        error_code: Option<String>,
+    ) {
+        let entry = ActivityEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            attempt_id: self.id.clone(),
+            timestamp: state.clock.now(),
+            operation: self.operation.to_owned(),
+            event: event.to_owned(),
+            level,
+            integration: self.integration.clone(),
+            connection_id: self.connection_id.clone(),
+            message,
+            error_code,
+        };
+        if let Err(e) = state.store.append_activity(&entry).await {
+            tracing::warn!(error = %e, attempt = %self.id, event, "could not record activity");
+        }
+    }
+}

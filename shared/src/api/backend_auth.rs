@@ -1,0 +1,100 @@
+//! Authentication of the team's backend: `Authorization: Bearer <secret key>`, or a signed
+//! request (`Latchkey-Timestamp` + `Latchkey-Signature`, see `crate::signing`).
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::extract::payload_too_large;
+use crate::error::ApiError;
+use crate::signing::{constant_time_eq, verify_request, SignatureCheck, SignedRequest};
+use crate::AppState;
+
+pub const TIMESTAMP_HEADER: &str = "latchkey-timestamp";
+pub const SIGNATURE_HEADER: &str = "latchkey-signature";
+
+fn malformed(message: &str) -> ApiError {
+    ApiError::unauthorized("malformed_auth_header", message)
+}
+
+pub async fn require_backend_auth(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let keys = state.keys.accepted_secret_keys();
+    if let Some(value) = req.headers().get(AUTHORIZATION) {
+        let value = value
+            .to_str()
+            .map_err(|_| malformed("The Authorization header is not valid text."))?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| malformed("Use 'Authorization: Bearer <secret key>'."))?;
+        let mut ok = false;
+        for key in &keys {
+            ok |= constant_time_eq(token, key);
+        }
+        if !ok {
+            return Err(ApiError::unauthorized(
+                "invalid_secret_key",
+                "The secret key is not valid.",
+            ));
+        }
+        return Ok(next.run(req).await);
+    }
+
+    let Some(timestamp) = req.headers().get(TIMESTAMP_HEADER) else {
+        return Err(ApiError::unauthorized(
+            "missing_auth_header",
+            "Authenticate with 'Authorization: Bearer <secret key>' or a signed request.",
+        ));
+    };
+    let timestamp: i64 = timestamp
+        .to_str()
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .ok_or_else(|| malformed("Latchkey-Timestamp must be Unix seconds."))?;
+    let signature = req
+        .headers()
+        .get(SIGNATURE_HEADER)
+        .and_then(|s| s.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| malformed("A signed request needs a Latchkey-Signature header."))?;
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, state.config.body_limit)
+        .await
+        .map_err(|_| payload_too_large())?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let check = verify_request(
+        &SignedRequest {
+            timestamp,
+            signature: &signature,
+            method: parts.method.as_str(),
+            path_and_query,
+            body: &bytes,
+        },
+        &keys,
+        state.clock.now().unix_timestamp(),
+    );
+    match check {
+        SignatureCheck::Valid => Ok(next
+            .run(Request::from_parts(parts, Body::from(bytes)))
+            .await),
+        SignatureCheck::Stale => Err(ApiError::unauthorized(
+            "expired_signature",
+            "Latchkey-Timestamp is more than 300 seconds from the server's clock.",
+        )),
+        SignatureCheck::Mismatch => Err(ApiError::unauthorized(
+            "invalid_signature",
+            "The request signature does not match.",
+        )),
+    }
+}

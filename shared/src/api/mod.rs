@@ -1,0 +1,109 @@
+//! HTTP routers, one per Lambda function group (DESIGN.md). A Lambda binary serves one of
+//! `auth_start`, `oauth_callback`, `connections`, `admin`; the local stack serves `local`, all
+//! of them merged. Each is finished by `finish`: JSON 404/405, body limit.
+
+pub mod admin;
+pub mod backend_auth;
+pub mod connections;
+pub mod extract;
+pub mod frontend;
+pub mod oauth;
+pub mod result_page;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use axum::{middleware, Router};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+fn auth_start_routes() -> Router<AppState> {
+    Router::new().route("/oauth/connect/{integration}", get(oauth::connect))
+}
+
+fn oauth_callback_routes() -> Router<AppState> {
+    Router::new().route("/oauth/callback", get(oauth::callback))
+}
+
+fn connections_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/connections", get(connections::list))
+        .route(
+            "/connections/{id}",
+            get(connections::get_connection).delete(connections::delete),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            backend_auth::require_backend_auth,
+        ))
+}
+
+fn admin_routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/integrations",
+            get(admin::list_integrations).post(admin::create_integration),
+        )
+        .route(
+            "/integrations/{key}",
+            get(admin::get_integration)
+                .patch(admin::update_integration)
+                .delete(admin::delete_integration),
+        )
+        .route("/logs", get(admin::logs))
+        .route(
+            "/environment",
+            get(admin::get_environment).patch(admin::update_environment),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            backend_auth::require_backend_auth,
+        ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("not_found", "No such route.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This route does not take that method.",
+    )
+}
+
+/// What every served router gets, Lambda or local.
+pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
+    let limit = state.config.body_limit;
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+pub fn auth_start(state: AppState) -> Router {
+    finish(auth_start_routes(), state)
+}
+
+pub fn oauth_callback(state: AppState) -> Router {
+    finish(oauth_callback_routes(), state)
+}
+
+pub fn connections(state: AppState) -> Router {
+    finish(connections_routes(&state), state)
+}
+
+pub fn admin(state: AppState) -> Router {
+    finish(admin_routes(&state), state)
+}
+
+/// The whole API on one router: the local stack and the end-to-end tests serve this.
+pub fn local(state: AppState) -> Router {
+    let routes = auth_start_routes()
+        .merge(oauth_callback_routes())
+        .merge(connections_routes(&state))
+        .merge(admin_routes(&state));
+    finish(routes, state)
+}

@@ -1,0 +1,397 @@
+//! The OAuth2 authorization-code flow over HTTP: `GET /oauth/connect/{integration}` sends the
+//! browser to the provider; `GET /oauth/callback` finishes, stores the connection and renders
+//! the result page. Every outcome is recorded as activity.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::frontend::{authenticate, request_origin, result_origin, wants_html, ConnectQuery};
+use super::result_page::{render, Outcome};
+use crate::activity::Attempt;
+use crate::auth::oauth2::{self, AuthorizationRequest, Grant, TokenRequest};
+use crate::auth::pkce;
+use crate::connections::{save_connection, NewConnection};
+use crate::domain::{AuthMode, ConnectionId, IntegrationKey, Secret};
+use crate::error::ApiError;
+use crate::integrations::open_client_secret;
+use crate::store::{OAuthSession, Upsert};
+use crate::{providers, AppState};
+
+pub async fn connect(
+    State(state): State<AppState>,
+    Path(integration): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let settings = match state.store.get_settings().await {
+        Ok(s) => s,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let origin = result_origin(&settings, request_origin(&headers));
+    match start(
+        &state,
+        &settings,
+        &integration,
+        query.as_deref(),
+        origin.clone(),
+    )
+    .await
+    {
+        Ok(location) => {
+            let mut r = StatusCode::FOUND.into_response();
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_str(location.as_str()).expect("URLs are valid headers"),
+            );
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) if wants_html(&headers) => render(
+            &Outcome::Failure {
+                error_type: e.code,
+                description: &e.message,
+            },
+            origin.as_deref(),
+            e.status,
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn start(
+    state: &AppState,
+    settings: &crate::store::EnvironmentSettings,
+    integration: &str,
+    raw_query: Option<&str>,
+    origin: Option<String>,
+) -> Result<url::Url, ApiError> {
+    let query = ConnectQuery::parse(raw_query)?;
+    let key = IntegrationKey::parse(integration)
+        .map_err(|_| ApiError::unknown_integration(integration))?;
+    let requested_id = query.connection_id()?;
+    authenticate(
+        state,
+        settings,
+        &query,
+        key.as_str(),
+        requested_id.as_ref().map(ConnectionId::as_str),
+    )?;
+    let connection_id = requested_id.unwrap_or_else(ConnectionId::generate);
+    let attempt = Attempt::new(
+        "auth",
+        Some(key.to_string()),
+        Some(connection_id.to_string()),
+    );
+
+    let result = async {
+        let record = state
+            .store
+            .get_integration(&key)
+            .await?
+            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+        if record.auth_mode != AuthMode::OAuth2 {
+            return Err(ApiError::bad_request(
+                "invalid_auth_mode",
+                format!(
+                    "Integration '{key}' uses {}, not OAuth2.",
+                    record.auth_mode.as_str()
+                ),
+            ));
+        }
+        let client_id = record.client_id.clone().ok_or_else(|| {
+            ApiError::bad_request(
+                "missing_client_id",
+                format!("Integration '{key}' has no client id configured."),
+            )
+        })?;
+        let endpoints = providers::oauth2_endpoints(&record)?;
+        attempt
+            .info(
+                state,
+                "started",
+                format!("Authorization started for integration '{key}'."),
+            )
+            .await;
+
+        let now = state.clock.now();
+        let verifier = endpoints.pkce.then(pkce::new_verifier);
+        let session = OAuthSession {
+            state: Secret::new(crate::crypto::random_token()),
+            integration: key.clone(),
+            connection_id: connection_id.clone(),
+            code_verifier: verifier.clone(),
+            redirect_uri: state.config.callback_url.to_string(),
+            connection_config: query.connection_config(),
+            origin,
+            attempt_id: attempt.id.clone(),
+            created_at: now,
+            expires_at: now + state.config.oauth_session_ttl,
+        };
+        let mut scopes = record.scopes.clone();
+        if let Some(user_scope) = &query.user_scope {
+            scopes.extend(
+                user_scope
+                    .split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        let challenge = verifier.as_ref().map(pkce::s256_challenge);
+        let url = oauth2::authorization_url(
+            &endpoints,
+            &AuthorizationRequest {
+                client_id: &client_id,
+                redirect_uri: &session.redirect_uri,
+                scopes: &scopes,
+                state: &session.state,
+                code_challenge: challenge.as_deref(),
+                extra_params: &query.authorization_params,
+            },
+        );
+        state.store.put_oauth_session(&session).await?;
+        attempt
+            .info(
+                state,
+                "redirected",
+                format!(
+                    "Redirected to {}.",
+                    url.host_str().unwrap_or("the provider")
+                ),
+            )
+            .await;
+        Ok(url)
+    }
+    .await;
+    if let Err(e) = &result {
+        attempt.failed(state, e.code, e.message.clone()).await;
+    }
+    result
+}
+
+/// `error_type` values of the result page and their meaning for the frontend.
+const STATE_ERROR: &str = "state_err";
+const TOKEN_ERROR: &str = "token_err";
+
+pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    let Some(state_param) = params
+        .get("state")
+        .filter(|s| !s.is_empty() && s.len() <= 512)
+    else {
+        return fail_unattributed(&state, "The callback has no valid state parameter.").await;
+    };
+    let session = match state.store.take_oauth_session(state_param).await {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return fail_unattributed(
+                &state,
+                "This authorization link is unknown or was already used.",
+            )
+            .await
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            return render(
+                &Outcome::Failure {
+                    error_type: e.code,
+                    description: &e.message,
+                },
+                None,
+                e.status,
+            );
+        }
+    };
+    let attempt = Attempt::resume(
+        session.attempt_id.clone(),
+        "auth",
+        session.integration.to_string(),
+        session.connection_id.to_string(),
+    );
+    let origin = session.origin.clone();
+    match finish(&state, &attempt, session, &params).await {
+        Ok((integration, connection_id)) => render(
+            &Outcome::Success {
+                integration: integration.as_str(),
+                connection_id: connection_id.as_str(),
+            },
+            origin.as_deref(),
+            StatusCode::OK,
+        ),
+        Err((error_type, e)) => {
+            attempt.failed(&state, error_type, e.message.clone()).await;
+            render(
+                &Outcome::Failure {
+                    error_type,
+                    description: &e.message,
+                },
+                origin.as_deref(),
+                e.status,
+            )
+        }
+    }
+}
+
+/// A callback that matches no flow: recorded without integration or connection.
+async fn fail_unattributed(state: &AppState, message: &str) -> Response {
+    Attempt::new("auth", None, None)
+        .failed(state, STATE_ERROR, message)
+        .await;
+    render(
+        &Outcome::Failure {
+            error_type: STATE_ERROR,
+            description: message,
+        },
+        None,
+        StatusCode::BAD_REQUEST,
+    )
+}
+
+type FlowError = (&'static str, ApiError);
+
+async fn finish(
+    state: &AppState,
+    attempt: &Attempt,
+    session: OAuthSession,
+    params: &std::collections::HashMap<String, String>,
+) -> Result<(IntegrationKey, ConnectionId), FlowError> {
+    if state.clock.now() > session.expires_at {
+        return Err((
+            STATE_ERROR,
+            ApiError::bad_request(STATE_ERROR, "This authorization expired; start again."),
+        ));
+    }
+    if let Some(error) = params.get("error") {
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
+        let description = params
+            .get("error_description")
+            .map(|d| {
+                d.chars()
+                    .filter(|c| !c.is_control())
+                    .take(300)
+                    .collect::<String>()
+            })
+            .unwrap_or_else(|| "The provider did not grant access.".into());
+        let message = format!("The provider returned '{code}': {description}");
+        let error_type: &'static str = if code == "access_denied" {
+            "access_denied"
+        } else {
+            "provider_err"
+        };
+        return Err((error_type, ApiError::bad_request(error_type, message)));
+    }
+    let code = params
+        .get("code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            (
+                TOKEN_ERROR,
+                ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
+            )
+        })?;
+
+    let as_flow = |e: ApiError| {
+        (
+            if e.status.is_server_error() {
+                "server_error"
+            } else {
+                TOKEN_ERROR
+            },
+            e,
+        )
+    };
+    let record = state
+        .store
+        .get_integration(&session.integration)
+        .await
+        .map_err(|e| as_flow(e.into()))?
+        .ok_or_else(|| {
+            (
+                TOKEN_ERROR,
+                ApiError::unknown_integration(session.integration.as_str()),
+            )
+        })?;
+    let endpoints = providers::oauth2_endpoints(&record).map_err(as_flow)?;
+    let client_id = record.client_id.clone().unwrap_or_default();
+    let client_secret = open_client_secret(state, &record).await.map_err(as_flow)?;
+    let token = oauth2::request_token(
+        &state.http,
+        state.config.provider_timeout,
+        &TokenRequest {
+            endpoints: &endpoints,
+            client_id: &client_id,
+            client_secret: &client_secret,
+            grant: Grant::AuthorizationCode {
+                code,
+                redirect_uri: &session.redirect_uri,
+                code_verifier: session.code_verifier.as_ref(),
+            },
+        },
+    )
+    .await
+    .map_err(|e| {
+        let status = match e {
+            oauth2::TokenError::Timeout | oauth2::TokenError::Unreachable => {
+                StatusCode::BAD_GATEWAY
+            }
+            oauth2::TokenError::Status(s) if s >= 500 => StatusCode::BAD_GATEWAY,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        (
+            TOKEN_ERROR,
+            ApiError::new(
+                status,
+                TOKEN_ERROR,
+                format!("Token exchange failed: {e} [{}]", e.code()),
+            ),
+        )
+    })?;
+    let expires = token
+        .expires_in
+        .map(|s| format!(", expires in {s} s"))
+        .unwrap_or_default();
+    attempt
+        .info(
+            state,
+            "token_received",
+            format!(
+                "Token received{expires}{}.",
+                if token.refresh_token.is_some() {
+                    ", with a refresh token"
+                } else {
+                    ""
+                }
+            ),
+        )
+        .await;
+
+    let credentials = token.into_credentials(state.clock.now());
+    let outcome = save_connection(
+        state,
+        NewConnection {
+            integration: &record,
+            connection_id: &session.connection_id,
+            credentials: &credentials,
+            connection_config: session.connection_config,
+            metadata: Default::default(),
+            end_user: None,
+            tags: Default::default(),
+        },
+    )
+    .await
+    .map_err(as_flow)?;
+    let what = match outcome {
+        Upsert::Created => "Connection created.",
+        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
+    };
+    attempt.info(state, "stored", what).await;
+    Ok((record.key, session.connection_id))
+}

@@ -1,0 +1,193 @@
+//! The page that ends every browser flow (the OAuth callback, and connect errors shown in the
+//! popup). It tells the opener the outcome by `postMessage` — only to the origin recorded when
+//! the flow started, never `*` — and shows a readable result to the person.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+pub const MESSAGE_SUCCESS: &str = "latchkey:auth:success";
+pub const MESSAGE_ERROR: &str = "latchkey:auth:error";
+
+pub enum Outcome<'a> {
+    Success {
+        integration: &'a str,
+        connection_id: &'a str,
+    },
+    Failure {
+        error_type: &'a str,
+        description: &'a str,
+    },
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// JSON that is safe inside a `<script>` element.
+fn script_json(value: &serde_json::Value) -> String {
+    serde_json::to_string(value)
+        .expect("JSON serializes")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+pub fn message(outcome: &Outcome<'_>) -> serde_json::Value {
+    match outcome {
+        Outcome::Success {
+            integration,
+            connection_id,
+        } => {
+            json!({"type": MESSAGE_SUCCESS, "providerConfigKey": integration, "connectionId": connection_id})
+        }
+        Outcome::Failure {
+            error_type,
+            description,
+        } => {
+            json!({"type": MESSAGE_ERROR, "error_type": error_type, "error_desc": description})
+        }
+    }
+}
+
+pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: StatusCode) -> Response {
+    let nonce = crate::crypto::random_token();
+    let (title, body) = match outcome {
+        Outcome::Success { integration, connection_id } => (
+            "Connected",
+            format!(
+                "<p>Your <strong>{}</strong> account is connected (connection <code>{}</code>).</p><p>You can close this window.</p>",
+                escape_html(integration),
+                escape_html(connection_id)
+            ),
+        ),
+        Outcome::Failure { error_type, description } => (
+            "Connection failed",
+            format!(
+                "<p>{}</p><p class=\"code\">Error: <code>{}</code></p><p>Close this window and try again.</p>",
+                escape_html(description),
+                escape_html(error_type)
+            ),
+        ),
+    };
+    let payload = script_json(&message(outcome));
+    let target = script_json(&json!(target_origin));
+    let html = format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{title} · Latchkey</title>
+<style nonce="{nonce}">
+body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;background:#f5f6f8;color:#1d2430;display:flex;min-height:100vh;margin:0;align-items:center;justify-content:center}}
+main{{background:#fff;border-radius:12px;box-shadow:0 2px 12px rgba(0,0,0,.08);padding:2rem 2.5rem;max-width:32rem}}
+h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}} code{{background:#f0f1f4;padding:.1rem .3rem;border-radius:4px}}
+.code{{color:#5f6673;font-size:.9rem}}
+</style></head>
+<body><main><h1 class="{class}">{title}</h1>{body}</main>
+<script nonce="{nonce}">
+(function () {{
+  var message = {payload};
+  var target = {target};
+  try {{
+    if (window.opener && target) {{ window.opener.postMessage(message, target); }}
+  }} catch (e) {{}}
+  try {{
+    if (typeof BroadcastChannel === "function") {{ new BroadcastChannel("latchkey-auth").postMessage(message); }}
+  }} catch (e) {{}}
+}})();
+</script></body></html>"#,
+        class = if matches!(outcome, Outcome::Success { .. }) {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    let mut response = (status, html).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_str(&csp).expect("CSP is ASCII"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body_of(r: Response) -> String {
+        String::from_utf8(
+            axum::body::to_bytes(r.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn hostile_text_cannot_break_out_of_the_page() {
+        let evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>";
+        let r = render(
+            &Outcome::Failure {
+                error_type: "access_denied",
+                description: evil,
+            },
+            Some("https://app.example.com"),
+            StatusCode::BAD_REQUEST,
+        );
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let csp = r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let html = body_of(r).await;
+        assert!(!html.contains("<script>alert"), "{html}");
+        assert!(!html.contains("<img"));
+        assert!(html.contains("&lt;/script&gt;"));
+        assert!(csp.contains("script-src 'nonce-"));
+        assert!(html.contains(r#"var target = "https://app.example.com";"#));
+    }
+
+    #[tokio::test]
+    async fn without_a_recorded_origin_nothing_is_posted_to_the_opener() {
+        let r = render(
+            &Outcome::Success {
+                integration: "github",
+                connection_id: "u1",
+            },
+            None,
+            StatusCode::OK,
+        );
+        let html = body_of(r).await;
+        assert!(html.contains("var target = null;"));
+        assert!(!html.contains("\"*\""));
+        assert!(html.contains(r#""type":"latchkey:auth:success""#));
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per auth mode. Each turns a provider's answer into `Credentials`; writing them is
+//! the connection path's job (`crate::connections`), shared by every mode.
+
+pub mod oauth2;
+pub mod pkce;

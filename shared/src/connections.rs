@@ -1,0 +1,149 @@
+//! Connections: the one path that writes credentials (every auth mode goes through
+//! `save_connection`) and the one that reads them back for the backend.
+
+use serde_json::{json, Map, Value};
+
+use crate::credentials::Credentials;
+use crate::crypto::SealContext;
+use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::error::ApiError;
+use crate::store::{ConnectionRecord, IntegrationRecord, Sealed, Upsert};
+use crate::time_fmt::rfc3339;
+use crate::AppState;
+
+pub struct NewConnection<'a> {
+    pub integration: &'a IntegrationRecord,
+    pub connection_id: &'a ConnectionId,
+    pub credentials: &'a Credentials,
+    pub connection_config: ConnectionConfig,
+    pub metadata: Map<String, Value>,
+    pub end_user: Option<Value>,
+    pub tags: Map<String, Value>,
+}
+
+fn seal_context(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+) -> SealContext {
+    SealContext::connection(
+        &state.config.environment,
+        integration.as_str(),
+        connection_id.as_str(),
+    )
+}
+
+/// Seals the credentials to this connection and writes it, replacing an earlier authorization
+/// of the same connection id.
+pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, ApiError> {
+    let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
+    let ctx = seal_context(state, &new.integration.key, new.connection_id);
+    let sealed = state.sealer.seal(&plain, &ctx).await?;
+    let now = state.clock.now();
+    let record = ConnectionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        integration: new.integration.key.clone(),
+        connection_id: new.connection_id.clone(),
+        provider: new.integration.provider.clone(),
+        auth_mode: new.credentials.auth_mode(),
+        credentials: Sealed(sealed),
+        connection_config: new.connection_config,
+        metadata: new.metadata,
+        end_user: new.end_user,
+        tags: new.tags,
+        expires_at: new.credentials.expires_at(),
+        created_at: now,
+        updated_at: now,
+        last_fetched_at: now,
+        version: 0,
+    };
+    let (outcome, _version) = state.store.upsert_connection(&record).await?;
+    Ok(outcome)
+}
+
+fn not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> ApiError {
+    ApiError::not_found(
+        "not_found",
+        format!("No connection '{connection_id}' for integration '{integration}'."),
+    )
+}
+
+/// A warm read: one store read and one open of the sealed blob.
+pub async fn read_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+) -> Result<(ConnectionRecord, Credentials), ApiError> {
+    let record = state
+        .store
+        .get_connection(integration, connection_id)
+        .await?
+        .ok_or_else(|| not_found(integration, connection_id))?;
+    let plain = state
+        .sealer
+        .open(
+            &record.credentials.0,
+            &seal_context(state, integration, connection_id),
+        )
+        .await?;
+    let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
+        tracing::error!(error = %e, "sealed credentials are not valid JSON");
+        ApiError::server_error()
+    })?;
+    Ok((record, credentials))
+}
+
+pub async fn delete_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+) -> Result<(), ApiError> {
+    if state
+        .store
+        .delete_connection(integration, connection_id)
+        .await?
+    {
+        Ok(())
+    } else {
+        Err(not_found(integration, connection_id))
+    }
+}
+
+/// The connection object of API.md.
+pub fn to_wire(
+    record: &ConnectionRecord,
+    credentials: &Credentials,
+    include_refresh_token: bool,
+) -> Value {
+    json!({
+        "id": record.id,
+        "connection_id": record.connection_id,
+        "provider_config_key": record.integration,
+        "provider": record.provider,
+        "created_at": rfc3339(record.created_at),
+        "updated_at": rfc3339(record.updated_at),
+        "last_fetched_at": rfc3339(record.last_fetched_at),
+        "metadata": record.metadata,
+        "connection_config": record.connection_config,
+        "end_user": record.end_user,
+        "tags": record.tags,
+        "errors": [],
+        "credentials": credentials.to_wire(include_refresh_token),
+    })
+}
+
+/// The list item of `GET /connections`: no credentials.
+pub fn to_list_item(record: &ConnectionRecord) -> Value {
+    json!({
+        "id": record.id,
+        "connection_id": record.connection_id,
+        "provider_config_key": record.integration,
+        "provider": record.provider,
+        "auth_mode": record.auth_mode,
+        "created": rfc3339(record.created_at),
+        "metadata": record.metadata,
+        "errors": [],
+        "end_user": record.end_user,
+        "tags": record.tags,
+    })
+}

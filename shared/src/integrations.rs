@@ -1,0 +1,259 @@
+//! Integrations: an operator's configuration of one provider (client id, sealed client secret,
+//! scopes, custom endpoints). Parsed and validated here, sealed before it reaches the store.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::crypto::SealContext;
+use crate::domain::{AuthMode, IntegrationKey, Secret};
+use crate::error::ApiError;
+use crate::providers;
+use crate::store::{CustomOAuth2, IntegrationRecord, Sealed};
+use crate::AppState;
+
+/// Scopes arrive as a comma- or space-separated string (the ecosystem's form) or a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Scopes {
+    Text(String),
+    List(Vec<String>),
+}
+
+impl Scopes {
+    pub fn into_vec(self) -> Vec<String> {
+        let items = match self {
+            Scopes::Text(s) => s.split([',', ' ']).map(str::to_owned).collect(),
+            Scopes::List(v) => v,
+        };
+        items
+            .into_iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsInput {
+    #[serde(rename = "type")]
+    pub kind: Option<AuthMode>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<Secret>,
+    pub scopes: Option<Scopes>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegration {
+    pub provider: String,
+    pub unique_key: String,
+    pub display_name: Option<String>,
+    pub credentials: Option<CredentialsInput>,
+    pub custom: Option<CustomOAuth2>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateIntegration {
+    pub unique_key: Option<String>,
+    pub display_name: Option<String>,
+    pub credentials: Option<CredentialsInput>,
+    pub custom: Option<CustomOAuth2>,
+}
+
+async fn seal_client_secret(
+    state: &AppState,
+    key: &IntegrationKey,
+    secret: &Secret,
+) -> Result<Sealed, ApiError> {
+    let ctx = SealContext::integration(&state.config.environment, key.as_str());
+    Ok(Sealed(
+        state.sealer.seal(secret.expose().as_bytes(), &ctx).await?,
+    ))
+}
+
+pub async fn open_client_secret(
+    state: &AppState,
+    record: &IntegrationRecord,
+) -> Result<Secret, ApiError> {
+    let sealed = record.client_secret.as_ref().ok_or_else(|| {
+        ApiError::bad_request(
+            "missing_client_secret",
+            format!("Integration '{}' has no client secret.", record.key),
+        )
+    })?;
+    let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
+    let plain = state.sealer.open(&sealed.0, &ctx).await?;
+    String::from_utf8(plain)
+        .map(Secret::new)
+        .map_err(|_| ApiError::server_error())
+}
+
+fn check_display_name(name: &Option<String>) -> Result<(), ApiError> {
+    match name {
+        Some(n) if n.chars().count() > 255 => Err(ApiError::invalid_body(
+            "display_name is longer than 255 characters.",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Applies a credentials block to a record; the mode named in it must match the provider's.
+async fn apply_credentials(
+    state: &AppState,
+    record: &mut IntegrationRecord,
+    input: CredentialsInput,
+) -> Result<(), ApiError> {
+    if let Some(kind) = input.kind {
+        if kind != record.auth_mode {
+            return Err(ApiError::invalid_body(format!(
+                "credentials.type is {} but provider '{}' uses {}.",
+                kind.as_str(),
+                record.provider,
+                record.auth_mode.as_str()
+            )));
+        }
+    }
+    if let Some(id) = input.client_id {
+        if id.trim().is_empty() || id.len() > 1024 {
+            return Err(ApiError::invalid_body(
+                "credentials.client_id must be 1 to 1024 characters.",
+            ));
+        }
+        record.client_id = Some(id);
+    }
+    if let Some(secret) = input.client_secret {
+        if secret.is_empty() || secret.expose().len() > 4096 {
+            return Err(ApiError::invalid_body(
+                "credentials.client_secret must be 1 to 4096 characters.",
+            ));
+        }
+        record.client_secret = Some(seal_client_secret(state, &record.key, &secret).await?);
+    }
+    if let Some(scopes) = input.scopes {
+        record.scopes = scopes.into_vec();
+    }
+    Ok(())
+}
+
+pub async fn create(
+    state: &AppState,
+    input: CreateIntegration,
+) -> Result<IntegrationRecord, ApiError> {
+    let key = IntegrationKey::parse(input.unique_key)?;
+    let auth_mode = providers::auth_mode(&input.provider)?;
+    check_display_name(&input.display_name)?;
+    if input.provider == providers::CUSTOM_OAUTH2 && input.custom.is_none() {
+        return Err(ApiError::invalid_body(
+            "Provider 'custom-oauth2' needs a 'custom' block with authorization_url and token_url.",
+        ));
+    }
+    if let Some(custom) = &input.custom {
+        providers::validate_custom(custom)?;
+    }
+    let now = state.clock.now();
+    let mut record = IntegrationRecord {
+        key,
+        provider: input.provider,
+        display_name: input.display_name,
+        auth_mode,
+        client_id: None,
+        client_secret: None,
+        scopes: Vec::new(),
+        custom: input.custom,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Some(creds) = input.credentials {
+        apply_credentials(state, &mut record, creds).await?;
+    }
+    state
+        .store
+        .create_integration(&record)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict => ApiError::conflict(
+                "duplicate_integration",
+                format!(
+                    "An integration with unique key '{}' exists already.",
+                    record.key
+                ),
+            ),
+            other => other.into(),
+        })?;
+    Ok(record)
+}
+
+pub async fn update(
+    state: &AppState,
+    key: &IntegrationKey,
+    input: UpdateIntegration,
+) -> Result<IntegrationRecord, ApiError> {
+    if input
+        .unique_key
+        .as_deref()
+        .is_some_and(|k| k != key.as_str())
+    {
+        return Err(ApiError::invalid_body(
+            "unique_key cannot be changed: connections are bound to it.",
+        ));
+    }
+    let mut record = state
+        .store
+        .get_integration(key)
+        .await?
+        .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+    check_display_name(&input.display_name)?;
+    if let Some(name) = input.display_name {
+        record.display_name = Some(name);
+    }
+    if let Some(custom) = input.custom {
+        providers::validate_custom(&custom)?;
+        record.custom = Some(custom);
+    }
+    if let Some(creds) = input.credentials {
+        apply_credentials(state, &mut record, creds).await?;
+    }
+    record.updated_at = state.clock.now();
+    if !state.store.replace_integration(&record).await? {
+        return Err(ApiError::unknown_integration(key.as_str()));
+    }
+    Ok(record)
+}
+
+/// The wire form. The client secret is never returned, only whether one is set.
+pub fn to_wire(record: &IntegrationRecord) -> Value {
+    json!({
+        "unique_key": record.key,
+        "provider": record.provider,
+        "display_name": record.display_name.clone().unwrap_or_else(|| record.key.to_string()),
+        "auth_mode": record.auth_mode,
+        "created_at": crate::time_fmt::rfc3339(record.created_at),
+        "updated_at": crate::time_fmt::rfc3339(record.updated_at),
+        "credentials": {
+            "type": record.auth_mode,
+            "client_id": record.client_id,
+            "client_secret": record.client_secret.as_ref().map(|_| "********"),
+            "scopes": record.scopes.join(","),
+        },
+        "custom": record.custom,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_parse_from_text_or_list() {
+        assert_eq!(
+            Scopes::Text("openid, email profile".into()).into_vec(),
+            ["openid", "email", "profile"]
+        );
+        assert_eq!(
+            Scopes::List(vec![" a ".into(), "".into()]).into_vec(),
+            ["a"]
+        );
+    }
+}

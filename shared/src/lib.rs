@@ -1,0 +1,64 @@
+//! Latchkey: every rule of the product. Lambda binaries and the local stack only build an
+//! `AppState` and serve one of the routers in `api`.
+
+pub mod activity;
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod connections;
+pub mod credentials;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod integrations;
+pub mod local;
+pub mod providers;
+pub mod runtime;
+pub mod signing;
+pub mod store;
+pub mod time_fmt;
+
+use std::sync::Arc;
+
+/// Everything a handler needs. Cheap to clone: all fields are shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn store::Store>,
+    pub sealer: Arc<dyn crypto::Sealer>,
+    pub keys: Arc<config::EnvironmentKeys>,
+    pub config: Arc<config::Config>,
+    pub clock: Arc<dyn clock::Clock>,
+    /// Outgoing requests to providers. No redirects are followed: a token endpoint that
+    /// redirects is misconfigured, and following it could leak the client secret.
+    pub http: reqwest::Client,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn store::Store>,
+        sealer: Arc<dyn crypto::Sealer>,
+        keys: config::EnvironmentKeys,
+        config: config::Config,
+    ) -> Self {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(config.provider_timeout)
+            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client builds");
+        Self {
+            store,
+            sealer,
+            keys: Arc::new(keys),
+            config: Arc::new(config),
+            clock: Arc::new(clock::SystemClock),
+            http,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+}

@@ -1,0 +1,397 @@
+//! The behaviour every `Store` must have, written once. `run_all` is called by each backend's
+//! tests (SQLite in-process, DynamoDB on the emulator). Keys are random per run, so the suite
+//! also works on a store that already holds data.
+
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+use super::*;
+use crate::crypto::random_token;
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &random_token()[..10])
+}
+
+fn now() -> OffsetDateTime {
+    // Whole milliseconds: every backend must round-trip these exactly.
+    let t = OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap()
+}
+
+pub fn integration(key: &str) -> IntegrationRecord {
+    IntegrationRecord {
+        key: IntegrationKey::parse(key).unwrap(),
+        provider: "custom-oauth2".into(),
+        display_name: Some("Test".into()),
+        auth_mode: AuthMode::OAuth2,
+        client_id: Some("client".into()),
+        client_secret: Some(Sealed(vec![1, 2, 3])),
+        scopes: vec!["openid".into()],
+        custom: Some(CustomOAuth2 {
+            authorization_url: "https://id.example.com/auth".into(),
+            token_url: "https://id.example.com/token".into(),
+            ..Default::default()
+        }),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
+    ConnectionRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        integration: IntegrationKey::parse(integration).unwrap(),
+        connection_id: ConnectionId::parse(id).unwrap(),
+        provider: "custom-oauth2".into(),
+        auth_mode: AuthMode::OAuth2,
+        credentials: Sealed(vec![9; 40]),
+        connection_config: json!({"subdomain": "acme"}).as_object().unwrap().clone(),
+        metadata: Default::default(),
+        end_user: Some(json!({"id": format!("user-of-{id}")})),
+        tags: Default::default(),
+        expires_at: Some(now() + Duration::hours(1)),
+        created_at: now(),
+        updated_at: now(),
+        last_fetched_at: now(),
+        version: 0,
+    }
+}
+
+pub async fn run_all(store: &dyn Store) {
+    integrations_are_created_once_replaced_listed_and_deleted(store).await;
+    oauth_sessions_are_taken_exactly_once(store).await;
+    concurrent_takes_of_one_session_yield_one_winner(store).await;
+    connections_upsert_keeps_identity_and_bumps_version(store).await;
+    conditional_updates_lose_against_a_newer_version(store).await;
+    connections_are_listed_with_filters(store).await;
+    deleting_an_integration_deletes_its_connections(store).await;
+    activity_is_queryable_by_connection_newest_first(store).await;
+    settings_default_and_round_trip(store).await;
+}
+
+pub async fn integrations_are_created_once_replaced_listed_and_deleted(store: &dyn Store) {
+    let key = unique("int");
+    let mut rec = integration(&key);
+    store.create_integration(&rec).await.unwrap();
+    assert_eq!(
+        store.create_integration(&rec).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.get_integration(&rec.key).await.unwrap().as_ref(),
+        Some(&rec)
+    );
+
+    rec.scopes = vec!["email".into()];
+    assert!(store.replace_integration(&rec).await.unwrap());
+    assert_eq!(
+        store
+            .get_integration(&rec.key)
+            .await
+            .unwrap()
+            .unwrap()
+            .scopes,
+        vec!["email"]
+    );
+    let missing = integration(&unique("missing"));
+    assert!(!store.replace_integration(&missing).await.unwrap());
+    assert_eq!(store.get_integration(&missing.key).await.unwrap(), None);
+
+    assert!(store
+        .list_integrations()
+        .await
+        .unwrap()
+        .iter()
+        .any(|i| i.key == rec.key));
+    assert!(store.delete_integration(&rec.key).await.unwrap());
+    assert!(!store.delete_integration(&rec.key).await.unwrap());
+    assert_eq!(store.get_integration(&rec.key).await.unwrap(), None);
+}
+
+fn session(state: &str) -> OAuthSession {
+    OAuthSession {
+        state: Secret::new(state),
+        integration: IntegrationKey::parse("github").unwrap(),
+        connection_id: ConnectionId::parse("user-1").unwrap(),
+        code_verifier: Some(Secret::new("verifier")),
+        redirect_uri: "http://127.0.0.1/oauth/callback".into(),
+        connection_config: Default::default(),
+        origin: Some("http://localhost:5173".into()),
+        attempt_id: unique("attempt"),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(10),
+    }
+}
+
+pub async fn oauth_sessions_are_taken_exactly_once(store: &dyn Store) {
+    let state = random_token();
+    let s = session(&state);
+    store.put_oauth_session(&s).await.unwrap();
+    assert_eq!(
+        store.put_oauth_session(&s).await,
+        Err(StoreError::Conflict),
+        "a state is never reused"
+    );
+    assert_eq!(store.take_oauth_session(&state).await.unwrap(), Some(s));
+    assert_eq!(store.take_oauth_session(&state).await.unwrap(), None);
+    assert_eq!(
+        store.take_oauth_session(&random_token()).await.unwrap(),
+        None
+    );
+}
+
+pub async fn concurrent_takes_of_one_session_yield_one_winner(store: &dyn Store) {
+    let state = random_token();
+    store.put_oauth_session(&session(&state)).await.unwrap();
+    let takes = (0..8).map(|_| store.take_oauth_session(&state));
+    let results = futures::future::join_all(takes).await;
+    let winners = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Some(_))))
+        .count();
+    assert_eq!(winners, 1);
+}
+
+pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Store) {
+    let key = unique("int");
+    let first = connection(&key, "alice");
+    assert_eq!(
+        store.upsert_connection(&first).await.unwrap(),
+        (Upsert::Created, 1)
+    );
+    let stored = store
+        .get_connection(&first.integration, &first.connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.version, 1);
+    assert_eq!(stored.credentials, first.credentials);
+    assert_eq!(stored.expires_at, first.expires_at);
+
+    let mut second = connection(&key, "alice");
+    second.credentials = Sealed(vec![7; 40]);
+    second.created_at = now() + Duration::days(1);
+    assert_eq!(
+        store.upsert_connection(&second).await.unwrap(),
+        (Upsert::Replaced, 2)
+    );
+    let stored = store
+        .get_connection(&first.integration, &first.connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.id, first.id,
+        "re-authorization keeps the connection's identity"
+    );
+    assert_eq!(stored.created_at, first.created_at);
+    assert_eq!(stored.credentials, Sealed(vec![7; 40]));
+    assert_eq!(stored.version, 2);
+
+    let other = IntegrationKey::parse(unique("other")).unwrap();
+    assert_eq!(
+        store
+            .get_connection(&other, &first.connection_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(store
+        .delete_connection(&first.integration, &first.connection_id)
+        .await
+        .unwrap());
+    assert!(!store
+        .delete_connection(&first.integration, &first.connection_id)
+        .await
+        .unwrap());
+}
+
+pub async fn conditional_updates_lose_against_a_newer_version(store: &dyn Store) {
+    let key = unique("int");
+    let rec = connection(&key, "bob");
+    store.upsert_connection(&rec).await.unwrap();
+    let mut read = store
+        .get_connection(&rec.integration, &rec.connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    read.credentials = Sealed(vec![1; 40]);
+    store.update_connection(&read, 1).await.unwrap();
+    read.credentials = Sealed(vec![2; 40]);
+    assert_eq!(
+        store.update_connection(&read, 1).await,
+        Err(StoreError::Conflict),
+        "stale version loses"
+    );
+    let now_stored = store
+        .get_connection(&rec.integration, &rec.connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now_stored.credentials, Sealed(vec![1; 40]));
+    assert_eq!(now_stored.version, 2);
+    let ghost = connection(&key, "nobody");
+    assert_eq!(
+        store.update_connection(&ghost, 0).await,
+        Err(StoreError::Conflict)
+    );
+}
+
+pub async fn connections_are_listed_with_filters(store: &dyn Store) {
+    let (a, b) = (unique("int-a"), unique("int-b"));
+    let tag = unique("s");
+    for (int, id) in [
+        (&a, format!("{tag}-1")),
+        (&a, format!("{tag}-2")),
+        (&b, format!("{tag}-3")),
+    ] {
+        let mut rec = connection(int, &id);
+        rec.created_at = now();
+        store.upsert_connection(&rec).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let ids = |v: Vec<ConnectionRecord>| {
+        v.into_iter()
+            .map(|c| c.connection_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let keys = |ks: &[&String]| {
+        ks.iter()
+            .map(|k| IntegrationKey::parse(k.as_str()).unwrap())
+            .collect()
+    };
+
+    let all = ConnectionFilter {
+        integrations: keys(&[&a, &b]),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_connections(&all).await.unwrap()),
+        [format!("{tag}-3"), format!("{tag}-2"), format!("{tag}-1")]
+    );
+    let only_a = ConnectionFilter {
+        integrations: keys(&[&a]),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.list_connections(&only_a).await.unwrap().len(), 2);
+    let paged = ConnectionFilter {
+        limit: 1,
+        offset: 1,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.list_connections(&paged).await.unwrap()),
+        [format!("{tag}-2")]
+    );
+    let by_user = ConnectionFilter {
+        end_user_id: Some(format!("user-of-{tag}-3")),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_connections(&by_user).await.unwrap()),
+        [format!("{tag}-3")]
+    );
+    let by_id = ConnectionFilter {
+        connection_id: Some(ConnectionId::parse(format!("{tag}-1")).unwrap()),
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(store.list_connections(&by_id).await.unwrap()),
+        [format!("{tag}-1")]
+    );
+    let search = ConnectionFilter {
+        search: Some(tag.to_uppercase()),
+        limit: 100,
+        ..all.clone()
+    };
+    assert_eq!(
+        store.list_connections(&search).await.unwrap().len(),
+        3,
+        "search ignores case"
+    );
+    let wildcard = ConnectionFilter {
+        search: Some("%".into()),
+        limit: 100,
+        ..all.clone()
+    };
+    assert_eq!(
+        store.list_connections(&wildcard).await.unwrap().len(),
+        0,
+        "search is literal"
+    );
+}
+
+pub async fn deleting_an_integration_deletes_its_connections(store: &dyn Store) {
+    let key = unique("int");
+    let rec = integration(&key);
+    store.create_integration(&rec).await.unwrap();
+    store
+        .upsert_connection(&connection(&key, "carol"))
+        .await
+        .unwrap();
+    assert!(store.delete_integration(&rec.key).await.unwrap());
+    let carol = ConnectionId::parse("carol").unwrap();
+    assert_eq!(store.get_connection(&rec.key, &carol).await.unwrap(), None);
+}
+
+pub async fn activity_is_queryable_by_connection_newest_first(store: &dyn Store) {
+    let conn = unique("conn");
+    let attempt = unique("attempt");
+    for (i, event) in ["started", "redirected", "stored"].iter().enumerate() {
+        store
+            .append_activity(&ActivityEntry {
+                id: unique("act"),
+                attempt_id: attempt.clone(),
+                timestamp: now() + Duration::milliseconds(i as i64),
+                operation: "auth".into(),
+                event: (*event).into(),
+                level: ActivityLevel::Info,
+                integration: Some("github".into()),
+                connection_id: Some(conn.clone()),
+                message: format!("step {i}"),
+                error_code: None,
+            })
+            .await
+            .unwrap();
+    }
+    let filter = ActivityFilter {
+        connection_id: Some(conn.clone()),
+        limit: 10,
+        ..Default::default()
+    };
+    let events: Vec<String> = store
+        .list_activity(&filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert_eq!(events, ["stored", "redirected", "started"]);
+    let limited = ActivityFilter {
+        limit: 1,
+        ..filter.clone()
+    };
+    assert_eq!(store.list_activity(&limited).await.unwrap().len(), 1);
+    let by_attempt = ActivityFilter {
+        attempt_id: Some(attempt),
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(store.list_activity(&by_attempt).await.unwrap().len(), 3);
+}
+
+pub async fn settings_default_and_round_trip(store: &dyn Store) {
+    let before = store.get_settings().await.unwrap();
+    let changed = EnvironmentSettings {
+        hmac_enabled: !before.hmac_enabled,
+        allowed_origins: vec!["https://app.example.com".into()],
+    };
+    store.put_settings(&changed).await.unwrap();
+    assert_eq!(store.get_settings().await.unwrap(), changed);
+    store.put_settings(&before).await.unwrap();
+}

@@ -1,0 +1,250 @@
+//! Persistence. `Store` is the seam between the domain and a backend: `sqlite` (embedded, the
+//! local default) and DynamoDB (AWS). Records are plain data; secrets inside them are already
+//! sealed. One conformance suite (`conformance`) runs against every implementation.
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod conformance;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, Secret};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum StoreError {
+    /// A conditional write lost: the record exists already, or changed since it was read.
+    #[error("conditional write failed")]
+    Conflict,
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Sealed bytes, kept as base64 inside serialized records.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Sealed(pub Vec<u8>);
+
+impl std::fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sealed({} bytes)", self.0.len())
+    }
+}
+
+impl Serialize for Sealed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine;
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Sealed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine;
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map(Sealed)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Operator-defined OAuth2 endpoints, for providers outside the catalog (in-house identity
+/// servers) or to override a catalog entry's URLs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CustomOAuth2 {
+    pub authorization_url: String,
+    pub token_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_url: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub authorization_params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub token_params: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_separator: Option<String>,
+    /// `body` (client id and secret in the form, the default) or `basic` (HTTP Basic header).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_request_auth_method: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_pkce: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    pub key: IntegrationKey,
+    pub provider: String,
+    pub display_name: Option<String>,
+    pub auth_mode: AuthMode,
+    pub client_id: Option<String>,
+    /// Sealed with `SealContext::integration`.
+    pub client_secret: Option<Sealed>,
+    pub scopes: Vec<String>,
+    pub custom: Option<CustomOAuth2>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Stable internal id, kept across overrides.
+    pub id: String,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub provider: String,
+    pub auth_mode: AuthMode,
+    /// The credentials JSON, sealed with `SealContext::connection`.
+    pub credentials: Sealed,
+    pub connection_config: ConnectionConfig,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub end_user: Option<serde_json::Value>,
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    /// When the access token expires, if it does: what the refresh scheduler orders by.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    /// When credentials were last obtained from the provider.
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_fetched_at: OffsetDateTime,
+    /// Optimistic-locking counter, incremented by every write.
+    pub version: u64,
+}
+
+/// Whether an upsert created the connection or replaced an earlier one (a re-authorization).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Created,
+    Replaced,
+}
+
+/// One in-flight OAuth authorization, keyed by its `state`, consumed exactly once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthSession {
+    pub state: Secret,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub code_verifier: Option<Secret>,
+    pub redirect_uri: String,
+    pub connection_config: ConnectionConfig,
+    /// The web origin that started the flow: the only target of the result `postMessage`.
+    pub origin: Option<String>,
+    /// Groups this attempt's activity entries.
+    pub attempt_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityLevel {
+    Info,
+    Error,
+}
+
+/// One step of an operation (an auth attempt, a refresh), written for the operator. Never holds
+/// a secret: messages are built from codes and provider error names, not response bodies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityEntry {
+    pub id: String,
+    pub attempt_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub operation: String,
+    pub event: String,
+    pub level: ActivityLevel,
+    pub integration: Option<String>,
+    pub connection_id: Option<String>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    pub integration: Option<String>,
+    pub connection_id: Option<String>,
+    pub attempt_id: Option<String>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionFilter {
+    pub integrations: Vec<IntegrationKey>,
+    pub connection_id: Option<ConnectionId>,
+    pub end_user_id: Option<String>,
+    /// Case-insensitive substring of the connection id.
+    pub search: Option<String>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// Environment-level settings changed at run time through the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EnvironmentSettings {
+    #[serde(default)]
+    pub hmac_enabled: bool,
+    /// Web origins allowed to receive auth results; empty = the origin that started the flow.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Creates the integration; `Conflict` when the key is taken.
+    async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
+    /// Replaces an existing integration; `Ok(false)` when there is none.
+    async fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
+    async fn get_integration(&self, key: &IntegrationKey)
+        -> StoreResult<Option<IntegrationRecord>>;
+    async fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
+    /// Deletes the integration and all its connections; `Ok(false)` when there was none.
+    async fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
+
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
+    /// Removes and returns the session: of two concurrent takes, exactly one gets it. Expiry is
+    /// the caller's to check.
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
+
+    /// Writes the connection, keeping `id` and `created_at` of one it replaces; stores and
+    /// returns `version` = previous + 1 (1 when created).
+    async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
+    /// Writes only if the stored version is still `expected_version`; else `Conflict`.
+    async fn update_connection(
+        &self,
+        record: &ConnectionRecord,
+        expected_version: u64,
+    ) -> StoreResult<()>;
+    async fn get_connection(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+    ) -> StoreResult<Option<ConnectionRecord>>;
+    /// Ordered by creation time, newest first.
+    async fn list_connections(
+        &self,
+        filter: &ConnectionFilter,
+    ) -> StoreResult<Vec<ConnectionRecord>>;
+    async fn delete_connection(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+    ) -> StoreResult<bool>;
+
+    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+
+    async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
+    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+}
