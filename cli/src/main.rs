@@ -13,6 +13,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start
 enum Command {
     /// Run the whole stack on one port with the embedded store.
     Serve {
@@ -43,18 +44,13 @@ fn print_keys(keys: &latchkey::config::EnvironmentKeys) {
     println!("  secret key:          {}", keys.secret_key.expose());
     println!("  public key:          {}", keys.public_key);
     println!("  hmac key:            {}", keys.hmac_key.expose());
-    println!(
-        "  webhook signing key: {}",
-        keys.webhook_signing_key.expose()
-    );
+    println!("  webhook signing key: {}", keys.webhook_signing_key.expose());
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     match Cli::parse().command {
         Command::Serve {
@@ -68,8 +64,7 @@ async fn main() -> anyhow::Result<()> {
                 Some(u) => u,
                 None => format!("http://{listen}").parse()?,
             };
-            let config =
-                latchkey::config::Config::new(environment, public_url.clone(), callback_url);
+            let config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
@@ -102,8 +97,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Keys { data_dir } => {
             let path = data_dir.join(latchkey::local::KEYS_FILE);
-            let keys: latchkey::config::EnvironmentKeys =
-                serde_json::from_slice(&std::fs::read(&path)?)?;
+            let keys: latchkey::config::EnvironmentKeys = serde_json::from_slice(&std::fs::read(&path)?)?;
             print_keys(&keys);
         }
     }

@@ -14,11 +14,7 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub fn new(
-        operation: &'static str,
-        integration: Option<String>,
-        connection_id: Option<String>,
-    ) -> Self {
+    pub fn new(operation: &'static str, integration: Option<String>, connection_id: Option<String>) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             operation,
@@ -27,12 +23,7 @@ impl Attempt {
         }
     }
 
-    pub fn resume(
-        id: String,
-        operation: &'static str,
-        integration: String,
-        connection_id: String,
-    ) -> Self {
+    pub fn resume(id: String, operation: &'static str, integration: String, connection_id: String) -> Self {
         Self {
             id,
             operation,

@@ -24,8 +24,7 @@ pub struct Config {
 
 impl Config {
     pub fn new(environment: impl Into<String>, public_url: Url, callback_url: Option<Url>) -> Self {
-        let callback_url = callback_url
-            .unwrap_or_else(|| public_url.join("/oauth/callback").expect("a path joins"));
+        let callback_url = callback_url.unwrap_or_else(|| public_url.join("/oauth/callback").expect("a path joins"));
         Self {
             environment: environment.into(),
             public_url,

@@ -21,16 +21,8 @@ pub struct NewConnection<'a> {
     pub tags: Map<String, Value>,
 }
 
-fn seal_context(
-    state: &AppState,
-    integration: &IntegrationKey,
-    connection_id: &ConnectionId,
-) -> SealContext {
-    SealContext::connection(
-        &state.config.environment,
-        integration.as_str(),
-        connection_id.as_str(),
-    )
+fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
+    SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
 /// Seals the credentials to this connection and writes it, replacing an earlier authorization
@@ -81,10 +73,7 @@ pub async fn read_connection(
         .ok_or_else(|| not_found(integration, connection_id))?;
     let plain = state
         .sealer
-        .open(
-            &record.credentials.0,
-            &seal_context(state, integration, connection_id),
-        )
+        .open(&record.credentials.0, &seal_context(state, integration, connection_id))
         .await?;
     let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
         tracing::error!(error = %e, "sealed credentials are not valid JSON");
@@ -98,11 +87,7 @@ pub async fn delete_connection(
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
 ) -> Result<(), ApiError> {
-    if state
-        .store
-        .delete_connection(integration, connection_id)
-        .await?
-    {
+    if state.store.delete_connection(integration, connection_id).await? {
         Ok(())
     } else {
         Err(not_found(integration, connection_id))
@@ -110,11 +95,7 @@ pub async fn delete_connection(
 }
 
 /// The connection object of API.md.
-pub fn to_wire(
-    record: &ConnectionRecord,
-    credentials: &Credentials,
-    include_refresh_token: bool,
-) -> Value {
+pub fn to_wire(record: &ConnectionRecord, credentials: &Credentials, include_refresh_token: bool) -> Value {
     json!({
         "id": record.id,
         "connection_id": record.connection_id,

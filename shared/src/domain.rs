@@ -38,9 +38,7 @@ fn check_identifier(kind: &str, value: &str) -> Result<(), String> {
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '@' | '|' | '+'));
     if !ok {
-        return Err(format!(
-            "{kind} may contain only letters, digits and . _ - : @ | +"
-        ));
+        return Err(format!("{kind} may contain only letters, digits and . _ - : @ | +"));
     }
     Ok(())
 }
@@ -149,22 +147,13 @@ mod tests {
             let err = ConnectionId::parse(bad).unwrap_err();
             assert_eq!(err.code, "invalid_connection_id", "{bad:?}");
         }
-        assert_eq!(
-            IntegrationKey::parse("x#").unwrap_err().code,
-            "invalid_integration_key"
-        );
+        assert_eq!(IntegrationKey::parse("x#").unwrap_err().code, "invalid_integration_key");
     }
 
     #[test]
     fn auth_modes_use_wire_names() {
-        assert_eq!(
-            serde_json::to_string(&AuthMode::OAuth2Cc).unwrap(),
-            "\"OAUTH2_CC\""
-        );
-        assert_eq!(
-            serde_json::to_string(&AuthMode::ApiKey).unwrap(),
-            "\"API_KEY\""
-        );
+        assert_eq!(serde_json::to_string(&AuthMode::OAuth2Cc).unwrap(), "\"OAUTH2_CC\"");
+        assert_eq!(serde_json::to_string(&AuthMode::ApiKey).unwrap(), "\"API_KEY\"");
         assert_eq!(AuthMode::OAuth2.as_str(), "OAUTH2");
     }
 }

@@ -86,9 +86,7 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         use crate::store::StoreError;
         match e {
-            StoreError::Conflict => {
-                ApiError::conflict("conflict", "The record was changed concurrently; retry.")
-            }
+            StoreError::Conflict => ApiError::conflict("conflict", "The record was changed concurrently; retry."),
             StoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "store unavailable");
                 ApiError::unavailable("The store")

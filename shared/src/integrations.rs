@@ -62,21 +62,12 @@ pub struct UpdateIntegration {
     pub custom: Option<CustomOAuth2>,
 }
 
-async fn seal_client_secret(
-    state: &AppState,
-    key: &IntegrationKey,
-    secret: &Secret,
-) -> Result<Sealed, ApiError> {
+async fn seal_client_secret(state: &AppState, key: &IntegrationKey, secret: &Secret) -> Result<Sealed, ApiError> {
     let ctx = SealContext::integration(&state.config.environment, key.as_str());
-    Ok(Sealed(
-        state.sealer.seal(secret.expose().as_bytes(), &ctx).await?,
-    ))
+    Ok(Sealed(state.sealer.seal(secret.expose().as_bytes(), &ctx).await?))
 }
 
-pub async fn open_client_secret(
-    state: &AppState,
-    record: &IntegrationRecord,
-) -> Result<Secret, ApiError> {
+pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) -> Result<Secret, ApiError> {
     let sealed = record.client_secret.as_ref().ok_or_else(|| {
         ApiError::bad_request(
             "missing_client_secret",
@@ -92,9 +83,9 @@ pub async fn open_client_secret(
 
 fn check_display_name(name: &Option<String>) -> Result<(), ApiError> {
     match name {
-        Some(n) if n.chars().count() > 255 => Err(ApiError::invalid_body(
-            "display_name is longer than 255 characters.",
-        )),
+        Some(n) if n.chars().count() > 255 => {
+            Err(ApiError::invalid_body("display_name is longer than 255 characters."))
+        }
         _ => Ok(()),
     }
 }
@@ -137,10 +128,7 @@ async fn apply_credentials(
     Ok(())
 }
 
-pub async fn create(
-    state: &AppState,
-    input: CreateIntegration,
-) -> Result<IntegrationRecord, ApiError> {
+pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, ApiError> {
     let key = IntegrationKey::parse(input.unique_key)?;
     let auth_mode = providers::auth_mode(&input.provider)?;
     check_display_name(&input.display_name)?;
@@ -168,20 +156,13 @@ pub async fn create(
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
     }
-    state
-        .store
-        .create_integration(&record)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict => ApiError::conflict(
-                "duplicate_integration",
-                format!(
-                    "An integration with unique key '{}' exists already.",
-                    record.key
-                ),
-            ),
-            other => other.into(),
-        })?;
+    state.store.create_integration(&record).await.map_err(|e| match e {
+        crate::store::StoreError::Conflict => ApiError::conflict(
+            "duplicate_integration",
+            format!("An integration with unique key '{}' exists already.", record.key),
+        ),
+        other => other.into(),
+    })?;
     Ok(record)
 }
 
@@ -190,11 +171,7 @@ pub async fn update(
     key: &IntegrationKey,
     input: UpdateIntegration,
 ) -> Result<IntegrationRecord, ApiError> {
-    if input
-        .unique_key
-        .as_deref()
-        .is_some_and(|k| k != key.as_str())
-    {
+    if input.unique_key.as_deref().is_some_and(|k| k != key.as_str()) {
         return Err(ApiError::invalid_body(
             "unique_key cannot be changed: connections are bound to it.",
         ));
@@ -251,9 +228,6 @@ mod tests {
             Scopes::Text("openid, email profile".into()).into_vec(),
             ["openid", "email", "profile"]
         );
-        assert_eq!(
-            Scopes::List(vec![" a ".into(), "".into()]).into_vec(),
-            ["a"]
-        );
+        assert_eq!(Scopes::List(vec![" a ".into(), "".into()]).into_vec(), ["a"]);
     }
 }

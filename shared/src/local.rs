@@ -50,16 +50,12 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     let keys_path = data_dir.join(KEYS_FILE);
     let (keys, first_start) = match std::fs::read(&keys_path) {
         Ok(bytes) => (
-            serde_json::from_slice::<EnvironmentKeys>(&bytes)
-                .map_err(|e| io_context(&keys_path, e))?,
+            serde_json::from_slice::<EnvironmentKeys>(&bytes).map_err(|e| io_context(&keys_path, e))?,
             false,
         ),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let keys = EnvironmentKeys::generate();
-            write_private_file(
-                &keys_path,
-                &serde_json::to_vec_pretty(&keys).expect("keys serialize"),
-            )?;
+            write_private_file(&keys_path, &serde_json::to_vec_pretty(&keys).expect("keys serialize"))?;
             (keys, true)
         }
         Err(e) => return Err(io_context(&keys_path, e)),
@@ -92,10 +88,7 @@ mod tests {
         {
             use std::os::unix::fs::PermissionsExt;
             for f in [KEYS_FILE, SEALING_KEY_FILE] {
-                let mode = std::fs::metadata(dir.path().join(f))
-                    .unwrap()
-                    .permissions()
-                    .mode();
+                let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
         }

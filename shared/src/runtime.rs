@@ -20,9 +20,7 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     let public_url = var("LATCHKEY_PUBLIC_URL")
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
-    let callback_url = var("LATCHKEY_CALLBACK_URL")
-        .map(|u| u.parse())
-        .transpose()?;
+    let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
     Ok(Config::new(environment, public_url, callback_url))
 }
 
@@ -40,9 +38,7 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_ansi(false)
         .without_time()
         .try_init();

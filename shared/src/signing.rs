@@ -34,12 +34,7 @@ pub fn connect_digest(hmac_key: &str, integration: &str, connection_id: Option<&
     hmac_sha256_hex(hmac_key.as_bytes(), message.as_bytes())
 }
 
-pub fn verify_connect_digest(
-    hmac_key: &str,
-    integration: &str,
-    connection_id: Option<&str>,
-    given: &str,
-) -> bool {
+pub fn verify_connect_digest(hmac_key: &str, integration: &str, connection_id: Option<&str>, given: &str) -> bool {
     constant_time_eq(
         &connect_digest(hmac_key, integration, connection_id),
         &given.to_ascii_lowercase(),
@@ -47,22 +42,13 @@ pub fn verify_connect_digest(
 }
 
 /// `v1=<hex>` over `timestamp \n METHOD \n path_and_query \n hex(sha256(body))`.
-pub fn request_signature(
-    secret_key: &str,
-    timestamp: i64,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-) -> String {
+pub fn request_signature(secret_key: &str, timestamp: i64, method: &str, path_and_query: &str, body: &[u8]) -> String {
     let message = format!(
         "{timestamp}\n{}\n{path_and_query}\n{}",
         method.to_ascii_uppercase(),
         sha256_hex(body)
     );
-    format!(
-        "v1={}",
-        hmac_sha256_hex(secret_key.as_bytes(), message.as_bytes())
-    )
+    format!("v1={}", hmac_sha256_hex(secret_key.as_bytes(), message.as_bytes()))
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -83,18 +69,13 @@ pub struct SignedRequest<'a> {
 
 /// Checks a signed request against each accepted secret key (the current one, and during a
 /// rotation the previous one).
-pub fn verify_request(
-    req: &SignedRequest<'_>,
-    secret_keys: &[&str],
-    now_unix: i64,
-) -> SignatureCheck {
+pub fn verify_request(req: &SignedRequest<'_>, secret_keys: &[&str], now_unix: i64) -> SignatureCheck {
     if (now_unix - req.timestamp).abs() > SIGNATURE_WINDOW_SECS {
         return SignatureCheck::Stale;
     }
     let mut ok = false;
     for key in secret_keys {
-        let expected =
-            request_signature(key, req.timestamp, req.method, req.path_and_query, req.body);
+        let expected = request_signature(key, req.timestamp, req.method, req.path_and_query, req.body);
         ok |= constant_time_eq(&expected, req.signature);
     }
     if ok {
@@ -121,24 +102,11 @@ mod tests {
     fn connect_digest_covers_integration_and_connection() {
         let d = connect_digest("k", "github", Some("user-1"));
         assert_eq!(d, hmac_sha256_hex(b"k", b"github:user-1"));
-        assert_eq!(
-            connect_digest("k", "github", None),
-            hmac_sha256_hex(b"k", b"github")
-        );
+        assert_eq!(connect_digest("k", "github", None), hmac_sha256_hex(b"k", b"github"));
         assert!(verify_connect_digest("k", "github", Some("user-1"), &d));
-        assert!(verify_connect_digest(
-            "k",
-            "github",
-            Some("user-1"),
-            &d.to_uppercase()
-        ));
+        assert!(verify_connect_digest("k", "github", Some("user-1"), &d.to_uppercase()));
         assert!(!verify_connect_digest("k", "github", Some("user-2"), &d));
-        assert!(!verify_connect_digest(
-            "other",
-            "github",
-            Some("user-1"),
-            &d
-        ));
+        assert!(!verify_connect_digest("other", "github", Some("user-1"), &d));
         assert!(!verify_connect_digest("k", "github", Some("user-1"), ""));
     }
 
@@ -189,18 +157,12 @@ mod tests {
             path_and_query: "/connections/b?x=1",
             ..signed(&sig, now, b"{}")
         };
-        assert_eq!(
-            verify_request(&other_path, &["sk"], now),
-            SignatureCheck::Mismatch
-        );
+        assert_eq!(verify_request(&other_path, &["sk"], now), SignatureCheck::Mismatch);
         let other_method = SignedRequest {
             method: "DELETE",
             ..signed(&sig, now, b"{}")
         };
-        assert_eq!(
-            verify_request(&other_method, &["sk"], now),
-            SignatureCheck::Mismatch
-        );
+        assert_eq!(verify_request(&other_method, &["sk"], now), SignatureCheck::Mismatch);
         assert_eq!(
             verify_request(&signed(&sig, now, b"{}"), &["wrong"], now),
             SignatureCheck::Mismatch

@@ -19,9 +19,7 @@ fn key(raw: &str) -> Result<IntegrationKey, ApiError> {
 
 pub async fn list_integrations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let all = state.store.list_integrations().await?;
-    Ok(Json(
-        json!({"data": all.iter().map(to_wire).collect::<Vec<_>>()}),
-    ))
+    Ok(Json(json!({"data": all.iter().map(to_wire).collect::<Vec<_>>()})))
 }
 
 pub async fn create_integration(
@@ -32,10 +30,7 @@ pub async fn create_integration(
     Ok(Json(json!({"data": to_wire(&record)})))
 }
 
-pub async fn get_integration(
-    State(state): State<AppState>,
-    Path(raw): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn get_integration(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Json<Value>, ApiError> {
     let k = key(&raw)?;
     let record = state
         .store
@@ -72,10 +67,7 @@ pub struct LogsQuery {
     limit: Option<usize>,
 }
 
-pub async fn logs(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<LogsQuery>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::bad_request(
@@ -125,11 +117,7 @@ pub struct EnvironmentPatch {
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
 fn parse_origin(raw: &str) -> Result<String, ApiError> {
-    let bad = || {
-        ApiError::invalid_body(format!(
-            "'{raw}' is not a web origin like https://app.example.com"
-        ))
-    };
+    let bad = || ApiError::invalid_body(format!("'{raw}' is not a web origin like https://app.example.com"));
     let url = url::Url::parse(raw).map_err(|_| bad())?;
     let origin = url.origin().ascii_serialization();
     if !matches!(url.scheme(), "http" | "https") || origin != raw.trim_end_matches('/') {
@@ -144,10 +132,7 @@ pub async fn update_environment(
 ) -> Result<Json<Value>, ApiError> {
     let mut settings = state.store.get_settings().await?;
     if let Some(origins) = patch.allowed_origins {
-        settings.allowed_origins = origins
-            .iter()
-            .map(|o| parse_origin(o))
-            .collect::<Result<_, _>>()?;
+        settings.allowed_origins = origins.iter().map(|o| parse_origin(o)).collect::<Result<_, _>>()?;
     }
     if let Some(on) = patch.hmac_enabled {
         settings.hmac_enabled = on;
@@ -168,12 +153,7 @@ mod tests {
             super::parse_origin("http://localhost:5173/").unwrap(),
             "http://localhost:5173"
         );
-        for bad in [
-            "https://app.example.com/path",
-            "ftp://x.com",
-            "app.example.com",
-            "*",
-        ] {
+        for bad in ["https://app.example.com/path", "ftp://x.com", "app.example.com", "*"] {
             assert!(super::parse_origin(bad).is_err(), "{bad}");
         }
     }

@@ -68,11 +68,7 @@ pub async fn require_backend_auth(
     let bytes = axum::body::to_bytes(body, state.config.body_limit)
         .await
         .map_err(|_| payload_too_large())?;
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let check = verify_request(
         &SignedRequest {
             timestamp,
@@ -85,9 +81,7 @@ pub async fn require_backend_auth(
         state.clock.now().unix_timestamp(),
     );
     match check {
-        SignatureCheck::Valid => Ok(next
-            .run(Request::from_parts(parts, Body::from(bytes)))
-            .await),
+        SignatureCheck::Valid => Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await),
         SignatureCheck::Stale => Err(ApiError::unauthorized(
             "expired_signature",
             "Latchkey-Timestamp is more than 300 seconds from the server's clock.",

@@ -36,9 +36,7 @@ fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, ApiError> {
         .provider_config_key
         .as_deref()
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request("invalid_query_params", "provider_config_key is required.")
-        })?;
+        .ok_or_else(|| ApiError::bad_request("invalid_query_params", "provider_config_key is required."))?;
     IntegrationKey::parse(key).map_err(|e| ApiError::bad_request("invalid_query_params", e.message))
 }
 
@@ -82,10 +80,7 @@ pub struct ListQuery {
 
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-pub async fn list(
-    State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ApiError::bad_request(
@@ -100,10 +95,7 @@ pub async fn list(
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|k| {
-            IntegrationKey::parse(k)
-                .map_err(|e| ApiError::bad_request("invalid_query_params", e.message))
-        })
+        .map(|k| IntegrationKey::parse(k).map_err(|e| ApiError::bad_request("invalid_query_params", e.message)))
         .collect::<Result<Vec<_>, _>>()?;
     let filter = ConnectionFilter {
         integrations,

@@ -83,10 +83,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                     format!("Invalid query: {}", without_values(&detail)),
                 ))
             }
-            Err(_) => Err(ApiError::bad_request(
-                "invalid_query_params",
-                "Invalid query string.",
-            )),
+            Err(_) => Err(ApiError::bad_request("invalid_query_params", "Invalid query string.")),
         }
     }
 }
@@ -98,20 +95,13 @@ mod tests {
     #[test]
     fn serde_messages_lose_the_submitted_value() {
         assert_eq!(
-            without_values(
-                "invalid type: string \"sk_live_secret\", expected u64 at line 1 column 20"
-            ),
+            without_values("invalid type: string \"sk_live_secret\", expected u64 at line 1 column 20"),
             "invalid type, expected u64 at line 1 column 20"
         );
         assert_eq!(
-            without_values(
-                "credentials.client_secret: invalid type: integer `12345`, expected a string"
-            ),
+            without_values("credentials.client_secret: invalid type: integer `12345`, expected a string"),
             "credentials.client_secret: invalid type, expected a string"
         );
-        assert_eq!(
-            without_values("missing field `provider`"),
-            "missing field `provider`"
-        );
+        assert_eq!(without_values("missing field `provider`"), "missing field `provider`");
     }
 }

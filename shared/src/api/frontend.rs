@@ -24,17 +24,12 @@ pub struct ConnectQuery {
 const MAX_VALUE_LEN: usize = 2048;
 
 fn bracketed<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
-    key.strip_prefix(prefix)?
-        .strip_prefix('[')?
-        .strip_suffix(']')
+    key.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')
 }
 
 fn check_param(kind: &str, key: &str, value: &str) -> Result<(), ApiError> {
-    let key_ok = !key.is_empty()
-        && key.len() <= 64
-        && key
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    let key_ok =
+        !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !key_ok {
         return Err(ApiError::bad_request(
             "invalid_query_params",
@@ -85,10 +80,7 @@ impl ConnectQuery {
     }
 
     pub fn connection_id(&self) -> Result<Option<ConnectionId>, ApiError> {
-        self.connection_id
-            .clone()
-            .map(ConnectionId::parse)
-            .transpose()
+        self.connection_id.clone().map(ConnectionId::parse).transpose()
     }
 
     pub fn connection_config(&self) -> crate::domain::ConnectionConfig {
@@ -127,12 +119,7 @@ pub fn authenticate(
                 "This environment requires an hmac digest on every connect request.",
             )
         })?;
-        if !verify_connect_digest(
-            state.keys.hmac_key.expose(),
-            integration,
-            connection_id,
-            digest,
-        ) {
+        if !verify_connect_digest(state.keys.hmac_key.expose(), integration, connection_id, digest) {
             return Err(ApiError::unauthorized(
                 "invalid_hmac",
                 "The hmac digest does not match the integration and connection id.",
@@ -145,12 +132,7 @@ pub fn authenticate(
 /// The web origin of the page that started a browser flow: `Origin`, else the `Referer`'s
 /// origin (a popup navigation carries only the latter).
 pub fn request_origin(headers: &HeaderMap) -> Option<String> {
-    let from = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| *v != "null")
-    };
+    let from = |name| headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| *v != "null");
     let raw = from(header::ORIGIN).or_else(|| from(header::REFERER))?;
     let url = url::Url::parse(raw).ok()?;
     matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
@@ -160,8 +142,7 @@ pub fn request_origin(headers: &HeaderMap) -> Option<String> {
 /// is empty or names it.
 pub fn result_origin(settings: &EnvironmentSettings, origin: Option<String>) -> Option<String> {
     let origin = origin?;
-    (settings.allowed_origins.is_empty() || settings.allowed_origins.iter().any(|o| o == &origin))
-        .then_some(origin)
+    (settings.allowed_origins.is_empty() || settings.allowed_origins.iter().any(|o| o == &origin)).then_some(origin)
 }
 
 pub fn wants_html(headers: &HeaderMap) -> bool {
@@ -186,10 +167,7 @@ mod tests {
                 ("region".to_owned(), "eu".to_owned())
             ]
         );
-        assert_eq!(
-            q.authorization_params,
-            [("prompt".to_owned(), "consent".to_owned())]
-        );
+        assert_eq!(q.authorization_params, [("prompt".to_owned(), "consent".to_owned())]);
     }
 
     #[test]
@@ -219,14 +197,8 @@ mod tests {
     #[test]
     fn origins_come_from_origin_or_referer_and_respect_the_allow_list() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::REFERER,
-            "https://app.example.com/settings?x=1".parse().unwrap(),
-        );
-        assert_eq!(
-            request_origin(&h).as_deref(),
-            Some("https://app.example.com")
-        );
+        h.insert(header::REFERER, "https://app.example.com/settings?x=1".parse().unwrap());
+        assert_eq!(request_origin(&h).as_deref(), Some("https://app.example.com"));
         h.insert(header::ORIGIN, "http://localhost:5173".parse().unwrap());
         assert_eq!(request_origin(&h).as_deref(), Some("http://localhost:5173"));
         let open = EnvironmentSettings::default();
@@ -238,10 +210,7 @@ mod tests {
             allowed_origins: vec!["https://a.com".into()],
             ..Default::default()
         };
-        assert_eq!(
-            result_origin(&strict, Some("https://evil.com".into())),
-            None
-        );
+        assert_eq!(result_origin(&strict, Some("https://evil.com".into())), None);
         assert_eq!(
             result_origin(&strict, Some("https://a.com".into())).as_deref(),
             Some("https://a.com")

@@ -29,15 +29,7 @@ pub async fn connect(
         Err(e) => return ApiError::from(e).into_response(),
     };
     let origin = result_origin(&settings, request_origin(&headers));
-    match start(
-        &state,
-        &settings,
-        &integration,
-        query.as_deref(),
-        origin.clone(),
-    )
-    .await
-    {
+    match start(&state, &settings, &integration, query.as_deref(), origin.clone()).await {
         Ok(location) => {
             let mut r = StatusCode::FOUND.into_response();
             r.headers_mut().insert(
@@ -68,8 +60,7 @@ async fn start(
     origin: Option<String>,
 ) -> Result<url::Url, ApiError> {
     let query = ConnectQuery::parse(raw_query)?;
-    let key = IntegrationKey::parse(integration)
-        .map_err(|_| ApiError::unknown_integration(integration))?;
+    let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
     let requested_id = query.connection_id()?;
     authenticate(
         state,
@@ -79,11 +70,7 @@ async fn start(
         requested_id.as_ref().map(ConnectionId::as_str),
     )?;
     let connection_id = requested_id.unwrap_or_else(ConnectionId::generate);
-    let attempt = Attempt::new(
-        "auth",
-        Some(key.to_string()),
-        Some(connection_id.to_string()),
-    );
+    let attempt = Attempt::new("auth", Some(key.to_string()), Some(connection_id.to_string()));
 
     let result = async {
         let record = state
@@ -94,10 +81,7 @@ async fn start(
         if record.auth_mode != AuthMode::OAuth2 {
             return Err(ApiError::bad_request(
                 "invalid_auth_mode",
-                format!(
-                    "Integration '{key}' uses {}, not OAuth2.",
-                    record.auth_mode.as_str()
-                ),
+                format!("Integration '{key}' uses {}, not OAuth2.", record.auth_mode.as_str()),
             ));
         }
         let client_id = record.client_id.clone().ok_or_else(|| {
@@ -155,10 +139,7 @@ async fn start(
             .info(
                 state,
                 "redirected",
-                format!(
-                    "Redirected to {}.",
-                    url.host_str().unwrap_or("the provider")
-                ),
+                format!("Redirected to {}.", url.host_str().unwrap_or("the provider")),
             )
             .await;
         Ok(url)
@@ -179,21 +160,12 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
         form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let Some(state_param) = params
-        .get("state")
-        .filter(|s| !s.is_empty() && s.len() <= 512)
-    else {
+    let Some(state_param) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 512) else {
         return fail_unattributed(&state, "The callback has no valid state parameter.").await;
     };
     let session = match state.store.take_oauth_session(state_param).await {
         Ok(Some(s)) => s,
-        Ok(None) => {
-            return fail_unattributed(
-                &state,
-                "This authorization link is unknown or was already used.",
-            )
-            .await
-        }
+        Ok(None) => return fail_unattributed(&state, "This authorization link is unknown or was already used.").await,
         Err(e) => {
             let e = ApiError::from(e);
             return render(
@@ -273,12 +245,7 @@ async fn finish(
             .collect();
         let description = params
             .get("error_description")
-            .map(|d| {
-                d.chars()
-                    .filter(|c| !c.is_control())
-                    .take(300)
-                    .collect::<String>()
-            })
+            .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
             .unwrap_or_else(|| "The provider did not grant access.".into());
         let message = format!("The provider returned '{code}': {description}");
         let error_type: &'static str = if code == "access_denied" {
@@ -288,15 +255,12 @@ async fn finish(
         };
         return Err((error_type, ApiError::bad_request(error_type, message)));
     }
-    let code = params
-        .get("code")
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            (
-                TOKEN_ERROR,
-                ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
-            )
-        })?;
+    let code = params.get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
+        (
+            TOKEN_ERROR,
+            ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
+        )
+    })?;
 
     let as_flow = |e: ApiError| {
         (
@@ -313,12 +277,7 @@ async fn finish(
         .get_integration(&session.integration)
         .await
         .map_err(|e| as_flow(e.into()))?
-        .ok_or_else(|| {
-            (
-                TOKEN_ERROR,
-                ApiError::unknown_integration(session.integration.as_str()),
-            )
-        })?;
+        .ok_or_else(|| (TOKEN_ERROR, ApiError::unknown_integration(session.integration.as_str())))?;
     let endpoints = providers::oauth2_endpoints(&record).map_err(as_flow)?;
     let client_id = record.client_id.clone().unwrap_or_default();
     let client_secret = open_client_secret(state, &record).await.map_err(as_flow)?;
@@ -339,9 +298,7 @@ async fn finish(
     .await
     .map_err(|e| {
         let status = match e {
-            oauth2::TokenError::Timeout | oauth2::TokenError::Unreachable => {
-                StatusCode::BAD_GATEWAY
-            }
+            oauth2::TokenError::Timeout | oauth2::TokenError::Unreachable => StatusCode::BAD_GATEWAY,
             oauth2::TokenError::Status(s) if s >= 500 => StatusCode::BAD_GATEWAY,
             _ => StatusCode::BAD_REQUEST,
         };

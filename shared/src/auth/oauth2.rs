@@ -166,15 +166,10 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, T
             let pairs: Map<String, Value> = form_urlencoded::parse(text.trim().as_bytes())
                 .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
                 .collect();
-            (!text.trim().is_empty() && text.contains('=') && !text.trim_start().starts_with('<'))
-                .then_some(pairs)
+            (!text.trim().is_empty() && text.contains('=') && !text.trim_start().starts_with('<')).then_some(pairs)
         }
     };
-    if let Some(error) = fields
-        .as_ref()
-        .and_then(|f| f.get("error"))
-        .filter(|e| !e.is_null())
-    {
+    if let Some(error) = fields.as_ref().and_then(|f| f.get("error")).filter(|e| !e.is_null()) {
         let error = match error {
             Value::String(s) => sanitize(s, 100),
             Value::Object(o) => o
@@ -216,8 +211,7 @@ pub fn parse_token_response(status: u16, body: &[u8]) -> Result<TokenResponse, T
         Some(Value::String(s)) => Some(
             s.trim()
                 .parse::<f64>()
-                .map_err(|_| TokenError::Malformed("expires_in is not a number"))?
-                as i64,
+                .map_err(|_| TokenError::Malformed("expires_in is not a number"))? as i64,
         ),
         Some(_) => return Err(TokenError::Malformed("expires_in is not a number")),
     };
@@ -275,7 +269,11 @@ pub async fn request_token(
     }
     let response = builder.form(&form).send().await.map_err(|e| {
         tracing::warn!(url = %req.endpoints.token_url, timeout = e.is_timeout(), "token request failed to complete");
-        if e.is_timeout() { TokenError::Timeout } else { TokenError::Unreachable }
+        if e.is_timeout() {
+            TokenError::Timeout
+        } else {
+            TokenError::Unreachable
+        }
     })?;
     let status = response.status().as_u16();
     let body = response.bytes().await.map_err(|e| {
@@ -299,7 +297,11 @@ mod tests {
 
     #[test]
     fn reads_a_standard_response_and_keeps_extra_fields() {
-        let t = parse(200, r#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","team":{"id":"T1"}}"#).unwrap();
+        let t = parse(
+            200,
+            r#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","team":{"id":"T1"}}"#,
+        )
+        .unwrap();
         assert_eq!(t.access_token.expose(), "at");
         assert_eq!(t.refresh_token.unwrap().expose(), "rt");
         assert_eq!(t.expires_in, Some(3600));
@@ -320,10 +322,7 @@ mod tests {
                 .expires_in,
             Some(60)
         );
-        assert_eq!(
-            parse(200, r#"{"access_token":"a"}"#).unwrap().expires_in,
-            None
-        );
+        assert_eq!(parse(200, r#"{"access_token":"a"}"#).unwrap().expires_in, None);
         assert_eq!(
             parse(200, r#"{"access_token":"a","expires_in":null}"#)
                 .unwrap()
@@ -331,9 +330,7 @@ mod tests {
             None
         );
         assert_eq!(
-            parse(200, r#"{"access_token":"a","expires_in":0}"#)
-                .unwrap()
-                .expires_in,
+            parse(200, r#"{"access_token":"a","expires_in":0}"#).unwrap().expires_in,
             None
         );
         assert_eq!(
@@ -353,11 +350,7 @@ mod tests {
                 status: 200
             }
         );
-        let err = parse(
-            400,
-            r#"{"error":"invalid_grant","error_description":"code expired\n"}"#,
-        )
-        .unwrap_err();
+        let err = parse(400, r#"{"error":"invalid_grant","error_description":"code expired\n"}"#).unwrap_err();
         assert_eq!(
             err,
             TokenError::Provider {
@@ -377,14 +370,8 @@ mod tests {
         let t = parse(200, "access_token=gho_x&scope=repo&token_type=bearer").unwrap();
         assert_eq!(t.access_token.expose(), "gho_x");
         assert_eq!(t.raw["scope"], "repo");
-        let err = parse(
-            200,
-            "error=bad_verification_code&error_description=The+code+is+wrong",
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, TokenError::Provider { ref error, .. } if error == "bad_verification_code")
-        );
+        let err = parse(200, "error=bad_verification_code&error_description=The+code+is+wrong").unwrap_err();
+        assert!(matches!(err, TokenError::Provider { ref error, .. } if error == "bad_verification_code"));
     }
 
     #[test]
@@ -428,10 +415,7 @@ mod tests {
                 scopes: &["openid".into(), "email".into()],
                 state: &state,
                 code_challenge: Some("chal"),
-                extra_params: &[
-                    ("prompt".into(), "login".into()),
-                    ("login_hint".into(), "a@b.c".into()),
-                ],
+                extra_params: &[("prompt".into(), "login".into()), ("login_hint".into(), "a@b.c".into())],
             },
         );
         let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();

@@ -10,8 +10,7 @@ pub fn new_verifier() -> Secret {
 }
 
 pub fn s256_challenge(verifier: &Secret) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(Sha256::digest(verifier.expose().as_bytes()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes()))
 }
 
 #[cfg(test)]
@@ -21,10 +20,7 @@ mod tests {
     #[test]
     fn challenge_matches_the_rfc_7636_example() {
         let verifier = Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-        assert_eq!(
-            s256_challenge(&verifier),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
+        assert_eq!(s256_challenge(&verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 
     #[test]

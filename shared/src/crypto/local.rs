@@ -65,14 +65,8 @@ mod tests {
         let a = SealContext::connection("dev", "github", "alice");
         let b = SealContext::connection("dev", "github", "bob");
         let blob = sealer.seal(b"{\"access_token\":\"t\"}", &a).await.unwrap();
-        assert_eq!(
-            sealer.open(&blob, &a).await.unwrap(),
-            b"{\"access_token\":\"t\"}"
-        );
-        assert!(matches!(
-            sealer.open(&blob, &b).await,
-            Err(SealError::Invalid)
-        ));
+        assert_eq!(sealer.open(&blob, &a).await.unwrap(), b"{\"access_token\":\"t\"}");
+        assert!(matches!(sealer.open(&blob, &b).await, Err(SealError::Invalid)));
     }
 
     #[tokio::test]
@@ -81,14 +75,8 @@ mod tests {
         let ctx = SealContext::integration("dev", "x");
         let mut blob = sealer.seal(b"s", &ctx).await.unwrap();
         blob[0] = 9;
-        assert!(matches!(
-            sealer.open(&blob, &ctx).await,
-            Err(SealError::Invalid)
-        ));
-        assert!(matches!(
-            sealer.open(&[], &ctx).await,
-            Err(SealError::Invalid)
-        ));
+        assert!(matches!(sealer.open(&blob, &ctx).await, Err(SealError::Invalid)));
+        assert!(matches!(sealer.open(&[], &ctx).await, Err(SealError::Invalid)));
     }
 
     #[test]

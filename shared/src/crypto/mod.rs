@@ -82,13 +82,7 @@ pub fn aes_gcm_seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
     let cipher = aes_gcm::Aes256Gcm::new(key.into());
     let nonce = random_bytes::<12>();
     let ct = cipher
-        .encrypt(
-            (&nonce).into(),
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
+        .encrypt((&nonce).into(), Payload { msg: plaintext, aad })
         .expect("AES-GCM encryption of an in-memory buffer cannot fail");
     let mut out = Vec::with_capacity(12 + ct.len());
     out.extend_from_slice(&nonce);
@@ -128,16 +122,10 @@ mod tests {
         let key = random_bytes::<32>();
         let sealed = aes_gcm_seal(&key, b"hello", b"ctx");
         assert_eq!(aes_gcm_open(&key, &sealed, b"ctx").unwrap(), b"hello");
-        assert!(matches!(
-            aes_gcm_open(&key, &sealed, b"other"),
-            Err(SealError::Invalid)
-        ));
+        assert!(matches!(aes_gcm_open(&key, &sealed, b"other"), Err(SealError::Invalid)));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
-        assert!(matches!(
-            aes_gcm_open(&key, &tampered, b"ctx"),
-            Err(SealError::Invalid)
-        ));
+        assert!(matches!(aes_gcm_open(&key, &tampered, b"ctx"), Err(SealError::Invalid)));
         assert!(matches!(
             aes_gcm_open(&key, &sealed[..10], b"ctx"),
             Err(SealError::Invalid)
@@ -149,8 +137,6 @@ mod tests {
         let (a, b) = (random_token(), random_token());
         assert_ne!(a, b);
         assert_eq!(a.len(), 43);
-        assert!(a
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
     }
 }

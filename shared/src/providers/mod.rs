@@ -24,8 +24,8 @@ pub fn auth_mode(provider: &str) -> Result<AuthMode, ApiError> {
 }
 
 fn parse_endpoint(field: &str, value: &str) -> Result<Url, ApiError> {
-    let url = Url::parse(value)
-        .map_err(|_| ApiError::invalid_body(format!("custom.{field} is not an absolute URL.")))?;
+    let url =
+        Url::parse(value).map_err(|_| ApiError::invalid_body(format!("custom.{field} is not an absolute URL.")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
         return Err(ApiError::invalid_body(format!(
             "custom.{field} must be an http(s) URL with a host."
@@ -44,9 +44,7 @@ fn string_pairs(map: &serde_json::Map<String, serde_json::Value>) -> Vec<(String
         .map(|(k, v)| {
             (
                 k.clone(),
-                v.as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string()),
+                v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string()),
             )
         })
         .collect()

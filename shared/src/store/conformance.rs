@@ -15,8 +15,7 @@ fn unique(prefix: &str) -> String {
 fn now() -> OffsetDateTime {
     // Whole milliseconds: every backend must round-trip these exactly.
     let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
-        .unwrap()
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000).unwrap()
 }
 
 pub fn integration(key: &str) -> IntegrationRecord {
@@ -74,24 +73,13 @@ pub async fn integrations_are_created_once_replaced_listed_and_deleted(store: &d
     let key = unique("int");
     let mut rec = integration(&key);
     store.create_integration(&rec).await.unwrap();
-    assert_eq!(
-        store.create_integration(&rec).await,
-        Err(StoreError::Conflict)
-    );
-    assert_eq!(
-        store.get_integration(&rec.key).await.unwrap().as_ref(),
-        Some(&rec)
-    );
+    assert_eq!(store.create_integration(&rec).await, Err(StoreError::Conflict));
+    assert_eq!(store.get_integration(&rec.key).await.unwrap().as_ref(), Some(&rec));
 
     rec.scopes = vec!["email".into()];
     assert!(store.replace_integration(&rec).await.unwrap());
     assert_eq!(
-        store
-            .get_integration(&rec.key)
-            .await
-            .unwrap()
-            .unwrap()
-            .scopes,
+        store.get_integration(&rec.key).await.unwrap().unwrap().scopes,
         vec!["email"]
     );
     let missing = integration(&unique("missing"));
@@ -135,10 +123,7 @@ pub async fn oauth_sessions_are_taken_exactly_once(store: &dyn Store) {
     );
     assert_eq!(store.take_oauth_session(&state).await.unwrap(), Some(s));
     assert_eq!(store.take_oauth_session(&state).await.unwrap(), None);
-    assert_eq!(
-        store.take_oauth_session(&random_token()).await.unwrap(),
-        None
-    );
+    assert_eq!(store.take_oauth_session(&random_token()).await.unwrap(), None);
 }
 
 pub async fn concurrent_takes_of_one_session_yield_one_winner(store: &dyn Store) {
@@ -146,20 +131,14 @@ pub async fn concurrent_takes_of_one_session_yield_one_winner(store: &dyn Store)
     store.put_oauth_session(&session(&state)).await.unwrap();
     let takes = (0..8).map(|_| store.take_oauth_session(&state));
     let results = futures::future::join_all(takes).await;
-    let winners = results
-        .into_iter()
-        .filter(|r| matches!(r, Ok(Some(_))))
-        .count();
+    let winners = results.into_iter().filter(|r| matches!(r, Ok(Some(_)))).count();
     assert_eq!(winners, 1);
 }
 
 pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Store) {
     let key = unique("int");
     let first = connection(&key, "alice");
-    assert_eq!(
-        store.upsert_connection(&first).await.unwrap(),
-        (Upsert::Created, 1)
-    );
+    assert_eq!(store.upsert_connection(&first).await.unwrap(), (Upsert::Created, 1));
     let stored = store
         .get_connection(&first.integration, &first.connection_id)
         .await
@@ -172,31 +151,19 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     let mut second = connection(&key, "alice");
     second.credentials = Sealed(vec![7; 40]);
     second.created_at = now() + Duration::days(1);
-    assert_eq!(
-        store.upsert_connection(&second).await.unwrap(),
-        (Upsert::Replaced, 2)
-    );
+    assert_eq!(store.upsert_connection(&second).await.unwrap(), (Upsert::Replaced, 2));
     let stored = store
         .get_connection(&first.integration, &first.connection_id)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        stored.id, first.id,
-        "re-authorization keeps the connection's identity"
-    );
+    assert_eq!(stored.id, first.id, "re-authorization keeps the connection's identity");
     assert_eq!(stored.created_at, first.created_at);
     assert_eq!(stored.credentials, Sealed(vec![7; 40]));
     assert_eq!(stored.version, 2);
 
     let other = IntegrationKey::parse(unique("other")).unwrap();
-    assert_eq!(
-        store
-            .get_connection(&other, &first.connection_id)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.get_connection(&other, &first.connection_id).await.unwrap(), None);
     assert!(store
         .delete_connection(&first.integration, &first.connection_id)
         .await
@@ -232,10 +199,7 @@ pub async fn conditional_updates_lose_against_a_newer_version(store: &dyn Store)
     assert_eq!(now_stored.credentials, Sealed(vec![1; 40]));
     assert_eq!(now_stored.version, 2);
     let ghost = connection(&key, "nobody");
-    assert_eq!(
-        store.update_connection(&ghost, 0).await,
-        Err(StoreError::Conflict)
-    );
+    assert_eq!(store.update_connection(&ghost, 0).await, Err(StoreError::Conflict));
 }
 
 pub async fn connections_are_listed_with_filters(store: &dyn Store) {
@@ -251,16 +215,8 @@ pub async fn connections_are_listed_with_filters(store: &dyn Store) {
         store.upsert_connection(&rec).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    let ids = |v: Vec<ConnectionRecord>| {
-        v.into_iter()
-            .map(|c| c.connection_id.to_string())
-            .collect::<Vec<_>>()
-    };
-    let keys = |ks: &[&String]| {
-        ks.iter()
-            .map(|k| IntegrationKey::parse(k.as_str()).unwrap())
-            .collect()
-    };
+    let ids = |v: Vec<ConnectionRecord>| v.into_iter().map(|c| c.connection_id.to_string()).collect::<Vec<_>>();
+    let keys = |ks: &[&String]| ks.iter().map(|k| IntegrationKey::parse(k.as_str()).unwrap()).collect();
 
     let all = ConnectionFilter {
         integrations: keys(&[&a, &b]),
@@ -282,10 +238,7 @@ pub async fn connections_are_listed_with_filters(store: &dyn Store) {
         offset: 1,
         ..all.clone()
     };
-    assert_eq!(
-        ids(store.list_connections(&paged).await.unwrap()),
-        [format!("{tag}-2")]
-    );
+    assert_eq!(ids(store.list_connections(&paged).await.unwrap()), [format!("{tag}-2")]);
     let by_user = ConnectionFilter {
         end_user_id: Some(format!("user-of-{tag}-3")),
         limit: 100,
@@ -300,10 +253,7 @@ pub async fn connections_are_listed_with_filters(store: &dyn Store) {
         limit: 100,
         ..Default::default()
     };
-    assert_eq!(
-        ids(store.list_connections(&by_id).await.unwrap()),
-        [format!("{tag}-1")]
-    );
+    assert_eq!(ids(store.list_connections(&by_id).await.unwrap()), [format!("{tag}-1")]);
     let search = ConnectionFilter {
         search: Some(tag.to_uppercase()),
         limit: 100,
@@ -330,10 +280,7 @@ pub async fn deleting_an_integration_deletes_its_connections(store: &dyn Store) 
     let key = unique("int");
     let rec = integration(&key);
     store.create_integration(&rec).await.unwrap();
-    store
-        .upsert_connection(&connection(&key, "carol"))
-        .await
-        .unwrap();
+    store.upsert_connection(&connection(&key, "carol")).await.unwrap();
     assert!(store.delete_integration(&rec.key).await.unwrap());
     let carol = ConnectionId::parse("carol").unwrap();
     assert_eq!(store.get_connection(&rec.key, &carol).await.unwrap(), None);

@@ -205,8 +205,7 @@ pub trait Store: Send + Sync {
     async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
     /// Replaces an existing integration; `Ok(false)` when there is none.
     async fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
-    async fn get_integration(&self, key: &IntegrationKey)
-        -> StoreResult<Option<IntegrationRecord>>;
+    async fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>>;
     async fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
     /// Deletes the integration and all its connections; `Ok(false)` when there was none.
     async fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
@@ -220,26 +219,15 @@ pub trait Store: Send + Sync {
     /// returns `version` = previous + 1 (1 when created).
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
     /// Writes only if the stored version is still `expected_version`; else `Conflict`.
-    async fn update_connection(
-        &self,
-        record: &ConnectionRecord,
-        expected_version: u64,
-    ) -> StoreResult<()>;
+    async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
     async fn get_connection(
         &self,
         integration: &IntegrationKey,
         connection_id: &ConnectionId,
     ) -> StoreResult<Option<ConnectionRecord>>;
     /// Ordered by creation time, newest first.
-    async fn list_connections(
-        &self,
-        filter: &ConnectionFilter,
-    ) -> StoreResult<Vec<ConnectionRecord>>;
-    async fn delete_connection(
-        &self,
-        integration: &IntegrationKey,
-        connection_id: &ConnectionId,
-    ) -> StoreResult<bool>;
+    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>>;
+    async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool>;
 
     async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
     /// Newest first.

@@ -44,12 +44,7 @@ fn nanos(t: OffsetDateTime) -> i64 {
 }
 
 fn end_user_id(record: &ConnectionRecord) -> Option<String> {
-    record
-        .end_user
-        .as_ref()?
-        .get("id")?
-        .as_str()
-        .map(str::to_owned)
+    record.end_user.as_ref()?.get("id")?.as_str().map(str::to_owned)
 }
 
 impl SqliteStore {
@@ -63,20 +58,13 @@ impl SqliteStore {
     }
 
     fn init(conn: rusqlite::Connection) -> StoreResult<Self> {
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(unavailable)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(unavailable)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(Self {
-            conn: Mutex::new(conn),
-        })
+        Ok(Self { conn: Mutex::new(conn) })
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut rusqlite::Connection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
     }
@@ -112,17 +100,12 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn get_integration(
-        &self,
-        key: &IntegrationKey,
-    ) -> StoreResult<Option<IntegrationRecord>> {
+    async fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>> {
         self.with(|c| {
             let body: Option<String> = c
-                .query_row(
-                    "SELECT body FROM integrations WHERE key = ?1",
-                    [key.as_str()],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT body FROM integrations WHERE key = ?1", [key.as_str()], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(unavailable)?;
             body.map(|b| from_json(&b)).transpose()
@@ -134,9 +117,7 @@ impl Store for SqliteStore {
             let mut stmt = c
                 .prepare("SELECT body FROM integrations ORDER BY key")
                 .map_err(unavailable)?;
-            let rows = stmt
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(unavailable)?;
             rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
         })
     }
@@ -147,11 +128,8 @@ impl Store for SqliteStore {
             let n = tx
                 .execute("DELETE FROM integrations WHERE key = ?1", [key.as_str()])
                 .map_err(unavailable)?;
-            tx.execute(
-                "DELETE FROM connections WHERE integration = ?1",
-                [key.as_str()],
-            )
-            .map_err(unavailable)?;
+            tx.execute("DELETE FROM connections WHERE integration = ?1", [key.as_str()])
+                .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(n == 1)
         })
@@ -165,7 +143,11 @@ impl Store for SqliteStore {
                     params![session.state.expose(), to_json(session)],
                 )
                 .map_err(unavailable)?;
-            if n == 0 { Err(StoreError::Conflict) } else { Ok(()) }
+            if n == 0 {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(())
+            }
         })
     }
 
@@ -226,11 +208,7 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn update_connection(
-        &self,
-        record: &ConnectionRecord,
-        expected_version: u64,
-    ) -> StoreResult<()> {
+    async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
         self.with(|c| {
             let mut record = record.clone();
             record.version = expected_version + 1;
@@ -263,9 +241,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<ConnectionRecord>> {
         self.with(|c| {
             let body: Option<String> = c
-                .prepare_cached(
-                    "SELECT body FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                )
+                .prepare_cached("SELECT body FROM connections WHERE integration = ?1 AND connection_id = ?2")
                 .and_then(|mut s| {
                     s.query_row([integration.as_str(), connection_id.as_str()], |r| r.get(0))
                         .optional()
@@ -275,10 +251,7 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn list_connections(
-        &self,
-        filter: &ConnectionFilter,
-    ) -> StoreResult<Vec<ConnectionRecord>> {
+    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>> {
         self.with(|c| {
             let mut sql = String::from("SELECT body FROM connections WHERE 1 = 1");
             let mut args: Vec<String> = Vec::new();
@@ -301,15 +274,9 @@ impl Store for SqliteStore {
                 sql.push_str(&format!(" AND end_user_id = ?{}", args.len()));
             }
             if let Some(search) = &filter.search {
-                let escaped = search
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_");
+                let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
                 args.push(format!("%{escaped}%"));
-                sql.push_str(&format!(
-                    " AND connection_id LIKE ?{} ESCAPE '\\'",
-                    args.len()
-                ));
+                sql.push_str(&format!(" AND connection_id LIKE ?{} ESCAPE '\\'", args.len()));
             }
             sql.push_str(&format!(
                 " ORDER BY created_ns DESC, connection_id LIMIT {} OFFSET {}",
@@ -317,19 +284,13 @@ impl Store for SqliteStore {
             ));
             let mut stmt = c.prepare(&sql).map_err(unavailable)?;
             let rows = stmt
-                .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                    r.get::<_, String>(0)
-                })
+                .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
                 .map_err(unavailable)?;
             rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
         })
     }
 
-    async fn delete_connection(
-        &self,
-        integration: &IntegrationKey,
-        connection_id: &ConnectionId,
-    ) -> StoreResult<bool> {
+    async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool> {
         self.with(|c| {
             let n = c
                 .execute(
