@@ -66,6 +66,8 @@ pub async fn run_all(store: &dyn Store) {
     connections_are_listed_with_filters(store).await;
     deleting_an_integration_deletes_its_connections(store).await;
     activity_is_queryable_by_connection_newest_first(store).await;
+    connect_sessions_are_found_by_token_hash(store).await;
+    auth_results_are_read_once(store).await;
     settings_default_and_round_trip(store).await;
 }
 
@@ -341,4 +343,49 @@ pub async fn settings_default_and_round_trip(store: &dyn Store) {
     store.put_settings(&changed).await.unwrap();
     assert_eq!(store.get_settings().await.unwrap(), changed);
     store.put_settings(&before).await.unwrap();
+}
+
+pub async fn connect_sessions_are_found_by_token_hash(store: &dyn Store) {
+    let session = ConnectSession {
+        token_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        end_user: json!({"id": "user-1", "email": "u@example.com"}),
+        organization: Some(json!({"id": "org-1"})),
+        allowed_integrations: Some(vec![IntegrationKey::parse("github").unwrap()]),
+        integrations_config_defaults: json!({"zendesk": {"connection_config": {"subdomain": "acme"}}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        reconnect: Some((
+            IntegrationKey::parse("github").unwrap(),
+            ConnectionId::parse("c1").unwrap(),
+        )),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(30),
+    };
+    store.put_connect_session(&session).await.unwrap();
+    assert_eq!(store.put_connect_session(&session).await, Err(StoreError::Conflict));
+    assert_eq!(
+        store.get_connect_session(&session.token_hash).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.get_connect_session(&session.token_hash).await.unwrap(),
+        Some(session),
+        "sessions are reusable"
+    );
+    assert_eq!(store.get_connect_session("0000").await.unwrap(), None);
+}
+
+pub async fn auth_results_are_read_once(store: &dyn Store) {
+    let result = AuthResult {
+        nonce_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        body: json!({"status": "success", "connectionId": "c1", "providerConfigKey": "github"}),
+        expires_at: now() + Duration::minutes(5),
+    };
+    store.put_auth_result(&result).await.unwrap();
+    assert_eq!(
+        store.take_auth_result(&result.nonce_hash).await.unwrap(),
+        Some(result.clone())
+    );
+    assert_eq!(store.take_auth_result(&result.nonce_hash).await.unwrap(), None);
 }

@@ -189,6 +189,39 @@ pub struct ConnectionFilter {
     pub offset: usize,
 }
 
+/// A connect session: lets a frontend start auth flows for one end user without the public
+/// key. Only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectSession {
+    pub token_hash: String,
+    pub end_user: serde_json::Value,
+    #[serde(default)]
+    pub organization: Option<serde_json::Value>,
+    /// `None` = every integration.
+    #[serde(default)]
+    pub allowed_integrations: Option<Vec<IntegrationKey>>,
+    /// Per-integration defaults, e.g. `{"zendesk": {"connection_config": {"subdomain": "acme"}}}`.
+    #[serde(default)]
+    pub integrations_config_defaults: serde_json::Map<String, serde_json::Value>,
+    /// Set for a reconnect session: the one connection it may re-authorize.
+    #[serde(default)]
+    pub reconnect: Option<(IntegrationKey, ConnectionId)>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The outcome of a browser flow, kept for the SDK's polling fallback under the SHA-256 of a
+/// client nonce; read once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuthResult {
+    pub nonce_hash: String,
+    pub body: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// Environment-level settings changed at run time through the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct EnvironmentSettings {
@@ -232,6 +265,16 @@ pub trait Store: Send + Sync {
     async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
     /// Newest first.
     async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+
+    /// `Conflict` when the token hash exists already.
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// Expiry is the caller's to check.
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
+
+    /// Writes (or overwrites) the result for a nonce.
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
+    /// Removes and returns the result: readable once. Expiry is the caller's to check.
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
 
     async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
     async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;

@@ -24,6 +24,8 @@ CREATE TABLE IF NOT EXISTS activity (
   seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, integration TEXT,
   connection_id TEXT, attempt_id TEXT NOT NULL, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS activity_by_connection ON activity (connection_id, ts_ns);
+CREATE TABLE IF NOT EXISTS connect_sessions (token_hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_results (nonce_hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
 ";
 
@@ -335,6 +337,61 @@ impl Store for SqliteStore {
                 )
                 .map_err(unavailable)?;
             rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
+        })
+    }
+
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT INTO connect_sessions (token_hash, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![session.token_hash, to_json(session)],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+        self.with(|c| {
+            let body: Option<String> = c
+                .query_row(
+                    "SELECT body FROM connect_sessions WHERE token_hash = ?1",
+                    [token_hash],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|b| from_json(&b)).transpose()
+        })
+    }
+
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO auth_results (nonce_hash, body) VALUES (?1, ?2)",
+                params![result.nonce_hash, to_json(result)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
+        self.with(|c| {
+            let body: Option<String> = c
+                .query_row(
+                    "DELETE FROM auth_results WHERE nonce_hash = ?1 RETURNING body",
+                    [nonce_hash],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|b| from_json(&b)).transpose()
         })
     }
 
