@@ -8,6 +8,7 @@ pub mod connections;
 pub mod extract;
 pub mod frontend;
 pub mod oauth;
+pub mod providers;
 pub mod result_page;
 
 use axum::extract::DefaultBodyLimit;
@@ -51,6 +52,8 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
                 .delete(admin::delete_integration),
         )
         .route("/logs", get(admin::logs))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", get(providers::get))
         .route(
             "/environment",
             get(admin::get_environment).patch(admin::update_environment),
@@ -76,6 +79,8 @@ async fn method_not_allowed() -> ApiError {
 /// What every served router gets, Lambda or local.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config.body_limit;
+    // Parse the provider catalog while the router is built (Lambda init), not in a request.
+    crate::providers::warm();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
