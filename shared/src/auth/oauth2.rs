@@ -621,3 +621,6 @@ mod tests {
         assert_eq!(get("login_hint"), ["a@b.c"]);
     }
 }
+
+#[cfg(test)]
+mod quirk_tests;
