@@ -5,21 +5,27 @@
 pub mod admin;
 pub mod backend_auth;
 pub mod connections;
+pub mod credentials_auth;
 pub mod extract;
 pub mod frontend;
+pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 use crate::error::ApiError;
 use crate::AppState;
 
 fn auth_start_routes() -> Router<AppState> {
-    Router::new().route("/oauth/connect/{integration}", get(oauth::connect))
+    Router::new()
+        .route("/oauth/connect/{integration}", get(oauth::connect))
+        .route("/api-auth/api-key/{integration}", post(credentials_auth::api_key))
+        .route("/api-auth/basic/{integration}", post(credentials_auth::basic))
+        .route("/oauth2/auth/{integration}", post(credentials_auth::client_credentials))
 }
 
 fn oauth_callback_routes() -> Router<AppState> {
@@ -28,7 +34,7 @@ fn oauth_callback_routes() -> Router<AppState> {
 
 fn connections_routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/connections", get(connections::list))
+        .route("/connections", get(connections::list).post(import::import))
         .route(
             "/connections/{id}",
             get(connections::get_connection).delete(connections::delete),

@@ -86,11 +86,21 @@ fn string_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
 
 /// Checks a custom block when an integration is written, so a bad URL fails at configuration
 /// time rather than in a customer's browser.
-pub fn validate_custom(custom: &CustomOAuth2) -> Result<(), ApiError> {
-    parse_endpoint("authorization_url", &custom.authorization_url)?;
-    parse_endpoint("token_url", &custom.token_url)?;
-    if let Some(u) = &custom.userinfo_url {
-        parse_endpoint("userinfo_url", u)?;
+pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(), ApiError> {
+    let generic = provider_name == CUSTOM_OAUTH2;
+    if generic || !custom.authorization_url.is_empty() {
+        parse_endpoint("authorization_url", &custom.authorization_url)?;
+    }
+    if generic || !custom.token_url.is_empty() {
+        parse_endpoint("token_url", &custom.token_url)?;
+    }
+    for (field, u) in [
+        ("userinfo_url", &custom.userinfo_url),
+        ("proxy_base_url", &custom.proxy_base_url),
+    ] {
+        if let Some(u) = u {
+            parse_endpoint(field, u)?;
+        }
     }
     match custom.token_request_auth_method.as_deref() {
         None | Some("body") | Some("basic") => Ok(()),
@@ -136,6 +146,24 @@ pub fn templates(p: &Provider) -> Vec<(&'static str, &str, bool)> {
 /// safe alphabet of every URL slot it lands in; required fields present; defaults applied.
 /// `prefix`/`suffix` typed along with the value (`https://acme.zendesk.com`) are taken off.
 pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig) -> Result<ConnectionConfig, ApiError> {
+    check_connection_config(provider_name, input, false)
+}
+
+/// `validate_connection_config` for the team's backend (import): it may also set the fields
+/// the provider normally fills in (a migrated Salesforce connection brings its `instance_url`),
+/// still checked against their specs and slots.
+pub fn validate_imported_connection_config(
+    provider_name: &str,
+    input: &ConnectionConfig,
+) -> Result<ConnectionConfig, ApiError> {
+    check_connection_config(provider_name, input, true)
+}
+
+fn check_connection_config(
+    provider_name: &str,
+    input: &ConnectionConfig,
+    trusted: bool,
+) -> Result<ConnectionConfig, ApiError> {
     let Some(p) = provider(provider_name) else {
         // The generic provider declares no fields; its URLs hold no placeholders.
         return Ok(input.clone());
@@ -148,7 +176,7 @@ pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig)
                 "Provider '{provider_name}' takes no connection config '{key}'."
             ))
         })?;
-        if spec.automated == Some(true) {
+        if spec.automated == Some(true) && !trusted {
             return Err(invalid_config(format!(
                 "Connection config '{key}' is filled in from the provider's response and cannot be set."
             )));
@@ -249,11 +277,11 @@ pub fn oauth2_endpoints(
             ),
         )
     };
-    let token_url = match custom {
+    let token_url = match custom.filter(|c| !c.token_url.is_empty()) {
         Some(c) => parse_endpoint("token_url", &c.token_url)?,
         None => url(p.token_url_for(mode).ok_or_else(|| no_url("token_url"))?)?,
     };
-    let authorization_url = match (custom, &p.authorization_url) {
+    let authorization_url = match (custom.filter(|c| !c.authorization_url.is_empty()), &p.authorization_url) {
         (Some(c), _) => parse_endpoint("authorization_url", &c.authorization_url)?,
         (None, Some(t)) => url(t)?,
         (None, None) if mode == ProviderAuthMode::OAuth2Cc => token_url.clone(),
