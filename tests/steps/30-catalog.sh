@@ -4,4 +4,4 @@
 # (every entry round-trips, every URL renders on its host) run with the unit tests (10-unit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo test -p latchkey --test catalog_flows
+cargo test --locked -p latchkey --test catalog_flows

@@ -411,10 +411,13 @@ fn render_tokens(tokens: &[Token], vars: &Vars<'_>, slot_of: &dyn Fn(&str) -> Sl
         match t {
             Token::Lit(s) => out.push_str(s),
             Token::Var(name) => {
-                let found = vars
-                    .lookup(name)
-                    .filter(|l| !l.value.is_empty())
-                    .ok_or_else(|| TemplateError::Missing(name.clone()))?;
+                let found = vars.lookup(name).filter(|l| !l.value.is_empty()).ok_or_else(|| {
+                    if is_builtin(name) {
+                        TemplateError::Unsupported(format!("${{{name}}}"))
+                    } else {
+                        TemplateError::Missing(name.clone())
+                    }
+                })?;
                 let slot = slot_of(&out);
                 out.push_str(&admit(name, &found, slot)?);
             }
@@ -441,7 +444,22 @@ fn choose(template: &str, vars: &Vars<'_>) -> Result<Vec<Token>, TemplateError> 
             }
         }
     }
-    Err(TemplateError::Missing(first_missing.unwrap_or_default()))
+    let name = first_missing.unwrap_or_default();
+    Err(if is_builtin(&name) {
+        TemplateError::Unsupported(format!("${{{name}}}"))
+    } else {
+        TemplateError::Missing(name)
+    })
+}
+
+/// Values computed at request time (`${now:…}`, `${random}`, request parts used by signing
+/// schemes): not evaluated yet.
+fn is_builtin(name: &str) -> bool {
+    name == "now"
+        || name.starts_with("now:")
+        || name.starts_with("now+")
+        || matches!(name, "random" | "method" | "path" | "host" | "endpoint" | "params" | "bodyCanonicalParams")
+        || name.starts_with("step")
 }
 
 /// Renders a URL template and parses the result.

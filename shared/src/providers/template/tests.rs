@@ -198,7 +198,7 @@ fn headers_take_printable_values_and_base64() {
     assert_eq!(err.into_api("t").code, "invalid_credentials");
     assert!(matches!(
         render_text("${now}", &vars, Slot::Header),
-        Err(TemplateError::Missing(_))
+        Err(TemplateError::Unsupported(_))
     ));
     assert!(matches!(
         render_text("${sha256Hex(${apiKey})}", &vars, Slot::Header),
