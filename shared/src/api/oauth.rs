@@ -62,17 +62,19 @@ async fn start(
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
     let requested_id = query.connection_id()?;
-    authenticate(
-        state,
-        settings,
-        &query,
-        key.as_str(),
-        requested_id.as_ref().map(ConnectionId::as_str),
-    )?;
-    let connection_id = requested_id.unwrap_or_else(ConnectionId::generate);
+    let connection_id = requested_id.clone().unwrap_or_else(ConnectionId::generate);
     let attempt = Attempt::new("auth", Some(key.to_string()), Some(connection_id.to_string()));
 
+    // A refused public key or HMAC is recorded too: it is what an operator looks for when a
+    // customer's connect button "does nothing".
     let result = async {
+        authenticate(
+            state,
+            settings,
+            &query,
+            key.as_str(),
+            requested_id.as_ref().map(ConnectionId::as_str),
+        )?;
         let record = state
             .store
             .get_integration(&key)
