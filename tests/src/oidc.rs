@@ -61,7 +61,12 @@ impl OidcPeer {
             "oidc-provider is not installed: run `npm ci` in {} (tests/steps/20-e2e.sh does)",
             dir.display()
         );
-        let log = std::env::temp_dir().join(format!("latchkey-oidc-{}.log", std::process::id()));
+        // Its stderr goes to a log file: under LATCHKEY_TEST_OUTPUT when tests/run set it.
+        let log_dir = std::env::var_os("LATCHKEY_TEST_OUTPUT")
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let _ = std::fs::create_dir_all(&log_dir);
+        let log = log_dir.join(format!("latchkey-oidc-{}.log", std::process::id()));
         let mut child = Command::new("node")
             .arg("server.mjs")
             .current_dir(&dir)
