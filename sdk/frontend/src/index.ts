@@ -164,7 +164,7 @@ export class Latchkey {
   }
 
   /** The query shared by every auth route (API.md "Frontend routes"). */
-  query(connectionId: string | undefined, options: AuthOptions, nonce?: string): URLSearchParams {
+  private query(connectionId: string | undefined, options: AuthOptions, nonce?: string): URLSearchParams {
     const q = new URLSearchParams();
     if (connectionId) q.set('connection_id', connectionId);
     if (this.connectSessionToken) q.set('connect_session_token', this.connectSessionToken);
