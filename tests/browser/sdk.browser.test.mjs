@@ -251,6 +251,36 @@ test('a connect session token: server-chosen id, end user stored, integrations a
   await late.context.close();
 });
 
+test('allowed origins: a listed app gets its result, an unlisted one is refused in the popup', async () => {
+  await setEnvironment({ allowed_origins: [app.origin] });
+  try {
+    const ctx = await openApp();
+    const popup = await start(ctx, { integration: 'oidc', connectionId: 'user-listed', noPolling: true });
+    await approve(popup);
+    assert.deepEqual(await outcome(ctx.page), {
+      state: 'resolved',
+      result: { providerConfigKey: 'oidc', connectionId: 'user-listed' },
+    });
+    await ctx.context.close();
+
+    await setEnvironment({ allowed_origins: ['https://app.elsewhere.example'] });
+    const refused = await openApp();
+    const popup2 = await start(refused, {
+      integration: 'oidc',
+      connectionId: 'user-unlisted',
+      options: { detectClosedAuthWindow: true },
+    });
+    await popup2.waitForSelector('text=origin_not_allowed');
+    // Nothing is posted to, or pollable by, an unlisted origin: the person closes the window.
+    assert.deepEqual(await refused.page.evaluate(() => window.outcome), { state: 'pending' });
+    await popup2.close();
+    assert.equal((await outcome(refused.page)).type, 'window_closed');
+    await refused.context.close();
+  } finally {
+    await setEnvironment({ allowed_origins: [] });
+  }
+});
+
 test('a closed popup rejects with window_closed only with detectClosedAuthWindow', async () => {
   const asked = await openApp();
   const popup = await start(asked, { integration: 'oidc', connectionId: 'closer', options: { detectClosedAuthWindow: true } });

@@ -17,7 +17,8 @@ use crate::error::ApiError;
 use crate::store::EnvironmentSettings;
 use crate::AppState;
 
-fn origin_allowed(state: &AppState, settings: &EnvironmentSettings, origin: &str) -> bool {
+/// The one allow-list rule: CORS here, and the `postMessage` target of browser flows.
+pub fn origin_allowed(state: &AppState, settings: &EnvironmentSettings, origin: &str) -> bool {
     origin != "null"
         && (settings.allowed_origins.is_empty()
             || settings.allowed_origins.iter().any(|o| o == origin)

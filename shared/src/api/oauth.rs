@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth_result;
-use super::frontend::{authenticate, request_origin, result_origin, wants_html, ConnectQuery};
+use super::frontend::{authenticate, request_origin, wants_html, ConnectQuery};
 use super::result_page::{render, Outcome};
 use crate::activity::Attempt;
 use crate::auth::oauth2::{self, AuthorizationRequest, Grant, TokenRequest};
@@ -29,8 +29,20 @@ pub async fn connect(
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let origin = result_origin(&settings, request_origin(&headers));
-    match start(&state, &settings, &integration, query.as_deref(), origin.clone()).await {
+    // The page that started the flow must be allowed: it is the only target of the result.
+    let requested = request_origin(&headers);
+    let origin = requested
+        .clone()
+        .filter(|o| super::cors::origin_allowed(&state, &settings, o));
+    let started = if requested.is_some() && origin.is_none() {
+        Err(ApiError::forbidden(
+            "origin_not_allowed",
+            "The page that started this flow is not in the environment's allowed origins.",
+        ))
+    } else {
+        start(&state, &settings, &integration, query.as_deref(), origin.clone()).await
+    };
+    match started {
         Ok(location) => {
             let mut r = StatusCode::FOUND.into_response();
             r.headers_mut().insert(
