@@ -19,6 +19,6 @@ fi
 (cd tests/peers/oidc && npm ci --no-audit --no-fund)
 (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
 cargo build -p latchkey-cli --locked
-export LATCHKEY_BIN="$root/target/debug/latchkey"
+export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
 cd tests/browser
 node --test --test-concurrency=1 sdk.browser.test.mjs
