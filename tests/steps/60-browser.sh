@@ -4,11 +4,6 @@
 # denied consent, demo page. Screenshots go to $LATCHKEY_TEST_OUTPUT/browser.
 set -euo pipefail
 root="$PWD"
-if [[ ! -f tests/peers/oidc/server.mjs ]]; then
-  # The oidc-provider peer comes from the e2e branch; until it is merged there is nothing to run.
-  echo "60-browser: SKIPPED — tests/peers/oidc/server.mjs is not on this branch yet"
-  exit 0
-fi
 if [[ ! -x /usr/bin/chromium ]]; then
   sudo=""
   [[ $(id -u) -ne 0 ]] && sudo="sudo"

@@ -80,9 +80,23 @@ async fn start(
 ) -> Result<url::Url, ApiError> {
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
-    let caller = authenticate(state, settings, &query, &key).await?;
+    let requested_id = query.connection_id()?;
+    let mut attempt = Attempt::new(
+        "auth",
+        Some(key.to_string()),
+        requested_id.as_ref().map(ToString::to_string),
+    );
+    // A refused public key, HMAC digest or session token is recorded too: it is what an operator
+    // looks for when a customer's connect button "does nothing".
+    let caller = match authenticate(state, settings, &query, &key).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            attempt.failed(state, e.code, e.message.clone()).await;
+            return Err(e);
+        }
+    };
     let connection_id = caller.connection_id.clone();
-    let attempt = Attempt::new("auth", Some(key.to_string()), Some(connection_id.to_string()));
+    attempt.connection_id = Some(connection_id.to_string());
 
     let result = async {
         let record = state
