@@ -130,15 +130,20 @@ async fn connect(
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
     let requested_id = query.connection_id()?;
-    authenticate(
-        state,
-        &settings,
-        &query,
-        key.as_str(),
-        requested_id.as_ref().map(ConnectionId::as_str),
-    )?;
-    let connection_id = requested_id.unwrap_or_else(ConnectionId::generate);
-    let attempt = Attempt::new("auth", Some(key.to_string()), Some(connection_id.to_string()));
+    let mut attempt = Attempt::new(
+        "auth",
+        Some(key.to_string()),
+        requested_id.as_ref().map(ToString::to_string),
+    );
+    let caller = match authenticate(state, &settings, &query, &key).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            attempt.failed(state, e.code, e.message.clone()).await;
+            return Err(e);
+        }
+    };
+    let connection_id = caller.connection_id.clone();
+    attempt.connection_id = Some(connection_id.to_string());
     let result = async {
         let record = state
             .store
@@ -155,12 +160,20 @@ async fn connect(
                 ),
             ));
         }
-        let config = providers::validate_connection_config(&record.provider, &query.connection_config())?;
+        let config = providers::validate_connection_config(&record.provider, &caller.connection_config(&query))?;
         let (credentials, config) = obtain(state, &record, config, submitted).await?;
         attempt
             .info(state, "verified", "The provider accepted the credentials.")
             .await;
-        store(state, &record, &connection_id, &credentials, config).await?;
+        store(
+            state,
+            &record,
+            &connection_id,
+            &credentials,
+            config,
+            caller.end_user.clone(),
+        )
+        .await?;
         attempt.info(state, "stored", "Connection stored.").await;
         Ok(())
     }
@@ -202,6 +215,7 @@ async fn store(
     connection_id: &ConnectionId,
     credentials: &Credentials,
     connection_config: crate::domain::ConnectionConfig,
+    end_user: Option<Value>,
 ) -> Result<(), ApiError> {
     save_connection(
         state,
@@ -211,7 +225,7 @@ async fn store(
             credentials,
             connection_config,
             metadata: Default::default(),
-            end_user: None,
+            end_user,
             tags: Default::default(),
         },
     )

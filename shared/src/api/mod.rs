@@ -3,9 +3,13 @@
 //! of them merged. Each is finished by `finish`: JSON 404/405, body limit.
 
 pub mod admin;
+pub mod auth_result;
 pub mod backend_auth;
+pub mod connect_sessions;
 pub mod connections;
+pub mod cors;
 pub mod credentials_auth;
+pub mod demo;
 pub mod extract;
 pub mod frontend;
 pub mod import;
@@ -20,12 +24,37 @@ use axum::{middleware, Router};
 use crate::error::ApiError;
 use crate::AppState;
 
-fn auth_start_routes() -> Router<AppState> {
+/// The public routes a frontend calls. Add new ones here, each wrapped in `cors::public` (it
+/// answers CORS preflights); `auth_start_routes` puts them all behind the rules of `cors`.
+fn public_auth_routes() -> Router<AppState> {
     Router::new()
-        .route("/oauth/connect/{integration}", get(oauth::connect))
-        .route("/api-auth/api-key/{integration}", post(credentials_auth::api_key))
-        .route("/api-auth/basic/{integration}", post(credentials_auth::basic))
-        .route("/oauth2/auth/{integration}", post(credentials_auth::client_credentials))
+        .route("/oauth/connect/{integration}", cors::public(get(oauth::connect)))
+        .route("/oauth/result/{nonce}", cors::public(get(auth_result::poll)))
+        .route(
+            "/api-auth/api-key/{integration}",
+            cors::public(post(credentials_auth::api_key)),
+        )
+        .route(
+            "/api-auth/basic/{integration}",
+            cors::public(post(credentials_auth::basic)),
+        )
+        .route(
+            "/oauth2/auth/{integration}",
+            cors::public(post(credentials_auth::client_credentials)),
+        )
+}
+
+fn auth_start_routes(state: &AppState) -> Router<AppState> {
+    public_auth_routes().layer(middleware::from_fn_with_state(state.clone(), cors::frontend_cors))
+}
+
+/// The demo page and the SDK file it loads: public, no secrets.
+fn demo_routes() -> Router<AppState> {
+    Router::new()
+        .route("/demo", get(demo::page))
+        .route("/demo/demo.css", get(demo::style))
+        .route("/demo/demo.js", get(demo::script))
+        .route("/demo/latchkey.js", get(demo::sdk))
 }
 
 fn oauth_callback_routes() -> Router<AppState> {
@@ -60,6 +89,8 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
         .route("/logs", get(admin::logs))
         .route("/providers", get(providers::list))
         .route("/providers/{name}", get(providers::get))
+        .route("/connect/sessions", post(connect_sessions::create))
+        .route("/connect/sessions/reconnect", post(connect_sessions::reconnect))
         .route(
             "/environment",
             get(admin::get_environment).patch(admin::update_environment),
@@ -95,7 +126,7 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 pub fn auth_start(state: AppState) -> Router {
-    finish(auth_start_routes(), state)
+    finish(auth_start_routes(&state), state)
 }
 
 pub fn oauth_callback(state: AppState) -> Router {
@@ -107,14 +138,15 @@ pub fn connections(state: AppState) -> Router {
 }
 
 pub fn admin(state: AppState) -> Router {
-    finish(admin_routes(&state), state)
+    finish(admin_routes(&state).merge(demo_routes()), state)
 }
 
 /// The whole API on one router: the local stack and the end-to-end tests serve this.
 pub fn local(state: AppState) -> Router {
-    let routes = auth_start_routes()
+    let routes = auth_start_routes(&state)
         .merge(oauth_callback_routes())
         .merge(connections_routes(&state))
-        .merge(admin_routes(&state));
+        .merge(admin_routes(&state))
+        .merge(demo_routes());
     finish(routes, state)
 }

@@ -458,7 +458,10 @@ fn is_builtin(name: &str) -> bool {
     name == "now"
         || name.starts_with("now:")
         || name.starts_with("now+")
-        || matches!(name, "random" | "method" | "path" | "host" | "endpoint" | "params" | "bodyCanonicalParams")
+        || matches!(
+            name,
+            "random" | "method" | "path" | "host" | "endpoint" | "params" | "bodyCanonicalParams"
+        )
         || name.starts_with("step")
 }
 
