@@ -10,7 +10,7 @@ use crate::credentials::Credentials;
 use crate::domain::{ConnectionConfig, Secret};
 use crate::error::ApiError;
 use crate::providers::schema::Provider;
-use crate::providers::template::{check_spec, render_text, render_url, Slot, Vars};
+use crate::providers::template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 use crate::store::IntegrationRecord;
 use crate::AppState;
 
@@ -128,10 +128,14 @@ pub async fn verify(
         .flatten()
         .chain(verification.headers.iter().flatten())
     {
-        headers.insert(
-            k.to_ascii_lowercase(),
-            render_text(v, &vars, Slot::Header).map_err(|e| e.into_api(&what))?,
-        );
+        match render_text(v, &vars, Slot::Header) {
+            Ok(value) => {
+                headers.insert(k.to_ascii_lowercase(), value);
+            }
+            // A header built from optional connection config that was not given is left out.
+            Err(TemplateError::Missing(var)) if var.starts_with("connectionConfig.") => continue,
+            Err(e) => return Err(e.into_api(&what)),
+        }
     }
     let query: Vec<(String, String)> = proxy
         .query

@@ -6,7 +6,8 @@
 //! the safe alphabet of where it lands (scheme-and-host prefix, host, path segment, query,
 //! header, parameter). A value that fails is refused, never escaped into something else.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, RwLock};
 
 use serde_json::{Map, Value};
 use url::Url;
@@ -329,7 +330,7 @@ pub fn check_spec(spec: &FieldSpec, v: &str) -> Result<(), &'static str> {
         return Ok(());
     }
     if let Some(pattern) = &spec.pattern {
-        let re = compile_pattern(pattern).map_err(|_| "the provider's pattern cannot be evaluated")?;
+        let re = cached_pattern(pattern).ok_or("the provider's pattern cannot be evaluated")?;
         if !re.is_match(v).unwrap_or(false) {
             return Err("it does not match the provider's pattern");
         }
@@ -349,6 +350,18 @@ pub fn check_spec(spec: &FieldSpec, v: &str) -> Result<(), &'static str> {
 
 pub fn compile_pattern(pattern: &str) -> Result<fancy_regex::Regex, Box<fancy_regex::Error>> {
     fancy_regex::Regex::new(pattern).map_err(Box::new)
+}
+
+/// Compiled field patterns, by pattern text. Patterns come only from the embedded catalog
+/// (a few hundred distinct ones), so the cache is bounded; compiling costs far more than a match.
+fn cached_pattern(pattern: &str) -> Option<Arc<fancy_regex::Regex>> {
+    static CACHE: LazyLock<RwLock<HashMap<String, Arc<fancy_regex::Regex>>>> = LazyLock::new(Default::default);
+    if let Some(re) = CACHE.read().ok()?.get(pattern) {
+        return Some(re.clone());
+    }
+    let re = Arc::new(compile_pattern(pattern).ok()?);
+    CACHE.write().ok()?.insert(pattern.to_owned(), re.clone());
+    Some(re)
 }
 
 /// The safe alphabet of a slot. Returns the text to insert (query secrets are escaped).
