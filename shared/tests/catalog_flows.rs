@@ -423,3 +423,97 @@ async fn imports_of_every_credentials_type_read_back() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A token endpoint shaped like Salesforce's: `instance_url` beside the token, `expires_in` as
+/// a string, and it insists on the code it was given.
+async fn salesforce_like_token_peer() -> String {
+    let app = Router::new().route(
+        "/token",
+        post(|body: String| async move {
+            let pairs: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(body.as_bytes()).into_owned().collect();
+            if pairs.get("code").map(String::as_str) != Some("the-code") {
+                return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"})));
+            }
+            (
+                StatusCode::OK,
+                axum::Json(json!({"access_token": "at-1", "expires_in": "7200",
+                    "instance_url": "https://acme.my.salesforce.com", "id": "https://login/id/1"})),
+            )
+        }),
+    );
+    format!("{}/token", serve(app).await)
+}
+
+/// Connects, then plays the provider's redirect back to the callback with `callback_query`.
+async fn callback_round(s: &Stack, integration: &str, connect_extra: &str, callback_query: &str) -> reqwest::Response {
+    let r = s
+        .http
+        .get(format!(
+            "{}/oauth/connect/{integration}?public_key={}&connection_id=c1&{connect_extra}",
+            s.base, s.keys.public_key
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    s.http
+        .get(format!("{}/oauth/callback?state={state}&{callback_query}", s.base))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn callback_quirks_fill_connection_config_from_the_provider() {
+    let s = stack().await;
+    let token_url = salesforce_like_token_peer().await;
+    let custom = json!({"authorization_url": "https://auth.example.test/authorize", "token_url": token_url});
+    for (provider, key) in [
+        ("salesforce", "sf"),
+        ("quickbooks", "qb"),
+        ("amazon-selling-partner", "amz"),
+    ] {
+        s.integration(json!({"provider": provider, "unique_key": key,
+            "credentials": {"client_id": "cid", "client_secret": "cs"}, "custom": custom}))
+            .await;
+    }
+
+    // Salesforce: `instance_url` from the token response lands in the connection config.
+    let page = callback_round(&s, "sf", "", "code=the-code").await;
+    assert_eq!(page.status(), 200);
+    let (_, sf) = s.connection("sf", "c1").await;
+    assert_eq!(
+        sf["connection_config"]["instance_url"],
+        "https://acme.my.salesforce.com"
+    );
+    assert_eq!(sf["credentials"]["access_token"], "at-1");
+    assert!(sf["credentials"]["expires_at"].is_string(), "expires_in as a string");
+
+    // QuickBooks: `realmId` from the callback query is kept; a value failing its pattern is not.
+    callback_round(&s, "qb", "", "code=the-code&realmId=9341453474484455").await;
+    let (_, qb) = s.connection("qb", "c1").await;
+    assert_eq!(qb["connection_config"]["realmId"], "9341453474484455");
+    callback_round(&s, "qb", "", "code=the-code&realmId=evil.com%2F").await;
+    let (_, qb) = s.connection("qb", "c1").await;
+    assert!(
+        qb["connection_config"].get("realmId").is_none(),
+        "{}",
+        qb["connection_config"]
+    );
+
+    // Amazon SP-API: the code arrives as `spapi_oauth_code`; `application_id` comes from config.
+    let amz = "params[domain]=sellercentral.amazon.com&params[applicationId]=amzn1.app.1&params[region]=na&params[subdomain]=sellingpartnerapi";
+    let page = callback_round(&s, "amz", amz, "spapi_oauth_code=the-code&selling_partner_id=A1B2").await;
+    assert_eq!(page.status(), 200);
+    let (_, conn) = s.connection("amz", "c1").await;
+    assert_eq!(conn["connection_config"]["selling_partner_id"], "A1B2");
+    assert_eq!(conn["connection_config"]["region"], "na");
+}
