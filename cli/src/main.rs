@@ -40,6 +40,9 @@ enum Command {
     Keys {
         #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = ".latchkey")]
         data_dir: PathBuf,
+        /// Print `export LATCHKEY_…=…` lines for a shell's `eval`.
+        #[arg(long)]
+        env: bool,
     },
 }
 
@@ -100,10 +103,20 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        Command::Keys { data_dir } => {
+        Command::Keys { data_dir, env } => {
             let path = data_dir.join(latchkey::local::KEYS_FILE);
             let keys: latchkey::config::EnvironmentKeys = serde_json::from_slice(&std::fs::read(&path)?)?;
-            print_keys(&keys);
+            if env {
+                println!("export LATCHKEY_SECRET_KEY='{}'", keys.secret_key.expose());
+                println!("export LATCHKEY_PUBLIC_KEY='{}'", keys.public_key);
+                println!("export LATCHKEY_HMAC_KEY='{}'", keys.hmac_key.expose());
+                println!(
+                    "export LATCHKEY_WEBHOOK_SIGNING_KEY='{}'",
+                    keys.webhook_signing_key.expose()
+                );
+            } else {
+                print_keys(&keys);
+            }
         }
     }
     Ok(())

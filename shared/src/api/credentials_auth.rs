@@ -129,12 +129,8 @@ async fn connect(
     let settings = state.store.get_settings().await?;
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
-    let requested_id = query.connection_id()?;
-    let mut attempt = Attempt::new(
-        "auth",
-        Some(key.to_string()),
-        requested_id.as_ref().map(ToString::to_string),
-    );
+    let mut attempt = Attempt::new("auth", Some(key.to_string()), query.connection_id.clone());
+    // A refused public key, HMAC digest or session token is recorded, as on the OAuth route.
     let caller = match authenticate(state, &settings, &query, &key).await {
         Ok(caller) => caller,
         Err(e) => {

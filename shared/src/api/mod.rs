@@ -87,10 +87,10 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
                 .delete(admin::delete_integration),
         )
         .route("/logs", get(admin::logs))
-        .route("/providers", get(providers::list))
-        .route("/providers/{name}", get(providers::get))
         .route("/connect/sessions", post(connect_sessions::create))
         .route("/connect/sessions/reconnect", post(connect_sessions::reconnect))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", get(providers::get))
         .route(
             "/environment",
             get(admin::get_environment).patch(admin::update_environment),

@@ -117,7 +117,6 @@ async fn start(
             )
         })?;
         // Connection config is checked against the provider before anything is stored or sent.
-        // Browser params plus a connect session's defaults, checked as one.
         let connection_config =
             providers::validate_connection_config(&record.provider, &caller.connection_config(&query))?;
         let endpoints = providers::oauth2_endpoints(&record, &connection_config)?;
