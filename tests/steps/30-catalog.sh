@@ -5,3 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cargo test --locked -p latchkey --test catalog_flows
+# The catalog benchmark, compiled in the test profile and run once so it cannot rot
+# (`cargo bench -p latchkey --bench catalog` measures; see docs/benchmarks.md).
+cargo test --locked -p latchkey --bench catalog
