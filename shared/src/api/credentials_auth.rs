@@ -10,8 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::ApiJson;
-use super::frontend::{authenticate, ConnectQuery};
-use crate::activity::Attempt;
+use super::frontend::{begin_flow, ConnectQuery, FlowStart};
 use crate::auth::{client_credentials, verification};
 use crate::connections::{save_connection, NewConnection};
 use crate::credentials::Credentials;
@@ -129,34 +128,14 @@ async fn connect(
     let settings = state.store.get_settings().await?;
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
-    let mut attempt = Attempt::new("auth", Some(key.to_string()), query.connection_id.clone());
-    // A refused public key, HMAC digest or session token is recorded, as on the OAuth route.
-    let caller = match authenticate(state, &settings, &query, &key).await {
-        Ok(caller) => caller,
-        Err(e) => {
-            attempt.failed(state, e.code, e.message.clone()).await;
-            return Err(e);
-        }
-    };
+    let FlowStart {
+        caller,
+        attempt,
+        integration: record,
+        connection_config: config,
+    } = begin_flow(state, &settings, &query, &key, mode).await?;
     let connection_id = caller.connection_id.clone();
-    attempt.connection_id = Some(connection_id.to_string());
-    let result = async {
-        let record = state
-            .store
-            .get_integration(&key)
-            .await?
-            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
-        if record.auth_mode != mode {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
-                format!(
-                    "Integration '{key}' uses {}, not {}.",
-                    record.auth_mode.as_str(),
-                    mode.as_str()
-                ),
-            ));
-        }
-        let config = providers::validate_connection_config(&record.provider, &caller.connection_config(&query))?;
+    let result: Result<(), ApiError> = async {
         let (credentials, config) = obtain(state, &record, config, submitted).await?;
         attempt
             .info(state, "verified", "The provider accepted the credentials.")

@@ -5,10 +5,11 @@
 use axum::http::{header, HeaderMap};
 use serde_json::Value;
 
-use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::activity::Attempt;
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey};
 use crate::error::ApiError;
 use crate::signing::{constant_time_eq, verify_connect_digest};
-use crate::store::EnvironmentSettings;
+use crate::store::{EnvironmentSettings, IntegrationRecord};
 use crate::AppState;
 
 /// The query of a connect URL. Brackets may arrive percent-encoded (`params%5Bsubdomain%5D`):
@@ -167,6 +168,66 @@ pub async fn authenticate(
         end_user: None,
         config_defaults: ConnectionConfig::default(),
     })
+}
+
+/// What every public auth flow has once it may go on: who asked, its activity attempt, the
+/// integration (of the expected auth mode) and the connection config checked against the
+/// provider.
+pub struct FlowStart {
+    pub caller: FrontendAuth,
+    pub attempt: Attempt,
+    pub integration: IntegrationRecord,
+    pub connection_config: ConnectionConfig,
+}
+
+/// The start shared by every public auth route. Each refusal — a wrong public key, HMAC digest
+/// or session token included — is recorded as failed activity: it is what an operator looks for
+/// when a customer's connect button "does nothing".
+pub async fn begin_flow(
+    state: &AppState,
+    settings: &EnvironmentSettings,
+    query: &ConnectQuery,
+    key: &IntegrationKey,
+    mode: AuthMode,
+) -> Result<FlowStart, ApiError> {
+    let mut attempt = Attempt::new("auth", Some(key.to_string()), query.connection_id.clone());
+    let result = async {
+        let caller = authenticate(state, settings, query, key).await?;
+        // With a session token the server chooses the id: the attempt names the real one.
+        attempt.connection_id = Some(caller.connection_id.to_string());
+        let integration = state
+            .store
+            .get_integration(key)
+            .await?
+            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+        if integration.auth_mode != mode {
+            return Err(ApiError::bad_request(
+                "invalid_auth_mode",
+                format!(
+                    "Integration '{key}' uses {}, not {}.",
+                    integration.auth_mode.as_str(),
+                    mode.as_str()
+                ),
+            ));
+        }
+        // Checked against the provider before anything is stored or sent anywhere.
+        let connection_config =
+            crate::providers::validate_connection_config(&integration.provider, &caller.connection_config(query))?;
+        Ok((caller, integration, connection_config))
+    }
+    .await;
+    match result {
+        Ok((caller, integration, connection_config)) => Ok(FlowStart {
+            caller,
+            attempt,
+            integration,
+            connection_config,
+        }),
+        Err(e) => {
+            attempt.failed(state, e.code, e.message.clone()).await;
+            Err(e)
+        }
+    }
 }
 
 /// The web origin of the page that started a browser flow: `Origin`, else the `Referer`'s

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth_result;
-use super::frontend::{authenticate, request_origin, wants_html, ConnectQuery};
+use super::frontend::{begin_flow, request_origin, wants_html, ConnectQuery, FlowStart};
 use super::result_page::{render, Outcome};
 use crate::activity::Attempt;
 use crate::auth::oauth2::{self, AuthorizationRequest, Grant, TokenRequest};
@@ -80,45 +80,21 @@ async fn start(
 ) -> Result<url::Url, ApiError> {
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
-    let requested_id = query.connection_id()?;
-    let mut attempt = Attempt::new(
-        "auth",
-        Some(key.to_string()),
-        requested_id.as_ref().map(ToString::to_string),
-    );
-    // A refused public key, HMAC digest or session token is recorded too: it is what an operator
-    // looks for when a customer's connect button "does nothing".
-    let caller = match authenticate(state, settings, &query, &key).await {
-        Ok(caller) => caller,
-        Err(e) => {
-            attempt.failed(state, e.code, e.message.clone()).await;
-            return Err(e);
-        }
-    };
+    let FlowStart {
+        caller,
+        attempt,
+        integration: record,
+        connection_config,
+    } = begin_flow(state, settings, &query, &key, AuthMode::OAuth2).await?;
     let connection_id = caller.connection_id.clone();
-    attempt.connection_id = Some(connection_id.to_string());
 
-    let result = async {
-        let record = state
-            .store
-            .get_integration(&key)
-            .await?
-            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
-        if record.auth_mode != AuthMode::OAuth2 {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
-                format!("Integration '{key}' uses {}, not OAuth2.", record.auth_mode.as_str()),
-            ));
-        }
+    let result: Result<url::Url, ApiError> = async {
         let client_id = record.client_id.clone().ok_or_else(|| {
             ApiError::bad_request(
                 "missing_client_id",
                 format!("Integration '{key}' has no client id configured."),
             )
         })?;
-        // Connection config is checked against the provider before anything is stored or sent.
-        let connection_config =
-            providers::validate_connection_config(&record.provider, &caller.connection_config(&query))?;
         let endpoints = providers::oauth2_endpoints(&record, &connection_config)?;
         attempt
             .info(
