@@ -60,10 +60,11 @@ pub async fn fetch(
     })?;
     let now = state.clock.now();
     let metadata = token.metadata.clone();
+    let expires_at = token.expires_at(now);
     Ok((
         Credentials::OAuth2Cc {
             token: token.access_token,
-            expires_at: token.expires_in.map(|s| now + time::Duration::seconds(s)),
+            expires_at,
             client_id: keep.then_some(client_id),
             client_secret: keep.then_some(client_secret),
             raw: token.raw,

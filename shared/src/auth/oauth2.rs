@@ -221,11 +221,17 @@ pub struct TokenResponse {
 }
 
 impl TokenResponse {
+    /// When the token expires, in whole seconds (what providers count in, and what the wire shows).
+    pub fn expires_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let now = now.replace_nanosecond(0).unwrap_or(now);
+        self.expires_in.map(|s| now + time::Duration::seconds(s))
+    }
+
     pub fn into_credentials(self, now: OffsetDateTime) -> Credentials {
         Credentials::OAuth2 {
+            expires_at: self.expires_at(now),
             access_token: self.access_token,
             refresh_token: self.refresh_token,
-            expires_at: self.expires_in.map(|s| now + time::Duration::seconds(s)),
             raw: self.raw,
         }
     }
