@@ -1,6 +1,6 @@
 //! Backend routes over connections (`/connections…`). Authenticated by `backend_auth`.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -80,7 +80,25 @@ pub struct ListQuery {
 
 pub const MAX_PAGE_SIZE: usize = 1000;
 
-pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
+/// Filters the Node client sends (`tags[<k>]`, `endUserOrganizationId`) that the store can't
+/// apply yet. Ignoring one would answer other end users' connections, so it is refused.
+fn unsupported_filter(raw_query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
+        .find(|(k, v)| (k.starts_with("tags[") || k == "tags" || k == "endUserOrganizationId") && !v.is_empty())
+        .map(|(k, _)| k.into_owned())
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw_query): RawQuery,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    if let Some(name) = unsupported_filter(raw_query.as_deref()) {
+        return Err(ApiError::bad_request(
+            "invalid_query_params",
+            format!("Filtering connections by '{name}' is not supported yet."),
+        ));
+    }
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE_SIZE {
         return Err(ApiError::bad_request(
@@ -113,4 +131,24 @@ pub async fn list(State(state): State<AppState>, ApiQuery(q): ApiQuery<ListQuery
     Ok(Json(
         json!({"connections": records.iter().map(to_list_item).collect::<Vec<_>>()}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unsupported_filter;
+
+    #[test]
+    fn filters_the_store_cannot_apply_are_named() {
+        assert_eq!(unsupported_filter(None), None);
+        assert_eq!(unsupported_filter(Some("connectionId=a&endUserId=b&limit=2")), None);
+        assert_eq!(
+            unsupported_filter(Some("tags%5Bend_user_email%5D=a%40b.test")).as_deref(),
+            Some("tags[end_user_email]")
+        );
+        assert_eq!(
+            unsupported_filter(Some("endUserOrganizationId=org")).as_deref(),
+            Some("endUserOrganizationId")
+        );
+        assert_eq!(unsupported_filter(Some("endUserOrganizationId=")), None);
+    }
 }
