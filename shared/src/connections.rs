@@ -141,6 +141,40 @@ pub async fn read_fresh_connection(
     read_connection(state, integration, connection_id).await
 }
 
+/// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
+/// conditional write on its version, read again and retried when a concurrent write won — so
+/// a refresh or re-authorization running at the same time is never overwritten.
+pub async fn edit_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+    edit: impl Fn(&mut ConnectionRecord),
+) -> Result<ConnectionRecord, ApiError> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        let mut record = state
+            .store
+            .get_connection(integration, connection_id)
+            .await?
+            .ok_or_else(|| not_found(integration, connection_id))?;
+        let version = record.version;
+        edit(&mut record);
+        record.updated_at = state.clock.now();
+        match state.store.update_connection(&record, version).await {
+            Ok(()) => {
+                record.version = version + 1;
+                return Ok(record);
+            }
+            Err(crate::store::StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(
+        "conflict",
+        "The connection kept changing while it was being updated; retry.",
+    ))
+}
+
 pub async fn delete_connection(
     state: &AppState,
     integration: &IntegrationKey,

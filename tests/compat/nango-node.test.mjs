@@ -341,16 +341,28 @@ async function gap(call) {
   assert.ok(body.error.code);
 }
 
-test('patchConnection (PATCH /connections/{id})', { todo: 'route not served: 405' }, async () => {
-  await gap(() => nango.patchConnection({ connectionId: 'sess-conn', provider_config_key: 'sess' }, { tags: { a: 'b' } }));
-});
+test('patchConnection sets end user and tags; setMetadata replaces, updateMetadata merges', async () => {
+  await nango.patchConnection(
+    { connectionId: 'oauth-user-1', provider_config_key: 'oauth' },
+    { end_user: { id: 'eu-9', email: 'eu9@example.test' }, tags: { plan: 'team' } },
+  );
+  const patched = await nango.getConnection('oauth', 'oauth-user-1');
+  assert.equal(patched.end_user.id, 'eu-9');
+  assert.deepEqual(patched.tags, { plan: 'team' });
+  assert.equal(patched.credentials.access_token, 'at-1', 'credentials are untouched');
+  await rejects(
+    nango.patchConnection({ connectionId: 'nobody', provider_config_key: 'oauth' }, { tags: {} }),
+    404,
+    'not_found',
+  );
 
-test('setMetadata (POST /connections/metadata)', { todo: 'route not served' }, async () => {
-  await gap(() => nango.setMetadata('oauth', 'oauth-user-1', { plan: 'team' }));
-});
-
-test('updateMetadata (PATCH /connections/metadata)', { todo: 'route not served' }, async () => {
-  await gap(() => nango.updateMetadata('oauth', 'oauth-user-1', { seats: 3 }));
+  await nango.setMetadata('oauth', 'oauth-user-1', { plan: 'team', seats: 1 });
+  assert.deepEqual(await nango.getMetadata('oauth', 'oauth-user-1'), { plan: 'team', seats: 1 });
+  await nango.updateMetadata('oauth', 'oauth-user-1', { seats: 3 });
+  assert.deepEqual(await nango.getMetadata('oauth', 'oauth-user-1'), { plan: 'team', seats: 3 });
+  await nango.setMetadata('oauth', ['oauth-user-1'], { only: true });
+  assert.deepEqual(await nango.getMetadata('oauth', 'oauth-user-1'), { only: true });
+  await rejects(nango.setMetadata('oauth', 'nobody', { a: 1 }), 404, 'not_found');
 });
 
 test('createQuickstartIntegration (POST /integrations/quickstart)', { todo: 'route not served' }, async () => {

@@ -5,8 +5,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::extract::ApiJson;
 use super::extract::ApiQuery;
-use crate::connections::{delete_connection, read_fresh_connection, to_list_item, to_wire};
+use crate::connections::{delete_connection, edit_connection, read_fresh_connection, to_list_item, to_wire};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::ApiError;
 use crate::store::ConnectionFilter;
@@ -151,4 +152,130 @@ mod tests {
         );
         assert_eq!(unsupported_filter(Some("endUserOrganizationId=")), None);
     }
+}
+
+/// `PATCH /connections/{id}`: what the team's backend may change on a connection.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    end_user: Option<Value>,
+    tags: Option<serde_json::Map<String, Value>>,
+}
+
+/// An end user is an object with a string `id` (and whatever else the team keeps on it).
+fn check_end_user(end_user: &Value) -> Result<(), ApiError> {
+    match end_user.get("id").and_then(Value::as_str) {
+        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
+        _ => Err(ApiError::invalid_body(
+            "end_user must be an object with a non-empty string id.",
+        )),
+    }
+}
+
+fn check_tags(tags: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
+        return Err(ApiError::invalid_body(
+            "tags must be at most 64 string values under keys of 1 to 64 characters.",
+        ));
+    }
+    Ok(())
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ConnectionQuery>,
+    ApiJson(body): ApiJson<ConnectionPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let key = integration_key(&q)?;
+    let id = connection_id(id)?;
+    if let Some(end_user) = &body.end_user {
+        check_end_user(end_user)?;
+    }
+    if let Some(tags) = &body.tags {
+        check_tags(tags)?;
+    }
+    edit_connection(&state, &key, &id, |record| {
+        if let Some(end_user) = &body.end_user {
+            record.end_user = Some(end_user.clone());
+        }
+        if let Some(tags) = &body.tags {
+            record.tags = tags.clone();
+        }
+    })
+    .await?;
+    Ok(Json(json!({"success": true})))
+}
+
+/// One connection id or several, as the ecosystem's clients send them.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataBody {
+    connection_id: OneOrMany,
+    provider_config_key: String,
+    metadata: serde_json::Map<String, Value>,
+}
+
+/// `POST /connections/metadata` replaces the metadata; `PATCH` merges into it (top-level keys).
+async fn write_metadata(state: &AppState, body: MetadataBody, merge: bool) -> Result<Json<Value>, ApiError> {
+    let key = IntegrationKey::parse(body.provider_config_key.clone())
+        .map_err(|e| ApiError::invalid_body(format!("provider_config_key: {}", e.message)))?;
+    let ids = match &body.connection_id {
+        OneOrMany::One(id) => vec![id.clone()],
+        OneOrMany::Many(ids) if !ids.is_empty() && ids.len() <= 100 => ids.clone(),
+        OneOrMany::Many(_) => return Err(ApiError::invalid_body("connection_id must name 1 to 100 connections.")),
+    };
+    let ids = ids
+        .into_iter()
+        .map(ConnectionId::parse)
+        .collect::<Result<Vec<_>, _>>()?;
+    // Every connection must exist before any is changed: a typo changes nothing.
+    for id in &ids {
+        if state.store.get_connection(&key, id).await?.is_none() {
+            return Err(ApiError::not_found(
+                "not_found",
+                format!("No connection '{id}' for integration '{key}'."),
+            ));
+        }
+    }
+    for id in &ids {
+        edit_connection(state, &key, id, |record| {
+            if merge {
+                record.metadata.extend(body.metadata.clone());
+            } else {
+                record.metadata = body.metadata.clone();
+            }
+        })
+        .await?;
+    }
+    let connection_id = match body.connection_id {
+        OneOrMany::One(id) => json!(id),
+        OneOrMany::Many(ids) => json!(ids),
+    };
+    Ok(Json(json!({
+        "connection_id": connection_id,
+        "provider_config_key": body.provider_config_key,
+        "metadata": body.metadata,
+    })))
+}
+
+pub async fn set_metadata(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<MetadataBody>,
+) -> Result<Json<Value>, ApiError> {
+    write_metadata(&state, body, false).await
+}
+
+pub async fn update_metadata(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<MetadataBody>,
+) -> Result<Json<Value>, ApiError> {
+    write_metadata(&state, body, true).await
 }

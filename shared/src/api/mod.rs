@@ -65,8 +65,14 @@ fn connections_routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/connections", get(connections::list).post(import::import))
         .route(
+            "/connections/metadata",
+            post(connections::set_metadata).patch(connections::update_metadata),
+        )
+        .route(
             "/connections/{id}",
-            get(connections::get_connection).delete(connections::delete),
+            get(connections::get_connection)
+                .patch(connections::patch)
+                .delete(connections::delete),
         )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

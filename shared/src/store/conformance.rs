@@ -141,7 +141,8 @@ pub async fn concurrent_takes_of_one_session_yield_one_winner(store: &dyn Store)
 
 pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Store) {
     let key = unique("int");
-    let first = connection(&key, "alice");
+    let mut first = connection(&key, "alice");
+    first.metadata = json!({"crm_id": "42"}).as_object().unwrap().clone();
     assert_eq!(store.upsert_connection(&first).await.unwrap(), (Upsert::Created, 1));
     let stored = store
         .get_connection(&first.integration, &first.connection_id)
@@ -165,6 +166,10 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     assert_eq!(stored.created_at, first.created_at);
     assert_eq!(stored.credentials, Sealed(vec![7; 40]));
     assert_eq!(stored.version, 2);
+    assert_eq!(
+        stored.metadata, first.metadata,
+        "what the new write does not name is kept"
+    );
 
     let other = IntegrationKey::parse(unique("other")).unwrap();
     assert_eq!(store.get_connection(&other, &first.connection_id).await.unwrap(), None);

@@ -126,6 +126,27 @@ pub struct ConnectionRecord {
     pub version: u64,
 }
 
+impl ConnectionRecord {
+    /// What a re-authorization keeps of the connection it replaces: its identity and creation
+    /// time, and the metadata, end user and tags the new authorization does not name. Every
+    /// store's `upsert_connection` applies this one rule.
+    pub fn replacing(mut self, previous: &ConnectionRecord) -> Self {
+        self.id = previous.id.clone();
+        self.created_at = previous.created_at;
+        self.version = previous.version + 1;
+        if self.metadata.is_empty() {
+            self.metadata = previous.metadata.clone();
+        }
+        if self.end_user.is_none() {
+            self.end_user = previous.end_user.clone();
+        }
+        if self.tags.is_empty() {
+            self.tags = previous.tags.clone();
+        }
+        self
+    }
+}
+
 /// Whether an upsert created the connection or replaced an earlier one (a re-authorization).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upsert {
@@ -261,8 +282,8 @@ pub trait Store: Send + Sync {
     /// the caller's to check.
     async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
 
-    /// Writes the connection, keeping `id` and `created_at` of one it replaces; stores and
-    /// returns `version` = previous + 1 (1 when created).
+    /// Writes the connection; one it replaces passes on what `ConnectionRecord::replacing`
+    /// keeps. Stores and returns `version` = previous + 1 (1 when created).
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
     /// Writes only if the stored version is still `expected_version`; else `Conflict`.
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;

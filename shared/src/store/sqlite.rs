@@ -178,18 +178,15 @@ impl Store for SqliteStore {
                 )
                 .optional()
                 .map_err(unavailable)?;
-            let mut record = record.clone();
-            let outcome = match existing {
+            let (record, outcome) = match existing {
                 Some(body) => {
                     let old: ConnectionRecord = from_json(&body)?;
-                    record.id = old.id;
-                    record.created_at = old.created_at;
-                    record.version = old.version + 1;
-                    Upsert::Replaced
+                    (record.clone().replacing(&old), Upsert::Replaced)
                 }
                 None => {
+                    let mut record = record.clone();
                     record.version = 1;
-                    Upsert::Created
+                    (record, Upsert::Created)
                 }
             };
             tx.execute(
