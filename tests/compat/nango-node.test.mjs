@@ -2,7 +2,7 @@
 // real local stack: proves API.md's promise that a team switches by changing only `host`.
 // Every client method that maps to a route Latchkey serves is called as a team would call it;
 // methods whose route is not served yet are `todo` tests that document the gap
-// (docs/notes/compat.md) and turn into failures-to-look-at once the route exists.
+// (docs/compat.md) and turn into failures-to-look-at once the route exists.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Wire compatibility with the published Nango Node client: @nangohq/node 0.71.x (pinned in
 # tests/compat/package-lock.json) against the real `latchkey serve` binary, with node's test
-# runner. Calls whose route Latchkey does not serve yet are `todo` tests (docs/notes/compat.md).
+# runner. Calls whose route Latchkey does not serve yet are `todo` tests (docs/compat.md).
 # Needs Node 20+ and npm.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
