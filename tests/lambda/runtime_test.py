@@ -139,8 +139,8 @@ class Function:
         self.log.flush()
         with open(self.log.name) as f:
             text = f.read()
-        pattern = r"dynamodb=(\d+) kms=(\d+) secretsmanager=(\d+) aws_calls (init|invocation)"
-        found = [(m.group(4), tuple(int(m.group(i)) for i in (1, 2, 3))) for m in re.finditer(pattern, text)]
+        pattern = r"aws_calls (init|invocation) dynamodb=(\d+) kms=(\d+) secretsmanager=(\d+)"
+        found = [(m.group(1), tuple(int(m.group(i)) for i in (2, 3, 4))) for m in re.finditer(pattern, text)]
         init = [c for k, c in found if k == "init"]
         return (init[0] if init else None), [c for k, c in found if k == "invocation"]
 

@@ -21,7 +21,7 @@ moto_start() {
   done
   curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null || { cat "$MOTO_LOG"; echo "moto did not start"; exit 1; }
   export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
-  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   unset AWS_PROFILE AWS_SESSION_TOKEN
   echo "moto server on $AWS_ENDPOINT_URL (pid $MOTO_PID)"
 }
