@@ -32,6 +32,9 @@ enum Command {
         /// Environment name, bound into every encryption context.
         #[arg(long, env = "LATCHKEY_ENVIRONMENT", default_value = "dev")]
         environment: String,
+        /// Lifetime of connect session tokens in seconds (tests shorten it).
+        #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
+        connect_session_ttl_secs: u64,
     },
     /// Print the environment keys of a data directory.
     Keys {
@@ -59,12 +62,14 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             callback_url,
             environment,
+            connect_session_ttl_secs,
         } => {
             let public_url = match public_url {
                 Some(u) => u,
                 None => format!("http://{listen}").parse()?,
             };
-            let config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
+            let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
+            config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(

@@ -20,6 +20,8 @@ pub struct Config {
     pub provider_timeout: std::time::Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// How long a connect session token may start flows (30 minutes; tests shorten it).
+    pub connect_session_ttl: time::Duration,
 }
 
 impl Config {
@@ -38,6 +40,7 @@ impl Config {
             oauth_session_ttl: time::Duration::minutes(10),
             provider_timeout: std::time::Duration::from_secs(10),
             body_limit: 256 * 1024,
+            connect_session_ttl: time::Duration::minutes(30),
         }
     }
 }

@@ -1,14 +1,17 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The end-to-end test harness of Latchkey, shared by every test in `tests/tests/`: one
+//! `spawn_app()` starts the whole local router on a random loopback port with a fresh data
+//! directory, and the peers it talks to run beside it — the certified `oidc-provider` (a real
+//! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, and a
+//! `FaultPeer` for token endpoints that misbehave on purpose.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub mod app;
+pub mod backend;
+pub mod browser;
+pub mod fault;
+pub mod oidc;
+pub mod wire;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub use app::{TestApp, assert_no_secret, spawn_app, spawn_app_with};
+pub use browser::{Browser, Landing, ResultPage};
+pub use fault::{Fault, FaultPeer};
+pub use oidc::{OAuthClient, OidcPeer, oidc_peer};

@@ -3,22 +3,43 @@
 //! of them merged. Each is finished by `finish`: JSON 404/405, body limit.
 
 pub mod admin;
+pub mod auth_result;
 pub mod backend_auth;
+pub mod connect_sessions;
 pub mod connections;
+pub mod cors;
+pub mod demo;
 pub mod extract;
 pub mod frontend;
 pub mod oauth;
 pub mod result_page;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 use crate::error::ApiError;
 use crate::AppState;
 
-fn auth_start_routes() -> Router<AppState> {
-    Router::new().route("/oauth/connect/{integration}", get(oauth::connect))
+/// The public routes a frontend calls. Add new ones here, each wrapped in `cors::public` (it
+/// answers CORS preflights); `auth_start_routes` puts them all behind the rules of `cors`.
+fn public_auth_routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth/connect/{integration}", cors::public(get(oauth::connect)))
+        .route("/oauth/result/{nonce}", cors::public(get(auth_result::poll)))
+}
+
+fn auth_start_routes(state: &AppState) -> Router<AppState> {
+    public_auth_routes().layer(middleware::from_fn_with_state(state.clone(), cors::frontend_cors))
+}
+
+/// The demo page and the SDK file it loads: public, no secrets.
+fn demo_routes() -> Router<AppState> {
+    Router::new()
+        .route("/demo", get(demo::page))
+        .route("/demo/demo.css", get(demo::style))
+        .route("/demo/demo.js", get(demo::script))
+        .route("/demo/latchkey.js", get(demo::sdk))
 }
 
 fn oauth_callback_routes() -> Router<AppState> {
@@ -51,6 +72,8 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
                 .delete(admin::delete_integration),
         )
         .route("/logs", get(admin::logs))
+        .route("/connect/sessions", post(connect_sessions::create))
+        .route("/connect/sessions/reconnect", post(connect_sessions::reconnect))
         .route(
             "/environment",
             get(admin::get_environment).patch(admin::update_environment),
@@ -84,7 +107,7 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 pub fn auth_start(state: AppState) -> Router {
-    finish(auth_start_routes(), state)
+    finish(auth_start_routes(&state), state)
 }
 
 pub fn oauth_callback(state: AppState) -> Router {
@@ -96,14 +119,15 @@ pub fn connections(state: AppState) -> Router {
 }
 
 pub fn admin(state: AppState) -> Router {
-    finish(admin_routes(&state), state)
+    finish(admin_routes(&state).merge(demo_routes()), state)
 }
 
 /// The whole API on one router: the local stack and the end-to-end tests serve this.
 pub fn local(state: AppState) -> Router {
-    let routes = auth_start_routes()
+    let routes = auth_start_routes(&state)
         .merge(oauth_callback_routes())
         .merge(connections_routes(&state))
-        .merge(admin_routes(&state));
+        .merge(admin_routes(&state))
+        .merge(demo_routes());
     finish(routes, state)
 }

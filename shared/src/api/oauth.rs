@@ -6,7 +6,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::frontend::{authenticate, request_origin, result_origin, wants_html, ConnectQuery};
+use super::auth_result;
+use super::frontend::{authenticate, request_origin, wants_html, ConnectQuery};
 use super::result_page::{render, Outcome};
 use crate::activity::Attempt;
 use crate::auth::oauth2::{self, AuthorizationRequest, Grant, TokenRequest};
@@ -28,8 +29,20 @@ pub async fn connect(
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let origin = result_origin(&settings, request_origin(&headers));
-    match start(&state, &settings, &integration, query.as_deref(), origin.clone()).await {
+    // The page that started the flow must be allowed: it is the only target of the result.
+    let requested = request_origin(&headers);
+    let origin = requested
+        .clone()
+        .filter(|o| super::cors::origin_allowed(&state, &settings, o));
+    let started = if requested.is_some() && origin.is_none() {
+        Err(ApiError::forbidden(
+            "origin_not_allowed",
+            "The page that started this flow is not in the environment's allowed origins.",
+        ))
+    } else {
+        start(&state, &settings, &integration, query.as_deref(), origin.clone()).await
+    };
+    match started {
         Ok(location) => {
             let mut r = StatusCode::FOUND.into_response();
             r.headers_mut().insert(
@@ -40,15 +53,21 @@ pub async fn connect(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
-        Err(e) if wants_html(&headers) => render(
-            &Outcome::Failure {
+        Err(e) => {
+            let outcome = Outcome::Failure {
                 error_type: e.code,
                 description: &e.message,
-            },
-            origin.as_deref(),
-            e.status,
-        ),
-        Err(e) => e.into_response(),
+            };
+            // The flow failed before the provider: the poller learns it too.
+            if let Some(nonce) = auth_result::nonce_of_query(query.as_deref()) {
+                auth_result::record(&state, &auth_result::nonce_hash(&nonce), &outcome).await;
+            }
+            if wants_html(&headers) {
+                render(&outcome, origin.as_deref(), e.status)
+            } else {
+                e.into_response()
+            }
+        }
     }
 }
 
@@ -62,15 +81,22 @@ async fn start(
     let query = ConnectQuery::parse(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
     let requested_id = query.connection_id()?;
-    authenticate(
-        state,
-        settings,
-        &query,
-        key.as_str(),
-        requested_id.as_ref().map(ConnectionId::as_str),
-    )?;
-    let connection_id = requested_id.unwrap_or_else(ConnectionId::generate);
-    let attempt = Attempt::new("auth", Some(key.to_string()), Some(connection_id.to_string()));
+    let mut attempt = Attempt::new(
+        "auth",
+        Some(key.to_string()),
+        requested_id.as_ref().map(ToString::to_string),
+    );
+    // A refused public key, HMAC digest or session token is recorded too: it is what an operator
+    // looks for when a customer's connect button "does nothing".
+    let caller = match authenticate(state, settings, &query, &key).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            attempt.failed(state, e.code, e.message.clone()).await;
+            return Err(e);
+        }
+    };
+    let connection_id = caller.connection_id.clone();
+    attempt.connection_id = Some(connection_id.to_string());
 
     let result = async {
         let record = state
@@ -107,11 +133,13 @@ async fn start(
             connection_id: connection_id.clone(),
             code_verifier: verifier.clone(),
             redirect_uri: state.config.callback_url.to_string(),
-            connection_config: query.connection_config(),
+            connection_config: caller.connection_config(&query),
             origin,
             attempt_id: attempt.id.clone(),
             created_at: now,
             expires_at: now + state.config.oauth_session_ttl,
+            result_nonce_hash: query.client_nonce.as_deref().map(auth_result::nonce_hash),
+            end_user: caller.end_user.clone(),
         };
         let mut scopes = record.scopes.clone();
         if let Some(user_scope) = &query.user_scope {
@@ -185,27 +213,31 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
         session.connection_id.to_string(),
     );
     let origin = session.origin.clone();
-    match finish(&state, &attempt, session, &params).await {
-        Ok((integration, connection_id)) => render(
-            &Outcome::Success {
-                integration: integration.as_str(),
-                connection_id: connection_id.as_str(),
+    let nonce_hash = session.result_nonce_hash.clone();
+    let result = finish(&state, &attempt, session, &params).await;
+    if let Err((error_type, e)) = &result {
+        attempt.failed(&state, error_type, e.message.clone()).await;
+    }
+    let (outcome, status) = match &result {
+        Ok((key, id)) => (
+            Outcome::Success {
+                integration: key.as_str(),
+                connection_id: id.as_str(),
             },
-            origin.as_deref(),
             StatusCode::OK,
         ),
-        Err((error_type, e)) => {
-            attempt.failed(&state, error_type, e.message.clone()).await;
-            render(
-                &Outcome::Failure {
-                    error_type,
-                    description: &e.message,
-                },
-                origin.as_deref(),
-                e.status,
-            )
-        }
+        Err((error_type, e)) => (
+            Outcome::Failure {
+                error_type,
+                description: &e.message,
+            },
+            e.status,
+        ),
+    };
+    if let Some(hash) = nonce_hash {
+        auth_result::record(&state, &hash, &outcome).await;
     }
+    render(&outcome, origin.as_deref(), status)
 }
 
 /// A callback that matches no flow: recorded without integration or connection.
@@ -339,7 +371,7 @@ async fn finish(
             credentials: &credentials,
             connection_config: session.connection_config,
             metadata: Default::default(),
-            end_user: None,
+            end_user: session.end_user,
             tags: Default::default(),
         },
     )

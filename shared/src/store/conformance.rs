@@ -113,6 +113,8 @@ fn session(state: &str) -> OAuthSession {
         attempt_id: unique("attempt"),
         created_at: now(),
         expires_at: now() + Duration::minutes(10),
+        result_nonce_hash: None,
+        end_user: None,
     }
 }
 

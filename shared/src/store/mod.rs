@@ -145,6 +145,12 @@ pub struct OAuthSession {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// SHA-256 (hex) of the SDK's client nonce: where the outcome is kept for polling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_nonce_hash: Option<String>,
+    /// The end user of the connect session that started the flow, stored on the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

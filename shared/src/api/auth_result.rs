@@ -1,0 +1,113 @@
+//! The polling fallback of browser flows. Providers' cross-origin-opener policies can sever
+//! `window.opener`, so the result page's `postMessage` never arrives; the SDK therefore sends a
+//! random `client_nonce` with `/oauth/connect` and polls `GET /oauth/result/{nonce}`. The outcome
+//! is kept under the SHA-256 of the nonce, for a few minutes, and handed out once.
+//!
+//! Answers: `{status: "success", providerConfigKey, connectionId}`,
+//! `{status: "error", error_type, error_desc}`, or `{status: "pending"}` — also for unknown,
+//! expired and already-read nonces, so polling reveals nothing and never logs a browser error.
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::result_page::Outcome;
+use crate::error::ApiError;
+use crate::signing::sha256_hex;
+use crate::store::AuthResult;
+use crate::AppState;
+
+/// How long an outcome waits to be polled.
+pub const RESULT_TTL: time::Duration = time::Duration::minutes(5);
+
+/// A nonce is 22 to 128 characters of base64url: at least 128 bits from the SDK's generator.
+pub fn parse_nonce(raw: &str) -> Result<String, ApiError> {
+    let ok = (22..=128).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !ok {
+        return Err(ApiError::bad_request(
+            "invalid_query_params",
+            "client_nonce must be 22 to 128 characters of A-Z a-z 0-9 - _.",
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
+pub fn nonce_hash(nonce: &str) -> String {
+    sha256_hex(nonce.as_bytes())
+}
+
+/// The nonce of a connect query, read leniently: used to report errors of a query that did
+/// not parse as a whole.
+pub fn nonce_of_query(raw: Option<&str>) -> Option<String> {
+    form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == "client_nonce")
+        .and_then(|(_, v)| parse_nonce(&v).ok())
+}
+
+pub fn body(outcome: &Outcome<'_>) -> Value {
+    match outcome {
+        Outcome::Success {
+            integration,
+            connection_id,
+        } => json!({"status": "success", "providerConfigKey": integration, "connectionId": connection_id}),
+        Outcome::Failure {
+            error_type,
+            description,
+        } => json!({"status": "error", "error_type": error_type, "error_desc": description}),
+    }
+}
+
+/// Keeps the outcome for the poller. Best effort: the result page's message is the main path,
+/// so a store failure is logged, not raised.
+pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
+    let result = AuthResult {
+        nonce_hash: nonce_hash.to_owned(),
+        body: body(outcome),
+        expires_at: state.clock.now() + RESULT_TTL,
+    };
+    if let Err(e) = state.store.put_auth_result(&result).await {
+        tracing::warn!(error = %e, "could not keep the auth result for polling");
+    }
+}
+
+pub async fn poll(State(state): State<AppState>, Path(nonce): Path<String>) -> Response {
+    let pending = json!({"status": "pending"});
+    let body = match parse_nonce(&nonce) {
+        Err(e) => return e.into_response(),
+        Ok(nonce) => match state.store.take_auth_result(&nonce_hash(&nonce)).await {
+            Ok(Some(r)) if state.clock.now() <= r.expires_at => r.body,
+            Ok(_) => pending,
+            Err(e) => return ApiError::from(e).into_response(),
+        },
+    };
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_long_url_safe_tokens() {
+        assert!(parse_nonce(&crate::crypto::random_token()).is_ok());
+        for bad in [
+            "short",
+            "has space in it and is long enough",
+            &"a".repeat(129),
+            "ab/cdefghijklmnopqrstuvwxyz",
+        ] {
+            assert!(parse_nonce(bad).is_err(), "{bad}");
+        }
+        let n = crate::crypto::random_token();
+        assert_eq!(
+            nonce_of_query(Some(&format!("public_key=x&client_nonce={n}&params[a b]=1"))),
+            Some(n)
+        );
+    }
+}

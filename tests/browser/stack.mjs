@@ -1,0 +1,170 @@
+// Starts what the browser suite runs against: the real `latchkey serve` binary (temp data dir,
+// free port), the oidc-provider peer (tests/peers/oidc), and a tiny "customer app" server on a
+// different origin that serves the built SDK and a page with a Connect button.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const children = [];
+
+export function stopAll() {
+  for (const child of children) child.kill('SIGTERM');
+}
+process.on('exit', stopAll);
+
+async function freePort() {
+  const server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address();
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitFor(url, ms = 15000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    try {
+      await fetch(url);
+      return;
+    } catch (e) {
+      if (Date.now() > until) throw new Error(`${url} did not come up: ${e.message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export async function startLatchkey({ connectSessionTtlSecs } = {}) {
+  const binary = process.env.LATCHKEY_BIN ?? join(ROOT, 'target/debug/latchkey');
+  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));
+  const port = await freePort();
+  const host = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
+  if (connectSessionTtlSecs) env.LATCHKEY_CONNECT_SESSION_TTL_SECS = String(connectSessionTtlSecs);
+  const child = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'env')], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let firstStart = '';
+  child.stdout.on('data', (d) => (firstStart += d));
+  await waitFor(`${host}/demo`);
+  const keys = JSON.parse(readFileSync(join(dataDir, 'env', 'environment-keys.json'), 'utf8'));
+  if (!firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
+  const backend = async (method, path, body) => {
+    const r = await fetch(`${host}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${keys.secret_key}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await r.json().catch(() => null);
+    return { status: r.status, body: json };
+  };
+  return {
+    host,
+    keys,
+    backend,
+    stop() {
+      child.kill('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startOidc() {
+  const script = process.env.LATCHKEY_OIDC_PEER ?? join(ROOT, 'tests/peers/oidc/server.mjs');
+  const child = spawn(process.execPath, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  children.push(child);
+  const lines = createInterface({ input: child.stdout });
+  const ready = await new Promise((resolve, reject) => {
+    lines.on('line', (line) => {
+      try {
+        const msg = JSON.parse(line);
+        if (msg.ready) resolve(msg);
+      } catch {
+        /* other output */
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`oidc peer exited with ${code}`)));
+  });
+  return { issuer: ready.issuer, stop: () => child.kill('SIGTERM') };
+}
+
+/** Registers an OAuth client at the peer (dynamic registration) and creates the integration. */
+export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
+  const reg = await fetch(`${issuer}/reg`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({
+      redirect_uris: [`${latchkey.host}/oauth/callback`],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_post',
+    }),
+  });
+  if (reg.status !== 201) throw new Error(`client registration failed: ${reg.status} ${await reg.text()}`);
+  const client = await reg.json();
+  const created = await latchkey.backend('POST', '/integrations', {
+    provider: 'custom-oauth2',
+    unique_key: uniqueKey,
+    credentials: {
+      type: 'OAUTH2',
+      client_id: client.client_id,
+      client_secret: client.client_secret,
+      scopes: 'openid offline_access',
+    },
+    custom: {
+      authorization_url: `${issuer}/auth`,
+      token_url: `${issuer}/token`,
+      authorization_params: { prompt: 'consent' },
+    },
+  });
+  if (created.status !== 200) throw new Error(`integration not created: ${JSON.stringify(created.body)}`);
+}
+
+const APP_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Customer app</title></head>
+<body><h1>Customer app</h1><button id="go">Connect</button>
+<script type="module">
+import { Latchkey } from '/sdk/index.js';
+window.outcome = null;
+document.getElementById('go').addEventListener('click', () => {
+  const f = window.flow;
+  const latchkey = new Latchkey(f.config);
+  window.outcome = { state: 'pending' };
+  const p = f.method === 'create' ? latchkey.create(f.integration, f.options)
+    : f.method === 'reconnect' ? latchkey.reconnect(f.integration, f.options)
+    : latchkey.auth(f.integration, f.connectionId, f.options);
+  p.then((result) => { window.outcome = { state: 'resolved', result }; },
+         (e) => { window.outcome = { state: 'rejected', type: e.type, message: e.message }; });
+});
+</script></body></html>`;
+
+/**
+ * The team's web app, on its own origin (`localhost`, not `127.0.0.1`): `/app.html`, and
+ * `/coop/app.html` served with `Cross-Origin-Opener-Policy: same-origin`, which severs the
+ * popup's `opener` as a provider's COOP would.
+ */
+export async function startApp() {
+  const sdk = readFileSync(join(ROOT, 'sdk/frontend/dist/index.js'));
+  const server = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/sdk/index.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' });
+      return res.end(sdk);
+    }
+    if (path === '/app.html' || path === '/coop/app.html') {
+      const headers = { 'Content-Type': 'text/html; charset=utf-8' };
+      if (path.startsWith('/coop/')) headers['Cross-Origin-Opener-Policy'] = 'same-origin';
+      res.writeHead(200, headers);
+      return res.end(APP_PAGE);
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { origin: `http://localhost:${server.address().port}`, stop: () => server.close() };
+}

@@ -1,0 +1,235 @@
+//! `spawn_app()`: the whole local API (`latchkey::api::local`) served in-process on
+//! 127.0.0.1:0 with a fresh data directory and a clock the test can move.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use latchkey::AppState;
+use latchkey::clock::{Clock, ShiftedClock};
+use latchkey::config::{Config, EnvironmentKeys};
+use reqwest::{Method, RequestBuilder};
+use serde_json::{Value, json};
+
+use crate::oidc::OAuthClient;
+use crate::wire;
+
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub address: String,
+    pub state: AppState,
+    /// Latchkey's clock: advance it to expire states and signatures.
+    pub clock: Arc<ShiftedClock>,
+    /// A plain client: no cookies, no redirects followed.
+    pub http: reqwest::Client,
+    _data_dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Starts the stack with the default configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the stack after `configure` adjusted its `Config` (e.g. a short `provider_timeout`).
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port is free");
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = Config::new("test", address.parse().unwrap(), None);
+    configure(&mut config);
+    let data_dir = tempfile::tempdir().expect("a temp dir");
+    let clock = Arc::new(ShiftedClock::default());
+    let state = crate::backend::build_state(data_dir.path(), config)
+        .await
+        .with_clock(clock.clone());
+    let router = latchkey::api::local(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("the test server runs");
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    TestApp {
+        address,
+        state,
+        clock,
+        http,
+        _data_dir: data_dir,
+        server,
+    }
+}
+
+impl TestApp {
+    pub fn keys(&self) -> &EnvironmentKeys {
+        &self.state.keys
+    }
+    pub fn secret_key(&self) -> &str {
+        self.state.keys.secret_key.expose()
+    }
+    pub fn public_key(&self) -> &str {
+        &self.state.keys.public_key
+    }
+    pub fn hmac_key(&self) -> &str {
+        self.state.keys.hmac_key.expose()
+    }
+    pub fn callback_url(&self) -> String {
+        format!("{}/oauth/callback", self.address)
+    }
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.address)
+    }
+    /// Unix seconds on Latchkey's (possibly advanced) clock.
+    pub fn now_unix(&self) -> i64 {
+        self.clock.now().unix_timestamp()
+    }
+
+    /// A request authenticated with `Authorization: Bearer <secret key>`.
+    pub fn bearer(&self, method: Method, path_and_query: &str) -> RequestBuilder {
+        self.http
+            .request(method, self.url(path_and_query))
+            .bearer_auth(self.secret_key())
+    }
+
+    /// A signed request (API.md, "Signed backend requests") stamped with Latchkey's clock. A
+    /// body is sent as JSON.
+    pub fn signed_request(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> RequestBuilder {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+        self.signed_raw(method, path_and_query, bytes, self.now_unix())
+    }
+
+    /// A signed request with an explicit timestamp and raw body (signature over exactly them).
+    pub fn signed_raw(&self, method: Method, path_and_query: &str, body: Vec<u8>, timestamp: i64) -> RequestBuilder {
+        let signature = wire::request_signature(self.secret_key(), timestamp, method.as_str(), path_and_query, &body);
+        let mut req = self
+            .http
+            .request(method, self.url(path_and_query))
+            .header("Latchkey-Timestamp", timestamp.to_string())
+            .header("Latchkey-Signature", signature);
+        if !body.is_empty() {
+            req = req.header("Content-Type", "application/json").body(body);
+        }
+        req
+    }
+
+    /// Creates a `custom-oauth2` integration for `client` and returns its wire form.
+    pub async fn create_integration(&self, key: &str, client: &OAuthClient) -> Value {
+        let body = json!({
+            "provider": "custom-oauth2",
+            "unique_key": key,
+            "credentials": {
+                "type": "OAUTH2",
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+                "scopes": client.scopes,
+            },
+            "custom": {
+                "authorization_url": client.authorization_url,
+                "token_url": client.token_url,
+                "userinfo_url": client.userinfo_url,
+                "token_request_auth_method": client.latchkey_auth_method(),
+            },
+        });
+        let response = self
+            .bearer(Method::POST, "/integrations")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "creating integration {key}");
+        response.json::<Value>().await.unwrap()["data"].clone()
+    }
+
+    /// The connect URL a frontend opens: public key and connection id, plus `extra` (already
+    /// encoded, e.g. `params%5Bsubdomain%5D=acme`).
+    pub fn connect_url(&self, integration: &str, connection_id: &str, extra: &str) -> String {
+        let mut url = format!(
+            "{}/oauth/connect/{integration}?connection_id={connection_id}&public_key={}",
+            self.address,
+            self.public_key()
+        );
+        if !extra.is_empty() {
+            url.push('&');
+            url.push_str(extra);
+        }
+        url
+    }
+
+    /// `GET /connections/{id}` with Bearer; returns status and JSON body.
+    pub async fn read_connection(&self, integration: &str, connection_id: &str, query: &str) -> (u16, Value) {
+        let path = format!("/connections/{connection_id}?provider_config_key={integration}{query}");
+        let response = self.bearer(Method::GET, &path).send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    /// Activity entries (`GET /logs`) for a connection id, or all when `None`; newest first.
+    pub async fn activity(&self, connection_id: Option<&str>) -> Vec<Value> {
+        let path = match connection_id {
+            Some(id) => format!("/logs?connection_id={id}"),
+            None => "/logs".to_owned(),
+        };
+        let response = self.bearer(Method::GET, &path).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        body["data"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Asserts that no connection `connection_id` exists for `integration`.
+    pub async fn assert_not_stored(&self, integration: &str, connection_id: &str) {
+        let (status, body) = self.read_connection(integration, connection_id, "").await;
+        assert_eq!(status, 404, "nothing may be stored, found {body}");
+        let list = self.bearer(Method::GET, "/connections").send().await.unwrap();
+        let list: Value = list.json().await.unwrap();
+        assert!(
+            !list["connections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["connection_id"] == connection_id),
+            "{list}"
+        );
+    }
+
+    /// The newest `failed` activity entry (of `connection_id`, or of any when `None`); panics
+    /// when there is none. Its error code is checked against `code`.
+    pub async fn failed_activity(&self, connection_id: Option<&str>, code: &str) -> Value {
+        let entries = self.activity(connection_id).await;
+        let failed = entries
+            .iter()
+            .find(|e| e["event"] == "failed")
+            .unwrap_or_else(|| panic!("no failed activity entry among {entries:?}"))
+            .clone();
+        assert_eq!(failed["level"], "error", "{failed}");
+        assert_eq!(failed["error_code"], code, "{failed}");
+        failed
+    }
+
+    /// Turns HMAC checking of connect requests on or off.
+    pub async fn set_hmac(&self, enabled: bool) {
+        let response = self
+            .bearer(Method::PATCH, "/environment")
+            .json(&json!({"hmac_enabled": enabled}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+}
+
+/// Asserts that none of `secrets` appears anywhere in `text` (an error body, activity JSON, a
+/// page).
+#[track_caller]
+pub fn assert_no_secret(text: &str, secrets: &[&str]) {
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        assert!(!text.contains(secret), "a secret leaked into: {text}");
+    }
+}
