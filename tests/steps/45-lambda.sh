@@ -12,7 +12,7 @@ pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 
 venv_setup
-if [ ! -x .venv/bin/cargo-lambda ] || [ ! -x .venv/bin/python-zig ]; then
+if [ ! -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c "import ziglang" 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
 fi
 export PATH="$PWD/.venv/bin:$PATH"
