@@ -3,6 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::auth::client_credentials;
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
@@ -80,6 +81,64 @@ pub async fn read_connection(
         ApiError::server_error()
     })?;
     Ok((record, credentials))
+}
+
+/// A backend read: `read_connection`, plus a new client-credentials token first when the stored
+/// one expires within the margin (or `force`). A warm read stays one store read and one open;
+/// only a re-fetch reads the integration and writes the connection.
+pub async fn read_fresh_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+    force: bool,
+) -> Result<(ConnectionRecord, Credentials), ApiError> {
+    let (record, credentials) = read_connection(state, integration, connection_id).await?;
+    if !client_credentials::needs_refetch(&credentials, state.clock.now(), force) {
+        return Ok((record, credentials));
+    }
+    let Credentials::OAuth2Cc {
+        client_id,
+        client_secret,
+        ..
+    } = &credentials
+    else {
+        return Ok((record, credentials));
+    };
+    let integration_record = state
+        .store
+        .get_integration(integration)
+        .await?
+        .ok_or_else(|| ApiError::unknown_integration(integration.as_str()))?;
+    let own = client_id.clone().zip(client_secret.clone());
+    let (fresh, metadata) = client_credentials::fetch(state, &integration_record, &record.connection_config, own)
+        .await
+        .map_err(|e| {
+            if e.status.is_server_error() {
+                e
+            } else {
+                ApiError::bad_request("invalid_credentials", e.message)
+            }
+        })?;
+    let config = crate::providers::config_from_provider(
+        &integration_record.provider,
+        record.connection_config.clone(),
+        &metadata,
+        &[],
+    );
+    save_connection(
+        state,
+        NewConnection {
+            integration: &integration_record,
+            connection_id,
+            credentials: &fresh,
+            connection_config: config,
+            metadata: record.metadata.clone(),
+            end_user: record.end_user.clone(),
+            tags: record.tags.clone(),
+        },
+    )
+    .await?;
+    read_connection(state, integration, connection_id).await
 }
 
 pub async fn delete_connection(

@@ -21,6 +21,7 @@ pub enum Credentials {
         )]
         expires_at: Option<OffsetDateTime>,
         /// The provider's whole token response, extra fields included.
+        #[serde(default)]
         raw: serde_json::Map<String, serde_json::Value>,
     },
     #[serde(rename = "API_KEY")]
@@ -30,6 +31,24 @@ pub enum Credentials {
     },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: Secret },
+    /// A client-credentials token. The client id and secret are kept only when the connection
+    /// brought its own (otherwise the integration's are used to re-fetch).
+    #[serde(rename = "OAUTH2_CC")]
+    OAuth2Cc {
+        token: Secret,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_secret: Option<Secret>,
+        #[serde(default)]
+        raw: serde_json::Map<String, serde_json::Value>,
+    },
 }
 
 impl Credentials {
@@ -38,12 +57,13 @@ impl Credentials {
             Credentials::OAuth2 { .. } => AuthMode::OAuth2,
             Credentials::ApiKey { .. } => AuthMode::ApiKey,
             Credentials::Basic { .. } => AuthMode::Basic,
+            Credentials::OAuth2Cc { .. } => AuthMode::OAuth2Cc,
         }
     }
 
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match self {
-            Credentials::OAuth2 { expires_at, .. } => *expires_at,
+            Credentials::OAuth2 { expires_at, .. } | Credentials::OAuth2Cc { expires_at, .. } => *expires_at,
             _ => None,
         }
     }
@@ -52,6 +72,10 @@ impl Credentials {
     /// when asked for, so a read-only consumer can't take over the grant.
     pub fn to_wire(&self, include_refresh_token: bool) -> serde_json::Value {
         let mut value = serde_json::to_value(self).expect("credentials serialize");
+        if let Some(obj) = value.as_object_mut() {
+            // A connection's own client secret is write-only, like an integration's.
+            obj.remove("client_secret");
+        }
         if !include_refresh_token {
             if let Some(obj) = value.as_object_mut() {
                 obj.remove("refresh_token");

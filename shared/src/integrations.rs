@@ -138,7 +138,7 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         ));
     }
     if let Some(custom) = &input.custom {
-        providers::validate_custom(custom)?;
+        providers::validate_custom(custom, &input.provider)?;
     }
     let now = state.clock.now();
     let mut record = IntegrationRecord {
@@ -186,7 +186,7 @@ pub async fn update(
         record.display_name = Some(name);
     }
     if let Some(custom) = input.custom {
-        providers::validate_custom(&custom)?;
+        providers::validate_custom(&custom, &record.provider)?;
         record.custom = Some(custom);
     }
     if let Some(creds) = input.credentials {

@@ -153,6 +153,13 @@ export async function startApp() {
   const sdk = readFileSync(join(ROOT, 'sdk/frontend/dist/index.js'));
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
+    // A provider API for API-key integrations (the catalog's `openai`, its base URL pointed
+    // here): it accepts exactly one key.
+    if (path === '/v1/models') {
+      const ok = req.headers.authorization === 'Bearer good-key';
+      res.writeHead(ok ? 200 : 401, { 'Content-Type': 'application/json' });
+      return res.end(ok ? '{"data":[]}' : '{"error":"invalid key"}');
+    }
     if (path === '/sdk/index.js') {
       res.writeHead(200, { 'Content-Type': 'text/javascript' });
       return res.end(sdk);
@@ -166,5 +173,10 @@ export async function startApp() {
     res.writeHead(404).end();
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { origin: `http://localhost:${server.address().port}`, stop: () => server.close() };
+  const port = server.address().port;
+  return {
+    origin: `http://localhost:${port}`,
+    providerApi: `http://127.0.0.1:${port}`,
+    stop: () => server.close(),
+  };
 }

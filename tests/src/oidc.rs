@@ -42,8 +42,13 @@ impl OAuthClient {
     }
 }
 
+/// Read at run time (Cargo sets it for `cargo test`), so a test binary built from another
+/// checkout sharing the target directory still finds this checkout's peer.
 fn peer_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/oidc")
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir.join("peers/oidc")
 }
 
 /// The node process of this test binary, started on first call.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The frontend SDK in headless Chromium against the real local stack (`latchkey serve`) and
-# oidc-provider: popup flow, severed opener (polling), HMAC, connect sessions, closed popup,
+# oidc-provider: popup flow, severed opener (polling), API key (+ CORS preflight), HMAC,
+# allowed origins, connect sessions, closed popup,
 # denied consent, demo page. Screenshots go to $LATCHKEY_TEST_OUTPUT/browser.
 set -euo pipefail
 root="$PWD"

@@ -174,3 +174,21 @@ async fn connect_sends_the_browser_to_the_provider_with_state_pkce_and_scopes() 
     assert!(query["state"].len() >= 32);
     assert!(!location.as_str().contains(&client.client_secret));
 }
+
+#[tokio::test]
+async fn a_connection_deleted_by_a_signed_request_is_gone() {
+    let (app, _) = app_with_integration("acme-idp", "client_secret_post").await;
+    let page = Browser::new(&app.callback_url())
+        .connect(&app.connect_url("acme-idp", "user-6", ""), &[], "erin")
+        .await;
+    assert!(page.is_success(), "{:?}", page.message);
+
+    let path = "/connections/user-6?provider_config_key=acme-idp";
+    let response = app.signed_request(Method::DELETE, path, None).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["success"], true);
+
+    app.assert_not_stored("acme-idp", "user-6").await;
+    let again = app.signed_request(Method::DELETE, path, None).send().await.unwrap();
+    assert_eq!(again.status(), 404);
+}

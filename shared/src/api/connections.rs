@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::ApiQuery;
-use crate::connections::{delete_connection, read_connection, to_list_item, to_wire};
+use crate::connections::{delete_connection, read_fresh_connection, to_list_item, to_wire};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::ApiError;
 use crate::store::ConnectionFilter;
@@ -52,8 +52,8 @@ pub async fn get_connection(
     let key = integration_key(&q)?;
     let id = connection_id(id)?;
     let include_refresh = flag(&q.refresh_token, "refresh_token")?;
-    flag(&q.force_refresh, "force_refresh")?;
-    let (record, credentials) = read_connection(&state, &key, &id).await?;
+    let force = flag(&q.force_refresh, "force_refresh")?;
+    let (record, credentials) = read_fresh_connection(&state, &key, &id, force).await?;
     Ok(Json(to_wire(&record, &credentials, include_refresh)))
 }
 

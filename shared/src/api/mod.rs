@@ -8,10 +8,13 @@ pub mod backend_auth;
 pub mod connect_sessions;
 pub mod connections;
 pub mod cors;
+pub mod credentials_auth;
 pub mod demo;
 pub mod extract;
 pub mod frontend;
+pub mod import;
 pub mod oauth;
+pub mod providers;
 pub mod result_page;
 
 use axum::extract::DefaultBodyLimit;
@@ -27,6 +30,18 @@ fn public_auth_routes() -> Router<AppState> {
     Router::new()
         .route("/oauth/connect/{integration}", cors::public(get(oauth::connect)))
         .route("/oauth/result/{nonce}", cors::public(get(auth_result::poll)))
+        .route(
+            "/api-auth/api-key/{integration}",
+            cors::public(post(credentials_auth::api_key)),
+        )
+        .route(
+            "/api-auth/basic/{integration}",
+            cors::public(post(credentials_auth::basic)),
+        )
+        .route(
+            "/oauth2/auth/{integration}",
+            cors::public(post(credentials_auth::client_credentials)),
+        )
 }
 
 fn auth_start_routes(state: &AppState) -> Router<AppState> {
@@ -48,7 +63,7 @@ fn oauth_callback_routes() -> Router<AppState> {
 
 fn connections_routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/connections", get(connections::list))
+        .route("/connections", get(connections::list).post(import::import))
         .route(
             "/connections/{id}",
             get(connections::get_connection).delete(connections::delete),
@@ -74,6 +89,8 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
         .route("/logs", get(admin::logs))
         .route("/connect/sessions", post(connect_sessions::create))
         .route("/connect/sessions/reconnect", post(connect_sessions::reconnect))
+        .route("/providers", get(providers::list))
+        .route("/providers/{name}", get(providers::get))
         .route(
             "/environment",
             get(admin::get_environment).patch(admin::update_environment),
@@ -99,6 +116,8 @@ async fn method_not_allowed() -> ApiError {
 /// What every served router gets, Lambda or local.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config.body_limit;
+    // Parse the provider catalog while the router is built (Lambda init), not in a request.
+    crate::providers::warm();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -116,7 +116,10 @@ async fn start(
                 format!("Integration '{key}' has no client id configured."),
             )
         })?;
-        let endpoints = providers::oauth2_endpoints(&record)?;
+        // Connection config is checked against the provider before anything is stored or sent.
+        let connection_config =
+            providers::validate_connection_config(&record.provider, &caller.connection_config(&query))?;
+        let endpoints = providers::oauth2_endpoints(&record, &connection_config)?;
         attempt
             .info(
                 state,
@@ -133,7 +136,7 @@ async fn start(
             connection_id: connection_id.clone(),
             code_verifier: verifier.clone(),
             redirect_uri: state.config.callback_url.to_string(),
-            connection_config: caller.connection_config(&query),
+            connection_config,
             origin,
             attempt_id: attempt.id.clone(),
             created_at: now,
@@ -141,15 +144,13 @@ async fn start(
             result_nonce_hash: query.client_nonce.as_deref().map(auth_result::nonce_hash),
             end_user: caller.end_user.clone(),
         };
-        let mut scopes = record.scopes.clone();
-        if let Some(user_scope) = &query.user_scope {
-            scopes.extend(
-                user_scope
-                    .split([',', ' '])
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned),
-            );
-        }
+        let scopes = record.scopes.clone();
+        let user_scope: Option<Vec<String>> = query.user_scope.as_ref().map(|u| {
+            u.split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
         let challenge = verifier.as_ref().map(pkce::s256_challenge);
         let url = oauth2::authorization_url(
             &endpoints,
@@ -160,6 +161,7 @@ async fn start(
                 state: &session.state,
                 code_challenge: challenge.as_deref(),
                 extra_params: &query.authorization_params,
+                user_scope: user_scope.as_deref(),
             },
         );
         state.store.put_oauth_session(&session).await?;
@@ -287,12 +289,6 @@ async fn finish(
         };
         return Err((error_type, ApiError::bad_request(error_type, message)));
     }
-    let code = params.get("code").filter(|c| !c.is_empty()).ok_or_else(|| {
-        (
-            TOKEN_ERROR,
-            ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
-        )
-    })?;
 
     let as_flow = |e: ApiError| {
         (
@@ -310,7 +306,16 @@ async fn finish(
         .await
         .map_err(|e| as_flow(e.into()))?
         .ok_or_else(|| (TOKEN_ERROR, ApiError::unknown_integration(session.integration.as_str())))?;
-    let endpoints = providers::oauth2_endpoints(&record).map_err(as_flow)?;
+    let endpoints = providers::oauth2_endpoints(&record, &session.connection_config).map_err(as_flow)?;
+    let code = params
+        .get(&endpoints.code_param)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            (
+                TOKEN_ERROR,
+                ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
+            )
+        })?;
     let client_id = record.client_id.clone().unwrap_or_default();
     let client_secret = open_client_secret(state, &record).await.map_err(as_flow)?;
     let token = oauth2::request_token(
@@ -362,6 +367,16 @@ async fn finish(
         )
         .await;
 
+    let connection_config = providers::config_from_provider(
+        &record.provider,
+        session.connection_config,
+        &token.metadata,
+        &endpoints
+            .redirect_uri_metadata
+            .iter()
+            .filter_map(|k| params.get(k).map(|v| (k.clone(), v.clone())))
+            .collect::<Vec<_>>(),
+    );
     let credentials = token.into_credentials(state.clock.now());
     let outcome = save_connection(
         state,
@@ -369,7 +384,7 @@ async fn finish(
             integration: &record,
             connection_id: &session.connection_id,
             credentials: &credentials,
-            connection_config: session.connection_config,
+            connection_config,
             metadata: Default::default(),
             end_user: session.end_user,
             tags: Default::default(),

@@ -59,8 +59,15 @@ impl<'de> Deserialize<'de> for Sealed {
 /// servers) or to override a catalog entry's URLs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct CustomOAuth2 {
+    /// Required for `custom-oauth2`; for a catalog provider, empty keeps the catalog's URL.
+    #[serde(default)]
     pub authorization_url: String,
+    #[serde(default)]
     pub token_url: String,
+    /// Replaces the catalog's `proxy.base_url` (used for credential verification), e.g. a
+    /// self-hosted instance or a staging peer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_base_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_url: Option<String>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]

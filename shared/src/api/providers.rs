@@ -1,0 +1,46 @@
+//! `GET /providers` and `GET /providers/{name}`: the embedded catalog, as operators browse it.
+//! Each entry carries `supported`: whether Latchkey can connect it yet.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::ApiQuery;
+use crate::error::ApiError;
+use crate::providers::{self, catalog, schema::Provider};
+use crate::AppState;
+
+fn entry(p: &Provider) -> Value {
+    let mut v = serde_json::to_value(p).expect("catalog entries serialize");
+    v["supported"] = json!(providers::supported_mode(p).is_some());
+    v
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    /// Case-insensitive substring of the name or display name.
+    search: Option<String>,
+}
+
+pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let c = catalog();
+    let needle = q.search.unwrap_or_default().to_lowercase();
+    let data: Vec<Value> = c
+        .providers
+        .iter()
+        .filter(|p| {
+            needle.is_empty()
+                || p.name.to_lowercase().contains(&needle)
+                || p.display_name.to_lowercase().contains(&needle)
+        })
+        .map(entry)
+        .collect();
+    Ok(Json(json!({"data": data, "source": c.source})))
+}
+
+pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let p = providers::provider(&name)
+        .ok_or_else(|| ApiError::not_found("not_found", format!("No provider '{name}' in the catalog.")))?;
+    Ok(Json(json!({"data": entry(p), "source": catalog().source})))
+}
