@@ -25,7 +25,7 @@ echo "--- function binaries under a local Lambda Runtime API"
 cargo build --locked "${pkgs[@]}"
 moto_start
 LATCHKEY_CALLS_OUT="$OUT/aws-calls.json" python tests/lambda/runtime_test.py target/debug
-cat "$OUT/aws-calls.json"
+cat "$OUT/aws-calls.json"; echo
 
 echo "--- cargo lambda build --release"
 if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then arch=--arm64; else arch=--x86-64; fi
