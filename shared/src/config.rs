@@ -26,7 +26,13 @@ pub struct Config {
 
 impl Config {
     pub fn new(environment: impl Into<String>, public_url: Url, callback_url: Option<Url>) -> Self {
-        let callback_url = callback_url.unwrap_or_else(|| public_url.join("/oauth/callback").expect("a path joins"));
+        // Appended to the public URL's path, so a base path (an API Gateway stage) is kept.
+        let callback_url = callback_url.unwrap_or_else(|| {
+            let mut url = public_url.clone();
+            let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+            url
+        });
         Self {
             environment: environment.into(),
             public_url,
@@ -69,5 +75,24 @@ impl EnvironmentKeys {
         std::iter::once(self.secret_key.expose())
             .chain(self.previous_secret_key.as_ref().map(Secret::expose))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_callback_keeps_a_base_path() {
+        let at = |u: &str| Config::new("dev", u.parse().unwrap(), None).callback_url.to_string();
+        assert_eq!(at("https://api.example.com"), "https://api.example.com/oauth/callback");
+        assert_eq!(
+            at("https://api.example.com/prod"),
+            "https://api.example.com/prod/oauth/callback"
+        );
+        assert_eq!(
+            at("https://api.example.com/prod/"),
+            "https://api.example.com/prod/oauth/callback"
+        );
     }
 }

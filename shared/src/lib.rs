@@ -4,6 +4,8 @@
 pub mod activity;
 pub mod api;
 pub mod auth;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod connections;
@@ -12,6 +14,8 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod integrations;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod local;
 pub mod providers;
 pub mod runtime;

@@ -3,6 +3,9 @@
 //!
 //! `LATCHKEY_BACKEND` picks the store, sealer and key source:
 //! - `local`: the data directory of `LATCHKEY_DATA_DIR` (SQLite, key file, keys file).
+//! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
+//!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
+//!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
 
 use crate::config::Config;
 use crate::AppState;
@@ -31,8 +34,28 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
             let dir = var("LATCHKEY_DATA_DIR").unwrap_or_else(|| ".latchkey".into());
             Ok(crate::local::open(std::path::Path::new(&dir), config)?.state)
         }
-        other => Err(format!("LATCHKEY_BACKEND '{other}' is not one of: local").into()),
+        #[cfg(feature = "aws")]
+        "aws" => aws_state(config).await,
+        other => Err(format!("LATCHKEY_BACKEND '{other}' is not one of: local, aws (feature `aws`)").into()),
     }
+}
+
+/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+#[cfg(feature = "aws")]
+pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
+    use std::sync::Arc;
+    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
+    let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
+    let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
+    let sdk = crate::aws::sdk_config().await;
+    let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let sealer = crate::crypto::kms::KmsSealer::new(
+        crate::aws::kms_client(&sdk),
+        key_id,
+        crate::crypto::kms::CacheLimits::default(),
+    );
+    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

@@ -20,6 +20,7 @@ use latchkey::crypto::{SealContext, SealError, Sealer};
 use latchkey::domain::{ConnectionId, IntegrationKey, Secret};
 use latchkey::store::sqlite::SqliteStore;
 use latchkey::store::*;
+use time::OffsetDateTime;
 use tower::ServiceExt;
 
 #[derive(Default)]
@@ -85,6 +86,9 @@ counting_store! {
         fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
         fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
         fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+        fn acquire_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> StoreResult<bool>;
+        fn release_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str) -> StoreResult<()>;
+        fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
 }
 
 struct CountingSealer {

@@ -4,5 +4,5 @@
 async fn main() -> Result<(), lambda_http::Error> {
     latchkey::runtime::init_tracing();
     let state = latchkey::runtime::state_from_env().await?;
-    lambda_http::run(latchkey::api::admin(state)).await
+    latchkey::lambda::run(latchkey::api::admin(state)).await
 }

@@ -15,6 +15,11 @@ use crate::AppState;
 pub const TIMESTAMP_HEADER: &str = "latchkey-timestamp";
 pub const SIGNATURE_HEADER: &str = "latchkey-signature";
 
+/// The path and query the client sent, when the adapter rewrote the request URI (the Lambda
+/// stage prefix): signatures cover what the client signed, i.e. the URL it called.
+#[derive(Debug, Clone)]
+pub struct ClientPath(pub String);
+
 fn malformed(message: &str) -> ApiError {
     ApiError::unauthorized("malformed_auth_header", message)
 }
@@ -68,7 +73,10 @@ pub async fn require_backend_auth(
     let bytes = axum::body::to_bytes(body, state.config.body_limit)
         .await
         .map_err(|_| payload_too_large())?;
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = match parts.extensions.get::<ClientPath>() {
+        Some(ClientPath(original)) => original.as_str(),
+        None => parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"),
+    };
     let check = verify_request(
         &SignedRequest {
             timestamp,

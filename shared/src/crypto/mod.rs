@@ -2,6 +2,8 @@
 //! sealer (AWS) with envelope encryption. Both bind every blob to a `SealContext`, so a blob
 //! copied onto another record does not open.
 
+#[cfg(feature = "aws")]
+pub mod kms;
 pub mod local;
 
 use async_trait::async_trait;

@@ -69,6 +69,8 @@ pub async fn run_all(store: &dyn Store) {
     connect_sessions_are_found_by_token_hash(store).await;
     auth_results_are_read_once(store).await;
     settings_default_and_round_trip(store).await;
+    refresh_leases_are_exclusive_until_they_end(store).await;
+    due_connections_come_from_the_index_soonest_first(store).await;
 }
 
 pub async fn integrations_are_created_once_replaced_listed_and_deleted(store: &dyn Store) {
@@ -395,4 +397,93 @@ pub async fn auth_results_are_read_once(store: &dyn Store) {
         Some(result.clone())
     );
     assert_eq!(store.take_auth_result(&result.nonce_hash).await.unwrap(), None);
+}
+
+pub async fn refresh_leases_are_exclusive_until_they_end(store: &dyn Store) {
+    let key = unique("int");
+    let mut rec = connection(&key, "dave");
+    store.upsert_connection(&rec).await.unwrap();
+    let (int, id) = (rec.integration.clone(), rec.connection_id.clone());
+    let t = now();
+    let until = t + Duration::seconds(30);
+    assert!(store.acquire_refresh_lease(&int, &id, "w1", t, until).await.unwrap());
+    assert!(
+        !store.acquire_refresh_lease(&int, &id, "w2", t, until).await.unwrap(),
+        "a held lease is not taken"
+    );
+    // A write of the record keeps the lease.
+    rec.credentials = Sealed(vec![5; 40]);
+    store.update_connection(&rec, 1).await.unwrap();
+    store.upsert_connection(&rec).await.unwrap();
+    assert!(!store
+        .acquire_refresh_lease(&int, &id, "w2", t + Duration::seconds(1), until)
+        .await
+        .unwrap());
+    // Releasing someone else's lease does nothing.
+    store.release_refresh_lease(&int, &id, "w2").await.unwrap();
+    assert!(!store.acquire_refresh_lease(&int, &id, "w3", t, until).await.unwrap());
+    // An ended lease is taken over.
+    let later = until + Duration::seconds(1);
+    assert!(store
+        .acquire_refresh_lease(&int, &id, "w2", later, later + Duration::seconds(30))
+        .await
+        .unwrap());
+    store.release_refresh_lease(&int, &id, "w2").await.unwrap();
+    assert!(store
+        .acquire_refresh_lease(&int, &id, "w3", later, later)
+        .await
+        .unwrap());
+    let ghost = ConnectionId::parse("nobody").unwrap();
+    assert!(!store.acquire_refresh_lease(&int, &ghost, "w1", t, until).await.unwrap());
+}
+
+pub async fn due_connections_come_from_the_index_soonest_first(store: &dyn Store) {
+    let key = unique("int");
+    // A window in the past that only this run uses.
+    let base = OffsetDateTime::UNIX_EPOCH
+        + Duration::days(10_000 + (crate::crypto::random_bytes::<2>()[0] as i64) * 10)
+        + Duration::seconds(crate::crypto::random_bytes::<1>()[0] as i64);
+    let mut ids = Vec::new();
+    for (i, offset) in [3i64, 1, 2, 10].iter().enumerate() {
+        let mut rec = connection(&key, &format!("due-{i}"));
+        rec.expires_at = Some(base + Duration::seconds(*offset));
+        store.upsert_connection(&rec).await.unwrap();
+        ids.push(rec.connection_id);
+    }
+    let mut never = connection(&key, "never");
+    never.expires_at = None;
+    store.upsert_connection(&never).await.unwrap();
+
+    let mine = |v: Vec<ConnectionRecord>| {
+        v.into_iter()
+            .filter(|c| c.integration.as_str() == key)
+            .map(|c| c.connection_id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let due = store.due_connections(base + Duration::seconds(3), 1000).await.unwrap();
+    assert_eq!(mine(due), ["due-1", "due-2"], "strictly before, soonest first");
+    assert!(!store
+        .due_connections(base + Duration::seconds(3), 1)
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.connection_id.as_str() == "due-2"));
+
+    // Clearing expires_at takes a connection off the index; moving it moves it.
+    let mut first = store
+        .get_connection(&never.integration, &ids[1])
+        .await
+        .unwrap()
+        .unwrap();
+    first.expires_at = None;
+    store.update_connection(&first, first.version).await.unwrap();
+    let mut last = store
+        .get_connection(&never.integration, &ids[3])
+        .await
+        .unwrap()
+        .unwrap();
+    last.expires_at = Some(base);
+    store.update_connection(&last, last.version).await.unwrap();
+    let due = store.due_connections(base + Duration::seconds(3), 1000).await.unwrap();
+    assert_eq!(mine(due), ["due-3", "due-2"]);
 }

@@ -4,6 +4,8 @@
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
+#[cfg(feature = "aws")]
+pub mod dynamo;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -312,4 +314,26 @@ pub trait Store: Send + Sync {
 
     async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
     async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+
+    /// Takes the refresh lease of a connection for `owner` until `until`, if it is free or its
+    /// holder's lease ended at or before `now`. `Ok(false)`: someone else holds it, or there
+    /// is no such connection. The lease is not part of the record: writes of the record keep it.
+    async fn acquire_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool>;
+    /// Gives the lease back if `owner` still holds it; otherwise does nothing.
+    async fn release_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()>;
+    /// Connections whose `expires_at` is strictly before `before`, soonest first, at most
+    /// `limit`. Connections without `expires_at` are never due. Served by an index, not a scan.
+    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
 }

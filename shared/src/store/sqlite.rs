@@ -49,6 +49,52 @@ fn end_user_id(record: &ConnectionRecord) -> Option<String> {
     record.end_user.as_ref()?.get("id")?.as_str().map(str::to_owned)
 }
 
+fn expires_ns(record: &ConnectionRecord) -> Option<i64> {
+    record.expires_at.map(nanos)
+}
+
+/// The refresh columns (due time, lease) came after the first schema: add them to older files
+/// and fill `expires_ns` from the bodies.
+fn migrate_refresh_columns(conn: &rusqlite::Connection) -> StoreResult<()> {
+    let present: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('connections') WHERE name = 'expires_ns'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    if present == 0 {
+        conn.execute_batch(
+            "ALTER TABLE connections ADD COLUMN expires_ns INTEGER;
+             ALTER TABLE connections ADD COLUMN lease_owner TEXT;
+             ALTER TABLE connections ADD COLUMN lease_until_ns INTEGER;",
+        )
+        .map_err(unavailable)?;
+        let rows: Vec<(String, String, String)> = {
+            let mut stmt = conn
+                .prepare("SELECT integration, connection_id, body FROM connections")
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)?
+        };
+        for (integration, id, body) in rows {
+            let record: ConnectionRecord = from_json(&body)?;
+            conn.execute(
+                "UPDATE connections SET expires_ns = ?3 WHERE integration = ?1 AND connection_id = ?2",
+                params![integration, id, expires_ns(&record)],
+            )
+            .map_err(unavailable)?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS connections_due ON connections (expires_ns) WHERE expires_ns IS NOT NULL;",
+    )
+    .map_err(unavailable)?;
+    Ok(())
+}
+
 impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = rusqlite::Connection::open(path).map_err(unavailable)?;
@@ -63,6 +109,7 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
+        migrate_refresh_columns(&conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 
@@ -190,15 +237,19 @@ impl Store for SqliteStore {
                 }
             };
             tx.execute(
-                "INSERT OR REPLACE INTO connections (integration, connection_id, created_ns, end_user_id, version, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body, expires_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (integration, connection_id) DO UPDATE SET created_ns = excluded.created_ns,
+                   end_user_id = excluded.end_user_id, version = excluded.version, body = excluded.body,
+                   expires_ns = excluded.expires_ns",
                 params![
                     record.integration.as_str(),
                     record.connection_id.as_str(),
                     nanos(record.created_at),
                     end_user_id(&record),
                     record.version as i64,
-                    to_json(&record)
+                    to_json(&record),
+                    expires_ns(&record)
                 ],
             )
             .map_err(unavailable)?;
@@ -213,7 +264,7 @@ impl Store for SqliteStore {
             record.version = expected_version + 1;
             let n = c
                 .execute(
-                    "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5
+                    "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, expires_ns = ?7
                      WHERE integration = ?1 AND connection_id = ?2 AND version = ?6",
                     params![
                         record.integration.as_str(),
@@ -221,7 +272,8 @@ impl Store for SqliteStore {
                         to_json(&record),
                         record.version as i64,
                         end_user_id(&record),
-                        expected_version as i64
+                        expected_version as i64,
+                        expires_ns(&record)
                     ],
                 )
                 .map_err(unavailable)?;
@@ -410,6 +462,65 @@ impl Store for SqliteStore {
             )
             .map_err(unavailable)?;
             Ok(())
+        })
+    }
+
+    async fn acquire_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE connections SET lease_owner = ?3, lease_until_ns = ?4
+                     WHERE integration = ?1 AND connection_id = ?2
+                       AND (lease_until_ns IS NULL OR lease_until_ns <= ?5)",
+                    params![
+                        integration.as_str(),
+                        connection_id.as_str(),
+                        owner,
+                        nanos(until),
+                        nanos(now)
+                    ],
+                )
+                .map_err(unavailable)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn release_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE connections SET lease_owner = NULL, lease_until_ns = NULL
+                 WHERE integration = ?1 AND connection_id = ?2 AND lease_owner = ?3",
+                params![integration.as_str(), connection_id.as_str(), owner],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT body FROM connections WHERE expires_ns IS NOT NULL AND expires_ns < ?1
+                     ORDER BY expires_ns LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![nanos(before), limit as i64], |r| r.get::<_, String>(0))
+                .map_err(unavailable)?;
+            rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
         })
     }
 }

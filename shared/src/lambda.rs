@@ -1,0 +1,81 @@
+//! The Lambda adapter: API Gateway HTTP API (v2) events in, the same axum routers as the local
+//! stack. `lambda_http` turns an event into a request (raw query string kept percent-encoded,
+//! base64 bodies decoded, `cookies` joined into one `Cookie` header, comma-joined multi-value
+//! headers); this module adds the stage rule:
+//!
+//! - On a named stage (`/prod/...`) the stage prefix is stripped before routing, so routes are
+//!   the same on every stage and on a custom domain.
+//! - A signed backend request is verified against the path the client sent, stage prefix
+//!   included (the URL the client called), carried as `ClientPath`.
+
+use axum::Router;
+use lambda_http::request::RequestContext;
+use lambda_http::RequestExt;
+use tower::ServiceExt;
+
+use crate::api::backend_auth::ClientPath;
+
+/// The stage of a v2 event, if it is a named one (not `$default`).
+fn named_stage(req: &lambda_http::Request) -> Option<String> {
+    match req.request_context_ref()? {
+        RequestContext::ApiGatewayV2(ctx) => ctx.stage.clone().filter(|s| s != "$default" && !s.is_empty()),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+/// Strips `/<stage>` from the path of a request that carries it, keeping the query exactly.
+pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
+    let Some(stage) = named_stage(&req) else {
+        return req;
+    };
+    let prefix = format!("/{stage}");
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let rest = match path.strip_prefix(&prefix) {
+        Some("") => "/",
+        Some(rest) if rest.starts_with('/') => rest,
+        _ => return req,
+    };
+    let original = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| path.to_owned());
+    let new_pq = match uri.query() {
+        Some(q) => format!("{rest}?{q}"),
+        None => rest.to_owned(),
+    };
+    let mut parts = uri.into_parts();
+    match new_pq.parse() {
+        Ok(pq) => parts.path_and_query = Some(pq),
+        Err(_) => return req,
+    }
+    if let Ok(new_uri) = axum::http::Uri::from_parts(parts) {
+        *req.uri_mut() = new_uri;
+        req.extensions_mut().insert(ClientPath(original));
+    }
+    req
+}
+
+/// Serves one router as a Lambda function. Logs the AWS calls of the container's start and of
+/// each invocation (a Lambda process serves one invocation at a time, so the deltas are exact).
+pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
+    let (d, k, s) = crate::aws::call_counts();
+    tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
+    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
+        let router = router.clone();
+        async move {
+            let before = crate::aws::call_counts();
+            let res = router.oneshot(strip_stage(req)).await;
+            let after = crate::aws::call_counts();
+            tracing::info!(
+                dynamodb = after.0 - before.0,
+                kms = after.1 - before.1,
+                secretsmanager = after.2 - before.2,
+                "aws_calls invocation"
+            );
+            res
+        }
+    }))
+    .await
+}

@@ -1,0 +1,446 @@
+"""Runs the built Lambda binaries under a local Lambda Runtime API and sends them API Gateway
+HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded brackets in the
+query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
+server (AWS_ENDPOINT_URL); a tiny OAuth2 provider answers the token request.
+
+It also counts the AWS calls per operation from the binaries' `aws_calls` log lines and writes
+them as JSON to the file named by LATCHKEY_CALLS_OUT.
+
+Usage: python runtime_test.py <dir with the function binaries>
+Prints 'N passed, N failed'; exits non-zero on any failure.
+"""
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+
+BIN_DIR = sys.argv[1]
+STAGE = "prod"
+RESULTS = {"passed": 0, "failed": 0}
+
+
+def check(name, cond, detail=""):
+    if cond:
+        RESULTS["passed"] += 1
+        print(f"ok   {name}")
+    else:
+        RESULTS["failed"] += 1
+        print(f"FAIL {name} {detail}")
+
+
+# ------------------------------------------------------------------ Lambda Runtime API emulator
+class Runtime:
+    """One Runtime API endpoint serving one function process, one invocation at a time."""
+
+    def __init__(self):
+        self.events = queue.Queue()
+        self.responses = {}
+        self.done = threading.Condition()
+        runtime = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path == "/2018-06-01/runtime/invocation/next":
+                    request_id, event = runtime.events.get()
+                    body = json.dumps(event).encode()
+                    self.send_response(200)
+                    self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+                    self.send_header(
+                        "Lambda-Runtime-Invoked-Function-Arn",
+                        "arn:aws:lambda:us-east-1:123456789012:function:test",
+                    )
+                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                m = re.match(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$", self.path)
+                if m:
+                    with runtime.done:
+                        runtime.responses[m.group(1)] = (m.group(2), body)
+                        runtime.done.notify_all()
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def invoke(self, event, timeout=30):
+        request_id = str(uuid.uuid4())
+        self.events.put((request_id, event))
+        deadline = time.time() + timeout
+        with self.done:
+            while request_id not in self.responses:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise TimeoutError("no response from the function")
+                self.done.wait(left)
+            kind, body = self.responses.pop(request_id)
+        if kind == "error":
+            raise RuntimeError(f"function error: {body!r}")
+        return json.loads(body)
+
+
+class Function:
+    """A function binary running against its own Runtime API emulator."""
+
+    def __init__(self, name, env):
+        self.name = name
+        self.runtime = Runtime()
+        self.log = open(os.path.join(OUT_DIR, f"lambda-{name}.log"), "w+")
+        full_env = dict(os.environ)
+        full_env.update(env)
+        full_env.update(
+            {
+                "AWS_LAMBDA_RUNTIME_API": self.runtime.address,
+                "AWS_LAMBDA_FUNCTION_NAME": name,
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_LOG_STREAM_NAME": "test",
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+                "RUST_LOG": "info",
+            }
+        )
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN_DIR, name)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    def invoke(self, event):
+        return self.runtime.invoke(event)
+
+    def calls(self):
+        """(init, [per invocation]) AWS call counts from the log lines."""
+        self.log.flush()
+        with open(self.log.name) as f:
+            text = f.read()
+        pattern = r"aws_calls (init|invocation) dynamodb=(\d+) kms=(\d+) secretsmanager=(\d+)"
+        found = [(m.group(1), tuple(int(m.group(i)) for i in (2, 3, 4))) for m in re.finditer(pattern, text)]
+        init = [c for k, c in found if k == "init"]
+        return (init[0] if init else None), [c for k, c in found if k == "invocation"]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.runtime.server.shutdown()
+
+
+def wait_for_log(fn, count, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if len(fn.calls()[1]) >= count:
+            return
+        time.sleep(0.05)
+
+
+# ------------------------------------------------------------------ events
+def v2_event(method, path, query="", headers=None, cookies=None, body=None, stage=STAGE):
+    """An API Gateway HTTP API payload v2 event as API Gateway sends it: rawPath carries the stage,
+    rawQueryString is exactly what the client sent, multi-value headers are comma-joined."""
+    headers = {k.lower(): v for k, v in (headers or {}).items()}
+    headers.setdefault("host", "abc123.execute-api.us-east-1.amazonaws.com")
+    headers.setdefault("user-agent", "runtime-test")
+    raw_path = f"/{stage}{path}" if stage != "$default" else path
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": headers["host"],
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": headers["user-agent"],
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": f"{method} {path}",
+            "stage": stage,
+            "time": "26/Nov/2026:23:00:00 +0000",
+            "timeEpoch": int(time.time() * 1000),
+        },
+        "isBase64Encoded": False,
+    }
+    if query:
+        params = {}
+        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True):
+            params[k] = f"{params[k]},{v}" if k in params else v
+        event["queryStringParameters"] = params
+    if cookies:
+        event["cookies"] = cookies
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode()
+        event["isBase64Encoded"] = True
+    return event
+
+
+def derive(seed, prefix, label):
+    mac = hmac.new(seed.encode(), label.encode(), hashlib.sha256).digest()
+    return prefix + base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def sign(secret, method, path_and_query, body=b""):
+    ts = int(time.time())
+    message = f"{ts}\n{method}\n{path_and_query}\n{hashlib.sha256(body).hexdigest()}"
+    sig = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return {"latchkey-timestamp": str(ts), "latchkey-signature": f"v1={sig}"}
+
+
+def header(resp, name):
+    for k, v in (resp.get("headers") or {}).items():
+        if k.lower() == name:
+            return v
+    return None
+
+
+def body_of(resp):
+    raw = resp.get("body") or ""
+    if resp.get("isBase64Encoded"):
+        raw = base64.b64decode(raw).decode()
+    return raw
+
+
+# ------------------------------------------------------------------ a tiny OAuth2 provider
+class Provider:
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                ok = form.get("code") == ["the-code"]
+                body = json.dumps(
+                    {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "token_type": "bearer"}
+                    if ok
+                    else {"error": "invalid_grant"}
+                ).encode()
+                self.send_response(200 if ok else 400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+# ------------------------------------------------------------------ the test
+OUT_DIR = os.environ.get("LATCHKEY_TEST_OUTPUT", "/tmp")
+os.makedirs(OUT_DIR, exist_ok=True)
+
+
+def setup_aws():
+    suffix = uuid.uuid4().hex[:10]
+    ddb = boto3.client("dynamodb")
+    table = f"latchkey-lambda-{suffix}"
+    attrs = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "RPK", "RSK"]
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": name,
+                "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for name, pk, sk in [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK"), ("GSI_REFRESH", "RPK", "RSK")]
+        ],
+    )
+    ddb.update_time_to_live(
+        TableName=table, TimeToLiveSpecification={"AttributeName": "expires_ttl", "Enabled": True}
+    )
+    key_id = boto3.client("kms").create_key()["KeyMetadata"]["KeyId"]
+    seed = uuid.uuid4().hex + uuid.uuid4().hex
+    secret_id = f"latchkey/{suffix}"
+    boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=json.dumps({"seed": seed}))
+    return table, key_id, secret_id, seed
+
+
+def main():
+    table, key_id, secret_id, seed = setup_aws()
+    secret_key = derive(seed, "lk_sk_", "latchkey secret key")
+    public_key = derive(seed, "lk_pk_", "latchkey public key")
+    public_url = f"https://abc123.execute-api.us-east-1.amazonaws.com/{STAGE}"
+    env = {
+        "LATCHKEY_BACKEND": "aws",
+        "LATCHKEY_ENVIRONMENT": "prod",
+        "LATCHKEY_TABLE": table,
+        "LATCHKEY_KMS_KEY_ID": key_id,
+        "LATCHKEY_KEYS_SECRET_ID": secret_id,
+        "LATCHKEY_PUBLIC_URL": public_url,
+        "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
+    }
+    provider = Provider()
+    calls = {}
+    fns = []
+    try:
+        admin = Function("admin", env)
+        fns.append(admin)
+        # base64 body, Bearer, stage prefix
+        create = json.dumps(
+            {
+                "provider": "custom-oauth2",
+                "unique_key": "acme-crm",
+                "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret", "scopes": "read"},
+                "custom": {
+                    "authorization_url": "https://id.example.com/authorize",
+                    "token_url": f"{provider.url}/token",
+                },
+            }
+        ).encode()
+        r = admin.invoke(
+            v2_event(
+                "POST",
+                "/integrations",
+                headers={"authorization": f"Bearer {secret_key}", "content-type": "application/json"},
+                body=create,
+            )
+        )
+        check("admin: POST /prod/integrations with a base64 body", r["statusCode"] == 200, body_of(r))
+
+        # Signed request: the signature covers the path the client sent, stage included.
+        path = f"/{STAGE}/integrations/acme-crm"
+        r = admin.invoke(v2_event("GET", "/integrations/acme-crm", headers=sign(secret_key, "GET", path)))
+        check("admin: signature over the stage-prefixed path verifies", r["statusCode"] == 200, body_of(r))
+        r = admin.invoke(
+            v2_event("GET", "/integrations/acme-crm", headers=sign(secret_key, "GET", "/integrations/acme-crm"))
+        )
+        check("admin: signature over the stripped path does not", r["statusCode"] == 401, body_of(r))
+        # Cookies and multi-value headers do not disturb routing or auth.
+        r = admin.invoke(
+            v2_event(
+                "GET",
+                "/integrations",
+                headers={"authorization": f"Bearer {secret_key}", "accept": "text/html, application/json"},
+                cookies=["a=1", "b=2"],
+            )
+        )
+        check("admin: cookies + multi-value headers", r["statusCode"] == 200, body_of(r))
+        r = admin.invoke(v2_event("GET", "/nope", headers={"authorization": f"Bearer {secret_key}"}))
+        check(
+            "admin: unknown route is a JSON 404",
+            r["statusCode"] == 404 and json.loads(body_of(r))["error"]["code"] == "not_found",
+            body_of(r),
+        )
+        r = admin.invoke(v2_event("GET", "/integrations", stage="$default", headers={"authorization": f"Bearer {secret_key}"}))
+        check("admin: $default stage (no prefix)", r["statusCode"] == 200, body_of(r))
+
+        # Connect: percent-encoded brackets in the raw query.
+        start = Function("auth-start", env)
+        fns.append(start)
+        query = (
+            f"public_key={urllib.parse.quote(public_key)}&connection_id=user-1"
+            "&params%5Bsubdomain%5D=acme&authorization_params%5Bprompt%5D=consent"
+        )
+        r = start.invoke(v2_event("GET", "/oauth/connect/acme-crm", query=query, headers={"origin": "https://app.example.com"}))
+        location = header(r, "location") or ""
+        check("auth-start: 30x to the provider", r["statusCode"] in (302, 303) and location.startswith("https://id.example.com/authorize"), f"{r['statusCode']} {body_of(r)}")
+        auth_q = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)
+        check("auth-start: authorization_params[prompt] reached the URL", auth_q.get("prompt") == ["consent"], location)
+        check(
+            "auth-start: redirect_uri is the public callback",
+            auth_q.get("redirect_uri") == [f"{public_url}/oauth/callback"],
+            location,
+        )
+        state = (auth_q.get("state") or [""])[0]
+
+        # callback-redirect: 308, query kept byte for byte.
+        redirect = Function("callback-redirect", env)
+        fns.append(redirect)
+        raw = f"code=the-code&state={urllib.parse.quote(state)}&extra%5Bx%5D=a%2Fb"
+        r = redirect.invoke(v2_event("GET", "/oauth/callback", query=raw, stage="$default"))
+        check(
+            "callback-redirect: 308 with the whole query",
+            r["statusCode"] == 308 and header(r, "location") == f"{public_url}/oauth/callback?{raw}",
+            json.dumps(r),
+        )
+
+        callback = Function("oauth-callback", env)
+        fns.append(callback)
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
+        check("oauth-callback: stores the connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:300]}")
+
+        conns = Function("connections", env)
+        fns.append(conns)
+        q = "provider_config_key=acme-crm"
+        auth = {"authorization": f"Bearer {secret_key}"}
+        cold = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=auth))
+        warm = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=auth))
+        check("connections: cold read", cold["statusCode"] == 200, body_of(cold))
+        check("connections: warm read", warm["statusCode"] == 200, body_of(warm))
+        if warm["statusCode"] == 200:
+            got = json.loads(body_of(warm))
+            check("connections: access token", got.get("credentials", {}).get("access_token") == "at-1", str(got)[:300])
+            check(
+                "connections: params[subdomain] became connection config",
+                got.get("connection_config", {}).get("subdomain") == "acme",
+                str(got)[:300],
+            )
+        signed_path = f"/{STAGE}/connections/user-1?{q}"
+        r = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=sign(secret_key, "GET", signed_path)))
+        check("connections: signed read with the stage in the signed path", r["statusCode"] == 200, body_of(r))
+
+        for fn, n in [(admin, 6), (start, 1), (callback, 1), (conns, 3)]:
+            wait_for_log(fn, n)
+        s_init, s_calls = start.calls()
+        c_init, c_calls = callback.calls()
+        n_init, n_calls = conns.calls()
+        calls = {
+            "container start (any function)": s_init,
+            "connect (GET /oauth/connect)": s_calls[0] if s_calls else None,
+            "callback (GET /oauth/callback)": c_calls[0] if c_calls else None,
+            "cold read (GET /connections/{id}, first in container)": n_calls[0] if len(n_calls) > 0 else None,
+            "warm read (GET /connections/{id}, again)": n_calls[1] if len(n_calls) > 1 else None,
+        }
+        check("warm read is exactly one DynamoDB call and no KMS call", calls["warm read (GET /connections/{id}, again)"] == (1, 0, 0), str(calls))
+        r_init, _ = redirect.calls()
+        check("callback-redirect touches no AWS service", r_init is None, str(r_init))
+    finally:
+        for fn in fns:
+            fn.stop()
+    out = os.environ.get("LATCHKEY_CALLS_OUT")
+    if out:
+        with open(out, "w") as f:
+            json.dump({k: list(v) if v else None for k, v in calls.items()}, f, indent=2)
+    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
+    sys.exit(1 if RESULTS["failed"] else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The AWS backend on a moto server: the store conformance suite on DynamoDB, the KMS sealer,
+# Secrets Manager, and the e2e suite again with LATCHKEY_TEST_BACKEND=aws.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/lib/moto.bash
+venv_setup
+moto_start
+cargo test --locked -p latchkey --features aws,test-support --test aws_moto
+
+# The end-to-end suite a second time, on the AWS backend (same test code, other configuration).
+(cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error)
+cargo build -p latchkey-cli --locked
+export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/latchkey"
+LATCHKEY_TEST_BACKEND=aws cargo test -p latchkey-tests --locked

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The deployable artefacts: the SAM template linted offline (zero errors, zero warnings), the
+# function binaries run under a local Lambda Runtime API with API Gateway v2 events (AWS on a
+# moto server), and one `cargo lambda build --release` of every function, sizes reported.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source tests/lib/moto.bash
+OUT="${LATCHKEY_TEST_OUTPUT:-$PWD/tests/output}"
+mkdir -p "$OUT"
+FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect)
+pkgs=()
+for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
+
+venv_setup
+if [ ! -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c "import ziglang" 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
+fi
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "--- cfn-lint template.yaml"
+cfn-lint template.yaml   # exits non-zero on any error or warning
+echo "cfn-lint: 0 errors, 0 warnings"
+
+echo "--- function binaries under a local Lambda Runtime API"
+cargo build --locked "${pkgs[@]}"
+moto_start
+LATCHKEY_CALLS_OUT="$OUT/aws-calls.json" python tests/lambda/runtime_test.py target/debug
+cat "$OUT/aws-calls.json"; echo
+
+echo "--- cargo lambda build --release"
+if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then arch=--arm64; else arch=--x86-64; fi
+# On CI (2 cores, one budget for every step) the release build skips cross-crate LTO and uses
+# parallel codegen units: the same code and optimisation level, built in much less time. The
+# sizes in docs/benchmarks.md come from the full release profile of Cargo.toml.
+if [ "${CI:-}" = "true" ]; then
+  export CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  echo "CI: release profile with LTO off and 16 codegen units"
+fi
+start=$(date +%s)
+cargo lambda build --release --locked "$arch" "${pkgs[@]}"
+secs=$(( $(date +%s) - start ))
+{
+  echo "cargo lambda build --release $arch (${#FUNCTIONS[@]} functions): ${secs} s"
+  for f in "${FUNCTIONS[@]}"; do
+    printf '%s %s bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap")"
+  done
+} | tee "$OUT/lambda-sizes.txt"
