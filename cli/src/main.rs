@@ -43,6 +43,10 @@ enum Command {
         /// Print `export LATCHKEY_…=…` lines for a shell's `eval`.
         #[arg(long)]
         env: bool,
+        /// Read the keys from a deployed stack's secret value (explicit keys or the generated
+        /// `{"seed": …}`) in this file, `-` for standard input, instead of the data directory.
+        #[arg(long, value_name = "FILE")]
+        from_secret: Option<PathBuf>,
     },
 }
 
@@ -103,9 +107,25 @@ async fn main() -> anyhow::Result<()> {
                 })
                 .await?;
         }
-        Command::Keys { data_dir, env } => {
-            let path = data_dir.join(latchkey::local::KEYS_FILE);
-            let keys: latchkey::config::EnvironmentKeys = serde_json::from_slice(&std::fs::read(&path)?)?;
+        Command::Keys {
+            data_dir,
+            env,
+            from_secret,
+        } => {
+            let keys = match from_secret {
+                Some(file) => {
+                    let text = if file.as_os_str() == "-" {
+                        std::io::read_to_string(std::io::stdin())?
+                    } else {
+                        std::fs::read_to_string(&file)?
+                    };
+                    latchkey::config::EnvironmentKeys::from_secret_json(text.trim()).map_err(anyhow::Error::msg)?
+                }
+                None => {
+                    let path = data_dir.join(latchkey::local::KEYS_FILE);
+                    serde_json::from_slice(&std::fs::read(&path)?)?
+                }
+            };
             if env {
                 println!("export LATCHKEY_SECRET_KEY='{}'", keys.secret_key.expose());
                 println!("export LATCHKEY_PUBLIC_KEY='{}'", keys.public_key);

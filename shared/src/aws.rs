@@ -140,62 +140,10 @@ pub async fn environment_keys(
     let text = out
         .secret_string()
         .ok_or_else(|| format!("secret {secret_id} has no string value"))?;
-    parse_keys(text).map_err(|e| format!("secret {secret_id}: {e}").into())
-}
-
-/// The secret's JSON: either the explicit `EnvironmentKeys`, or `{"seed": "..."}` as the
-/// template generates it (CloudFormation can generate one random value per secret), from which
-/// the four keys are derived with HMAC-SHA256 under fixed labels.
-pub fn parse_keys(text: &str) -> Result<EnvironmentKeys, String> {
-    let value: serde_json::Value = serde_json::from_str(text).map_err(|_| "not JSON".to_owned())?;
-    if value.get("secret_key").is_some() {
-        return serde_json::from_value(value).map_err(|e| format!("not the keys JSON: {e}"));
-    }
-    let seed = value
-        .get("seed")
-        .and_then(|s| s.as_str())
-        .filter(|s| s.len() >= 32)
-        .ok_or("neither the keys JSON nor a seed of at least 32 characters")?;
-    Ok(derive_keys(seed))
-}
-
-fn derive_keys(seed: &str) -> EnvironmentKeys {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    let derive = |prefix: &str, label: &str| {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(seed.as_bytes()).expect("HMAC takes any key length");
-        mac.update(label.as_bytes());
-        let bytes = mac.finalize().into_bytes();
-        format!(
-            "{prefix}{}",
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-        )
-    };
-    EnvironmentKeys {
-        secret_key: crate::domain::Secret::new(derive("lk_sk_", "latchkey secret key")),
-        public_key: derive("lk_pk_", "latchkey public key"),
-        hmac_key: crate::domain::Secret::new(derive("lk_hk_", "latchkey hmac key")),
-        webhook_signing_key: crate::domain::Secret::new(derive("lk_wk_", "latchkey webhook signing key")),
-        previous_secret_key: None,
-    }
+    EnvironmentKeys::from_secret_json(text).map_err(|e| format!("secret {secret_id}: {e}").into())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_are_explicit_or_derived_from_a_seed() {
-        let explicit = EnvironmentKeys::generate();
-        let parsed = parse_keys(&serde_json::to_string(&explicit).unwrap()).unwrap();
-        assert_eq!(parsed.public_key, explicit.public_key);
-        let seed = r#"{"seed": "0123456789abcdef0123456789abcdef0123456789"}"#;
-        let (a, b) = (parse_keys(seed).unwrap(), parse_keys(seed).unwrap());
-        assert_eq!(a.secret_key.expose(), b.secret_key.expose(), "deterministic");
-        assert!(a.secret_key.expose().starts_with("lk_sk_"));
-        assert!(a.public_key.starts_with("lk_pk_"));
-        assert_ne!(a.secret_key.expose(), a.hmac_key.expose());
-        assert!(parse_keys(r#"{"seed": "short"}"#).is_err());
-        assert!(parse_keys("nope").is_err());
-    }
 }

@@ -128,3 +128,25 @@ async fn the_first_start_prints_the_keys_and_next_steps_once_and_keeps_them_priv
     assert!(!stdout.contains("lk_sk_"), "no key printed again: {stdout}");
     assert!(!stdout.contains("Created a new environment"), "{stdout}");
 }
+
+#[test]
+fn keys_of_a_deployed_stack_are_read_from_its_secret_value() {
+    use std::io::Write;
+    let secret = r#"{"seed": "0123456789abcdef0123456789abcdef0123456789"}"#;
+    let mut child = std::process::Command::new(latchkey_bin())
+        .args(["keys", "--from-secret", "-", "--env"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(secret.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    let keys = latchkey::config::EnvironmentKeys::from_secret_json(secret).unwrap();
+    assert!(
+        printed.contains(&format!("export LATCHKEY_SECRET_KEY='{}'", keys.secret_key.expose())),
+        "{printed}"
+    );
+    assert!(printed.contains(&format!("export LATCHKEY_PUBLIC_KEY='{}'", keys.public_key)));
+}
