@@ -3,13 +3,13 @@
 // different origin that serves the built SDK and a page with a Connect button.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { ROOT, freePort, waitFor, startLatchkey as startServe } from '../lib/latchkey-serve.mjs';
+
+export { ROOT };
 const children = [];
 
 export function stopAll() {
@@ -17,44 +17,11 @@ export function stopAll() {
 }
 process.on('exit', stopAll);
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitFor(url, ms = 15000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      await fetch(url);
-      return;
-    } catch (e) {
-      if (Date.now() > until) throw new Error(`${url} did not come up: ${e.message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 export async function startLatchkey({ connectSessionTtlSecs } = {}) {
-  const binary = process.env.LATCHKEY_BIN ?? join(ROOT, 'target/debug/latchkey');
-  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-browser-'));
-  const port = await freePort();
-  const host = `http://127.0.0.1:${port}`;
-  const env = { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' };
-  if (connectSessionTtlSecs) env.LATCHKEY_CONNECT_SESSION_TTL_SECS = String(connectSessionTtlSecs);
-  const child = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'env')], {
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let firstStart = '';
-  child.stdout.on('data', (d) => (firstStart += d));
-  await waitFor(`${host}/demo`);
-  const keys = JSON.parse(readFileSync(join(dataDir, 'env', 'environment-keys.json'), 'utf8'));
-  if (!firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
+  const env = connectSessionTtlSecs ? { LATCHKEY_CONNECT_SESSION_TTL_SECS: String(connectSessionTtlSecs) } : {};
+  const latchkey = await startServe({ env, label: 'latchkey-browser' });
+  const { host, keys } = latchkey;
+  if (!latchkey.firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
   const backend = async (method, path, body) => {
     const r = await fetch(`${host}${path}`, {
       method,
@@ -64,15 +31,7 @@ export async function startLatchkey({ connectSessionTtlSecs } = {}) {
     const json = await r.json().catch(() => null);
     return { status: r.status, body: json };
   };
-  return {
-    host,
-    keys,
-    backend,
-    stop() {
-      child.kill('SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+  return { host, keys, backend, stop: () => latchkey.stop() };
 }
 
 export async function startOidc() {

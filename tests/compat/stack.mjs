@@ -2,56 +2,13 @@
 // free port on 127.0.0.1) and a tiny provider peer standing in for the providers' APIs that
 // Latchkey calls while importing connections (credential verification, client-credentials
 // token endpoint). Everything binds to 127.0.0.1.
-import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startLatchkey as startServe } from '../lib/latchkey-serve.mjs';
 
-export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export { ROOT } from '../lib/latchkey-serve.mjs';
 
-async function freePort() {
-  const server = createServer();
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address();
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitFor(url, ms = 20000) {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      await fetch(url);
-      return;
-    } catch (e) {
-      if (Date.now() > until) throw new Error(`${url} did not come up: ${e.message}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
-export async function startLatchkey() {
-  const binary = process.env.LATCHKEY_BIN ?? join(ROOT, 'target/debug/latchkey');
-  const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-compat-'));
-  const port = await freePort();
-  const host = `http://127.0.0.1:${port}`;
-  const child = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dataDir, 'env')], {
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const exited = new Promise((_, reject) => child.on('exit', (code) => reject(new Error(`latchkey exited: ${code}`))));
-  await Promise.race([waitFor(`${host}/demo`), exited]);
-  const keys = JSON.parse(readFileSync(join(dataDir, 'env', 'environment-keys.json'), 'utf8'));
-  return {
-    host,
-    keys,
-    stop() {
-      child.kill('SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+export function startLatchkey() {
+  return startServe({ label: 'latchkey-compat' });
 }
 
 /**
