@@ -142,8 +142,3 @@ pub async fn environment_keys(
         .ok_or_else(|| format!("secret {secret_id} has no string value"))?;
     EnvironmentKeys::from_secret_json(text).map_err(|e| format!("secret {secret_id}: {e}").into())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}

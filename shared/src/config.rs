@@ -132,11 +132,6 @@ mod tests {
             "https://api.example.com/prod/oauth/callback"
         );
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     #[test]
     fn keys_are_explicit_or_derived_from_a_seed() {
