@@ -77,7 +77,8 @@ pub async fn read_connection(
         .open(&record.credentials.0, &seal_context(state, integration, connection_id))
         .await?;
     let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
-        tracing::error!(error = %e, "sealed credentials are not valid JSON");
+        // Not `%e`: serde's message may quote part of the (secret) value.
+        tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
         ApiError::server_error()
     })?;
     Ok((record, credentials))
