@@ -32,6 +32,21 @@ async fn import(app: &TestApp, id: &str, extra: Value) {
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
+async fn patch(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
+    let path = format!("/connections/{id}?provider_config_key=idp");
+    app.signed_request(Method::PATCH, &path, Some(body))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn metadata(app: &TestApp, method: Method, body: &Value) -> reqwest::Response {
+    app.signed_request(method, "/connections/metadata", Some(body))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn connection(app: &TestApp, id: &str) -> Value {
     let (status, body) = app.read_connection("idp", id, "").await;
     assert_eq!(status, 200, "{body}");
@@ -41,16 +56,8 @@ async fn connection(app: &TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn patch_sets_end_user_and_tags_and_nothing_else() {
     let app = app_with_connection("alice").await;
-    let patch = json!({"end_user": {"id": "u-1", "email": "a@example.com"}, "tags": {"plan": "pro"}});
-    let r = app
-        .signed_request(
-            Method::PATCH,
-            "/connections/alice?provider_config_key=idp",
-            Some(&patch),
-        )
-        .send()
-        .await
-        .unwrap();
+    let change = json!({"end_user": {"id": "u-1", "email": "a@example.com"}, "tags": {"plan": "pro"}});
+    let r = patch(&app, "alice", &change).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"success": true}));
     let c = connection(&app, "alice").await;
@@ -76,23 +83,11 @@ async fn bad_patches_change_nothing() {
         (json!({"tags": {"plan": 3}}), "invalid_body"),
         (json!({"credentials": {"access_token": "x"}}), "invalid_body"),
     ] {
-        let r = app
-            .signed_request(Method::PATCH, "/connections/alice?provider_config_key=idp", Some(&body))
-            .send()
-            .await
-            .unwrap();
+        let r = patch(&app, "alice", &body).await;
         assert_eq!(r.status(), 400, "{body}");
         assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], code);
     }
-    let r = app
-        .signed_request(
-            Method::PATCH,
-            "/connections/bob?provider_config_key=idp",
-            Some(&json!({"tags": {}})),
-        )
-        .send()
-        .await
-        .unwrap();
+    let r = patch(&app, "bob", &json!({"tags": {}})).await;
     assert_eq!(r.status(), 404);
     let c = connection(&app, "alice").await;
     assert_eq!((c["end_user"].clone(), c["tags"].clone()), (Value::Null, json!({})));
@@ -104,20 +99,12 @@ async fn metadata_post_replaces_and_patch_merges_for_one_or_many_connections() {
     import(&app, "bob", json!({})).await;
     let set =
         json!({"connection_id": ["alice", "bob"], "provider_config_key": "idp", "metadata": {"a": 1, "b": {"c": 2}}});
-    let r = app
-        .signed_request(Method::POST, "/connections/metadata", Some(&set))
-        .send()
-        .await
-        .unwrap();
+    let r = metadata(&app, Method::POST, &set).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap(), set, "the three fields are echoed");
 
     let merge = json!({"connection_id": "alice", "provider_config_key": "idp", "metadata": {"b": "x", "d": true}});
-    let r = app
-        .signed_request(Method::PATCH, "/connections/metadata", Some(&merge))
-        .send()
-        .await
-        .unwrap();
+    let r = metadata(&app, Method::PATCH, &merge).await;
     assert_eq!(r.status(), 200);
     assert_eq!(
         connection(&app, "alice").await["metadata"],
@@ -129,10 +116,7 @@ async fn metadata_post_replaces_and_patch_merges_for_one_or_many_connections() {
     );
 
     let replace = json!({"connection_id": "alice", "provider_config_key": "idp", "metadata": {"z": 0}});
-    app.signed_request(Method::POST, "/connections/metadata", Some(&replace))
-        .send()
-        .await
-        .unwrap();
+    metadata(&app, Method::POST, &replace).await;
     assert_eq!(connection(&app, "alice").await["metadata"], json!({"z": 0}));
 }
 
@@ -140,39 +124,21 @@ async fn metadata_post_replaces_and_patch_merges_for_one_or_many_connections() {
 async fn metadata_for_a_missing_connection_changes_none() {
     let app = app_with_connection("alice").await;
     let body = json!({"connection_id": ["alice", "ghost"], "provider_config_key": "idp", "metadata": {"a": 1}});
-    let r = app
-        .signed_request(Method::POST, "/connections/metadata", Some(&body))
-        .send()
-        .await
-        .unwrap();
+    let r = metadata(&app, Method::POST, &body).await;
     assert_eq!(r.status(), 404);
     assert_eq!(connection(&app, "alice").await["metadata"], json!({}));
     let not_object = json!({"connection_id": "alice", "provider_config_key": "idp", "metadata": [1]});
-    let r = app
-        .signed_request(Method::POST, "/connections/metadata", Some(&not_object))
-        .send()
-        .await
-        .unwrap();
+    let r = metadata(&app, Method::POST, &not_object).await;
     assert_eq!(r.status(), 400);
 }
 
 #[tokio::test]
 async fn a_re_authorization_keeps_metadata_end_user_and_tags_it_does_not_name() {
     let app = app_with_connection("alice").await;
-    let patch = json!({"end_user": {"id": "u-1"}, "tags": {"plan": "pro"}});
-    app.signed_request(
-        Method::PATCH,
-        "/connections/alice?provider_config_key=idp",
-        Some(&patch),
-    )
-    .send()
-    .await
-    .unwrap();
+    let change = json!({"end_user": {"id": "u-1"}, "tags": {"plan": "pro"}});
+    patch(&app, "alice", &change).await;
     let meta = json!({"connection_id": "alice", "provider_config_key": "idp", "metadata": {"crm_id": "42"}});
-    app.signed_request(Method::POST, "/connections/metadata", Some(&meta))
-        .send()
-        .await
-        .unwrap();
+    metadata(&app, Method::POST, &meta).await;
     let before = connection(&app, "alice").await;
 
     import(
