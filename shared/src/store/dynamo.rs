@@ -116,6 +116,11 @@ fn key(pk: String, sk: &str) -> Item {
     HashMap::from([("PK".to_owned(), s(pk)), ("SK".to_owned(), s(sk))])
 }
 
+/// The key of one connection's item.
+fn connection_key(integration: &IntegrationKey, connection_id: &ConnectionId) -> Item {
+    key(int_pk(integration.as_str()), &conn_sk(connection_id.as_str()))
+}
+
 /// One query of the table or an index; `query_all` pages through it.
 struct Query<'a> {
     index: Option<&'a str>,
@@ -736,10 +741,7 @@ impl Store for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                int_pk(integration.as_str()),
-                &conn_sk(connection_id.as_str()),
-            )))
+            .set_key(Some(connection_key(integration, connection_id)))
             .update_expression("SET #owner = :owner, #until = :until")
             .condition_expression("attribute_exists(PK) AND (attribute_not_exists(#until) OR #until <= :now)")
             .expression_attribute_names("#owner", "lease_owner")
@@ -767,10 +769,7 @@ impl Store for DynamoStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(
-                int_pk(integration.as_str()),
-                &conn_sk(connection_id.as_str()),
-            )))
+            .set_key(Some(connection_key(integration, connection_id)))
             .update_expression("REMOVE #owner, #until")
             .condition_expression("#owner = :owner")
             .expression_attribute_names("#owner", "lease_owner")
