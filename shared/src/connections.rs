@@ -7,7 +7,7 @@ use crate::auth::client_credentials;
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::{ConnectionRecord, IntegrationRecord, Sealed, Upsert};
 use crate::time_fmt::rfc3339;
 use crate::AppState;
@@ -28,7 +28,7 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
 
 /// Seals the credentials to this connection and writes it, replacing an earlier authorization
 /// of the same connection id.
-pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, ApiError> {
+pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
     let sealed = state.sealer.seal(&plain, &ctx).await?;
@@ -54,9 +54,9 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
     Ok(outcome)
 }
 
-fn not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> ApiError {
-    ApiError::not_found(
-        "not_found",
+fn not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> Error {
+    Error::not_found(
+        ErrorCode::NotFound,
         format!("No connection '{connection_id}' for integration '{integration}'."),
     )
 }
@@ -66,7 +66,7 @@ pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-) -> Result<(ConnectionRecord, Credentials), ApiError> {
+) -> Result<(ConnectionRecord, Credentials), Error> {
     let record = state
         .store
         .get_connection(integration, connection_id)
@@ -79,7 +79,7 @@ pub async fn read_connection(
     let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
         // Not `%e`: serde's message may quote part of the (secret) value.
         tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
-        ApiError::server_error()
+        Error::internal()
     })?;
     Ok((record, credentials))
 }
@@ -92,7 +92,7 @@ pub async fn read_fresh_connection(
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
     force: bool,
-) -> Result<(ConnectionRecord, Credentials), ApiError> {
+) -> Result<(ConnectionRecord, Credentials), Error> {
     let (record, credentials) = read_connection(state, integration, connection_id).await?;
     if !client_credentials::needs_refetch(&credentials, state.clock.now(), force) {
         return Ok((record, credentials));
@@ -109,15 +109,16 @@ pub async fn read_fresh_connection(
         .store
         .get_integration(integration)
         .await?
-        .ok_or_else(|| ApiError::unknown_integration(integration.as_str()))?;
+        .ok_or_else(|| Error::unknown_integration(integration.as_str()))?;
     let own = client_id.clone().zip(client_secret.clone());
     let (fresh, metadata) = client_credentials::fetch(state, &integration_record, &record.connection_config, own)
         .await
         .map_err(|e| {
-            if e.status.is_server_error() {
+            // The caller learns the credentials no longer work, unless the trouble is ours.
+            if e.kind.is_internal() {
                 e
             } else {
-                ApiError::bad_request("invalid_credentials", e.message)
+                e.with_code(ErrorCode::InvalidCredentials)
             }
         })?;
     let config = crate::providers::config_from_provider(
@@ -150,7 +151,7 @@ pub async fn edit_connection(
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
     edit: impl Fn(&mut ConnectionRecord),
-) -> Result<ConnectionRecord, ApiError> {
+) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
         let mut record = state
@@ -170,8 +171,8 @@ pub async fn edit_connection(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::conflict(
-        "conflict",
+    Err(Error::conflict(
+        ErrorCode::Conflict,
         "The connection kept changing while it was being updated; retry.",
     ))
 }
@@ -180,7 +181,7 @@ pub async fn delete_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if state.store.delete_connection(integration, connection_id).await? {
         Ok(())
     } else {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 
 /// A secret string: `Debug` prints `[redacted]`; reading it takes an explicit `expose()`.
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -44,16 +44,16 @@ fn check_identifier(kind: &str, value: &str) -> Result<(), String> {
 }
 
 macro_rules! identifier {
-    ($(#[$doc:meta])* $name:ident, $kind:literal, $code:literal) => {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $code:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
-            pub fn parse(value: impl Into<String>) -> Result<Self, ApiError> {
+            pub fn parse(value: impl Into<String>) -> Result<Self, Error> {
                 let value = value.into();
-                check_identifier($kind, &value).map_err(|m| ApiError::bad_request($code, m))?;
+                check_identifier($kind, &value).map_err(|m| Error::invalid(ErrorCode::$code, m))?;
                 Ok(Self(value))
             }
             pub fn as_str(&self) -> &str {
@@ -82,11 +82,11 @@ macro_rules! identifier {
 
 identifier!(
     /// The operator-chosen unique key of an integration (`provider_config_key` on the wire).
-    IntegrationKey, "An integration's unique key", "invalid_integration_key"
+    IntegrationKey, "An integration's unique key", InvalidIntegrationKey
 );
 identifier!(
     /// The team's id for one connected account of one integration.
-    ConnectionId, "A connection id", "invalid_connection_id"
+    ConnectionId, "A connection id", InvalidConnectionId
 );
 
 impl ConnectionId {
@@ -145,9 +145,12 @@ mod tests {
         assert!(ConnectionId::parse("org:42|user@x.com").is_ok());
         for bad in ["", "a b", "a/b", "a?b", "é", &"x".repeat(256)] {
             let err = ConnectionId::parse(bad).unwrap_err();
-            assert_eq!(err.code, "invalid_connection_id", "{bad:?}");
+            assert_eq!(err.code, ErrorCode::InvalidConnectionId, "{bad:?}");
         }
-        assert_eq!(IntegrationKey::parse("x#").unwrap_err().code, "invalid_integration_key");
+        assert_eq!(
+            IntegrationKey::parse("x#").unwrap_err().code,
+            ErrorCode::InvalidIntegrationKey
+        );
     }
 
     #[test]

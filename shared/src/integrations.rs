@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::crypto::SealContext;
 use crate::domain::{AuthMode, IntegrationKey, Secret};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::providers;
 use crate::store::{CustomOAuth2, IntegrationRecord, Sealed};
 use crate::AppState;
@@ -62,30 +62,26 @@ pub struct UpdateIntegration {
     pub custom: Option<CustomOAuth2>,
 }
 
-async fn seal_client_secret(state: &AppState, key: &IntegrationKey, secret: &Secret) -> Result<Sealed, ApiError> {
+async fn seal_client_secret(state: &AppState, key: &IntegrationKey, secret: &Secret) -> Result<Sealed, Error> {
     let ctx = SealContext::integration(&state.config.environment, key.as_str());
     Ok(Sealed(state.sealer.seal(secret.expose().as_bytes(), &ctx).await?))
 }
 
-pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) -> Result<Secret, ApiError> {
+pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) -> Result<Secret, Error> {
     let sealed = record.client_secret.as_ref().ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_client_secret",
+        Error::invalid(
+            ErrorCode::MissingClientSecret,
             format!("Integration '{}' has no client secret.", record.key),
         )
     })?;
     let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
     let plain = state.sealer.open(&sealed.0, &ctx).await?;
-    String::from_utf8(plain)
-        .map(Secret::new)
-        .map_err(|_| ApiError::server_error())
+    String::from_utf8(plain).map(Secret::new).map_err(|_| Error::internal())
 }
 
-fn check_display_name(name: &Option<String>) -> Result<(), ApiError> {
+fn check_display_name(name: &Option<String>) -> Result<(), Error> {
     match name {
-        Some(n) if n.chars().count() > 255 => {
-            Err(ApiError::invalid_body("display_name is longer than 255 characters."))
-        }
+        Some(n) if n.chars().count() > 255 => Err(Error::invalid_body("display_name is longer than 255 characters.")),
         _ => Ok(()),
     }
 }
@@ -95,10 +91,10 @@ async fn apply_credentials(
     state: &AppState,
     record: &mut IntegrationRecord,
     input: CredentialsInput,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if let Some(kind) = input.kind {
         if kind != record.auth_mode {
-            return Err(ApiError::invalid_body(format!(
+            return Err(Error::invalid_body(format!(
                 "credentials.type is {} but provider '{}' uses {}.",
                 kind.as_str(),
                 record.provider,
@@ -108,7 +104,7 @@ async fn apply_credentials(
     }
     if let Some(id) = input.client_id {
         if id.trim().is_empty() || id.len() > 1024 {
-            return Err(ApiError::invalid_body(
+            return Err(Error::invalid_body(
                 "credentials.client_id must be 1 to 1024 characters.",
             ));
         }
@@ -116,7 +112,7 @@ async fn apply_credentials(
     }
     if let Some(secret) = input.client_secret {
         if secret.is_empty() || secret.expose().len() > 4096 {
-            return Err(ApiError::invalid_body(
+            return Err(Error::invalid_body(
                 "credentials.client_secret must be 1 to 4096 characters.",
             ));
         }
@@ -128,12 +124,12 @@ async fn apply_credentials(
     Ok(())
 }
 
-pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, ApiError> {
+pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, Error> {
     let key = IntegrationKey::parse(input.unique_key)?;
     let auth_mode = providers::auth_mode(&input.provider)?;
     check_display_name(&input.display_name)?;
     if input.provider == providers::CUSTOM_OAUTH2 && input.custom.is_none() {
-        return Err(ApiError::invalid_body(
+        return Err(Error::invalid_body(
             "Provider 'custom-oauth2' needs a 'custom' block with authorization_url and token_url.",
         ));
     }
@@ -157,8 +153,8 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         apply_credentials(state, &mut record, creds).await?;
     }
     state.store.create_integration(&record).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => ApiError::conflict(
-            "duplicate_integration",
+        crate::store::StoreError::Conflict => Error::conflict(
+            ErrorCode::DuplicateIntegration,
             format!("An integration with unique key '{}' exists already.", record.key),
         ),
         other => other.into(),
@@ -170,9 +166,9 @@ pub async fn update(
     state: &AppState,
     key: &IntegrationKey,
     input: UpdateIntegration,
-) -> Result<IntegrationRecord, ApiError> {
+) -> Result<IntegrationRecord, Error> {
     if input.unique_key.as_deref().is_some_and(|k| k != key.as_str()) {
-        return Err(ApiError::invalid_body(
+        return Err(Error::invalid_body(
             "unique_key cannot be changed: connections are bound to it.",
         ));
     }
@@ -180,7 +176,7 @@ pub async fn update(
         .store
         .get_integration(key)
         .await?
-        .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+        .ok_or_else(|| Error::unknown_integration(key.as_str()))?;
     check_display_name(&input.display_name)?;
     if let Some(name) = input.display_name {
         record.display_name = Some(name);
@@ -194,7 +190,7 @@ pub async fn update(
     }
     record.updated_at = state.clock.now();
     if !state.store.replace_integration(&record).await? {
-        return Err(ApiError::unknown_integration(key.as_str()));
+        return Err(Error::unknown_integration(key.as_str()));
     }
     Ok(record)
 }

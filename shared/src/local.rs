@@ -6,27 +6,13 @@ use std::sync::Arc;
 
 use crate::config::{Config, EnvironmentKeys};
 use crate::crypto::local::LocalSealer;
+use crate::crypto::write_private_file;
 use crate::store::sqlite::SqliteStore;
 use crate::AppState;
 
 pub const STORE_FILE: &str = "latchkey.sqlite3";
 pub const SEALING_KEY_FILE: &str = "sealing.key";
 pub const KEYS_FILE: &str = "environment-keys.json";
-
-/// Writes a new file readable by its owner only; fails if it exists.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
 
 pub struct LocalStack {
     pub state: AppState,

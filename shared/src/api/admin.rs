@@ -6,15 +6,16 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use crate::domain::IntegrationKey;
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::integrations::{self, to_wire, CreateIntegration, UpdateIntegration};
 use crate::store::ActivityFilter;
 use crate::AppState;
 
-fn key(raw: &str) -> Result<IntegrationKey, ApiError> {
-    IntegrationKey::parse(raw).map_err(|_| ApiError::unknown_integration(raw))
+fn key(raw: &str) -> Result<IntegrationKey, Error> {
+    IntegrationKey::parse(raw).map_err(|_| Error::unknown_integration(raw))
 }
 
 pub async fn list_integrations(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -36,7 +37,7 @@ pub async fn get_integration(State(state): State<AppState>, Path(raw): Path<Stri
         .store
         .get_integration(&k)
         .await?
-        .ok_or_else(|| ApiError::unknown_integration(&raw))?;
+        .ok_or_else(|| Error::unknown_integration(&raw))?;
     Ok(Json(json!({"data": to_wire(&record)})))
 }
 
@@ -54,7 +55,7 @@ pub async fn delete_integration(
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     if !state.store.delete_integration(&key(&raw)?).await? {
-        return Err(ApiError::unknown_integration(&raw));
+        return Err(Error::unknown_integration(&raw).into());
     }
     Ok(Json(json!({"success": true})))
 }
@@ -70,10 +71,7 @@ pub struct LogsQuery {
 pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery>) -> Result<Json<Value>, ApiError> {
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
-            "limit must be 1 to 1000.",
-        ));
+        return Err(Error::invalid(ErrorCode::InvalidQueryParams, "limit must be 1 to 1000.").into());
     }
     let filter = ActivityFilter {
         integration: q.integration,
@@ -116,8 +114,8 @@ pub struct EnvironmentPatch {
 }
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
-fn parse_origin(raw: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::invalid_body(format!("'{raw}' is not a web origin like https://app.example.com"));
+fn parse_origin(raw: &str) -> Result<String, Error> {
+    let bad = || Error::invalid_body(format!("'{raw}' is not a web origin like https://app.example.com"));
     let url = url::Url::parse(raw).map_err(|_| bad())?;
     let origin = url.origin().ascii_serialization();
     if !matches!(url.scheme(), "http" | "https") || origin != raw.trim_end_matches('/') {

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::result_page::Outcome;
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
 use crate::store::AuthResult;
 use crate::AppState;
@@ -23,11 +24,11 @@ use crate::AppState;
 pub const RESULT_TTL: time::Duration = time::Duration::minutes(5);
 
 /// A nonce is 22 to 128 characters of base64url: at least 128 bits from the SDK's generator.
-pub fn parse_nonce(raw: &str) -> Result<String, ApiError> {
+pub fn parse_nonce(raw: &str) -> Result<String, Error> {
     let ok = (22..=128).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             "client_nonce must be 22 to 128 characters of A-Z a-z 0-9 - _.",
         ));
     }
@@ -75,7 +76,7 @@ pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
 pub async fn poll(State(state): State<AppState>, Path(nonce): Path<String>) -> Response {
     let pending = json!({"status": "pending"});
     let body = match parse_nonce(&nonce) {
-        Err(e) => return e.into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
         Ok(nonce) => match state.store.take_auth_result(&nonce_hash(&nonce)).await {
             Ok(Some(r)) if state.clock.now() <= r.expires_at => r.body,
             Ok(_) => pending,

@@ -9,9 +9,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
 use crate::store::ConnectSession;
 use crate::time_fmt::rfc3339;
@@ -66,16 +67,16 @@ pub struct ReconnectSession {
     integrations_config_defaults: Option<Map<String, Value>>,
 }
 
-fn short_text(field: &str, value: &str) -> Result<(), ApiError> {
+fn short_text(field: &str, value: &str) -> Result<(), Error> {
     if value.trim().is_empty() || value.len() > 255 || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid_body(format!(
+        return Err(Error::invalid_body(format!(
             "{field} must be 1 to 255 characters without control characters."
         )));
     }
     Ok(())
 }
 
-fn end_user_value(user: EndUser) -> Result<Value, ApiError> {
+fn end_user_value(user: EndUser) -> Result<Value, Error> {
     short_text("end_user.id", &user.id)?;
     for (field, value) in [
         ("end_user.email", &user.email),
@@ -98,7 +99,7 @@ fn end_user_value(user: EndUser) -> Result<Value, ApiError> {
     Ok(out)
 }
 
-fn organization_value(org: Organization) -> Result<Value, ApiError> {
+fn organization_value(org: Organization) -> Result<Value, Error> {
     short_text("organization.id", &org.id)?;
     if let Some(name) = &org.display_name {
         short_text("organization.display_name", name)?;
@@ -106,24 +107,24 @@ fn organization_value(org: Organization) -> Result<Value, ApiError> {
     Ok(json!({"id": org.id, "display_name": org.display_name}))
 }
 
-fn integration_key(raw: &str) -> Result<IntegrationKey, ApiError> {
-    IntegrationKey::parse(raw).map_err(|e| ApiError::invalid_body(e.message))
+fn integration_key(raw: &str) -> Result<IntegrationKey, Error> {
+    IntegrationKey::parse(raw).map_err(|e| Error::invalid_body(e.message))
 }
 
 /// `{"<integration>": {"connection_config": {"<name>": "<value>"}}}`: checked now, so a bad
 /// default fails the backend's request rather than the end user's flow.
-fn config_defaults(raw: Option<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
+fn config_defaults(raw: Option<Map<String, Value>>) -> Result<Map<String, Value>, Error> {
     let raw = raw.unwrap_or_default();
     for (integration, defaults) in &raw {
         integration_key(integration)?;
         let Some(defaults) = defaults.as_object() else {
-            return Err(ApiError::invalid_body(format!(
+            return Err(Error::invalid_body(format!(
                 "integrations_config_defaults.{integration} must be an object."
             )));
         };
         if let Some(config) = defaults.get("connection_config") {
             let Some(config) = config.as_object() else {
-                return Err(ApiError::invalid_body(format!(
+                return Err(Error::invalid_body(format!(
                     "integrations_config_defaults.{integration}.connection_config must be an object."
                 )));
             };
@@ -132,7 +133,7 @@ fn config_defaults(raw: Option<Map<String, Value>>) -> Result<Map<String, Value>
                     && name.len() <= 64
                     && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
                 if !ok_name || !(value.is_string() || value.is_number() || value.is_boolean()) {
-                    return Err(ApiError::invalid_body(format!(
+                    return Err(Error::invalid_body(format!(
                         "integrations_config_defaults.{integration}.connection_config.{name} must be a plain value under a simple name."
                     )));
                 }
@@ -184,14 +185,14 @@ pub async fn reconnect(
     ApiJson(body): ApiJson<ReconnectSession>,
 ) -> Result<Json<Value>, ApiError> {
     let integration = integration_key(&body.integration_id)?;
-    let connection_id = ConnectionId::parse(body.connection_id).map_err(|e| ApiError::invalid_body(e.message))?;
+    let connection_id = ConnectionId::parse(body.connection_id).map_err(|e| Error::invalid_body(e.message))?;
     let existing = state
         .store
         .get_connection(&integration, &connection_id)
         .await?
         .ok_or_else(|| {
-            ApiError::not_found(
-                "not_found",
+            Error::not_found(
+                ErrorCode::NotFound,
                 format!("No connection '{connection_id}' for integration '{integration}'."),
             )
         })?;
@@ -216,10 +217,10 @@ pub async fn reconnect(
 
 /// The live session behind a token. Unknown and expired tokens are told apart so the team sees
 /// why a link stopped working; neither reveals anything about other sessions.
-pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, ApiError> {
+pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, Error> {
     let unknown = || {
-        ApiError::unauthorized(
-            "unknown_connect_session_token",
+        Error::unauthorized(
+            ErrorCode::UnknownConnectSessionToken,
             "The connect session token is not valid.",
         )
     };
@@ -232,8 +233,8 @@ pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, ApiEr
         .await?
         .ok_or_else(unknown)?;
     if state.clock.now() > session.expires_at {
-        return Err(ApiError::unauthorized(
-            "expired_connect_session_token",
+        return Err(Error::unauthorized(
+            ErrorCode::ExpiredConnectSessionToken,
             "The connect session token has expired; ask the backend for a new one.",
         ));
     }
@@ -246,10 +247,10 @@ pub fn authorize(
     session: &ConnectSession,
     integration: &IntegrationKey,
     requested_id: Option<ConnectionId>,
-) -> Result<FrontendAuth, ApiError> {
+) -> Result<FrontendAuth, Error> {
     let not_allowed = || {
-        ApiError::forbidden(
-            "integration_not_allowed",
+        Error::forbidden(
+            ErrorCode::IntegrationNotAllowed,
             format!("This connect session does not allow integration '{integration}'."),
         )
     };
@@ -264,8 +265,8 @@ pub fn authorize(
         None => ConnectionId::generate(),
     };
     if requested_id.is_some_and(|id| id != connection_id) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             "With a connect session token the server chooses the connection id; leave connection_id out.",
         ));
     }
@@ -393,14 +394,14 @@ mod tests {
     #[test]
     fn a_session_refuses_other_integrations_and_client_chosen_ids() {
         let e = authorize(&session(Some(vec!["zendesk"]), None), &key("github"), None).unwrap_err();
-        assert_eq!(e.code, "integration_not_allowed");
+        assert_eq!(e.code, ErrorCode::IntegrationNotAllowed);
         let e = authorize(
             &session(None, None),
             &key("github"),
             Some(ConnectionId::parse("mine").unwrap()),
         )
         .unwrap_err();
-        assert_eq!(e.code, "invalid_query_params");
+        assert_eq!(e.code, ErrorCode::InvalidQueryParams);
     }
 
     #[test]
@@ -419,7 +420,7 @@ mod tests {
         );
         assert_eq!(
             authorize(&s, &key("other"), None).unwrap_err().code,
-            "integration_not_allowed"
+            ErrorCode::IntegrationNotAllowed
         );
     }
 

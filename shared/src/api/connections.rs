@@ -5,21 +5,22 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::ApiJson;
 use super::extract::ApiQuery;
 use crate::connections::{delete_connection, edit_connection, read_fresh_connection, to_list_item, to_wire};
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::ConnectionFilter;
 use crate::AppState;
 
 /// Boolean query flags as clients send them: `true`/`false`, `1`/`0`.
-fn flag(value: &Option<String>, name: &str) -> Result<bool, ApiError> {
+fn flag(value: &Option<String>, name: &str) -> Result<bool, Error> {
     match value.as_deref() {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_query_params",
+        Some(_) => Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{name} must be true or false."),
         )),
     }
@@ -32,16 +33,16 @@ pub struct ConnectionQuery {
     force_refresh: Option<String>,
 }
 
-fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, ApiError> {
+fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, Error> {
     let key = q
         .provider_config_key
         .as_deref()
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::bad_request("invalid_query_params", "provider_config_key is required."))?;
-    IntegrationKey::parse(key).map_err(|e| ApiError::bad_request("invalid_query_params", e.message))
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidQueryParams, "provider_config_key is required."))?;
+    IntegrationKey::parse(key).map_err(|e| Error::invalid(ErrorCode::InvalidQueryParams, e.message))
 }
 
-fn connection_id(raw: String) -> Result<ConnectionId, ApiError> {
+fn connection_id(raw: String) -> Result<ConnectionId, Error> {
     ConnectionId::parse(raw)
 }
 
@@ -95,17 +96,19 @@ pub async fn list(
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     if let Some(name) = unsupported_filter(raw_query.as_deref()) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("Filtering connections by '{name}' is not supported yet."),
-        ));
+        )
+        .into());
     }
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE_SIZE {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("limit must be 1 to {MAX_PAGE_SIZE}."),
-        ));
+        )
+        .into());
     }
     let integrations = q
         .integration_id
@@ -114,7 +117,7 @@ pub async fn list(
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|k| IntegrationKey::parse(k).map_err(|e| ApiError::bad_request("invalid_query_params", e.message)))
+        .map(|k| IntegrationKey::parse(k).map_err(|e| Error::invalid(ErrorCode::InvalidQueryParams, e.message)))
         .collect::<Result<Vec<_>, _>>()?;
     let filter = ConnectionFilter {
         integrations,
@@ -163,18 +166,18 @@ pub struct ConnectionPatch {
 }
 
 /// An end user is an object with a string `id` (and whatever else the team keeps on it).
-fn check_end_user(end_user: &Value) -> Result<(), ApiError> {
+fn check_end_user(end_user: &Value) -> Result<(), Error> {
     match end_user.get("id").and_then(Value::as_str) {
         Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
-        _ => Err(ApiError::invalid_body(
+        _ => Err(Error::invalid_body(
             "end_user must be an object with a non-empty string id.",
         )),
     }
 }
 
-fn check_tags(tags: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
+fn check_tags(tags: &serde_json::Map<String, Value>) -> Result<(), Error> {
     if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
-        return Err(ApiError::invalid_body(
+        return Err(Error::invalid_body(
             "tags must be at most 64 string values under keys of 1 to 64 characters.",
         ));
     }
@@ -226,11 +229,11 @@ pub struct MetadataBody {
 /// `POST /connections/metadata` replaces the metadata; `PATCH` merges into it (top-level keys).
 async fn write_metadata(state: &AppState, body: MetadataBody, merge: bool) -> Result<Json<Value>, ApiError> {
     let key = IntegrationKey::parse(body.provider_config_key.clone())
-        .map_err(|e| ApiError::invalid_body(format!("provider_config_key: {}", e.message)))?;
+        .map_err(|e| Error::invalid_body(format!("provider_config_key: {}", e.message)))?;
     let ids = match &body.connection_id {
         OneOrMany::One(id) => vec![id.clone()],
         OneOrMany::Many(ids) if !ids.is_empty() && ids.len() <= 100 => ids.clone(),
-        OneOrMany::Many(_) => return Err(ApiError::invalid_body("connection_id must name 1 to 100 connections.")),
+        OneOrMany::Many(_) => return Err(Error::invalid_body("connection_id must name 1 to 100 connections.").into()),
     };
     let ids = ids
         .into_iter()
@@ -239,10 +242,11 @@ async fn write_metadata(state: &AppState, body: MetadataBody, merge: bool) -> Re
     // Every connection must exist before any is changed: a typo changes nothing.
     for id in &ids {
         if state.store.get_connection(&key, id).await?.is_none() {
-            return Err(ApiError::not_found(
-                "not_found",
+            return Err(Error::not_found(
+                ErrorCode::NotFound,
                 format!("No connection '{id}' for integration '{key}'."),
-            ));
+            )
+            .into());
         }
     }
     for id in &ids {

@@ -13,7 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::EnvironmentSettings;
 use crate::AppState;
 
@@ -53,10 +54,10 @@ pub async fn frontend_cors(State(state): State<AppState>, req: Request, next: Ne
         Err(e) => return ApiError::from(e).into_response(),
     };
     if !origin_allowed(&state, &settings, &origin) {
-        return ApiError::forbidden(
-            "origin_not_allowed",
+        return ApiError::from(Error::forbidden(
+            ErrorCode::OriginNotAllowed,
             "This web origin is not in the environment's allowed origins.",
-        )
+        ))
         .into_response();
     }
     let preflight =

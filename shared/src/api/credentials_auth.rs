@@ -9,13 +9,14 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::ApiJson;
 use super::frontend::{begin_flow, ConnectQuery, FlowStart};
 use crate::auth::{client_credentials, verification};
 use crate::connections::{save_connection, NewConnection};
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey, Secret};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::store::IntegrationRecord;
 use crate::{providers, AppState};
 
@@ -96,17 +97,13 @@ pub async fn client_credentials(
         ClientCredentialsBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|_| {
-            ApiError::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"}.")
+            Error::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"}.")
         })?
     };
     let own = match (body.client_id, body.client_secret) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
         (None, None) => None,
-        _ => {
-            return Err(ApiError::invalid_body(
-                "Send both client_id and client_secret, or neither.",
-            ))
-        }
+        _ => return Err(Error::invalid_body("Send both client_id and client_secret, or neither.").into()),
     };
     connect(
         &state,
@@ -127,7 +124,7 @@ async fn connect(
 ) -> Result<Json<Value>, ApiError> {
     let settings = state.store.get_settings().await?;
     let query = ConnectQuery::parse(raw_query)?;
-    let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
+    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
     let FlowStart {
         caller,
         attempt,

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::activity::Attempt;
 use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, verify_connect_digest};
 use crate::store::{EnvironmentSettings, IntegrationRecord};
 use crate::AppState;
@@ -33,18 +33,18 @@ fn bracketed<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
     key.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')
 }
 
-fn check_param(kind: &str, key: &str, value: &str) -> Result<(), ApiError> {
+fn check_param(kind: &str, key: &str, value: &str) -> Result<(), Error> {
     let key_ok =
         !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !key_ok {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{kind} names may contain only letters, digits and _ - ."),
         ));
     }
     if value.len() > MAX_VALUE_LEN || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{kind}[{key}] is too long or holds control characters."),
         ));
     }
@@ -52,7 +52,7 @@ fn check_param(kind: &str, key: &str, value: &str) -> Result<(), ApiError> {
 }
 
 impl ConnectQuery {
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<Self, Error> {
         let mut q = ConnectQuery::default();
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             let (key, value) = (key.into_owned(), value.into_owned());
@@ -72,8 +72,8 @@ impl ConnectQuery {
                     } else if let Some(name) = bracketed(k, "authorization_params") {
                         check_param("authorization_params", name, &value)?;
                         if crate::auth::oauth2::RESERVED_AUTHORIZATION_PARAMS.contains(&name) {
-                            return Err(ApiError::bad_request(
-                                "invalid_query_params",
+                            return Err(Error::invalid(
+                                ErrorCode::InvalidQueryParams,
                                 format!("authorization_params[{name}] is set by Latchkey and cannot be overridden."),
                             ));
                         }
@@ -87,7 +87,7 @@ impl ConnectQuery {
         Ok(q)
     }
 
-    pub fn connection_id(&self) -> Result<Option<ConnectionId>, ApiError> {
+    pub fn connection_id(&self) -> Result<Option<ConnectionId>, Error> {
         self.connection_id.clone().map(ConnectionId::parse).transpose()
     }
 
@@ -130,35 +130,35 @@ pub async fn authenticate(
     settings: &EnvironmentSettings,
     query: &ConnectQuery,
     integration: &IntegrationKey,
-) -> Result<FrontendAuth, ApiError> {
+) -> Result<FrontendAuth, Error> {
     let requested_id = query.connection_id()?;
     if let Some(token) = query.connect_session_token.as_deref() {
         let session = super::connect_sessions::find(state, token).await?;
         return super::connect_sessions::authorize(&session, integration, requested_id);
     }
     let public_key = query.public_key.as_deref().ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_auth_token",
+        Error::unauthorized(
+            ErrorCode::MissingAuthToken,
             "The public_key (or connect_session_token) parameter is missing.",
         )
     })?;
     if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(ApiError::unauthorized(
-            "invalid_auth_token",
+        return Err(Error::unauthorized(
+            ErrorCode::InvalidAuthToken,
             "The public key is not valid for this environment.",
         ));
     }
     if settings.hmac_enabled {
         let digest = query.hmac.as_deref().ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_hmac",
+            Error::unauthorized(
+                ErrorCode::MissingHmac,
                 "This environment requires an hmac digest on every connect request.",
             )
         })?;
         let id = requested_id.as_ref().map(ConnectionId::as_str);
         if !verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest) {
-            return Err(ApiError::unauthorized(
-                "invalid_hmac",
+            return Err(Error::unauthorized(
+                ErrorCode::InvalidHmac,
                 "The hmac digest does not match the integration and connection id.",
             ));
         }
@@ -189,45 +189,40 @@ pub async fn begin_flow(
     query: &ConnectQuery,
     key: &IntegrationKey,
     mode: AuthMode,
-) -> Result<FlowStart, ApiError> {
+) -> Result<FlowStart, Error> {
     let mut attempt = Attempt::new("auth", Some(key.to_string()), query.connection_id.clone());
-    let result = async {
-        let caller = authenticate(state, settings, query, key).await?;
-        // With a session token the server chooses the id: the attempt names the real one.
-        attempt.connection_id = Some(caller.connection_id.to_string());
-        let integration = state
-            .store
-            .get_integration(key)
-            .await?
-            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
-        if integration.auth_mode != mode {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
-                format!(
-                    "Integration '{key}' uses {}, not {}.",
-                    integration.auth_mode.as_str(),
-                    mode.as_str()
-                ),
-            ));
-        }
-        // Checked against the provider before anything is stored or sent anywhere.
-        let connection_config =
-            crate::providers::validate_connection_config(&integration.provider, &caller.connection_config(query))?;
-        Ok((caller, integration, connection_config))
-    }
-    .await;
-    match result {
-        Ok((caller, integration, connection_config)) => Ok(FlowStart {
-            caller,
-            attempt,
-            integration,
-            connection_config,
-        }),
-        Err(e) => {
-            attempt.failed(state, e.code, e.message.clone()).await;
-            Err(e)
-        }
-    }
+    let caller = attempt.run(state, authenticate(state, settings, query, key)).await?;
+    // With a session token the server chooses the id: the attempt names the real one.
+    attempt.connection_id = Some(caller.connection_id.to_string());
+    let (integration, connection_config) = attempt
+        .run(state, async {
+            let integration = state
+                .store
+                .get_integration(key)
+                .await?
+                .ok_or_else(|| Error::unknown_integration(key.as_str()))?;
+            if integration.auth_mode != mode {
+                return Err(Error::invalid(
+                    ErrorCode::InvalidAuthMode,
+                    format!(
+                        "Integration '{key}' uses {}, not {}.",
+                        integration.auth_mode.as_str(),
+                        mode.as_str()
+                    ),
+                ));
+            }
+            // Checked against the provider before anything is stored or sent anywhere.
+            let connection_config =
+                crate::providers::validate_connection_config(&integration.provider, &caller.connection_config(query))?;
+            Ok((integration, connection_config))
+        })
+        .await?;
+    Ok(FlowStart {
+        caller,
+        attempt,
+        integration,
+        connection_config,
+    })
 }
 
 /// The web origin of the page that started a browser flow: `Origin`, else the `Referer`'s
@@ -281,7 +276,7 @@ mod tests {
         ] {
             assert_eq!(
                 ConnectQuery::parse(Some(bad)).unwrap_err().code,
-                "invalid_query_params",
+                ErrorCode::InvalidQueryParams,
                 "{bad}"
             );
         }
@@ -291,7 +286,7 @@ mod tests {
                 .connection_id()
                 .unwrap_err()
                 .code,
-            "invalid_connection_id"
+            ErrorCode::InvalidConnectionId
         );
     }
 

@@ -7,12 +7,13 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::error::ApiError;
 use super::extract::ApiJson;
 use crate::auth::verification;
 use crate::connections::{read_connection, save_connection, to_wire, NewConnection};
 use crate::credentials::Credentials;
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::{providers, AppState};
 
 #[derive(Deserialize)]
@@ -30,8 +31,8 @@ pub struct ImportBody {
     tags: Map<String, Value>,
 }
 
-fn empty(what: &str) -> ApiError {
-    ApiError::invalid_body(format!("credentials.{what} must not be empty."))
+fn empty(what: &str) -> Error {
+    Error::invalid_body(format!("credentials.{what} must not be empty."))
 }
 
 pub async fn import(
@@ -47,17 +48,18 @@ pub async fn import(
         .store
         .get_integration(&key)
         .await?
-        .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+        .ok_or_else(|| Error::unknown_integration(key.as_str()))?;
     if body.credentials.auth_mode() != record.auth_mode {
-        return Err(ApiError::invalid_body(format!(
+        return Err(Error::invalid_body(format!(
             "credentials.type is {} but integration '{key}' uses {}.",
             body.credentials.auth_mode().as_str(),
             record.auth_mode.as_str()
-        )));
+        ))
+        .into());
     }
     match &body.credentials {
-        Credentials::OAuth2 { access_token, .. } if access_token.is_empty() => return Err(empty("access_token")),
-        Credentials::OAuth2Cc { token, .. } if token.is_empty() => return Err(empty("token")),
+        Credentials::OAuth2 { access_token, .. } if access_token.is_empty() => return Err(empty("access_token").into()),
+        Credentials::OAuth2Cc { token, .. } if token.is_empty() => return Err(empty("token").into()),
         _ => {}
     }
     let config = providers::validate_imported_connection_config(&record.provider, &body.connection_config)?;

@@ -10,19 +10,22 @@ pub mod connections;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;
+pub mod error;
 pub mod extract;
 pub mod frontend;
 pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
+pub mod wire;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::AppState;
+use error::ApiError;
 
 /// The public routes a frontend calls. Add new ones here, each wrapped in `cors::public` (it
 /// answers CORS preflights); `auth_start_routes` puts them all behind the rules of `cors`.
@@ -108,13 +111,13 @@ fn admin_routes(state: &AppState) -> Router<AppState> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "No such route.")
+    Error::not_found(ErrorCode::NotFound, "No such route.").into()
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "This route does not take that method.",
     )
 }

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::auth_result;
+use super::error::ApiError;
 use super::frontend::{begin_flow, request_origin, wants_html, ConnectQuery, FlowStart};
 use super::result_page::{render, Outcome};
 use crate::activity::Attempt;
@@ -14,7 +15,7 @@ use crate::auth::oauth2::{self, AuthorizationRequest, Grant, TokenRequest};
 use crate::auth::pkce;
 use crate::connections::{save_connection, NewConnection};
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey, Secret};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::integrations::open_client_secret;
 use crate::store::{OAuthSession, Upsert};
 use crate::{providers, AppState};
@@ -35,8 +36,8 @@ pub async fn connect(
         .clone()
         .filter(|o| super::cors::origin_allowed(&state, &settings, o));
     let started = if requested.is_some() && origin.is_none() {
-        Err(ApiError::forbidden(
-            "origin_not_allowed",
+        Err(Error::forbidden(
+            ErrorCode::OriginNotAllowed,
             "The page that started this flow is not in the environment's allowed origins.",
         ))
     } else {
@@ -54,8 +55,9 @@ pub async fn connect(
             r
         }
         Err(e) => {
+            let e = ApiError::from(e);
             let outcome = Outcome::Failure {
-                error_type: e.code,
+                error_type: e.code.as_str(),
                 description: &e.message,
             };
             // The flow failed before the provider: the poller learns it too.
@@ -77,9 +79,9 @@ async fn start(
     integration: &str,
     raw_query: Option<&str>,
     origin: Option<String>,
-) -> Result<url::Url, ApiError> {
+) -> Result<url::Url, Error> {
     let query = ConnectQuery::parse(raw_query)?;
-    let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
+    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
     let FlowStart {
         caller,
         attempt,
@@ -88,78 +90,71 @@ async fn start(
     } = begin_flow(state, settings, &query, &key, AuthMode::OAuth2).await?;
     let connection_id = caller.connection_id.clone();
 
-    let result: Result<url::Url, ApiError> = async {
-        let client_id = record.client_id.clone().ok_or_else(|| {
-            ApiError::bad_request(
-                "missing_client_id",
-                format!("Integration '{key}' has no client id configured."),
-            )
-        })?;
-        let endpoints = providers::oauth2_endpoints(&record, &connection_config)?;
-        attempt
-            .info(
-                state,
-                "started",
-                format!("Authorization started for integration '{key}'."),
-            )
-            .await;
+    attempt
+        .run(state, async {
+            let client_id = record.client_id.clone().ok_or_else(|| {
+                Error::invalid(
+                    ErrorCode::MissingClientId,
+                    format!("Integration '{key}' has no client id configured."),
+                )
+            })?;
+            let endpoints = providers::oauth2_endpoints(&record, &connection_config)?;
+            attempt
+                .info(
+                    state,
+                    "started",
+                    format!("Authorization started for integration '{key}'."),
+                )
+                .await;
 
-        let now = state.clock.now();
-        let verifier = endpoints.pkce.then(pkce::new_verifier);
-        let session = OAuthSession {
-            state: Secret::new(crate::crypto::random_token()),
-            integration: key.clone(),
-            connection_id: connection_id.clone(),
-            code_verifier: verifier.clone(),
-            redirect_uri: state.config.callback_url.to_string(),
-            connection_config,
-            origin,
-            attempt_id: attempt.id.clone(),
-            created_at: now,
-            expires_at: now + state.config.oauth_session_ttl,
-            result_nonce_hash: query.client_nonce.as_deref().map(auth_result::nonce_hash),
-            end_user: caller.end_user.clone(),
-        };
-        let scopes = record.scopes.clone();
-        let user_scope: Option<Vec<String>> = query.user_scope.as_ref().map(|u| {
-            u.split([',', ' '])
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect()
-        });
-        let challenge = verifier.as_ref().map(pkce::s256_challenge);
-        let url = oauth2::authorization_url(
-            &endpoints,
-            &AuthorizationRequest {
-                client_id: &client_id,
-                redirect_uri: &session.redirect_uri,
-                scopes: &scopes,
-                state: &session.state,
-                code_challenge: challenge.as_deref(),
-                extra_params: &query.authorization_params,
-                user_scope: user_scope.as_deref(),
-            },
-        );
-        state.store.put_oauth_session(&session).await?;
-        attempt
-            .info(
-                state,
-                "redirected",
-                format!("Redirected to {}.", url.host_str().unwrap_or("the provider")),
-            )
-            .await;
-        Ok(url)
-    }
-    .await;
-    if let Err(e) = &result {
-        attempt.failed(state, e.code, e.message.clone()).await;
-    }
-    result
+            let now = state.clock.now();
+            let verifier = endpoints.pkce.then(pkce::new_verifier);
+            let session = OAuthSession {
+                state: Secret::new(crate::crypto::random_token()),
+                integration: key.clone(),
+                connection_id: connection_id.clone(),
+                code_verifier: verifier.clone(),
+                redirect_uri: state.config.callback_url.to_string(),
+                connection_config,
+                origin,
+                attempt_id: attempt.id.clone(),
+                created_at: now,
+                expires_at: now + state.config.oauth_session_ttl,
+                result_nonce_hash: query.client_nonce.as_deref().map(auth_result::nonce_hash),
+                end_user: caller.end_user.clone(),
+            };
+            let scopes = record.scopes.clone();
+            let user_scope: Option<Vec<String>> = query.user_scope.as_ref().map(|u| {
+                u.split([',', ' '])
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            });
+            let challenge = verifier.as_ref().map(pkce::s256_challenge);
+            let url = oauth2::authorization_url(
+                &endpoints,
+                &AuthorizationRequest {
+                    client_id: &client_id,
+                    redirect_uri: &session.redirect_uri,
+                    scopes: &scopes,
+                    state: &session.state,
+                    code_challenge: challenge.as_deref(),
+                    extra_params: &query.authorization_params,
+                    user_scope: user_scope.as_deref(),
+                },
+            );
+            state.store.put_oauth_session(&session).await?;
+            attempt
+                .info(
+                    state,
+                    "redirected",
+                    format!("Redirected to {}.", url.host_str().unwrap_or("the provider")),
+                )
+                .await;
+            Ok(url)
+        })
+        .await
 }
-
-/// `error_type` values of the result page and their meaning for the frontend.
-const STATE_ERROR: &str = "state_err";
-const TOKEN_ERROR: &str = "token_err";
 
 pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let params: std::collections::HashMap<String, String> =
@@ -176,7 +171,7 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
             let e = ApiError::from(e);
             return render(
                 &Outcome::Failure {
-                    error_type: e.code,
+                    error_type: e.code.as_str(),
                     description: &e.message,
                 },
                 None,
@@ -192,10 +187,10 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
     );
     let origin = session.origin.clone();
     let nonce_hash = session.result_nonce_hash.clone();
-    let result = finish(&state, &attempt, session, &params).await;
-    if let Err((error_type, e)) = &result {
-        attempt.failed(&state, error_type, e.message.clone()).await;
-    }
+    let result = attempt
+        .run(&state, finish(&state, &attempt, session, &params))
+        .await
+        .map_err(ApiError::from);
     let (outcome, status) = match &result {
         Ok((key, id)) => (
             Outcome::Success {
@@ -204,9 +199,9 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
             },
             StatusCode::OK,
         ),
-        Err((error_type, e)) => (
+        Err(e) => (
             Outcome::Failure {
-                error_type,
+                error_type: e.code.as_str(),
                 description: &e.message,
             },
             e.status,
@@ -221,11 +216,11 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
 /// A callback that matches no flow: recorded without integration or connection.
 async fn fail_unattributed(state: &AppState, message: &str) -> Response {
     Attempt::new("auth", None, None)
-        .failed(state, STATE_ERROR, message)
+        .failed(state, ErrorCode::StateErr, message)
         .await;
     render(
         &Outcome::Failure {
-            error_type: STATE_ERROR,
+            error_type: ErrorCode::StateErr.as_str(),
             description: message,
         },
         None,
@@ -233,18 +228,16 @@ async fn fail_unattributed(state: &AppState, message: &str) -> Response {
     )
 }
 
-type FlowError = (&'static str, ApiError);
-
 async fn finish(
     state: &AppState,
     attempt: &Attempt,
     session: OAuthSession,
     params: &std::collections::HashMap<String, String>,
-) -> Result<(IntegrationKey, ConnectionId), FlowError> {
+) -> Result<(IntegrationKey, ConnectionId), Error> {
     if state.clock.now() > session.expires_at {
-        return Err((
-            STATE_ERROR,
-            ApiError::bad_request(STATE_ERROR, "This authorization expired; start again."),
+        return Err(Error::invalid(
+            ErrorCode::StateErr,
+            "This authorization expired; start again.",
         ));
     }
     if let Some(error) = params.get("error") {
@@ -258,40 +251,34 @@ async fn finish(
             .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
             .unwrap_or_else(|| "The provider did not grant access.".into());
         let message = format!("The provider returned '{code}': {description}");
-        let error_type: &'static str = if code == "access_denied" {
-            "access_denied"
+        let error_type = if code == ErrorCode::AccessDenied.as_str() {
+            ErrorCode::AccessDenied
         } else {
-            "provider_err"
+            ErrorCode::ProviderErr
         };
-        return Err((error_type, ApiError::bad_request(error_type, message)));
+        return Err(Error::provider(false, error_type, message));
     }
 
-    let as_flow = |e: ApiError| {
-        (
-            if e.status.is_server_error() {
-                "server_error"
-            } else {
-                TOKEN_ERROR
-            },
-            e,
-        )
+    // The page reports Latchkey's own trouble as such, anything else as a failed token step.
+    let as_flow = |e: Error| {
+        let code = if e.kind.is_internal() {
+            ErrorCode::ServerError
+        } else {
+            ErrorCode::TokenErr
+        };
+        e.with_code(code)
     };
     let record = state
         .store
         .get_integration(&session.integration)
         .await
         .map_err(|e| as_flow(e.into()))?
-        .ok_or_else(|| (TOKEN_ERROR, ApiError::unknown_integration(session.integration.as_str())))?;
+        .ok_or_else(|| Error::unknown_integration(session.integration.as_str()).with_code(ErrorCode::TokenErr))?;
     let endpoints = providers::oauth2_endpoints(&record, &session.connection_config).map_err(as_flow)?;
     let code = params
         .get(&endpoints.code_param)
         .filter(|c| !c.is_empty())
-        .ok_or_else(|| {
-            (
-                TOKEN_ERROR,
-                ApiError::bad_request(TOKEN_ERROR, "The provider sent no authorization code."),
-            )
-        })?;
+        .ok_or_else(|| Error::invalid(ErrorCode::TokenErr, "The provider sent no authorization code."))?;
     let client_id = record.client_id.clone().unwrap_or_default();
     let client_secret = open_client_secret(state, &record).await.map_err(as_flow)?;
     let token = oauth2::request_token(
@@ -310,18 +297,10 @@ async fn finish(
     )
     .await
     .map_err(|e| {
-        let status = match e {
-            oauth2::TokenError::Timeout | oauth2::TokenError::Unreachable => StatusCode::BAD_GATEWAY,
-            oauth2::TokenError::Status(s) if s >= 500 => StatusCode::BAD_GATEWAY,
-            _ => StatusCode::BAD_REQUEST,
-        };
-        (
-            TOKEN_ERROR,
-            ApiError::new(
-                status,
-                TOKEN_ERROR,
-                format!("Token exchange failed: {e} [{}]", e.code()),
-            ),
+        Error::provider(
+            e.is_transient(),
+            ErrorCode::TokenErr,
+            format!("Token exchange failed: {e} [{}]", e.code()),
         )
     })?;
     let expires = token

@@ -6,8 +6,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::ApiQuery;
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::providers::{self, catalog, schema::Provider};
 use crate::AppState;
 
@@ -41,6 +42,6 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
 
 pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
     let p = providers::provider(&name)
-        .ok_or_else(|| ApiError::not_found("not_found", format!("No provider '{name}' in the catalog.")))?;
+        .ok_or_else(|| Error::not_found(ErrorCode::NotFound, format!("No provider '{name}' in the catalog.")))?;
     Ok(Json(json!({"data": entry(p), "source": catalog().source})))
 }

@@ -4,7 +4,7 @@
 use crate::auth::oauth2::{self, Grant, TokenRequest};
 use crate::credentials::Credentials;
 use crate::domain::{ConnectionConfig, Secret};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::integrations::open_client_secret;
 use crate::providers;
 use crate::store::IntegrationRecord;
@@ -19,14 +19,14 @@ pub async fn fetch(
     integration: &IntegrationRecord,
     config: &ConnectionConfig,
     own: Option<(String, Secret)>,
-) -> Result<(Credentials, serde_json::Map<String, serde_json::Value>), ApiError> {
+) -> Result<(Credentials, serde_json::Map<String, serde_json::Value>), Error> {
     let endpoints = providers::oauth2_endpoints(integration, config)?;
     let (client_id, client_secret, keep) = match own {
         Some((id, secret)) => (id, secret, true),
         None => {
             let id = integration.client_id.clone().ok_or_else(|| {
-                ApiError::bad_request(
-                    "missing_client_id",
+                Error::invalid(
+                    ErrorCode::MissingClientId,
                     format!(
                         "Integration '{}' has no client id; send client_id and client_secret.",
                         integration.key
@@ -50,8 +50,8 @@ pub async fn fetch(
     )
     .await
     .map_err(|e| {
-        ApiError::bad_request(
-            "connection_test_failed",
+        Error::invalid(
+            ErrorCode::ConnectionTestFailed,
             format!(
                 "The provider did not issue a client-credentials token: {e} [{}]",
                 e.code()

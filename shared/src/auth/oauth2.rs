@@ -196,6 +196,15 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// Worth retrying: the endpoint did not answer, or failed on its side.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Timeout | TokenError::Unreachable => true,
+            TokenError::Status(status) => *status >= 500,
+            TokenError::Provider { .. } | TokenError::Malformed(_) => false,
+        }
+    }
+
     /// A short machine code for activity entries.
     pub fn code(&self) -> &'static str {
         match self {

@@ -8,21 +8,21 @@ use reqwest::header::{HeaderName, HeaderValue};
 
 use crate::credentials::Credentials;
 use crate::domain::{ConnectionConfig, Secret};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::providers::schema::Provider;
 use crate::providers::template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 use crate::store::IntegrationRecord;
 use crate::AppState;
 
-fn invalid(message: String) -> ApiError {
-    ApiError::bad_request("invalid_credentials", message)
+fn invalid(message: String) -> Error {
+    Error::invalid(ErrorCode::InvalidCredentials, message)
 }
 
 /// Applies `default_value`s and checks each credential against its `pattern`/`enum`/`format`.
-pub fn check_credentials(provider: Option<&Provider>, credentials: Credentials) -> Result<Credentials, ApiError> {
+pub fn check_credentials(provider: Option<&Provider>, credentials: Credentials) -> Result<Credentials, Error> {
     let specs = provider.and_then(|p| p.credentials.as_ref());
     let spec = |k: &str| specs.and_then(|s| s.get(k));
-    let check = |k: &str, v: &str| -> Result<(), ApiError> {
+    let check = |k: &str, v: &str| -> Result<(), Error> {
         if v.chars().any(char::is_control) {
             return Err(invalid(format!("Credential '{k}' holds control characters.")));
         }
@@ -64,8 +64,8 @@ pub fn check_credentials(provider: Option<&Provider>, credentials: Credentials) 
     }
 }
 
-fn test_failed(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("connection_test_failed", message)
+fn test_failed(message: impl Into<String>) -> Error {
+    Error::invalid(ErrorCode::ConnectionTestFailed, message)
 }
 
 /// The template values of a credential set.
@@ -105,7 +105,7 @@ pub async fn verify(
     provider: &Provider,
     config: &ConnectionConfig,
     credentials: &Credentials,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(proxy) = provider.proxy.as_ref() else {
         return Ok(());
     };
@@ -120,7 +120,7 @@ pub async fn verify(
         .and_then(|c| c.proxy_base_url.as_deref())
         .or(verification.base_url_override.as_deref())
         .unwrap_or(&proxy.base_url);
-    let base = render_url(base_template, &vars).map_err(|e| e.into_api(&what))?;
+    let base = render_url(base_template, &vars).map_err(|e| e.into_error(&what))?;
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (k, v) in proxy
         .headers
@@ -134,7 +134,7 @@ pub async fn verify(
             }
             // A header built from optional connection config that was not given is left out.
             Err(TemplateError::Missing(var)) if var.starts_with("connectionConfig.") => continue,
-            Err(e) => return Err(e.into_api(&what)),
+            Err(e) => return Err(e.into_error(&what)),
         }
     }
     let query: Vec<(String, String)> = proxy
@@ -144,17 +144,17 @@ pub async fn verify(
         .map(|(k, v)| {
             Ok((
                 k.clone(),
-                render_text(v, &vars, Slot::Param).map_err(|e| e.into_api(&what))?,
+                render_text(v, &vars, Slot::Param).map_err(|e| e.into_error(&what))?,
             ))
         })
-        .collect::<Result<_, ApiError>>()?;
+        .collect::<Result<_, Error>>()?;
     let method = reqwest::Method::from_bytes(verification.method.as_deref().unwrap_or("GET").as_bytes())
         .map_err(|_| test_failed("The provider's verification method is not valid."))?;
     let mut last_status = None;
     for endpoint in &verification.endpoints {
         if endpoint.contains("${") || !endpoint.starts_with('/') {
-            return Err(ApiError::bad_request(
-                "unsupported_provider_template",
+            return Err(Error::invalid(
+                ErrorCode::UnsupportedProviderTemplate,
                 format!("{what} verifies at a templated endpoint, which Latchkey does not support yet."),
             ));
         }

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::auth::oauth2::{ClientAuth, OAuth2Endpoints, TokenBody, TokenShape};
 use crate::domain::{AuthMode, ConnectionConfig};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::{CustomOAuth2, IntegrationRecord};
 pub use catalog::{catalog, provider};
 use schema::{BodyFormat, Provider, ProviderAuthMode};
@@ -28,9 +28,8 @@ pub fn warm() {
     let _ = catalog().providers.len();
 }
 
-fn unknown_provider(name: &str) -> ApiError {
-    ApiError::bad_request(
-        "unknown_provider",
+fn unknown_provider(name: &str) -> Error {
+    Error::invalid(ErrorCode::UnknownProvider,
         format!("Unknown provider '{name}'. See GET /providers, or use '{CUSTOM_OAUTH2}' with a 'custom' block of endpoints."),
     )
 }
@@ -48,14 +47,13 @@ pub fn supported_mode(p: &Provider) -> Option<AuthMode> {
 
 /// The auth mode an integration of `provider` uses. Catalog entries whose mode has no flow yet
 /// are refused here, so no integration (and so no connect attempt) can exist for them.
-pub fn auth_mode(provider_name: &str) -> Result<AuthMode, ApiError> {
+pub fn auth_mode(provider_name: &str) -> Result<AuthMode, Error> {
     if provider_name == CUSTOM_OAUTH2 {
         return Ok(AuthMode::OAuth2);
     }
     let p = provider(provider_name).ok_or_else(|| unknown_provider(provider_name))?;
     supported_mode(p).ok_or_else(|| {
-        ApiError::bad_request(
-            "unsupported_auth_mode",
+        Error::invalid(ErrorCode::UnsupportedAuthMode,
             format!(
                 "Provider '{provider_name}' uses {}, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC).",
                 p.auth_mode.as_str()
@@ -64,16 +62,15 @@ pub fn auth_mode(provider_name: &str) -> Result<AuthMode, ApiError> {
     })
 }
 
-fn parse_endpoint(field: &str, value: &str) -> Result<Url, ApiError> {
-    let url =
-        Url::parse(value).map_err(|_| ApiError::invalid_body(format!("custom.{field} is not an absolute URL.")))?;
+fn parse_endpoint(field: &str, value: &str) -> Result<Url, Error> {
+    let url = Url::parse(value).map_err(|_| Error::invalid_body(format!("custom.{field} is not an absolute URL.")))?;
     if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(ApiError::invalid_body(format!(
+        return Err(Error::invalid_body(format!(
             "custom.{field} must be an http(s) URL with a host."
         )));
     }
     if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::invalid_body(format!(
+        return Err(Error::invalid_body(format!(
             "custom.{field} may not carry a fragment or user info."
         )));
     }
@@ -86,7 +83,7 @@ fn string_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
 
 /// Checks a custom block when an integration is written, so a bad URL fails at configuration
 /// time rather than in a customer's browser.
-pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(), ApiError> {
+pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(), Error> {
     let generic = provider_name == CUSTOM_OAUTH2;
     if generic || !custom.authorization_url.is_empty() {
         parse_endpoint("authorization_url", &custom.authorization_url)?;
@@ -104,14 +101,14 @@ pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(),
     }
     match custom.token_request_auth_method.as_deref() {
         None | Some("body") | Some("basic") => Ok(()),
-        Some(_) => Err(ApiError::invalid_body(
+        Some(_) => Err(Error::invalid_body(
             "custom.token_request_auth_method must be 'body' or 'basic'.",
         )),
     }
 }
 
-fn invalid_config(message: String) -> ApiError {
-    ApiError::bad_request("invalid_connection_config", message)
+fn invalid_config(message: String) -> Error {
+    Error::invalid(ErrorCode::InvalidConnectionConfig, message)
 }
 
 /// Every URL and header template of an entry, with a name for messages.
@@ -145,7 +142,7 @@ pub fn templates(p: &Provider) -> Vec<(&'static str, &str, bool)> {
 /// fields, none the provider fills itself, each matching its `enum`/`pattern`/`format` and the
 /// safe alphabet of every URL slot it lands in; required fields present; defaults applied.
 /// `prefix`/`suffix` typed along with the value (`https://acme.zendesk.com`) are taken off.
-pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig) -> Result<ConnectionConfig, ApiError> {
+pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig) -> Result<ConnectionConfig, Error> {
     check_connection_config(provider_name, input, false)
 }
 
@@ -155,7 +152,7 @@ pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig)
 pub fn validate_imported_connection_config(
     provider_name: &str,
     input: &ConnectionConfig,
-) -> Result<ConnectionConfig, ApiError> {
+) -> Result<ConnectionConfig, Error> {
     check_connection_config(provider_name, input, true)
 }
 
@@ -163,7 +160,7 @@ fn check_connection_config(
     provider_name: &str,
     input: &ConnectionConfig,
     trusted: bool,
-) -> Result<ConnectionConfig, ApiError> {
+) -> Result<ConnectionConfig, Error> {
     let Some(p) = provider(provider_name) else {
         // The generic provider declares no fields; its URLs hold no placeholders.
         return Ok(input.clone());
@@ -210,8 +207,8 @@ fn check_connection_config(
         if let Some(default) = &spec.default_value {
             out.insert(key.clone(), Value::String(default.clone()));
         } else if spec.required() {
-            return Err(ApiError::bad_request(
-                "missing_connection_config",
+            return Err(Error::invalid(
+                ErrorCode::MissingConnectionConfig,
                 format!("Provider '{provider_name}' needs connection config '{key}' (params[{key}])."),
             ));
         }
@@ -224,7 +221,7 @@ fn check_connection_config(
             render_text(t, &vars, Slot::Header).map(drop)
         };
         match result {
-            Err(e @ TemplateError::Invalid { .. }) => return Err(e.into_api(&format!("{provider_name} {name}"))),
+            Err(e @ TemplateError::Invalid { .. }) => return Err(e.into_error(&format!("{provider_name} {name}"))),
             // Absent secrets or unset optional values are filled later or not needed.
             _ => continue,
         }
@@ -234,15 +231,12 @@ fn check_connection_config(
 
 /// The OAuth2 endpoints of an integration (OAUTH2 or OAUTH2_CC), rendered for one connection's
 /// config. Catalog URLs are replaced by the integration's `custom` block when it has one.
-pub fn oauth2_endpoints(
-    integration: &IntegrationRecord,
-    config: &ConnectionConfig,
-) -> Result<OAuth2Endpoints, ApiError> {
+pub fn oauth2_endpoints(integration: &IntegrationRecord, config: &ConnectionConfig) -> Result<OAuth2Endpoints, Error> {
     let custom = integration.custom.as_ref();
     if integration.provider == CUSTOM_OAUTH2 {
         let custom = custom.ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_integration",
+            Error::invalid(
+                ErrorCode::InvalidIntegration,
                 format!("Integration '{}' has no OAuth2 endpoints.", integration.key),
             )
         })?;
@@ -258,19 +252,19 @@ pub fn oauth2_endpoints(
         AuthMode::OAuth2 => ProviderAuthMode::OAuth2,
         AuthMode::OAuth2Cc => ProviderAuthMode::OAuth2Cc,
         other => {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
+            return Err(Error::invalid(
+                ErrorCode::InvalidAuthMode,
                 format!("Integration '{}' uses {}, not OAuth2.", integration.key, other.as_str()),
             ))
         }
     };
     let what = format!("Provider '{}'", p.name);
     let vars = Vars::config(config, p.connection_config.as_ref());
-    let url = |t: &str| render_url(t, &vars).map_err(|e| e.into_api(&what));
-    let text = |t: &str, slot| render_text(t, &vars, slot).map_err(|e| e.into_api(&what));
+    let url = |t: &str| render_url(t, &vars).map_err(|e| e.into_error(&what));
+    let text = |t: &str, slot| render_text(t, &vars, slot).map_err(|e| e.into_error(&what));
     let no_url = |field: &str| {
-        ApiError::bad_request(
-            "invalid_integration",
+        Error::invalid(
+            ErrorCode::InvalidIntegration,
             format!(
                 "Provider '{}' has no {field}; set it in the integration's custom block.",
                 p.name
@@ -287,7 +281,7 @@ pub fn oauth2_endpoints(
         (None, None) if mode == ProviderAuthMode::OAuth2Cc => token_url.clone(),
         (None, None) => return Err(no_url("authorization_url")),
     };
-    let params = |m: &Option<Map<String, Value>>| -> Result<Vec<(String, String)>, ApiError> {
+    let params = |m: &Option<Map<String, Value>>| -> Result<Vec<(String, String)>, Error> {
         m.iter()
             .flatten()
             .map(|(k, v)| Ok((k.clone(), text(&param_text(v), Slot::Param)?)))
@@ -309,7 +303,7 @@ pub fn oauth2_endpoints(
         .iter()
         .flatten()
         .map(|(k, v)| Ok((k.clone(), text(v, Slot::Header)?)))
-        .collect::<Result<_, ApiError>>()?;
+        .collect::<Result<_, Error>>()?;
     if let Some(sep) = &p.scope_separator {
         e.scope_separator = sep.clone();
     }

@@ -71,14 +71,14 @@ fn every_field_pattern_compiles() {
 fn unsupported_modes_are_listed_but_refuse_to_connect() {
     assert!(provider("3cx").is_some());
     let err = auth_mode("3cx").unwrap_err();
-    assert_eq!(err.code, "unsupported_auth_mode");
+    assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
     assert!(err.message.contains("TWO_STEP"), "{}", err.message);
     assert_eq!(auth_mode("zendesk").unwrap(), AuthMode::OAuth2);
     assert_eq!(auth_mode("openai").unwrap(), AuthMode::ApiKey);
     assert_eq!(auth_mode("8x8").unwrap(), AuthMode::OAuth2Cc);
     assert_eq!(auth_mode("jira-basic").unwrap(), AuthMode::Basic);
     assert_eq!(auth_mode(CUSTOM_OAUTH2).unwrap(), AuthMode::OAuth2);
-    assert_eq!(auth_mode("no-such-api").unwrap_err().code, "unknown_provider");
+    assert_eq!(auth_mode("no-such-api").unwrap_err().code, ErrorCode::UnknownProvider);
 }
 
 /// An example value for a field: its default, its example, its first allowed value, or a
@@ -230,16 +230,16 @@ fn zendesk_config_is_validated_before_use() {
     );
     for bad in ["evil.com/x?", "a@b", "a#b", "a%2Fb", "a\r\nb", "аcme", "ACME", "a.b"] {
         let err = validate_connection_config("zendesk", &cfg(&[("subdomain", bad)])).unwrap_err();
-        assert_eq!(err.code, "invalid_connection_config", "{bad:?}");
+        assert_eq!(err.code, ErrorCode::InvalidConnectionConfig, "{bad:?}");
     }
     let missing = validate_connection_config("zendesk", &cfg(&[])).unwrap_err();
-    assert_eq!(missing.code, "missing_connection_config");
+    assert_eq!(missing.code, ErrorCode::MissingConnectionConfig);
     assert!(missing.message.contains("subdomain"), "{}", missing.message);
     let unknown = validate_connection_config("zendesk", &cfg(&[("subdomain", "a"), ("host", "evil.com")])).unwrap_err();
-    assert_eq!(unknown.code, "invalid_connection_config");
+    assert_eq!(unknown.code, ErrorCode::InvalidConnectionConfig);
     // Values the provider fills in can't be forced by the user (they become the API base URL).
     let forced = validate_connection_config("salesforce", &cfg(&[("instance_url", "https://evil.com")])).unwrap_err();
-    assert_eq!(forced.code, "invalid_connection_config");
+    assert_eq!(forced.code, ErrorCode::InvalidConnectionConfig);
 }
 
 #[test]
@@ -280,7 +280,7 @@ fn endpoints_render_from_the_catalog_with_the_connection_config() {
         &cfg(&[("subdomain", "evil.com/x?")]),
     )
     .unwrap_err();
-    assert_eq!(hostile.code, "invalid_connection_config");
+    assert_eq!(hostile.code, ErrorCode::InvalidConnectionConfig);
 }
 
 #[test]

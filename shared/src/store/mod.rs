@@ -27,6 +27,23 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::error::{Error, ErrorCode};
+        match e {
+            StoreError::Conflict => Error::conflict(ErrorCode::Conflict, "The record was changed concurrently; retry."),
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                Error::unavailable("The store")
+            }
+            StoreError::Corrupt(detail) => {
+                tracing::error!(%detail, "corrupt record in store");
+                Error::internal()
+            }
+        }
+    }
+}
+
 /// Sealed bytes, kept as base64 inside serialized records.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Sealed(pub Vec<u8>);
