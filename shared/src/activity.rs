@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use crate::error::{Error, ErrorCode};
-use crate::store::{ActivityEntry, ActivityLevel};
+use crate::store::{ActivityEntry, ActivityFilter, ActivityLevel};
 use crate::AppState;
 
 /// One operation (an auth attempt, a refresh) whose steps share an `attempt_id`.
@@ -86,4 +86,9 @@ impl Attempt {
             tracing::warn!(error = %e, attempt = %self.id, event, "could not record activity");
         }
     }
+}
+
+/// Entries matching `filter`, newest first.
+pub async fn list(state: &AppState, filter: &ActivityFilter) -> Result<Vec<ActivityEntry>, Error> {
+    Ok(state.store.list_activity(filter).await?)
 }

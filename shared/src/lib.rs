@@ -3,6 +3,8 @@
 
 pub mod activity;
 pub mod api;
+#[cfg(test)]
+mod architecture;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -12,7 +14,9 @@ pub mod connections;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
+pub mod environment;
 pub mod error;
+pub mod flows;
 pub mod integrations;
 #[cfg(feature = "aws")]
 pub mod lambda;

@@ -17,7 +17,7 @@ use latchkey::connections::{NewConnection, save_connection};
 use latchkey::credentials::Credentials;
 use latchkey::crypto::local::LocalSealer;
 use latchkey::crypto::{SealContext, SealError, Sealer};
-use latchkey::domain::{ConnectionId, IntegrationKey, Secret};
+use latchkey::domain::{AccessToken, ConnectionId, IntegrationKey, RefreshToken};
 use latchkey::store::sqlite::SqliteStore;
 use latchkey::store::*;
 use time::OffsetDateTime;
@@ -141,10 +141,10 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
         "id_token": "x".repeat(800),
     });
     let credentials = Credentials::OAuth2 {
-        access_token: Secret::new("at-0123456789abcdef0123456789abcdef"),
-        refresh_token: Some(Secret::new("rt-0123456789abcdef")),
+        access_token: AccessToken::new("at-0123456789abcdef0123456789abcdef"),
+        refresh_token: Some(RefreshToken::new("rt-0123456789abcdef")),
         expires_at: Some(state.clock.now() + time::Duration::hours(1)),
-        raw: raw.as_object().unwrap().clone(),
+        raw: raw.as_object().unwrap().clone().into(),
     };
     save_connection(
         &state,

@@ -11,10 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::result_page::Outcome;
+use super::wire::PollResult;
 use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
 use crate::store::AuthResult;
@@ -47,25 +47,12 @@ pub fn nonce_of_query(raw: Option<&str>) -> Option<String> {
         .and_then(|(_, v)| parse_nonce(&v).ok())
 }
 
-pub fn body(outcome: &Outcome<'_>) -> Value {
-    match outcome {
-        Outcome::Success {
-            integration,
-            connection_id,
-        } => json!({"status": "success", "providerConfigKey": integration, "connectionId": connection_id}),
-        Outcome::Failure {
-            error_type,
-            description,
-        } => json!({"status": "error", "error_type": error_type, "error_desc": description}),
-    }
-}
-
 /// Keeps the outcome for the poller. Best effort: the result page's message is the main path,
 /// so a store failure is logged, not raised.
 pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
     let result = AuthResult {
         nonce_hash: nonce_hash.to_owned(),
-        body: body(outcome),
+        body: serde_json::to_value(PollResult::from(outcome)).expect("wire objects serialize"),
         expires_at: state.clock.now() + RESULT_TTL,
     };
     if let Err(e) = state.store.put_auth_result(&result).await {
@@ -74,7 +61,7 @@ pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
 }
 
 pub async fn poll(State(state): State<AppState>, Path(nonce): Path<String>) -> Response {
-    let pending = json!({"status": "pending"});
+    let pending = serde_json::to_value(PollResult::Pending).expect("wire objects serialize");
     let body = match parse_nonce(&nonce) {
         Err(e) => return ApiError::from(e).into_response(),
         Ok(nonce) => match state.store.take_auth_result(&nonce_hash(&nonce)).await {

@@ -49,7 +49,7 @@ pub async fn frontend_cors(State(state): State<AppState>, req: Request, next: Ne
         // Navigations and non-browser clients: nothing to negotiate.
         return next.run(req).await;
     };
-    let settings = match state.store.get_settings().await {
+    let settings = match crate::environment::settings(&state).await {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -54,6 +54,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         updated_at: now(),
         last_fetched_at: now(),
         version: 0,
+        errors: Vec::new(),
     }
 }
 
@@ -103,10 +104,10 @@ pub async fn integrations_are_created_once_replaced_listed_and_deleted(store: &d
 
 fn session(state: &str) -> OAuthSession {
     OAuthSession {
-        state: Secret::new(state),
+        state: OAuthState::new(state),
         integration: IntegrationKey::parse("github").unwrap(),
         connection_id: ConnectionId::parse("user-1").unwrap(),
-        code_verifier: Some(Secret::new("verifier")),
+        code_verifier: Some(PkceVerifier::new("verifier")),
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
         origin: Some("http://localhost:5173".into()),

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, Secret};
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -143,6 +143,19 @@ pub struct ConnectionRecord {
     pub last_fetched_at: OffsetDateTime,
     /// Optimistic-locking counter, incremented by every write.
     pub version: u64,
+    /// The connection's active problems (a failed refresh), cleared when it works again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConnectionProblem>,
+}
+
+/// One active problem of a connection: what failed, and the activity attempt that tells how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionProblem {
+    /// What kind of operation failed (`auth`, `refresh`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The `attempt_id` of the activity entries that describe it.
+    pub log_id: String,
 }
 
 impl ConnectionRecord {
@@ -176,10 +189,10 @@ pub enum Upsert {
 /// One in-flight OAuth authorization, keyed by its `state`, consumed exactly once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OAuthSession {
-    pub state: Secret,
+    pub state: OAuthState,
     pub integration: IntegrationKey,
     pub connection_id: ConnectionId,
-    pub code_verifier: Option<Secret>,
+    pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
     pub connection_config: ConnectionConfig,
     /// The web origin that started the flow: the only target of the result `postMessage`.

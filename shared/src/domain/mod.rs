@@ -1,32 +1,12 @@
 //! Domain values parsed once at the edge. A value of these types is already valid; secrets are
 //! wrapped so that `Debug` and `Display` can never print them.
 
+mod secret;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorCode};
-
-/// A secret string: `Debug` prints `[redacted]`; reading it takes an explicit `expose()`.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use secret::{AccessToken, ClientSecret, OAuthState, PkceVerifier, RefreshToken, Secret};
 
 /// Keys and ids share one shape: 1–255 characters of `[A-Za-z0-9._:@|+-]`, so they can be put in
 /// store keys, URLs and log lines without escaping.
@@ -96,31 +76,63 @@ impl ConnectionId {
     }
 }
 
-/// How a connection authenticates at its provider. Wire names follow the ecosystem's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum AuthMode {
-    #[serde(rename = "OAUTH2")]
-    OAuth2,
-    #[serde(rename = "OAUTH2_CC")]
-    OAuth2Cc,
-    #[serde(rename = "OAUTH1")]
-    OAuth1,
-    ApiKey,
-    Basic,
-    App,
+/// Lists every auth mode once: the variant and its wire name.
+macro_rules! auth_modes {
+    ($( $(#[$doc:meta])* $variant:ident = $wire:literal, )*) => {
+        /// How a connection authenticates at its provider: every mode the catalog names, with the
+        /// ecosystem's wire names. Which of them Latchkey can connect is `auth::scheme`'s to say.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum AuthMode {
+            $( $(#[$doc])* #[serde(rename = $wire)] $variant, )*
+        }
+
+        impl AuthMode {
+            pub const ALL: &'static [AuthMode] = &[$(AuthMode::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(AuthMode::$variant => $wire,)*
+                }
+            }
+        }
+    };
 }
 
-impl AuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMode::OAuth2 => "OAUTH2",
-            AuthMode::OAuth2Cc => "OAUTH2_CC",
-            AuthMode::OAuth1 => "OAUTH1",
-            AuthMode::ApiKey => "API_KEY",
-            AuthMode::Basic => "BASIC",
-            AuthMode::App => "APP",
-        }
+auth_modes! {
+    /// OAuth 2.0 authorization code (with PKCE unless the provider refuses it).
+    OAuth2 = "OAUTH2",
+    /// OAuth 2.0 client credentials.
+    OAuth2Cc = "OAUTH2_CC",
+    ApiKey = "API_KEY",
+    Basic = "BASIC",
+    /// A token request with the user's credentials, then the catalog's further steps.
+    TwoStep = "TWO_STEP",
+    /// OAuth 2.0 against an MCP server, with discovery and dynamic client registration.
+    McpOAuth2 = "MCP_OAUTH2",
+    /// `MCP_OAUTH2` at a server URL the user gives.
+    McpOAuth2Generic = "MCP_OAUTH2_GENERIC",
+    /// A JWT signed with the user's key.
+    Jwt = "JWT",
+    /// OAuth 1.0a: request token, authorization, access token.
+    OAuth1 = "OAUTH1",
+    Bill = "BILL",
+    /// A GitHub App installation.
+    App = "APP",
+    /// A GitHub App installation and user OAuth in one flow.
+    Custom = "CUSTOM",
+    /// NetSuite token-based authentication.
+    Tba = "TBA",
+    Signature = "SIGNATURE",
+    /// AWS Signature V4 with an assumed role.
+    AwsSigV4 = "AWS_SIGV4",
+    InstallPlugin = "INSTALL_PLUGIN",
+    /// No credentials at all.
+    None = "NONE",
+}
+
+impl std::fmt::Display for AuthMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -131,13 +143,6 @@ pub type ConnectionConfig = serde_json::Map<String, serde_json::Value>;
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("sk_live_123");
-        assert_eq!(format!("{s:?}"), "[redacted]");
-        assert_eq!(s.expose(), "sk_live_123");
-    }
 
     #[test]
     fn identifiers_reject_what_cannot_travel_unescaped() {
@@ -158,5 +163,11 @@ mod tests {
         assert_eq!(serde_json::to_string(&AuthMode::OAuth2Cc).unwrap(), "\"OAUTH2_CC\"");
         assert_eq!(serde_json::to_string(&AuthMode::ApiKey).unwrap(), "\"API_KEY\"");
         assert_eq!(AuthMode::OAuth2.as_str(), "OAUTH2");
+        for mode in AuthMode::ALL {
+            let wire = serde_json::to_string(mode).unwrap();
+            assert_eq!(wire, format!("\"{}\"", mode.as_str()));
+            assert_eq!(serde_json::from_str::<AuthMode>(&wire).unwrap(), *mode);
+        }
+        assert_eq!(AuthMode::ALL.len(), 17);
     }
 }
