@@ -317,10 +317,13 @@ fn test_files(files: &[PathBuf]) -> BTreeSet<PathBuf> {
         let mut rest = code.as_str();
         while let Some(at) = rest.find("#[cfg(test)]") {
             rest = &rest[at + "#[cfg(test)]".len()..];
+            // `mod name;`, `pub mod name;`, `pub(crate) mod name;`
             let decl: Vec<&str> = rest.split_whitespace().take(3).collect();
-            let name = match decl.as_slice() {
-                ["mod", name, ..] | ["pub", "mod", name] => name.trim_end_matches(';'),
-                _ => continue,
+            let Some(at) = decl.iter().position(|w| *w == "mod") else {
+                continue;
+            };
+            let Some(name) = decl.get(at + 1).map(|n| n.trim_end_matches(';')) else {
+                continue;
             };
             out.insert(dir.join(format!("{name}.rs")));
             out.insert(dir.join(name).join("mod.rs"));

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::verification::{check_field, invalid_credentials, verify_with_provider};
+use super::verification::{check_field, invalid_credentials, retest, verify_with_provider};
 use super::{wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, ProviderRequest, Submission};
 use crate::credentials::Credentials;
 use crate::domain::AuthMode;
@@ -47,12 +47,7 @@ impl AuthScheme for ApiKey {
 
     /// A key does not expire: its refresh is a re-test with the provider.
     async fn refresh(&self, cx: &ModeContext<'_>, current: &Credentials) -> Result<Obtained, Error> {
-        verify_with_provider(cx, self, current).await?;
-        Ok(Obtained {
-            credentials: current.clone(),
-            connection_config: cx.connection_config.clone(),
-            note: super::STILL_ACCEPTED.into(),
-        })
+        retest(cx, self, current).await
     }
 
     fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>) {
@@ -63,5 +58,12 @@ impl AuthScheme for ApiKey {
     }
 
     /// The catalog's templates place the key; there is no header of its own to add.
-    fn apply(&self, _credentials: &Credentials, _request: &mut ProviderRequest) {}
+    async fn apply(
+        &self,
+        _cx: &ModeContext<'_>,
+        _credentials: &Credentials,
+        _request: &mut ProviderRequest,
+    ) -> Result<(), Error> {
+        Ok(())
+    }
 }

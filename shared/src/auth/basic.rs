@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use base64::Engine;
 
-use super::verification::{check_field, invalid_credentials, verify_with_provider};
+use super::verification::{check_field, invalid_credentials, retest, verify_with_provider};
 use super::{wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, ProviderRequest, Submission};
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, Secret};
@@ -76,12 +76,7 @@ impl AuthScheme for Basic {
 
     /// A password does not expire: its refresh is a re-test with the provider.
     async fn refresh(&self, cx: &ModeContext<'_>, current: &Credentials) -> Result<Obtained, Error> {
-        verify_with_provider(cx, self, current).await?;
-        Ok(Obtained {
-            credentials: current.clone(),
-            connection_config: cx.connection_config.clone(),
-            note: super::STILL_ACCEPTED.into(),
-        })
+        retest(cx, self, current).await
     }
 
     fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>) {
@@ -91,12 +86,18 @@ impl AuthScheme for Basic {
         }
     }
 
-    fn apply(&self, credentials: &Credentials, request: &mut ProviderRequest) {
+    async fn apply(
+        &self,
+        _cx: &ModeContext<'_>,
+        credentials: &Credentials,
+        request: &mut ProviderRequest,
+    ) -> Result<(), Error> {
         if let Credentials::Basic { username, password } = credentials {
             request.headers.entry("authorization".into()).or_insert_with(|| {
                 let pair = format!("{username}:{}", password.expose());
                 format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
             });
         }
+        Ok(())
     }
 }

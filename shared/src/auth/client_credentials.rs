@@ -126,9 +126,15 @@ impl AuthScheme for ClientCredentials {
         }
     }
 
-    fn apply(&self, credentials: &Credentials, request: &mut ProviderRequest) {
+    async fn apply(
+        &self,
+        _cx: &ModeContext<'_>,
+        credentials: &Credentials,
+        request: &mut ProviderRequest,
+    ) -> Result<(), Error> {
         if let Credentials::OAuth2Cc { token, .. } = credentials {
             bearer(request, token.expose());
         }
+        Ok(())
     }
 }

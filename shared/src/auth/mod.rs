@@ -97,17 +97,26 @@ pub struct RedirectStart<'a> {
     pub user_scope: Option<&'a str>,
 }
 
-/// Where the browser goes, and what the callback needs back (kept in the flow's session).
+/// Where the browser goes, and what its callback will need back.
 pub struct Redirect {
     pub url: Url,
+    pub kept: Kept,
+}
+
+/// What a redirect mode keeps for its callback, with the flow's session: the PKCE verifier
+/// (OAuth2), and whatever else a mode's dance needs (an OAuth 1.0a request token's secret).
+/// Modes build it with `..Default::default()`, so a field added for one mode leaves the others.
+#[derive(Debug, Default)]
+pub struct Kept {
     pub code_verifier: Option<PkceVerifier>,
 }
 
-/// A callback as the provider sent it: every query parameter, and what the start kept.
+/// A callback as the provider sent it: every query parameter (`code`; `oauth_verifier`; a
+/// GitHub App's `installation_id`), and what the start kept.
 pub struct Callback<'a> {
     pub params: &'a HashMap<String, String>,
     pub redirect_uri: &'a str,
-    pub code_verifier: Option<&'a PkceVerifier>,
+    pub kept: &'a Kept,
 }
 
 /// What an end user submitted to a credentials mode, by field name, as the edge parsed it
@@ -139,12 +148,27 @@ pub struct Obtained {
     pub note: String,
 }
 
-/// A request to the provider's API being built: headers by lowercase name and query pairs.
-/// The catalog's templates fill it first; the mode then adds its authentication.
-#[derive(Debug, Default)]
+/// A request to the provider's API, about to be sent (a verification call; later the proxy).
+/// The catalog's templates fill its URL and headers (by lowercase name); the mode then adds its
+/// authentication, and may sign all of it (method, URL, headers, body). Its `Debug` shows no
+/// value: header values and query strings carry credentials.
 pub struct ProviderRequest {
+    pub method: reqwest::Method,
+    pub url: Url,
     pub headers: BTreeMap<String, String>,
-    pub query: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for ProviderRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderRequest")
+            .field("method", &self.method)
+            .field("host", &self.url.host_str())
+            .field("path", &self.url.path())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
 }
 
 /// One auth mode. Methods a mode does not take (a redirect for a credentials mode) keep their
@@ -186,8 +210,14 @@ pub trait AuthScheme: Send + Sync {
     /// `${credentials.username}`).
     fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>);
 
-    /// Authenticates a request to the provider where the catalog's templates did not.
-    fn apply(&self, credentials: &Credentials, request: &mut ProviderRequest);
+    /// Authenticates a request to the provider where the catalog's templates did not (a header,
+    /// or a signature over the whole request).
+    async fn apply(
+        &self,
+        cx: &ModeContext<'_>,
+        credentials: &Credentials,
+        request: &mut ProviderRequest,
+    ) -> Result<(), Error>;
 }
 
 fn not_taken(mode: AuthMode, cx: &ModeContext<'_>, how: &str) -> Error {
@@ -236,6 +266,90 @@ pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AccessToken;
+
+    fn state() -> AppState {
+        AppState::new(
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
+            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([1; 32])),
+            crate::config::EnvironmentKeys::generate(),
+            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+        )
+    }
+
+    fn integration(mode: AuthMode) -> IntegrationRecord {
+        let now = OffsetDateTime::UNIX_EPOCH;
+        IntegrationRecord {
+            key: IntegrationKey::parse("it").unwrap(),
+            provider: "custom-oauth2".into(),
+            display_name: None,
+            auth_mode: mode,
+            client_id: None,
+            client_secret: None,
+            scopes: vec![],
+            custom: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// The Authorization header a mode adds to a request whose templates set `preset`.
+    async fn authorization(credentials: Credentials, preset: Option<&str>) -> Option<String> {
+        let state = state();
+        let mode = credentials.auth_mode();
+        let integration = integration(mode);
+        let config = ConnectionConfig::default();
+        let cx = ModeContext {
+            state: &state,
+            integration: &integration,
+            connection_config: &config,
+        };
+        let mut request = ProviderRequest {
+            method: reqwest::Method::GET,
+            url: Url::parse("https://api.example.test/me?key=k-SECRET").unwrap(),
+            headers: preset
+                .map(|v| ("authorization".to_owned(), v.to_owned()))
+                .into_iter()
+                .collect(),
+            body: Vec::new(),
+        };
+        scheme(mode)
+            .unwrap()
+            .apply(&cx, &credentials, &mut request)
+            .await
+            .unwrap();
+        assert!(!format!("{request:?}").contains("SECRET"), "{request:?}");
+        request.headers.get("authorization").cloned()
+    }
+
+    #[tokio::test]
+    async fn modes_authenticate_requests_the_catalog_left_unauthenticated() {
+        let basic = || Credentials::Basic {
+            username: "u".into(),
+            password: Secret::new("p w"),
+        };
+        assert_eq!(authorization(basic(), None).await.as_deref(), Some("Basic dTpwIHc="));
+        assert_eq!(
+            authorization(basic(), Some("Token from-the-catalog")).await.as_deref(),
+            Some("Token from-the-catalog"),
+            "the catalog's header wins"
+        );
+        let oauth = Credentials::OAuth2 {
+            access_token: AccessToken::new("at-SECRET"),
+            refresh_token: None,
+            expires_at: None,
+            raw: Default::default(),
+        };
+        assert_eq!(authorization(oauth, None).await.as_deref(), Some("Bearer at-SECRET"));
+        let key = Credentials::ApiKey {
+            api_key: Secret::new("k-SECRET"),
+        };
+        assert_eq!(
+            authorization(key, None).await,
+            None,
+            "the catalog's templates place a key"
+        );
+    }
 
     #[test]
     fn the_registry_supports_four_modes_and_names_them_when_it_refuses() {

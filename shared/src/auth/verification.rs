@@ -6,7 +6,7 @@
 
 use reqwest::header::{HeaderName, HeaderValue};
 
-use super::{AuthScheme, ModeContext, ProviderRequest};
+use super::{AuthScheme, ModeContext, Obtained, ProviderRequest};
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorCode};
 use crate::providers::template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
@@ -30,6 +30,17 @@ pub fn check_field(cx: &ModeContext<'_>, name: &str, value: &str) -> Result<(), 
             .map_err(|reason| invalid_credentials(format!("Credential '{name}' is not valid: {reason}."))),
         None => Ok(()),
     }
+}
+
+/// The refresh of credentials that do not expire: the provider is asked again whether they
+/// still work.
+pub async fn retest(cx: &ModeContext<'_>, scheme: &dyn AuthScheme, current: &Credentials) -> Result<Obtained, Error> {
+    verify_with_provider(cx, scheme, current).await?;
+    Ok(Obtained {
+        credentials: current.clone(),
+        connection_config: cx.connection_config.clone(),
+        note: super::STILL_ACCEPTED.into(),
+    })
 }
 
 fn test_failed(message: impl Into<String>) -> Error {
@@ -66,7 +77,7 @@ pub async fn verify_with_provider(
         .or(verification.base_url_override.as_deref())
         .unwrap_or(&proxy.base_url);
     let base = render_url(base_template, &vars).map_err(|e| e.into_error(&what))?;
-    let mut request = ProviderRequest::default();
+    let mut headers = std::collections::BTreeMap::new();
     for (k, v) in proxy
         .headers
         .iter()
@@ -75,14 +86,14 @@ pub async fn verify_with_provider(
     {
         match render_text(v, &vars, Slot::Header) {
             Ok(value) => {
-                request.headers.insert(k.to_ascii_lowercase(), value);
+                headers.insert(k.to_ascii_lowercase(), value);
             }
             // A header built from optional connection config that was not given is left out.
             Err(TemplateError::Missing(var)) if var.starts_with("connectionConfig.") => continue,
             Err(e) => return Err(e.into_error(&what)),
         }
     }
-    request.query = proxy
+    let query: Vec<(String, String)> = proxy
         .query
         .iter()
         .flatten()
@@ -93,7 +104,6 @@ pub async fn verify_with_provider(
             ))
         })
         .collect::<Result<_, Error>>()?;
-    scheme.apply(credentials, &mut request);
     let method = reqwest::Method::from_bytes(verification.method.as_deref().unwrap_or("GET").as_bytes())
         .map_err(|_| test_failed("The provider's verification method is not valid."))?;
     let mut last_status = None;
@@ -106,13 +116,20 @@ pub async fn verify_with_provider(
         }
         let mut url = url::Url::parse(&format!("{}{endpoint}", base.as_str().trim_end_matches('/')))
             .map_err(|_| test_failed("The verification URL is not valid."))?;
-        if !request.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(&request.query);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(&query);
         }
+        let mut request = ProviderRequest {
+            method: method.clone(),
+            url,
+            headers: headers.clone(),
+            body: Vec::new(),
+        };
+        scheme.apply(cx, credentials, &mut request).await?;
         let mut req = cx
             .state
             .http
-            .request(method.clone(), url)
+            .request(request.method, request.url)
             .timeout(cx.state.config.provider_timeout);
         for (k, v) in &request.headers {
             let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) else {
@@ -120,6 +137,9 @@ pub async fn verify_with_provider(
             };
             value.set_sensitive(true);
             req = req.header(name, value);
+        }
+        if !request.body.is_empty() {
+            req = req.body(request.body);
         }
         match req.send().await {
             Ok(r) if r.status().is_success() => return Ok(()),

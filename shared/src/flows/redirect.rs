@@ -10,7 +10,7 @@ use url::Url;
 use super::start::{begin, ConnectRequest, FlowStart};
 use super::{store_obtained, Connected};
 use crate::activity::Attempt;
-use crate::auth::{self, Callback, ModeContext, RedirectStart};
+use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
 use crate::store::{EnvironmentSettings, OAuthSession, Upsert};
@@ -64,7 +64,7 @@ pub async fn start(
                 state: flow_state,
                 integration: key.clone(),
                 connection_id: caller.connection_id.clone(),
-                code_verifier: redirect.code_verifier,
+                code_verifier: redirect.kept.code_verifier,
                 redirect_uri,
                 connection_config: connection_config.clone(),
                 origin,
@@ -203,10 +203,13 @@ async fn complete(
         integration: &integration,
         connection_config: &session.connection_config,
     };
+    let kept = Kept {
+        code_verifier: session.code_verifier.clone(),
+    };
     let callback = Callback {
         params,
         redirect_uri: &session.redirect_uri,
-        code_verifier: session.code_verifier.as_ref(),
+        kept: &kept,
     };
     let obtained = scheme.finish(&cx, &callback).await.map_err(as_outcome)?;
     attempt.info(state, "token_received", obtained.note.clone()).await;

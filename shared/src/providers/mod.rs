@@ -199,4 +199,4 @@ pub fn config_from_provider(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -193,7 +193,8 @@ fn every_url_renders_with_example_config_on_the_expected_host() {
     assert!(rendered > 1500, "{rendered}");
 }
 
-fn cfg(pairs: &[(&str, &str)]) -> ConnectionConfig {
+/// Connection config from name/value pairs.
+pub(crate) fn cfg(pairs: &[(&str, &str)]) -> ConnectionConfig {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))

@@ -10,8 +10,8 @@ pub mod token;
 use async_trait::async_trait;
 
 use super::{
-    open_client_secret, pkce, wrong_credentials, AuthScheme, Callback, ModeContext, Obtain, Obtained, ProviderRequest,
-    Redirect, RedirectStart,
+    open_client_secret, pkce, wrong_credentials, AuthScheme, Callback, Kept, ModeContext, Obtain, Obtained,
+    ProviderRequest, Redirect, RedirectStart,
 };
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ClientSecret};
@@ -105,7 +105,9 @@ impl AuthScheme for OAuth2 {
         );
         Ok(Redirect {
             url,
-            code_verifier: verifier,
+            kept: Kept {
+                code_verifier: verifier,
+            },
         })
     }
 
@@ -121,7 +123,7 @@ impl AuthScheme for OAuth2 {
         let grant = Grant::AuthorizationCode {
             code,
             redirect_uri: callback.redirect_uri,
-            code_verifier: callback.code_verifier,
+            code_verifier: callback.kept.code_verifier.as_ref(),
         };
         let token = request_token(cx, &endpoints, &client_id, &client_secret, grant)
             .await
@@ -206,10 +208,16 @@ impl AuthScheme for OAuth2 {
         }
     }
 
-    fn apply(&self, credentials: &Credentials, request: &mut ProviderRequest) {
+    async fn apply(
+        &self,
+        _cx: &ModeContext<'_>,
+        credentials: &Credentials,
+        request: &mut ProviderRequest,
+    ) -> Result<(), Error> {
         if let Credentials::OAuth2 { access_token, .. } = credentials {
             bearer(request, access_token.expose());
         }
+        Ok(())
     }
 }
 

@@ -1,8 +1,7 @@
 //! Endpoints rendered from catalog entries and overridden by an integration's custom block.
 
-use serde_json::Value;
-
 use super::*;
+use crate::providers::tests::cfg;
 
 fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
     let now = time::OffsetDateTime::UNIX_EPOCH;
@@ -18,13 +17,6 @@ fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
         created_at: now,
         updated_at: now,
     }
-}
-
-fn cfg(pairs: &[(&str, &str)]) -> ConnectionConfig {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
-        .collect()
 }
 
 #[test]
