@@ -48,7 +48,7 @@ pub fn parse_connect_query(raw: Option<&str>) -> Result<ConnectRequest, Error> {
             "user_scope" => q.user_scope = nonempty(),
             "connect_session_token" => q.connect_session_token = nonempty(),
             "client_nonce" => {
-                q.result_nonce_hash = Some(auth_result::nonce_hash(&auth_result::parse_nonce(&value)?));
+                q.result_nonce_hash = Some(crate::flows::poll::nonce_hash(&auth_result::parse_nonce(&value)?));
             }
             k => {
                 if let Some(name) = bracketed(k, "params") {

@@ -60,7 +60,7 @@ pub async fn connect(
             };
             // The flow failed before the provider: the poller learns it too.
             if let Some(nonce) = auth_result::nonce_of_query(query.as_deref()) {
-                auth_result::record(&state, &auth_result::nonce_hash(&nonce), &outcome).await;
+                auth_result::record(&state, &crate::flows::poll::nonce_hash(&nonce), &outcome).await;
             }
             if wants_html(&headers) {
                 render(&outcome, origin.as_deref(), e.status)

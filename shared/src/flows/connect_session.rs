@@ -3,8 +3,8 @@
 //! key. The session fixes the end user, the integrations it may use and their config defaults;
 //! the connection id is chosen by the server. Only the SHA-256 of the token is stored.
 
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use url::Url;
 
@@ -17,19 +17,21 @@ use crate::AppState;
 
 pub const TOKEN_PREFIX: &str = "lk_cst_";
 
-#[derive(Deserialize)]
+/// The end user a session is for, stored on the connections it makes as sent (optional fields
+/// left out).
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EndUser {
     id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     email: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     display_name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     tags: Option<Map<String, Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Organization {
     id: String,
@@ -81,17 +83,7 @@ fn end_user_value(user: EndUser) -> Result<Value, Error> {
             short_text(field, v)?;
         }
     }
-    let mut out = json!({"id": user.id});
-    if let Some(email) = user.email {
-        out["email"] = json!(email);
-    }
-    if let Some(name) = user.display_name {
-        out["display_name"] = json!(name);
-    }
-    if let Some(tags) = user.tags {
-        out["tags"] = Value::Object(tags);
-    }
-    Ok(out)
+    Ok(serde_json::to_value(user).expect("an end user serializes"))
 }
 
 fn organization_value(org: Organization) -> Result<Value, Error> {
@@ -99,7 +91,7 @@ fn organization_value(org: Organization) -> Result<Value, Error> {
     if let Some(name) = &org.display_name {
         short_text("organization.display_name", name)?;
     }
-    Ok(json!({"id": org.id, "display_name": org.display_name}))
+    Ok(serde_json::to_value(org).expect("an organization serializes"))
 }
 
 fn integration_key(raw: &str) -> Result<IntegrationKey, Error> {

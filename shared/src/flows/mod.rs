@@ -8,11 +8,13 @@
 //! - `submit`: credentials the end user submits (API key, Basic, client credentials).
 //! - `connect_session`: sessions the backend creates for its frontend, and what they allow.
 //! - `import`: connections the backend brings with their credentials.
+//! - `poll`: a browser flow's outcome kept for the SDK's polling fallback.
 //!
 //! Each step of an auth attempt runs through `Attempt::run`, so every failure is recorded.
 
 pub mod connect_session;
 pub mod import;
+pub mod poll;
 pub mod redirect;
 pub mod start;
 pub mod submit;
