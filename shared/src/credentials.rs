@@ -80,6 +80,15 @@ impl Credentials {
         }
     }
 
+    /// The token an OAuth2 grant issued, for the modes that have one.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        match self {
+            Credentials::OAuth2 { access_token, .. } => Some(access_token),
+            Credentials::OAuth2Cc { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match self {
             Credentials::OAuth2 { expires_at, .. } | Credentials::OAuth2Cc { expires_at, .. } => *expires_at,

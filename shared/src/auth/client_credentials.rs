@@ -5,14 +5,11 @@
 use async_trait::async_trait;
 
 use super::oauth2::token::Grant;
-use super::oauth2::{bearer, endpoints, request_token, token_failure};
-use super::{
-    open_client_secret, wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, ProviderRequest, Submission,
-};
+use super::oauth2::{endpoints, request_token, token_failure};
+use super::{open_client_secret, wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, Submission};
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ClientSecret};
 use crate::error::{Error, ErrorCode};
-use crate::providers::template::Vars;
 
 pub struct ClientCredentials;
 
@@ -118,23 +115,5 @@ impl AuthScheme for ClientCredentials {
             Credentials::OAuth2Cc { expires_at, .. } => force || expires_at.is_some_and(|t| t - REFRESH_MARGIN <= now),
             _ => false,
         }
-    }
-
-    fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>) {
-        if let Credentials::OAuth2Cc { token, .. } = credentials {
-            vars.secrets.insert("accessToken", token.expose().to_owned());
-        }
-    }
-
-    async fn apply(
-        &self,
-        _cx: &ModeContext<'_>,
-        credentials: &Credentials,
-        request: &mut ProviderRequest,
-    ) -> Result<(), Error> {
-        if let Credentials::OAuth2Cc { token, .. } = credentials {
-            bearer(request, token.expose());
-        }
-        Ok(())
     }
 }

@@ -207,17 +207,29 @@ pub trait AuthScheme: Send + Sync {
     }
 
     /// The values the catalog's request templates read (`${apiKey}`, `${accessToken}`,
-    /// `${credentials.username}`).
-    fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>);
+    /// `${credentials.username}`). By default the access token, for modes that end in one.
+    fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>) {
+        if let Some(token) = credentials.access_token() {
+            vars.secrets.insert("accessToken", token.expose().to_owned());
+        }
+    }
 
     /// Authenticates a request to the provider where the catalog's templates did not (a header,
-    /// or a signature over the whole request).
+    /// or a signature over the whole request). By default `Authorization: Bearer <access token>`.
     async fn apply(
         &self,
-        cx: &ModeContext<'_>,
+        _cx: &ModeContext<'_>,
         credentials: &Credentials,
         request: &mut ProviderRequest,
-    ) -> Result<(), Error>;
+    ) -> Result<(), Error> {
+        if let Some(token) = credentials.access_token() {
+            request
+                .headers
+                .entry("authorization".into())
+                .or_insert_with(|| format!("Bearer {}", token.expose()));
+        }
+        Ok(())
+    }
 }
 
 fn not_taken(mode: AuthMode, cx: &ModeContext<'_>, how: &str) -> Error {

@@ -10,13 +10,12 @@ pub mod token;
 use async_trait::async_trait;
 
 use super::{
-    open_client_secret, pkce, wrong_credentials, AuthScheme, Callback, Kept, ModeContext, Obtain, Obtained,
-    ProviderRequest, Redirect, RedirectStart,
+    open_client_secret, pkce, wrong_credentials, AuthScheme, Callback, Kept, ModeContext, Obtain, Obtained, Redirect,
+    RedirectStart,
 };
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ClientSecret};
 use crate::error::{Error, ErrorCode};
-use crate::providers::template::Vars;
 use authorize::AuthorizationRequest;
 use endpoints::OAuth2Endpoints;
 use token::{Grant, TokenError, TokenRequest, TokenResponse};
@@ -201,32 +200,6 @@ impl AuthScheme for OAuth2 {
             note,
         })
     }
-
-    fn template_values(&self, credentials: &Credentials, vars: &mut Vars<'_>) {
-        if let Credentials::OAuth2 { access_token, .. } = credentials {
-            vars.secrets.insert("accessToken", access_token.expose().to_owned());
-        }
-    }
-
-    async fn apply(
-        &self,
-        _cx: &ModeContext<'_>,
-        credentials: &Credentials,
-        request: &mut ProviderRequest,
-    ) -> Result<(), Error> {
-        if let Credentials::OAuth2 { access_token, .. } = credentials {
-            bearer(request, access_token.expose());
-        }
-        Ok(())
-    }
-}
-
-/// `Authorization: Bearer <token>`, unless the catalog's templates set an Authorization header.
-pub fn bearer(request: &mut ProviderRequest, token: &str) {
-    request
-        .headers
-        .entry("authorization".into())
-        .or_insert_with(|| format!("Bearer {token}"));
 }
 
 #[cfg(test)]
