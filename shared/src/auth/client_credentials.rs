@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::oauth2::token::Grant;
-use super::oauth2::{endpoints, request_token, token_failure};
+use super::oauth2::{endpoints, token_failure, token_grant};
 use super::{open_client_secret, wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, Submission};
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ClientSecret};
@@ -39,7 +39,7 @@ async fn fetch(cx: &ModeContext<'_>, own: Option<(String, ClientSecret)>) -> Res
     let grant = Grant::ClientCredentials {
         scopes: &integration.scopes,
     };
-    let token = request_token(cx, &endpoints, &client_id, &client_secret, grant)
+    let token = token_grant(cx, &endpoints, &client_id, &client_secret, grant)
         .await
         .map_err(|e| {
             token_failure(

@@ -167,3 +167,85 @@ pub async fn begin(
         connection_config,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use crate::store::ActivityFilter;
+
+    async fn stack() -> AppState {
+        let state = AppState::new(
+            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
+            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([5; 32])),
+            crate::config::EnvironmentKeys::generate(),
+            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+        );
+        crate::integrations::create(
+            &state,
+            serde_json::from_value(serde_json::json!({"provider": "openai", "unique_key": "ai"})).unwrap(),
+        )
+        .await
+        .unwrap();
+        state
+    }
+
+    async fn failures(state: &AppState) -> Vec<(Option<String>, String)> {
+        let filter = ActivityFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        crate::activity::list(state, &filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.event == "failed")
+            .map(|e| (e.connection_id, e.error_code.unwrap_or_default()))
+            .collect()
+    }
+
+    /// A flow is a function: no HTTP request, the same refusals and the same activity.
+    #[tokio::test]
+    async fn a_flow_starts_without_a_request_and_records_each_refusal() {
+        let state = stack().await;
+        let settings = EnvironmentSettings::default();
+        let key = IntegrationKey::parse("ai").unwrap();
+        let wrong_key = ConnectRequest {
+            connection_id: Some("u1".into()),
+            public_key: Some("lk_pk_wrong".into()),
+            ..Default::default()
+        };
+        let e = begin(&state, &settings, &wrong_key, &key, &[AuthMode::ApiKey])
+            .await
+            .err()
+            .unwrap();
+        assert_eq!((e.kind, e.code), (ErrorKind::Unauthorized, ErrorCode::InvalidAuthToken));
+
+        let request = ConnectRequest {
+            connection_id: Some("u1".into()),
+            public_key: Some(state.keys.public_key.clone()),
+            ..Default::default()
+        };
+        let e = begin(&state, &settings, &request, &key, &[AuthMode::OAuth2])
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(e.code, ErrorCode::InvalidAuthMode);
+        assert_eq!(e.message, "Integration 'ai' uses API_KEY, not OAUTH2.");
+
+        let started = begin(&state, &settings, &request, &key, &[AuthMode::ApiKey])
+            .await
+            .unwrap();
+        assert_eq!(started.caller.connection_id.as_str(), "u1");
+        assert_eq!(started.integration.auth_mode, AuthMode::ApiKey);
+        let mut recorded = failures(&state).await;
+        recorded.sort();
+        assert_eq!(
+            recorded,
+            [
+                (Some("u1".into()), "invalid_auth_mode".into()),
+                (Some("u1".into()), "invalid_auth_token".into()),
+            ]
+        );
+    }
+}

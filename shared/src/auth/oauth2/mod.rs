@@ -22,9 +22,9 @@ use token::{Grant, TokenError, TokenRequest, TokenResponse};
 
 pub struct OAuth2;
 
-/// The one token request of the OAuth2 modes: `grant` at the endpoints, through the stack's
-/// HTTP client and within its provider timeout.
-pub async fn request_token(
+/// The token request of the OAuth2 modes: `grant` at the endpoints, through the stack's HTTP
+/// client and within its provider timeout (`token::request_token` builds and sends it).
+pub async fn token_grant(
     cx: &ModeContext<'_>,
     endpoints: &OAuth2Endpoints,
     client_id: &str,
@@ -124,7 +124,7 @@ impl AuthScheme for OAuth2 {
             redirect_uri: callback.redirect_uri,
             code_verifier: callback.kept.code_verifier.as_ref(),
         };
-        let token = request_token(cx, &endpoints, &client_id, &client_secret, grant)
+        let token = token_grant(cx, &endpoints, &client_id, &client_secret, grant)
             .await
             .map_err(|e| token_failure(ErrorCode::TokenErr, "Token exchange failed", e))?;
         let callback_values: Vec<(String, String)> = endpoints
@@ -170,7 +170,7 @@ impl AuthScheme for OAuth2 {
         let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
         let client_id = cx.integration.client_id.clone().unwrap_or_default();
         let client_secret = open_client_secret(cx.state, cx.integration).await?;
-        let token = request_token(
+        let token = token_grant(
             cx,
             &endpoints,
             &client_id,
