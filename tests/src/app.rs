@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey::AppState;
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
+use latchkey::AppState;
 use reqwest::{Method, RequestBuilder};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::oidc::OAuthClient;
 use crate::wire;

@@ -11,7 +11,7 @@ pub mod fault;
 pub mod oidc;
 pub mod wire;
 
-pub use app::{TestApp, assert_no_secret, spawn_app, spawn_app_with};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
-pub use oidc::{OAuthClient, OidcPeer, oidc_peer};
+pub use oidc::{oidc_peer, OAuthClient, OidcPeer};

@@ -3,9 +3,9 @@
 //! integration overrides to point at the peer, and the client-credentials grant (`OAUTH2_CC`,
 //! 8x8: Basic client auth) with integration-level and connection-level client credentials.
 
-use latchkey_tests::{Browser, TestApp, oidc_peer, spawn_app};
+use latchkey_tests::{oidc_peer, spawn_app, Browser, TestApp};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 async fn create(app: &TestApp, body: Value) {
     let response = app
