@@ -1,7 +1,7 @@
 //! Lambda `auth-start`: serves `latchkey::api::auth_start`. All behaviour lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
+async fn main() -> Result<(), latchkey::lambda::Error> {
     latchkey::runtime::init_tracing();
     let state = latchkey::runtime::state_from_env().await?;
     latchkey::lambda::run(latchkey::api::auth_start(state)).await

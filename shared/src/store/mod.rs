@@ -6,6 +6,7 @@
 pub mod conformance;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 use async_trait::async_trait;
