@@ -59,6 +59,14 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 
 pub use lambda_http::Error;
 
+/// A function's whole `main`: tracing, the state from the environment, and the function's
+/// router of the route table, served.
+pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
+    crate::runtime::init_tracing();
+    let state = crate::runtime::state_from_env().await?;
+    run(crate::api::router(function, state)).await
+}
+
 /// Serves one router as a Lambda function. With the AWS backend, logs the AWS calls of the
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).

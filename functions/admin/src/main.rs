@@ -1,8 +1,7 @@
-//! Lambda `admin`: serves `latchkey::api::admin`. All behaviour lives in the `latchkey` crate.
+//! Lambda `admin`: serves the routes of `latchkey::api::routes()` marked `Function::Admin`. All
+//! behaviour lives in the `latchkey` crate.
 
 #[tokio::main]
 async fn main() -> Result<(), latchkey::lambda::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::admin(state)).await
+    latchkey::lambda::serve(latchkey::api::Function::Admin).await
 }

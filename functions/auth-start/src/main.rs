@@ -1,8 +1,7 @@
-//! Lambda `auth-start`: serves `latchkey::api::auth_start`. All behaviour lives in the `latchkey` crate.
+//! Lambda `auth-start`: serves the routes of `latchkey::api::routes()` marked `Function::AuthStart`. All
+//! behaviour lives in the `latchkey` crate.
 
 #[tokio::main]
 async fn main() -> Result<(), latchkey::lambda::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::auth_start(state)).await
+    latchkey::lambda::serve(latchkey::api::Function::AuthStart).await
 }

@@ -1,8 +1,7 @@
-//! Lambda `oauth-callback`: serves `latchkey::api::oauth_callback`. All behaviour lives in the `latchkey` crate.
+//! Lambda `oauth-callback`: serves the routes of `latchkey::api::routes()` marked `Function::OAuthCallback`. All
+//! behaviour lives in the `latchkey` crate.
 
 #[tokio::main]
 async fn main() -> Result<(), latchkey::lambda::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::oauth_callback(state)).await
+    latchkey::lambda::serve(latchkey::api::Function::OAuthCallback).await
 }
