@@ -1,5 +1,5 @@
 //! The team's backend authenticates with `Authorization: Bearer <secret key>` or a signed
-//! request (API.md). Signatures are computed here from the documented scheme, independently of
+//! request (docs/api.md). Signatures are computed here from the documented scheme, independently of
 //! the server's code; a request that is late, early, or changed after signing is refused.
 
 use latchkey_tests::{assert_no_secret, spawn_app, TestApp};
