@@ -59,8 +59,8 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 
 pub use lambda_http::Error;
 
-/// A function's whole `main`: tracing, the state from the environment, and the function's
-/// router of the route table, served.
+/// A function's whole `main`: tracing, the state from the environment, and the router of the
+/// function's block of the route table, served.
 pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
     crate::runtime::init_tracing();
     let state = crate::runtime::state_from_env().await?;

@@ -1,7 +1,7 @@
-//! Lambda `admin`: serves the routes of `latchkey::api::routes()` marked `Function::Admin`. All
-//! behaviour lives in the `latchkey` crate.
+//! Lambda `admin`: serves its block of the route table, `latchkey::api::ADMIN`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
 async fn main() -> Result<(), latchkey::lambda::Error> {
-    latchkey::lambda::serve(latchkey::api::Function::Admin).await
+    latchkey::lambda::serve(latchkey::api::ADMIN).await
 }

@@ -1,7 +1,7 @@
-//! Lambda `connections`: serves the routes of `latchkey::api::routes()` marked `Function::Connections`. All
-//! behaviour lives in the `latchkey` crate.
+//! Lambda `connections`: serves its block of the route table, `latchkey::api::CONNECTIONS`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
 async fn main() -> Result<(), latchkey::lambda::Error> {
-    latchkey::lambda::serve(latchkey::api::Function::Connections).await
+    latchkey::lambda::serve(latchkey::api::CONNECTIONS).await
 }

@@ -1,5 +1,5 @@
-//! HTTP. `routes()` is the route table: every route of every Lambda function, once — which
-//! function serves it, who may call it, method, path, handler. Each function's router
+//! HTTP. The route table below holds every route of every Lambda function, once, in one block
+//! per function (`FUNCTIONS`): who may call it, method, path, handler. Each function's router
 //! (`router`) and the local stack's (`local`, all of them) are built from it, and a test checks
 //! `template.yaml` against it (`template_routes.rs`). Every router is finished by `finish`:
 //! JSON 404/405, body limit.
@@ -33,40 +33,42 @@ use crate::AppState;
 #[cfg(test)]
 mod template_routes;
 
-/// A Lambda function of `template.yaml`. Each serves the routes of the table that name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Function {
-    AuthStart,
-    OAuthCallback,
-    Connections,
-    Admin,
-    /// The callback domain's own API (`CallbackDomainName`): a bare `lambda_http` binary that
-    /// answers every path with `308` to the API's `/oauth/callback`. Its route is in the table
-    /// for the template check; this crate serves none of it (locally, the callback URL is the
-    /// API's own `/oauth/callback`).
-    CallbackRedirect,
-}
-
-impl Function {
-    pub const ALL: [Function; 5] = [
-        Function::AuthStart,
-        Function::OAuthCallback,
-        Function::Connections,
-        Function::Admin,
-        Function::CallbackRedirect,
-    ];
-
+/// A Lambda function of `template.yaml` and its block of the route table. A function's binary
+/// names only its own block (`lambda::serve(api::ADMIN)`), so it links only its own handlers.
+#[derive(Clone, Copy)]
+pub struct Function {
     /// The function's crate and folder under `functions/` (its `CodeUri` in `template.yaml`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::AuthStart => "auth-start",
-            Function::OAuthCallback => "oauth-callback",
-            Function::Connections => "connections",
-            Function::Admin => "admin",
-            Function::CallbackRedirect => "callback-redirect",
-        }
-    }
+    pub name: &'static str,
+    pub routes: fn() -> Vec<Route>,
 }
+
+pub const AUTH_START: Function = Function {
+    name: "auth-start",
+    routes: table::auth_start,
+};
+pub const OAUTH_CALLBACK: Function = Function {
+    name: "oauth-callback",
+    routes: table::oauth_callback,
+};
+pub const CONNECTIONS: Function = Function {
+    name: "connections",
+    routes: table::connections,
+};
+pub const ADMIN: Function = Function {
+    name: "admin",
+    routes: table::admin,
+};
+/// The callback domain's own API (`CallbackDomainName`): a bare `lambda_http` binary that
+/// answers every path with `308` to the API's `/oauth/callback`. Its route is in the table for
+/// the template check; this crate serves none of it (locally, the callback URL is the API's own
+/// `/oauth/callback`).
+pub const CALLBACK_REDIRECT: Function = Function {
+    name: "callback-redirect",
+    routes: table::callback_redirect,
+};
+
+/// Every function: the whole route table.
+pub const FUNCTIONS: [Function; 5] = [AUTH_START, OAUTH_CALLBACK, CONNECTIONS, ADMIN, CALLBACK_REDIRECT];
 
 /// Who may call a route. The router puts the guard in front of the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +88,11 @@ pub enum Access {
 
 /// One line of the route table.
 pub struct Route {
-    pub function: Function,
     pub access: Access,
     pub method: Method,
     /// axum syntax: `{name}` is one segment, `{*name}` the rest of the path.
     pub path: &'static str,
-    /// `None` when the route is served outside this crate (`Function::CallbackRedirect`).
+    /// `None` when the route is served outside this crate (`CALLBACK_REDIRECT`).
     handler: Option<MethodRouter<AppState>>,
 }
 
@@ -106,14 +107,13 @@ impl Route {
     }
 }
 
-fn route<H, T>(function: Function, access: Access, method: Method, path: &'static str, handler: H) -> Route
+fn route<H, T>(access: Access, method: Method, path: &'static str, handler: H) -> Route
 where
     H: Handler<T, AppState>,
     T: 'static,
 {
     let filter = MethodFilter::try_from(method.clone()).expect("the table uses standard methods");
     Route {
-        function,
         access,
         method,
         path,
@@ -121,10 +121,9 @@ where
     }
 }
 
-/// A route this crate does not serve (`Function::CallbackRedirect`), listed for the template check.
-fn external(function: Function, access: Access, method: Method, path: &'static str) -> Route {
+/// A route this crate does not serve (`CALLBACK_REDIRECT`), listed for the template check.
+fn external(access: Access, method: Method, path: &'static str) -> Route {
     Route {
-        function,
         access,
         method,
         path,
@@ -132,54 +131,81 @@ fn external(function: Function, access: Access, method: Method, path: &'static s
     }
 }
 
-/// The route table. A new route is one line here and its `AWS::ApiGatewayV2::Route` in
-/// `template.yaml` (with its `OPTIONS` twin for a frontend route); `template_routes` fails
-/// until both agree. Routes of one path and access merge into one method router, in this order.
-#[rustfmt::skip]
-pub fn routes() -> Vec<Route> {
+/// The route table, one block per function. A new route is one line in its function's block
+/// and its `AWS::ApiGatewayV2::Route` in `template.yaml` (with its `OPTIONS` twin for a frontend
+/// route); the `template_routes` test fails until both agree. Routes of one path and access
+/// merge into one method router, in this order.
+mod table {
+    use super::*;
     use Access::{Backend, Frontend, Public};
-    use Function::*;
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
     const PATCH: Method = Method::PATCH;
     const DELETE: Method = Method::DELETE;
-    vec![
-        // The public auth routes a frontend calls.
-        route(AuthStart,        Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
-        route(AuthStart,        Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
-        route(AuthStart,        Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
-        route(AuthStart,        Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
-        route(AuthStart,        Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
-        route(OAuthCallback,    Public,   GET,    "/oauth/callback",                 oauth::callback),
-        // The backend's connection routes.
-        route(Connections,      Backend,  GET,    "/connections",                    connections::list),
-        route(Connections,      Backend,  POST,   "/connections",                    import::import),
-        route(Connections,      Backend,  POST,   "/connections/metadata",           connections::set_metadata),
-        route(Connections,      Backend,  PATCH,  "/connections/metadata",           connections::update_metadata),
-        route(Connections,      Backend,  GET,    "/connections/{id}",               connections::get_connection),
-        route(Connections,      Backend,  PATCH,  "/connections/{id}",               connections::patch),
-        route(Connections,      Backend,  DELETE, "/connections/{id}",               connections::delete),
-        // The operator's routes.
-        route(Admin,            Backend,  GET,    "/integrations",                   admin::list_integrations),
-        route(Admin,            Backend,  POST,   "/integrations",                   admin::create_integration),
-        route(Admin,            Backend,  GET,    "/integrations/{key}",             admin::get_integration),
-        route(Admin,            Backend,  PATCH,  "/integrations/{key}",             admin::update_integration),
-        route(Admin,            Backend,  DELETE, "/integrations/{key}",             admin::delete_integration),
-        route(Admin,            Backend,  GET,    "/logs",                           admin::logs),
-        route(Admin,            Backend,  POST,   "/connect/sessions",               connect_sessions::create),
-        route(Admin,            Backend,  POST,   "/connect/sessions/reconnect",     connect_sessions::reconnect),
-        route(Admin,            Backend,  GET,    "/providers",                      providers::list),
-        route(Admin,            Backend,  GET,    "/providers/{name}",               providers::get),
-        route(Admin,            Backend,  GET,    "/environment",                    admin::get_environment),
-        route(Admin,            Backend,  PATCH,  "/environment",                    admin::update_environment),
-        // The demo page and the SDK file it loads: public, no secrets.
-        route(Admin,            Public,   GET,    "/demo",                           demo::page),
-        route(Admin,            Public,   GET,    "/demo/demo.css",                  demo::style),
-        route(Admin,            Public,   GET,    "/demo/demo.js",                   demo::script),
-        route(Admin,            Public,   GET,    "/demo/latchkey.js",               demo::sdk),
-        // The callback domain: every path, answered by `functions/callback-redirect`.
-        external(CallbackRedirect, Public, GET, "/{*path}"),
-    ]
+
+    /// The public auth routes a frontend calls.
+    #[rustfmt::skip]
+    pub(super) fn auth_start() -> Vec<Route> {
+        vec![
+            route(Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
+            route(Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
+            route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
+            route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
+            route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+        ]
+    }
+
+    #[rustfmt::skip]
+    pub(super) fn oauth_callback() -> Vec<Route> {
+        vec![
+            route(Public,   GET,    "/oauth/callback",                 oauth::callback),
+        ]
+    }
+
+    /// The backend's connection routes.
+    #[rustfmt::skip]
+    pub(super) fn connections() -> Vec<Route> {
+        vec![
+            route(Backend,  GET,    "/connections",                    connections::list),
+            route(Backend,  POST,   "/connections",                    import::import),
+            route(Backend,  POST,   "/connections/metadata",           connections::set_metadata),
+            route(Backend,  PATCH,  "/connections/metadata",           connections::update_metadata),
+            route(Backend,  GET,    "/connections/{id}",               connections::get_connection),
+            route(Backend,  PATCH,  "/connections/{id}",               connections::patch),
+            route(Backend,  DELETE, "/connections/{id}",               connections::delete),
+        ]
+    }
+
+    /// The operator's routes, and the demo page with the SDK file it loads (public, no secrets).
+    #[rustfmt::skip]
+    pub(super) fn admin() -> Vec<Route> {
+        vec![
+            route(Backend,  GET,    "/integrations",                   admin::list_integrations),
+            route(Backend,  POST,   "/integrations",                   admin::create_integration),
+            route(Backend,  GET,    "/integrations/{key}",             admin::get_integration),
+            route(Backend,  PATCH,  "/integrations/{key}",             admin::update_integration),
+            route(Backend,  DELETE, "/integrations/{key}",             admin::delete_integration),
+            route(Backend,  GET,    "/logs",                           admin::logs),
+            route(Backend,  POST,   "/connect/sessions",               connect_sessions::create),
+            route(Backend,  POST,   "/connect/sessions/reconnect",     connect_sessions::reconnect),
+            route(Backend,  GET,    "/providers",                      providers::list),
+            route(Backend,  GET,    "/providers/{name}",               providers::get),
+            route(Backend,  GET,    "/environment",                    admin::get_environment),
+            route(Backend,  PATCH,  "/environment",                    admin::update_environment),
+            route(Public,   GET,    "/demo",                           demo::page),
+            route(Public,   GET,    "/demo/demo.css",                  demo::style),
+            route(Public,   GET,    "/demo/demo.js",                   demo::script),
+            route(Public,   GET,    "/demo/latchkey.js",               demo::sdk),
+        ]
+    }
+
+    /// The callback domain: every path, answered by `functions/callback-redirect`.
+    #[rustfmt::skip]
+    pub(super) fn callback_redirect() -> Vec<Route> {
+        vec![
+            external(Public, GET, "/{*path}"),
+        ]
+    }
 }
 
 type Group = Vec<(&'static str, MethodRouter<AppState>)>;
@@ -190,12 +216,13 @@ fn group(routes: Group) -> Router<AppState> {
         .fold(Router::new(), |router, (path, handler)| router.route(path, handler))
 }
 
-/// The routes of the table that `serves` picks, each access group behind its guard, merged.
-fn build(state: &AppState, serves: impl Fn(Function) -> bool) -> Router<AppState> {
+/// The router of `routes`, each access group behind its guard, merged. Routes served outside
+/// this crate are left out.
+fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
     let (mut frontend, mut backend, mut public) = (Group::new(), Group::new(), Group::new());
     let mut preflighted = HashSet::new();
-    for route in routes() {
-        let Some(handler) = route.handler.filter(|_| serves(route.function)) else {
+    for route in routes {
+        let Some(handler) = route.handler else {
             continue;
         };
         match route.access {
@@ -242,12 +269,12 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The router of one Lambda function: its routes of the table.
+/// The router of one Lambda function: its block of the route table.
 pub fn router(function: Function, state: AppState) -> Router {
-    finish(build(&state, |f| f == function), state)
+    finish(build(&state, (function.routes)()), state)
 }
 
 /// The whole API on one router: the local stack and the end-to-end tests serve this.
 pub fn local(state: AppState) -> Router {
-    finish(build(&state, |_| true), state)
+    finish(build(&state, FUNCTIONS.iter().flat_map(|f| (f.routes)())), state)
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 
 use serde_norway::Value;
 
-use super::{routes, Access, Function};
+use super::{Access, Function, FUNCTIONS};
 
 /// One `AWS::ApiGatewayV2::Route` of the template, resolved down to the function it targets.
 #[derive(Debug)]
@@ -143,9 +143,9 @@ fn gateway_routes(template: &str) -> Vec<GatewayRoute> {
 }
 
 /// The HTTP API a function's routes are on in the template.
-fn api_of(function: Function) -> &'static str {
-    match function {
-        Function::CallbackRedirect => "CallbackApi",
+fn api_of(function: &Function) -> &'static str {
+    match function.name {
+        "callback-redirect" => "CallbackApi",
         _ => "Api",
     }
 }
@@ -155,13 +155,16 @@ fn mismatches(template: &str) -> Vec<String> {
     let gateway = gateway_routes(template);
     let mut problems = Vec::new();
     let mut used = BTreeSet::new();
-    for route in routes() {
+    for (function, route) in FUNCTIONS
+        .iter()
+        .flat_map(|f| (f.routes)().into_iter().map(move |r| (f, r)))
+    {
         let code = segments(route.path);
         for method in route.gateway_methods() {
-            let key = format!("{method} {} ({})", route.path, route.function.name());
+            let key = format!("{method} {} ({})", route.path, function.name);
             let best = gateway
                 .iter()
-                .filter(|g| g.api == api_of(route.function) && (g.method == method.as_str() || g.method == "ANY"))
+                .filter(|g| g.api == api_of(function) && (g.method == method.as_str() || g.method == "ANY"))
                 .filter_map(|g| covers(&g.path, &code).map(|rank| ((rank, g.method != "ANY"), g)))
                 .max_by(|a, b| a.0.cmp(&b.0))
                 .map(|(_, g)| g);
@@ -170,7 +173,7 @@ fn mismatches(template: &str) -> Vec<String> {
                 continue;
             };
             used.insert(g.resource.as_str());
-            if g.function != route.function.name() {
+            if g.function != function.name {
                 problems.push(format!(
                     "{key}: template.yaml's {} sends it to {}",
                     g.resource, g.function
@@ -187,7 +190,10 @@ fn mismatches(template: &str) -> Vec<String> {
     }
     for g in &gateway {
         if !used.contains(g.resource.as_str()) {
-            problems.push(format!("template.yaml's {} has no route in api::routes()", g.resource));
+            problems.push(format!(
+                "template.yaml's {} has no route in the route table",
+                g.resource
+            ));
         }
     }
     problems
@@ -241,7 +247,7 @@ fn a_route_missing_from_either_side_or_on_another_function_is_reported() {
     );
     assert_eq!(
         mismatches(&extra),
-        ["template.yaml's RouteStale has no route in api::routes()"]
+        ["template.yaml's RouteStale has no route in the route table"]
     );
 
     let moved = template.replace(
@@ -280,7 +286,7 @@ fn paths_match_as_api_gateway_picks_routes() {
     assert_eq!(covers(&s("/a/{x}"), &s("/{*path}")), None);
 }
 
-/// Every function's router builds from the table (a duplicate method on a path would panic)
+/// Every function's router builds from its block (a duplicate method on a path would panic)
 /// and serves exactly its own routes, preflights included: another function's answer the
 /// router's JSON 404.
 #[tokio::test]
@@ -292,32 +298,33 @@ async fn every_function_router_serves_exactly_its_routes() {
     let dir = tempfile::tempdir().unwrap();
     let config = crate::config::Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
     let state = crate::local::open(dir.path(), config).unwrap().state;
-    let served: Vec<_> = routes().into_iter().filter(|r| r.handler.is_some()).collect();
-    for function in Function::ALL {
+    for function in FUNCTIONS {
         let router = super::router(function, state.clone());
-        for route in &served {
-            let path: Vec<_> = route
-                .path
-                .split('/')
-                .map(|s| if s.starts_with('{') { "x" } else { s })
-                .collect();
-            for method in route.gateway_methods() {
-                let req = Request::builder()
-                    .method(method.clone())
-                    .uri(path.join("/"))
-                    .body(Body::empty())
-                    .unwrap();
-                let res = router.clone().oneshot(req).await.unwrap();
-                let status = res.status();
-                let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
-                let unrouted = status == 404 && body.windows(14).any(|w| w == b"No such route.");
-                assert_eq!(
-                    unrouted,
-                    route.function != function,
-                    "{method} {} on {}: {status}",
-                    route.path,
-                    function.name()
-                );
+        for owner in FUNCTIONS {
+            for route in (owner.routes)().iter().filter(|r| r.handler.is_some()) {
+                let path: Vec<_> = route
+                    .path
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { "x" } else { s })
+                    .collect();
+                for method in route.gateway_methods() {
+                    let req = Request::builder()
+                        .method(method.clone())
+                        .uri(path.join("/"))
+                        .body(Body::empty())
+                        .unwrap();
+                    let res = router.clone().oneshot(req).await.unwrap();
+                    let status = res.status();
+                    let body = axum::body::to_bytes(res.into_body(), 1 << 20).await.unwrap();
+                    let unrouted = status == 404 && body.windows(14).any(|w| w == b"No such route.");
+                    assert_eq!(
+                        unrouted,
+                        owner.name != function.name,
+                        "{method} {} on {}: {status}",
+                        route.path,
+                        function.name
+                    );
+                }
             }
         }
     }
