@@ -7,6 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::*;
 use crate::crypto::random_token;
+use crate::domain::{AuthMode, Secret};
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &random_token()[..10])

@@ -20,6 +20,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
 use super::*;
+use serde::Serialize;
 
 /// Shards of the refresh index: due connections are spread over this many partitions so the
 /// scheduler's reads and the writers' index updates never pile onto one key.

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use super::*;
+use serde::Serialize;
 
 pub struct SqliteStore {
     conn: Mutex<rusqlite::Connection>,
