@@ -384,7 +384,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl IntegrationStore for DynamoStore {
     async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()> {
         let mut item = key(int_pk(record.key.as_str()), "INT");
         item.insert("body".into(), s(to_json(record)));
@@ -469,21 +469,10 @@ impl Store for DynamoStore {
         }
         Ok(existed)
     }
+}
 
-    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
-        let mut item = key(format!("OAUTH#{}", session.state.expose()), "-");
-        item.insert("body".into(), s(to_json(session)));
-        item.insert(TTL_ATTRIBUTE.into(), ttl_of(session.expires_at));
-        self.put_new(item).await
-    }
-
-    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
-        self.take_item(format!("OAUTH#{state}"), "-")
-            .await?
-            .map(|i| body(&i))
-            .transpose()
-    }
-
+#[async_trait]
+impl ConnectionStore for DynamoStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         // Read, then write conditioned on what was read; a concurrent writer makes the condition
         // fail and the loop reads again.
@@ -601,135 +590,6 @@ impl Store for DynamoStore {
             .is_some())
     }
 
-    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
-        let sort = format!("{}#{}", ts_key(entry.timestamp), entry.id);
-        let mut item = key(format!("ACT#{}", entry.attempt_id), &sort);
-        item.insert("body".into(), s(to_json(entry)));
-        item.insert("GSI1PK".into(), s("ACTS"));
-        item.insert("GSI1SK".into(), s(sort.clone()));
-        if let Some(conn) = &entry.connection_id {
-            item.insert("GSI2PK".into(), s(format!("ACTCONN#{conn}")));
-            item.insert("GSI2SK".into(), s(sort));
-            item.insert("connection_id".into(), s(conn));
-        }
-        if let Some(int) = &entry.integration {
-            item.insert("integration".into(), s(int));
-        }
-        item.insert("attempt_id".into(), s(&entry.attempt_id));
-        item.insert(
-            TTL_ATTRIBUTE.into(),
-            n((entry.timestamp + ACTIVITY_RETENTION).unix_timestamp()),
-        );
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
-        if filter.limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut names = HashMap::new();
-        let mut values = HashMap::new();
-        let mut conditions = Vec::new();
-        let (index, key_condition) = if let Some(attempt) = &filter.attempt_id {
-            values.insert(":pk".to_owned(), s(format!("ACT#{attempt}")));
-            (None, "PK = :pk")
-        } else if let Some(conn) = &filter.connection_id {
-            values.insert(":pk".to_owned(), s(format!("ACTCONN#{conn}")));
-            (Some(GSI2), "GSI2PK = :pk")
-        } else {
-            values.insert(":pk".to_owned(), s("ACTS"));
-            (Some(GSI1), "GSI1PK = :pk")
-        };
-        if let (Some(conn), Some(_)) = (&filter.connection_id, &filter.attempt_id) {
-            names.insert("#connection_id".to_owned(), "connection_id".to_owned());
-            values.insert(":cid".to_owned(), s(conn));
-            conditions.push("#connection_id = :cid".to_owned());
-        }
-        if let Some(int) = &filter.integration {
-            names.insert("#integration".to_owned(), "integration".to_owned());
-            values.insert(":int".to_owned(), s(int));
-            conditions.push("#integration = :int".to_owned());
-        }
-        let items = self
-            .query_all(
-                Query {
-                    index,
-                    key_condition,
-                    filter: (!conditions.is_empty()).then(|| conditions.join(" AND ")),
-                    names,
-                    values,
-                    forward: false,
-                },
-                filter.limit,
-            )
-            .await?;
-        items.iter().map(body).collect()
-    }
-
-    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
-        let mut item = key(format!("CONNECT#{}", session.token_hash), "-");
-        item.insert("body".into(), s(to_json(session)));
-        item.insert(TTL_ATTRIBUTE.into(), ttl_of(session.expires_at));
-        self.put_new(item).await
-    }
-
-    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
-        self.get_item(format!("CONNECT#{token_hash}"), "-")
-            .await?
-            .map(|i| body(&i))
-            .transpose()
-    }
-
-    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()> {
-        let mut item = key(format!("RESULT#{}", result.nonce_hash), "-");
-        item.insert("body".into(), s(to_json(result)));
-        item.insert(TTL_ATTRIBUTE.into(), ttl_of(result.expires_at));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
-        self.take_item(format!("RESULT#{nonce_hash}"), "-")
-            .await?
-            .map(|i| body(&i))
-            .transpose()
-    }
-
-    async fn get_settings(&self) -> StoreResult<EnvironmentSettings> {
-        Ok(self
-            .get_item("SETTINGS".into(), "-")
-            .await?
-            .map(|i| body(&i))
-            .transpose()?
-            .unwrap_or_default())
-    }
-
-    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()> {
-        let mut item = key("SETTINGS".into(), "-");
-        item.insert("body".into(), s(to_json(settings)));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
     async fn acquire_refresh_lease(
         &self,
         integration: &IntegrationKey,
@@ -819,6 +679,158 @@ impl Store for DynamoStore {
         }
         due.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(due.into_iter().take(limit).map(|(_, r)| r).collect())
+    }
+}
+
+#[async_trait]
+impl FlowSessionStore for DynamoStore {
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
+        let mut item = key(format!("OAUTH#{}", session.state.expose()), "-");
+        item.insert("body".into(), s(to_json(session)));
+        item.insert(TTL_ATTRIBUTE.into(), ttl_of(session.expires_at));
+        self.put_new(item).await
+    }
+
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        self.take_item(format!("OAUTH#{state}"), "-")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
+        let mut item = key(format!("CONNECT#{}", session.token_hash), "-");
+        item.insert("body".into(), s(to_json(session)));
+        item.insert(TTL_ATTRIBUTE.into(), ttl_of(session.expires_at));
+        self.put_new(item).await
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+        self.get_item(format!("CONNECT#{token_hash}"), "-")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()> {
+        let mut item = key(format!("RESULT#{}", result.nonce_hash), "-");
+        item.insert("body".into(), s(to_json(result)));
+        item.insert(TTL_ATTRIBUTE.into(), ttl_of(result.expires_at));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
+        self.take_item(format!("RESULT#{nonce_hash}"), "-")
+            .await?
+            .map(|i| body(&i))
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ActivityStore for DynamoStore {
+    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
+        let sort = format!("{}#{}", ts_key(entry.timestamp), entry.id);
+        let mut item = key(format!("ACT#{}", entry.attempt_id), &sort);
+        item.insert("body".into(), s(to_json(entry)));
+        item.insert("GSI1PK".into(), s("ACTS"));
+        item.insert("GSI1SK".into(), s(sort.clone()));
+        if let Some(conn) = &entry.connection_id {
+            item.insert("GSI2PK".into(), s(format!("ACTCONN#{conn}")));
+            item.insert("GSI2SK".into(), s(sort));
+            item.insert("connection_id".into(), s(conn));
+        }
+        if let Some(int) = &entry.integration {
+            item.insert("integration".into(), s(int));
+        }
+        item.insert("attempt_id".into(), s(&entry.attempt_id));
+        item.insert(
+            TTL_ATTRIBUTE.into(),
+            n((entry.timestamp + ACTIVITY_RETENTION).unix_timestamp()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+        if filter.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut names = HashMap::new();
+        let mut values = HashMap::new();
+        let mut conditions = Vec::new();
+        let (index, key_condition) = if let Some(attempt) = &filter.attempt_id {
+            values.insert(":pk".to_owned(), s(format!("ACT#{attempt}")));
+            (None, "PK = :pk")
+        } else if let Some(conn) = &filter.connection_id {
+            values.insert(":pk".to_owned(), s(format!("ACTCONN#{conn}")));
+            (Some(GSI2), "GSI2PK = :pk")
+        } else {
+            values.insert(":pk".to_owned(), s("ACTS"));
+            (Some(GSI1), "GSI1PK = :pk")
+        };
+        if let (Some(conn), Some(_)) = (&filter.connection_id, &filter.attempt_id) {
+            names.insert("#connection_id".to_owned(), "connection_id".to_owned());
+            values.insert(":cid".to_owned(), s(conn));
+            conditions.push("#connection_id = :cid".to_owned());
+        }
+        if let Some(int) = &filter.integration {
+            names.insert("#integration".to_owned(), "integration".to_owned());
+            values.insert(":int".to_owned(), s(int));
+            conditions.push("#integration = :int".to_owned());
+        }
+        let items = self
+            .query_all(
+                Query {
+                    index,
+                    key_condition,
+                    filter: (!conditions.is_empty()).then(|| conditions.join(" AND ")),
+                    names,
+                    values,
+                    forward: false,
+                },
+                filter.limit,
+            )
+            .await?;
+        items.iter().map(body).collect()
+    }
+}
+
+#[async_trait]
+impl SettingsStore for DynamoStore {
+    async fn get_settings(&self) -> StoreResult<EnvironmentSettings> {
+        Ok(self
+            .get_item("SETTINGS".into(), "-")
+            .await?
+            .map(|i| body(&i))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()> {
+        let mut item = key("SETTINGS".into(), "-");
+        item.insert("body".into(), s(to_json(settings)));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 }
 

@@ -29,26 +29,36 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Integrations: one record per integration key.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Creates the integration; `Conflict` when the key is taken.
+pub trait IntegrationStore: Send + Sync {
+    /// Creates the integration; `Conflict` when the key is taken (never overwrites).
     async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
-    /// Replaces an existing integration; `Ok(false)` when there is none.
+    /// Replaces an existing integration; `Ok(false)` when there is none (never creates).
     async fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
     async fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>>;
+    /// Ordered by key.
     async fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
     /// Deletes the integration and all its connections; `Ok(false)` when there was none.
     async fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
+}
 
-    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
-    /// Removes and returns the session: of two concurrent takes, exactly one gets it. Expiry is
-    /// the caller's to check.
-    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
-
+/// Connections: one record per (integration, connection id), with its credentials sealed.
+///
+/// - Every write stores `version` = the previous version + 1 (1 when created); the record's own
+///   `version` field is never trusted on input.
+/// - Reads see every write that returned before them (consistent reads).
+/// - A connection may carry a refresh lease, which is not part of the record: writes of the
+///   record keep it, and only `acquire_refresh_lease` / `release_refresh_lease` change it.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
     /// Writes the connection; one it replaces passes on what `ConnectionRecord::replacing`
-    /// keeps. Stores and returns `version` = previous + 1 (1 when created).
+    /// keeps. Stores and returns `version` = previous + 1 (1 when created). Concurrent upserts
+    /// of one connection serialize: none is lost half-applied.
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
-    /// Writes only if the stored version is still `expected_version`; else `Conflict`.
+    /// Writes only if the stored version is still `expected_version`, and stores
+    /// `expected_version + 1`; else `Conflict` (also when the connection is gone: an update
+    /// never recreates a deleted connection).
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
     async fn get_connection(
         &self,
@@ -57,28 +67,12 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<ConnectionRecord>>;
     /// Ordered by creation time, newest first.
     async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>>;
+    /// `Ok(false)` when there was none.
     async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool>;
 
-    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
-    /// Newest first.
-    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
-
-    /// `Conflict` when the token hash exists already.
-    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
-    /// Expiry is the caller's to check.
-    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
-
-    /// Writes (or overwrites) the result for a nonce.
-    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
-    /// Removes and returns the result: readable once. Expiry is the caller's to check.
-    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
-
-    async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
-    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
-
     /// Takes the refresh lease of a connection for `owner` until `until`, if it is free or its
-    /// holder's lease ended at or before `now`. `Ok(false)`: someone else holds it, or there
-    /// is no such connection. The lease is not part of the record: writes of the record keep it.
+    /// holder's lease ended at or before `now` (a conditional write: of concurrent takers at
+    /// most one wins). `Ok(false)`: someone else holds it, or there is no such connection.
     async fn acquire_refresh_lease(
         &self,
         integration: &IntegrationKey,
@@ -97,4 +91,55 @@ pub trait Store: Send + Sync {
     /// Connections whose `expires_at` is strictly before `before`, soonest first, at most
     /// `limit`. Connections without `expires_at` are never due. Served by an index, not a scan.
     async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
+}
+
+/// The short-lived records of browser flows. Each carries its own expiry, which the caller
+/// checks: a backend may keep an expired record for a while (DynamoDB's TTL deletes lazily).
+#[async_trait]
+pub trait FlowSessionStore: Send + Sync {
+    /// `Conflict` when the state exists already: a state is never reused.
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
+    /// Removes and returns the session: of two concurrent takes, exactly one gets it.
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
+
+    /// `Conflict` when the token hash exists already.
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// Reusable until it expires: reading does not consume it.
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
+
+    /// Writes (or overwrites) the result for a nonce.
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
+    /// Removes and returns the result: readable once, like `take_oauth_session`.
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+}
+
+/// The activity log: entries are appended, never changed.
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
+    /// Newest first, at most `filter.limit`.
+    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+}
+
+/// The environment's run-time settings: one record, written whole.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The defaults until settings are first written.
+    async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
+    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+}
+
+/// The whole store: every domain's trait. Implemented for every type that implements them
+/// all, so a backend implements the domain traits and `Arc<dyn Store>` serves everything.
+pub trait Store: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore {}
+
+impl<T> Store for T where
+    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + ?Sized
+{
+}
+
+/// The traits a caller needs in scope to call store methods on a concrete store (methods on
+/// `dyn Store` need no import): `use latchkey::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, SettingsStore, Store};
 }

@@ -121,7 +121,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl IntegrationStore for SqliteStore {
     async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()> {
         self.with(|c| {
             let n = c
@@ -184,37 +184,10 @@ impl Store for SqliteStore {
             Ok(n == 1)
         })
     }
+}
 
-    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
-        self.with(|c| {
-            let n = c
-                .execute(
-                    "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                    params![session.state.expose(), to_json(session)],
-                )
-                .map_err(unavailable)?;
-            if n == 0 {
-                Err(StoreError::Conflict)
-            } else {
-                Ok(())
-            }
-        })
-    }
-
-    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
-        self.with(|c| {
-            let body: Option<String> = c
-                .query_row(
-                    "DELETE FROM oauth_sessions WHERE state = ?1 RETURNING body",
-                    [state],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            body.map(|b| from_json(&b)).transpose()
-        })
-    }
-
+#[async_trait]
+impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;
@@ -354,39 +327,95 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
+    async fn acquire_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "UPDATE connections SET lease_owner = ?3, lease_until_ns = ?4
+                     WHERE integration = ?1 AND connection_id = ?2
+                       AND (lease_until_ns IS NULL OR lease_until_ns <= ?5)",
+                    params![
+                        integration.as_str(),
+                        connection_id.as_str(),
+                        owner,
+                        nanos(until),
+                        nanos(now)
+                    ],
+                )
+                .map_err(unavailable)?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn release_refresh_lease(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        owner: &str,
+    ) -> StoreResult<()> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO activity (ts_ns, integration, connection_id, attempt_id, body) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![nanos(entry.timestamp), entry.integration, entry.connection_id, entry.attempt_id, to_json(entry)],
+                "UPDATE connections SET lease_owner = NULL, lease_until_ns = NULL
+                 WHERE integration = ?1 AND connection_id = ?2 AND lease_owner = ?3",
+                params![integration.as_str(), connection_id.as_str(), owner],
             )
             .map_err(unavailable)?;
             Ok(())
         })
     }
 
-    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>> {
         self.with(|c| {
             let mut stmt = c
                 .prepare(
-                    "SELECT body FROM activity
-                     WHERE (?1 IS NULL OR integration = ?1) AND (?2 IS NULL OR connection_id = ?2)
-                       AND (?3 IS NULL OR attempt_id = ?3)
-                     ORDER BY ts_ns DESC, seq DESC LIMIT ?4",
+                    "SELECT body FROM connections WHERE expires_ns IS NOT NULL AND expires_ns < ?1
+                     ORDER BY expires_ns LIMIT ?2",
                 )
                 .map_err(unavailable)?;
             let rows = stmt
-                .query_map(
-                    params![
-                        filter.integration,
-                        filter.connection_id,
-                        filter.attempt_id,
-                        filter.limit as i64
-                    ],
-                    |r| r.get::<_, String>(0),
-                )
+                .query_map(params![nanos(before), limit as i64], |r| r.get::<_, String>(0))
                 .map_err(unavailable)?;
             rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
+        })
+    }
+}
+
+#[async_trait]
+impl FlowSessionStore for SqliteStore {
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
+        self.with(|c| {
+            let n = c
+                .execute(
+                    "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    params![session.state.expose(), to_json(session)],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::Conflict)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        self.with(|c| {
+            let body: Option<String> = c
+                .query_row(
+                    "DELETE FROM oauth_sessions WHERE state = ?1 RETURNING body",
+                    [state],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            body.map(|b| from_json(&b)).transpose()
         })
     }
 
@@ -444,7 +473,49 @@ impl Store for SqliteStore {
             body.map(|b| from_json(&b)).transpose()
         })
     }
+}
 
+#[async_trait]
+impl ActivityStore for SqliteStore {
+    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO activity (ts_ns, integration, connection_id, attempt_id, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![nanos(entry.timestamp), entry.integration, entry.connection_id, entry.attempt_id, to_json(entry)],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+        self.with(|c| {
+            let mut stmt = c
+                .prepare(
+                    "SELECT body FROM activity
+                     WHERE (?1 IS NULL OR integration = ?1) AND (?2 IS NULL OR connection_id = ?2)
+                       AND (?3 IS NULL OR attempt_id = ?3)
+                     ORDER BY ts_ns DESC, seq DESC LIMIT ?4",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(
+                    params![
+                        filter.integration,
+                        filter.connection_id,
+                        filter.attempt_id,
+                        filter.limit as i64
+                    ],
+                    |r| r.get::<_, String>(0),
+                )
+                .map_err(unavailable)?;
+            rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
+        })
+    }
+}
+
+#[async_trait]
+impl SettingsStore for SqliteStore {
     async fn get_settings(&self) -> StoreResult<EnvironmentSettings> {
         self.with(|c| {
             let body: Option<String> = c
@@ -463,65 +534,6 @@ impl Store for SqliteStore {
             )
             .map_err(unavailable)?;
             Ok(())
-        })
-    }
-
-    async fn acquire_refresh_lease(
-        &self,
-        integration: &IntegrationKey,
-        connection_id: &ConnectionId,
-        owner: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> StoreResult<bool> {
-        self.with(|c| {
-            let n = c
-                .execute(
-                    "UPDATE connections SET lease_owner = ?3, lease_until_ns = ?4
-                     WHERE integration = ?1 AND connection_id = ?2
-                       AND (lease_until_ns IS NULL OR lease_until_ns <= ?5)",
-                    params![
-                        integration.as_str(),
-                        connection_id.as_str(),
-                        owner,
-                        nanos(until),
-                        nanos(now)
-                    ],
-                )
-                .map_err(unavailable)?;
-            Ok(n == 1)
-        })
-    }
-
-    async fn release_refresh_lease(
-        &self,
-        integration: &IntegrationKey,
-        connection_id: &ConnectionId,
-        owner: &str,
-    ) -> StoreResult<()> {
-        self.with(|c| {
-            c.execute(
-                "UPDATE connections SET lease_owner = NULL, lease_until_ns = NULL
-                 WHERE integration = ?1 AND connection_id = ?2 AND lease_owner = ?3",
-                params![integration.as_str(), connection_id.as_str(), owner],
-            )
-            .map_err(unavailable)?;
-            Ok(())
-        })
-    }
-
-    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>> {
-        self.with(|c| {
-            let mut stmt = c
-                .prepare(
-                    "SELECT body FROM connections WHERE expires_ns IS NOT NULL AND expires_ns < ?1
-                     ORDER BY expires_ns LIMIT ?2",
-                )
-                .map_err(unavailable)?;
-            let rows = stmt
-                .query_map(params![nanos(before), limit as i64], |r| r.get::<_, String>(0))
-                .map_err(unavailable)?;
-            rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
         })
     }
 }
