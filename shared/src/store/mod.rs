@@ -54,7 +54,8 @@ pub trait IntegrationStore: Send + Sync {
 pub trait ConnectionStore: Send + Sync {
     /// Writes the connection; one it replaces passes on what `ConnectionRecord::replacing`
     /// keeps. Stores and returns `version` = previous + 1 (1 when created). Concurrent upserts
-    /// of one connection serialize: none is lost half-applied.
+    /// of one connection serialize, each on its own version; a backend that retries a lost
+    /// race a bounded number of times answers `Conflict` when it runs out.
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
     /// Writes only if the stored version is still `expected_version`, and stores
     /// `expected_version + 1`; else `Conflict` (also when the connection is gone: an update
