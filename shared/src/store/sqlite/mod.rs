@@ -91,9 +91,10 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> StoreResult<Self> {
+        // Migrations first: a file this build refuses is left exactly as it was.
+        migrations::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-        migrations::migrate(&mut conn)?;
         Ok(Self { conn: Mutex::new(conn) })
     }
 

@@ -346,4 +346,9 @@ fn a_database_newer_than_this_build_is_refused_untouched() {
     );
     assert_eq!(version_of(&path), newer);
     assert_eq!(schema_of(&path), ["table from_the_future x:TEXT:0"]);
+    let journal: String = Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!(journal, "delete", "not even switched to WAL");
 }
