@@ -1,6 +1,15 @@
-//! Persistence. `Store` is the seam between the domain and a backend: `sqlite` (embedded, the
-//! local default) and DynamoDB (AWS). Records are plain data; secrets inside them are already
-//! sealed. One conformance suite (`conformance`) runs against every implementation.
+//! Persistence. The store is one trait per domain — `IntegrationStore`, `ConnectionStore`,
+//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, each stating its invariants — and
+//! `Store`, their union, the seam between the domain and a backend: `sqlite` (embedded, the
+//! local default) and `dynamo` (AWS). Records (`records.rs`) are plain data; secrets inside
+//! them are already sealed. One conformance suite (`conformance`) runs against every backend.
+//!
+//! Callers hold an `Arc<dyn Store>` and call any method on it; code that holds a concrete
+//! store imports the traits with `use crate::store::prelude::*`.
+//!
+//! A new domain (e.g. a queue) is a trait here, added to `Store`'s bounds, its blanket impl and
+//! `prelude`; a file implementing it in `sqlite/` and in `dynamo/` (keys in `dynamo/keys.rs`, a
+//! table in a new SQLite migration); and a file of tests in `conformance/`.
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
