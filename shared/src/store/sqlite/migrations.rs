@@ -96,7 +96,8 @@ fn user_version(c: &Connection) -> StoreResult<usize> {
     let v: i64 = c
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(unavailable)?;
-    Ok(v.max(0) as usize)
+    usize::try_from(v)
+        .map_err(|_| StoreError::Unavailable(format!("the database has schema version {v}, which no Latchkey writes")))
 }
 
 /// Brings the database to `SCHEMA_VERSION`. Each step takes the write lock first and reads

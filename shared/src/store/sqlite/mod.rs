@@ -56,9 +56,10 @@ fn one<T: DeserializeOwned>(c: &Connection, sql: &str, params: impl Params) -> S
     body.map(|b| from_json(&b)).transpose()
 }
 
-/// The records in the `body` column of every row `sql` selects, in order.
+/// The records in the `body` column of every row `sql` selects, in order. (Not cached: some
+/// listings build their SQL per filter, and would push the hot single-row reads out.)
 fn all<T: DeserializeOwned>(c: &Connection, sql: &str, params: impl Params) -> StoreResult<Vec<T>> {
-    let mut stmt = c.prepare_cached(sql).map_err(unavailable)?;
+    let mut stmt = c.prepare(sql).map_err(unavailable)?;
     let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(unavailable)?;
     rows.map(|b| from_json(&b.map_err(unavailable)?)).collect()
 }
