@@ -4,22 +4,22 @@
 //! many store and sealer calls one read costs. Plain `Instant` timing; run with
 //! `cargo bench -p latchkey-tests --bench warm_read` (`BENCH_ITERATIONS` to change N).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
-use latchkey::AppState;
 use latchkey::config::{Config, EnvironmentKeys};
-use latchkey::connections::{NewConnection, save_connection};
+use latchkey::connections::{save_connection, NewConnection};
 use latchkey::credentials::Credentials;
 use latchkey::crypto::local::LocalSealer;
 use latchkey::crypto::{SealContext, SealError, Sealer};
 use latchkey::domain::{ConnectionId, IntegrationKey, Secret};
 use latchkey::store::sqlite::SqliteStore;
 use latchkey::store::*;
+use latchkey::AppState;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
