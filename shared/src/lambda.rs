@@ -57,23 +57,41 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
     req
 }
 
-/// Serves one router as a Lambda function. Logs the AWS calls of the container's start and of
-/// each invocation (a Lambda process serves one invocation at a time, so the deltas are exact).
-pub async fn run(router: Router) -> Result<(), lambda_http::Error> {
-    let (d, k, s) = crate::aws::call_counts();
-    tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
+pub use lambda_http::Error;
+
+/// A function's whole `main`: tracing, the state from the environment, and the router of the
+/// function's block of the route table, served.
+pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
+    crate::runtime::init_tracing();
+    let state = crate::runtime::state_from_env().await?;
+    run(crate::api::router(function, state)).await
+}
+
+/// Serves one router as a Lambda function. With the AWS backend, logs the AWS calls of the
+/// container's start and of each invocation (a Lambda process serves one invocation at a time,
+/// so the deltas are exact).
+pub async fn run(router: Router) -> Result<(), Error> {
+    #[cfg(feature = "aws")]
+    {
+        let (d, k, s) = crate::aws::call_counts();
+        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
+    }
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
         let router = router.clone();
         async move {
+            #[cfg(feature = "aws")]
             let before = crate::aws::call_counts();
             let res = router.oneshot(strip_stage(req)).await;
-            let after = crate::aws::call_counts();
-            tracing::info!(
-                dynamodb = after.0 - before.0,
-                kms = after.1 - before.1,
-                secretsmanager = after.2 - before.2,
-                "aws_calls invocation"
-            );
+            #[cfg(feature = "aws")]
+            {
+                let after = crate::aws::call_counts();
+                tracing::info!(
+                    dynamodb = after.0 - before.0,
+                    kms = after.1 - before.1,
+                    secretsmanager = after.2 - before.2,
+                    "aws_calls invocation"
+                );
+            }
             res
         }
     }))

@@ -1,6 +1,9 @@
 //! Latchkey: every rule of the product. Lambda binaries and the local stack only build an
 //! `AppState` and serve one of the routers in `api`.
 
+#[cfg(not(any(feature = "sqlite", feature = "aws")))]
+compile_error!("latchkey needs a backend: feature `sqlite` (local) or `aws`, or both");
+
 pub mod activity;
 pub mod api;
 #[cfg(test)]
@@ -18,8 +21,9 @@ pub mod environment;
 pub mod error;
 pub mod flows;
 pub mod integrations;
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "sqlite")]
 pub mod local;
 pub mod providers;
 pub mod runtime;

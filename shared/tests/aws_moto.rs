@@ -9,7 +9,7 @@ use latchkey::aws;
 use latchkey::crypto::kms::{CacheLimits, KmsSealer};
 use latchkey::crypto::{random_token, SealContext, SealError, Sealer};
 use latchkey::store::dynamo::DynamoStore;
-use latchkey::store::Store;
+use latchkey::store::prelude::*;
 
 fn endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").expect("AWS_ENDPOINT_URL must point at the moto server (tests/steps/40-aws.sh)")

@@ -4,22 +4,22 @@
 //! many store and sealer calls one read costs. Plain `Instant` timing; run with
 //! `cargo bench -p latchkey-tests --bench warm_read` (`BENCH_ITERATIONS` to change N).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
-use latchkey::AppState;
 use latchkey::config::{Config, EnvironmentKeys};
-use latchkey::connections::{NewConnection, save_connection};
+use latchkey::connections::{save_connection, NewConnection};
 use latchkey::credentials::Credentials;
 use latchkey::crypto::local::LocalSealer;
 use latchkey::crypto::{SealContext, SealError, Sealer};
 use latchkey::domain::{AccessToken, ConnectionId, IntegrationKey, RefreshToken};
 use latchkey::store::sqlite::SqliteStore;
 use latchkey::store::*;
+use latchkey::AppState;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
@@ -51,44 +51,57 @@ impl CountingStore {
     }
 }
 
-/// Every method counts one call, then delegates to the real store. (The whole impl is
-/// generated, so that `async_trait` sees plain methods.)
+/// Every method counts one call, then delegates to the real store: one impl per domain trait,
+/// so `CountingStore` is a `Store` through the blanket impl. (The impls are generated, so that
+/// `async_trait` sees plain methods.)
 macro_rules! counting_store {
-    ($( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
-        #[async_trait]
-        impl Store for CountingStore {
-            $( async fn $name(&self $(, $arg: $ty)*) -> $ret {
-                self.hit();
-                self.inner.$name($($arg),*).await
-            } )*
-        }
+    ($( impl $trait:ident { $( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )* } )*) => {
+        $(
+            #[async_trait]
+            impl $trait for CountingStore {
+                $( async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.hit();
+                    self.inner.$name($($arg),*).await
+                } )*
+            }
+        )*
     };
 }
 
 counting_store! {
+    impl IntegrationStore {
         fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
         fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
         fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>>;
         fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
         fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
-        fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
-        fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
+    }
+    impl ConnectionStore {
         fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
         fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
         fn get_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
         fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>>;
         fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool>;
-        fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
-        fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+        fn acquire_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> StoreResult<bool>;
+        fn release_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str) -> StoreResult<()>;
+        fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
+    }
+    impl FlowSessionStore {
+        fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
+        fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
         fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
         fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
         fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
         fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+    }
+    impl ActivityStore {
+        fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
+        fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+    }
+    impl SettingsStore {
         fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
         fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
-        fn acquire_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> StoreResult<bool>;
-        fn release_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str) -> StoreResult<()>;
-        fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
+    }
 }
 
 struct CountingSealer {

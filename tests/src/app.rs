@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey::AppState;
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
-use reqwest::{Method, RequestBuilder};
-use serde_json::{Value, json};
+use latchkey::AppState;
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde_json::{json, Value};
 
 use crate::oidc::OAuthClient;
 use crate::wire;
@@ -99,7 +99,7 @@ impl TestApp {
             .bearer_auth(self.secret_key())
     }
 
-    /// A signed request (API.md, "Signed backend requests") stamped with Latchkey's clock. A
+    /// A signed request (docs/api.md, "Authenticating the backend") stamped with Latchkey's clock. A
     /// body is sent as JSON.
     pub fn signed_request(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> RequestBuilder {
         let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
@@ -138,14 +138,33 @@ impl TestApp {
                 "token_request_auth_method": client.latchkey_auth_method(),
             },
         });
-        let response = self
-            .bearer(Method::POST, "/integrations")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "creating integration {key}");
-        response.json::<Value>().await.unwrap()["data"].clone()
+        self.post_integration(&body).await
+    }
+
+    /// `POST /integrations` with `body`; asserts it was created and returns its wire form.
+    pub async fn post_integration(&self, body: &Value) -> Value {
+        let (status, created) = self.backend(Method::POST, "/integrations", Some(body)).await;
+        assert_eq!(status, 200, "creating integration {body}: {created}");
+        created["data"].clone()
+    }
+
+    /// A backend call with Bearer (`body` sent as JSON): status and JSON body (`Null` when the
+    /// body is not JSON).
+    pub async fn backend(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> (StatusCode, Value) {
+        let mut req = self.bearer(method, path_and_query);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        let response = req.send().await.unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A frontend `POST {path}?public_key=…&{query}` with a JSON body (the API key, Basic and
+    /// client-credentials connects): status and JSON body.
+    pub async fn frontend_post(&self, path: &str, query: &str, body: &Value) -> (StatusCode, Value) {
+        let url = format!("{}{path}?public_key={}&{query}", self.address, self.public_key());
+        let response = self.http.post(url).json(body).send().await.unwrap();
+        (response.status(), response.json().await.unwrap_or(Value::Null))
     }
 
     /// The connect URL a frontend opens: public key and connection id, plus `extra` (already

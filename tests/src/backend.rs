@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use latchkey::AppState;
 use latchkey::config::Config;
+use latchkey::AppState;
 
 pub const BACKEND_ENV: &str = "LATCHKEY_TEST_BACKEND";
 

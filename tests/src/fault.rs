@@ -2,15 +2,16 @@
 //! on demand). Authorization still happens at the real provider; only the code exchange lands
 //! here.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Router;
 
+use crate::local_peer::LocalPeer;
 use crate::oidc::OAuthClient;
 
 #[derive(Debug, Clone, Copy)]
@@ -26,13 +27,7 @@ pub enum Fault {
 pub struct FaultPeer {
     pub token_url: String,
     hits: Arc<AtomicUsize>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FaultPeer {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
+    _server: LocalPeer,
 }
 
 impl FaultPeer {
@@ -49,15 +44,11 @@ impl FaultPeer {
                 }
             }),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let token_url = format!("http://{}/token", listener.local_addr().unwrap());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let server = LocalPeer::start(app).await;
         FaultPeer {
-            token_url,
+            token_url: format!("{}/token", server.url),
             hits,
-            server,
+            _server: server,
         }
     }
 

@@ -1,17 +1,22 @@
 //! The end-to-end test harness of Latchkey, shared by every test in `tests/tests/`: one
 //! `spawn_app()` starts the whole local router on a random loopback port with a fresh data
 //! directory, and the peers it talks to run beside it — the certified `oidc-provider` (a real
-//! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, and a
-//! `FaultPeer` for token endpoints that misbehave on purpose.
+//! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, a
+//! `FaultPeer` for token endpoints that misbehave on purpose, and local stand-ins for a
+//! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`.
 
 pub mod app;
 pub mod backend;
 pub mod browser;
 pub mod fault;
+pub mod local_peer;
 pub mod oidc;
+pub mod provider;
 pub mod wire;
 
-pub use app::{TestApp, assert_no_secret, spawn_app, spawn_app_with};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
-pub use oidc::{OAuthClient, OidcPeer, oidc_peer};
+pub use local_peer::LocalPeer;
+pub use oidc::{oidc_peer, OAuthClient, OidcPeer};
+pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};

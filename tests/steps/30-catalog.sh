@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Provider catalog and the auth modes it enables, over HTTP against the in-process router with
-# local provider peers (ports chosen by the OS on 127.0.0.1). The catalog's own data checks
-# (every entry round-trips, every URL renders on its host) run with the unit tests (10-unit).
+# The provider catalog's benchmark, compiled in the test profile and run once so it cannot rot
+# (`cargo bench -p latchkey --bench catalog` measures; see docs/benchmarks.md).
+# The catalog's other tests run where their harness is: its data checks (every entry
+# round-trips, every URL renders on its host) with the unit tests (10-unit); its routes and the
+# auth modes it enables, over HTTP against `spawn_app` with local provider peers
+# (`tests/tests/catalog_flows.rs`), with the end-to-end suite (20-e2e, and on DynamoDB in 40-aws).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo test --locked -p latchkey --test catalog_flows
-# The catalog benchmark, compiled in the test profile and run once so it cannot rot
-# (`cargo bench -p latchkey --bench catalog` measures; see docs/benchmarks.md).
 cargo test --locked -p latchkey --bench catalog

@@ -3,20 +3,8 @@
 //! integration overrides to point at the peer, and the client-credentials grant (`OAUTH2_CC`,
 //! 8x8: Basic client auth) with integration-level and connection-level client credentials.
 
-use latchkey_tests::{Browser, TestApp, oidc_peer, spawn_app};
-use reqwest::Method;
-use serde_json::{Value, json};
-
-async fn create(app: &TestApp, body: Value) {
-    let response = app
-        .bearer(Method::POST, "/integrations")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert_eq!(status, 200, "{}", response.text().await.unwrap());
-}
+use latchkey_tests::{oidc_peer, spawn_app, Browser};
+use serde_json::{json, Value};
 
 /// Registers a machine client that may only use the client-credentials grant.
 async fn register_machine_client() -> (String, String) {
@@ -45,16 +33,13 @@ async fn a_catalog_oauth2_provider_connects_with_its_quirks_against_a_real_serve
     let client = oidc_peer()
         .register_client(&app.callback_url(), "client_secret_post")
         .await;
-    create(
-        &app,
-        json!({
-            "provider": "salesforce",
-            "unique_key": "sf",
-            "credentials": {"type": "OAUTH2", "client_id": client.client_id,
-                            "client_secret": client.client_secret, "scopes": "openid email"},
-            "custom": {"authorization_url": client.authorization_url, "token_url": client.token_url},
-        }),
-    )
+    app.post_integration(&json!({
+        "provider": "salesforce",
+        "unique_key": "sf",
+        "credentials": {"type": "OAUTH2", "client_id": client.client_id,
+                        "client_secret": client.client_secret, "scopes": "openid email"},
+        "custom": {"authorization_url": client.authorization_url, "token_url": client.token_url},
+    }))
     .await;
     let browser = Browser::new(&app.callback_url());
     let landing = browser.start(&app.connect_url("sf", "acct-1", ""), &[]).await;
@@ -81,22 +66,18 @@ async fn client_credentials_tokens_come_from_the_real_server() {
     let app = spawn_app().await;
     let (id, secret) = register_machine_client().await;
     let token_url = format!("{}/token", oidc_peer().issuer);
-    create(
-        &app,
-        json!({
-            "provider": "8x8",
-            "unique_key": "machine",
-            "credentials": {"type": "OAUTH2_CC", "client_id": id, "client_secret": secret},
-            "custom": {"token_url": token_url},
-        }),
-    )
+    app.post_integration(&json!({
+        "provider": "8x8",
+        "unique_key": "machine",
+        "credentials": {"type": "OAUTH2_CC", "client_id": id, "client_secret": secret},
+        "custom": {"token_url": token_url},
+    }))
     .await;
     let connect = |query: String, body: Value| {
-        let url = app.url(&format!("/oauth2/auth/machine?public_key={}&{query}", app.public_key()));
-        let http = app.http.clone();
+        let app = &app;
         async move {
-            let r = http.post(url).json(&body).send().await.unwrap();
-            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            let (status, v) = app.frontend_post("/oauth2/auth/machine", &query, &body).await;
+            (status.as_u16(), v)
         }
     };
     let (status, v) = connect("connection_id=svc-1".into(), json!({})).await;

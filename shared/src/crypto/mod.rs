@@ -4,6 +4,7 @@
 
 #[cfg(feature = "aws")]
 pub mod kms;
+#[cfg(feature = "sqlite")]
 pub mod local;
 
 use async_trait::async_trait;

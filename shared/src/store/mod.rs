@@ -1,18 +1,30 @@
-//! Persistence. `Store` is the seam between the domain and a backend: `sqlite` (embedded, the
-//! local default) and DynamoDB (AWS). Records are plain data; secrets inside them are already
-//! sealed. One conformance suite (`conformance`) runs against every implementation.
+//! Persistence. The store is one trait per domain — `IntegrationStore`, `ConnectionStore`,
+//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, each stating its invariants — and
+//! `Store`, their union, the seam between the domain and a backend: `sqlite` (embedded, the
+//! local default) and `dynamo` (AWS). Records (`records.rs`) are plain data; secrets inside
+//! them are already sealed. One conformance suite (`conformance`) runs against every backend.
+//!
+//! Callers hold an `Arc<dyn Store>` and call any method on it; code that holds a concrete
+//! store imports the traits with `use crate::store::prelude::*`.
+//!
+//! A new domain (e.g. a queue) is a trait here, added to `Store`'s bounds, its blanket impl and
+//! `prelude`; a file implementing it in `sqlite/` and in `dynamo/` (keys in `dynamo/keys.rs`, a
+//! table in a new SQLite migration); and a file of tests in `conformance/`.
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod conformance;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+mod records;
+
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
+use crate::domain::{ConnectionId, IntegrationKey};
+pub use records::*;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum StoreError {
@@ -44,280 +56,37 @@ impl From<StoreError> for crate::error::Error {
     }
 }
 
-/// Sealed bytes, kept as base64 inside serialized records.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Sealed(pub Vec<u8>);
-
-impl std::fmt::Debug for Sealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Sealed({} bytes)", self.0.len())
-    }
-}
-
-impl Serialize for Sealed {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine;
-        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
-    }
-}
-
-impl<'de> Deserialize<'de> for Sealed {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use base64::Engine;
-        let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map(Sealed)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// Operator-defined OAuth2 endpoints, for providers outside the catalog (in-house identity
-/// servers) or to override a catalog entry's URLs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct CustomOAuth2 {
-    /// Required for `custom-oauth2`; for a catalog provider, empty keeps the catalog's URL.
-    #[serde(default)]
-    pub authorization_url: String,
-    #[serde(default)]
-    pub token_url: String,
-    /// Replaces the catalog's `proxy.base_url` (used for credential verification), e.g. a
-    /// self-hosted instance or a staging peer.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_base_url: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub userinfo_url: Option<String>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub authorization_params: serde_json::Map<String, serde_json::Value>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    pub token_params: serde_json::Map<String, serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope_separator: Option<String>,
-    /// `body` (client id and secret in the form, the default) or `basic` (HTTP Basic header).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_request_auth_method: Option<String>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub disable_pkce: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct IntegrationRecord {
-    pub key: IntegrationKey,
-    pub provider: String,
-    pub display_name: Option<String>,
-    pub auth_mode: AuthMode,
-    pub client_id: Option<String>,
-    /// Sealed with `SealContext::integration`.
-    pub client_secret: Option<Sealed>,
-    pub scopes: Vec<String>,
-    pub custom: Option<CustomOAuth2>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConnectionRecord {
-    /// Stable internal id, kept across overrides.
-    pub id: String,
-    pub integration: IntegrationKey,
-    pub connection_id: ConnectionId,
-    pub provider: String,
-    pub auth_mode: AuthMode,
-    /// The credentials JSON, sealed with `SealContext::connection`.
-    pub credentials: Sealed,
-    pub connection_config: ConnectionConfig,
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-    pub end_user: Option<serde_json::Value>,
-    pub tags: serde_json::Map<String, serde_json::Value>,
-    /// When the access token expires, if it does: what the refresh scheduler orders by.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub expires_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    /// When credentials were last obtained from the provider.
-    #[serde(with = "time::serde::rfc3339")]
-    pub last_fetched_at: OffsetDateTime,
-    /// Optimistic-locking counter, incremented by every write.
-    pub version: u64,
-    /// The connection's active problems (a failed refresh), cleared when it works again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<ConnectionProblem>,
-}
-
-/// One active problem of a connection: what failed, and the activity attempt that tells how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectionProblem {
-    /// What kind of operation failed (`auth`, `refresh`).
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The `attempt_id` of the activity entries that describe it.
-    pub log_id: String,
-}
-
-impl ConnectionRecord {
-    /// What a re-authorization keeps of the connection it replaces: its identity and creation
-    /// time, and the metadata, end user and tags the new authorization does not name. Every
-    /// store's `upsert_connection` applies this one rule.
-    pub fn replacing(mut self, previous: &ConnectionRecord) -> Self {
-        self.id = previous.id.clone();
-        self.created_at = previous.created_at;
-        self.version = previous.version + 1;
-        if self.metadata.is_empty() {
-            self.metadata = previous.metadata.clone();
-        }
-        if self.end_user.is_none() {
-            self.end_user = previous.end_user.clone();
-        }
-        if self.tags.is_empty() {
-            self.tags = previous.tags.clone();
-        }
-        self
-    }
-}
-
-/// Whether an upsert created the connection or replaced an earlier one (a re-authorization).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Upsert {
-    Created,
-    Replaced,
-}
-
-/// One in-flight OAuth authorization, keyed by its `state`, consumed exactly once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OAuthSession {
-    pub state: OAuthState,
-    pub integration: IntegrationKey,
-    pub connection_id: ConnectionId,
-    pub code_verifier: Option<PkceVerifier>,
-    pub redirect_uri: String,
-    pub connection_config: ConnectionConfig,
-    /// The web origin that started the flow: the only target of the result `postMessage`.
-    pub origin: Option<String>,
-    /// Groups this attempt's activity entries.
-    pub attempt_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-    /// SHA-256 (hex) of the SDK's client nonce: where the outcome is kept for polling.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub result_nonce_hash: Option<String>,
-    /// The end user of the connect session that started the flow, stored on the connection.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub end_user: Option<serde_json::Value>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ActivityLevel {
-    Info,
-    Error,
-}
-
-/// One step of an operation (an auth attempt, a refresh), written for the operator. Never holds
-/// a secret: messages are built from codes and provider error names, not response bodies.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ActivityEntry {
-    pub id: String,
-    pub attempt_id: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub timestamp: OffsetDateTime,
-    pub operation: String,
-    pub event: String,
-    pub level: ActivityLevel,
-    pub integration: Option<String>,
-    pub connection_id: Option<String>,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ActivityFilter {
-    pub integration: Option<String>,
-    pub connection_id: Option<String>,
-    pub attempt_id: Option<String>,
-    pub limit: usize,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct ConnectionFilter {
-    pub integrations: Vec<IntegrationKey>,
-    pub connection_id: Option<ConnectionId>,
-    pub end_user_id: Option<String>,
-    /// Case-insensitive substring of the connection id.
-    pub search: Option<String>,
-    pub limit: usize,
-    pub offset: usize,
-}
-
-/// A connect session: lets a frontend start auth flows for one end user without the public
-/// key. Only the SHA-256 of its token is stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConnectSession {
-    pub token_hash: String,
-    pub end_user: serde_json::Value,
-    #[serde(default)]
-    pub organization: Option<serde_json::Value>,
-    /// `None` = every integration.
-    #[serde(default)]
-    pub allowed_integrations: Option<Vec<IntegrationKey>>,
-    /// Per-integration defaults, e.g. `{"zendesk": {"connection_config": {"subdomain": "acme"}}}`.
-    #[serde(default)]
-    pub integrations_config_defaults: serde_json::Map<String, serde_json::Value>,
-    /// Set for a reconnect session: the one connection it may re-authorize.
-    #[serde(default)]
-    pub reconnect: Option<(IntegrationKey, ConnectionId)>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-/// The outcome of a browser flow, kept for the SDK's polling fallback under the SHA-256 of a
-/// client nonce; read once.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuthResult {
-    pub nonce_hash: String,
-    pub body: serde_json::Value,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-/// Environment-level settings changed at run time through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct EnvironmentSettings {
-    #[serde(default)]
-    pub hmac_enabled: bool,
-    /// Web origins allowed to receive auth results; empty = the origin that started the flow.
-    #[serde(default)]
-    pub allowed_origins: Vec<String>,
-}
-
+/// Integrations: one record per integration key.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Creates the integration; `Conflict` when the key is taken.
+pub trait IntegrationStore: Send + Sync {
+    /// Creates the integration; `Conflict` when the key is taken (never overwrites).
     async fn create_integration(&self, record: &IntegrationRecord) -> StoreResult<()>;
-    /// Replaces an existing integration; `Ok(false)` when there is none.
+    /// Replaces an existing integration; `Ok(false)` when there is none (never creates).
     async fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
     async fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>>;
+    /// Ordered by key.
     async fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
     /// Deletes the integration and all its connections; `Ok(false)` when there was none.
     async fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
+}
 
-    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
-    /// Removes and returns the session: of two concurrent takes, exactly one gets it. Expiry is
-    /// the caller's to check.
-    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
-
+/// Connections: one record per (integration, connection id), with its credentials sealed.
+///
+/// - Every write stores `version` = the previous version + 1 (1 when created); the record's own
+///   `version` field is never trusted on input.
+/// - Reads see every write that returned before them (consistent reads).
+/// - A connection may carry a refresh lease, which is not part of the record: writes of the
+///   record keep it, and only `acquire_refresh_lease` / `release_refresh_lease` change it.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
     /// Writes the connection; one it replaces passes on what `ConnectionRecord::replacing`
-    /// keeps. Stores and returns `version` = previous + 1 (1 when created).
+    /// keeps. Stores and returns `version` = previous + 1 (1 when created). Concurrent upserts
+    /// of one connection serialize, each on its own version; a backend that retries a lost
+    /// race a bounded number of times answers `Conflict` when it runs out.
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
-    /// Writes only if the stored version is still `expected_version`; else `Conflict`.
+    /// Writes only if the stored version is still `expected_version`, and stores
+    /// `expected_version + 1`; else `Conflict` (also when the connection is gone: an update
+    /// never recreates a deleted connection).
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
     async fn get_connection(
         &self,
@@ -326,28 +95,12 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Option<ConnectionRecord>>;
     /// Ordered by creation time, newest first.
     async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>>;
+    /// `Ok(false)` when there was none.
     async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool>;
 
-    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
-    /// Newest first.
-    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
-
-    /// `Conflict` when the token hash exists already.
-    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
-    /// Expiry is the caller's to check.
-    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
-
-    /// Writes (or overwrites) the result for a nonce.
-    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
-    /// Removes and returns the result: readable once. Expiry is the caller's to check.
-    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
-
-    async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
-    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
-
     /// Takes the refresh lease of a connection for `owner` until `until`, if it is free or its
-    /// holder's lease ended at or before `now`. `Ok(false)`: someone else holds it, or there
-    /// is no such connection. The lease is not part of the record: writes of the record keep it.
+    /// holder's lease ended at or before `now` (a conditional write: of concurrent takers at
+    /// most one wins). `Ok(false)`: someone else holds it, or there is no such connection.
     async fn acquire_refresh_lease(
         &self,
         integration: &IntegrationKey,
@@ -366,4 +119,55 @@ pub trait Store: Send + Sync {
     /// Connections whose `expires_at` is strictly before `before`, soonest first, at most
     /// `limit`. Connections without `expires_at` are never due. Served by an index, not a scan.
     async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
+}
+
+/// The short-lived records of browser flows. Each carries its own expiry, which the caller
+/// checks: a backend may keep an expired record for a while (DynamoDB's TTL deletes lazily).
+#[async_trait]
+pub trait FlowSessionStore: Send + Sync {
+    /// `Conflict` when the state exists already: a state is never reused.
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
+    /// Removes and returns the session: of two concurrent takes, exactly one gets it.
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>>;
+
+    /// `Conflict` when the token hash exists already.
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()>;
+    /// Reusable until it expires: reading does not consume it.
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
+
+    /// Writes (or overwrites) the result for a nonce.
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
+    /// Removes and returns the result: readable once, like `take_oauth_session`.
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+}
+
+/// The activity log: entries are appended, never changed.
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
+    /// Newest first, at most `filter.limit`.
+    async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>>;
+}
+
+/// The environment's run-time settings: one record, written whole.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    /// The defaults until settings are first written.
+    async fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
+    async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+}
+
+/// The whole store: every domain's trait. Implemented for every type that implements them
+/// all, so a backend implements the domain traits and `Arc<dyn Store>` serves everything.
+pub trait Store: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore {}
+
+impl<T> Store for T where
+    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + ?Sized
+{
+}
+
+/// The traits a caller needs in scope to call store methods on a concrete store (methods on
+/// `dyn Store` need no import): `use latchkey::store::prelude::*;`.
+pub mod prelude {
+    pub use super::{ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, SettingsStore, Store};
 }

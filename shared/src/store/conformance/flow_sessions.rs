@@ -1,0 +1,96 @@
+//! Flow sessions: OAuth sessions and auth results taken exactly once, connect sessions reusable.
+
+use super::*;
+
+/// Every test of this file.
+pub async fn run(store: &dyn Store) {
+    oauth_sessions_are_taken_exactly_once(store).await;
+    concurrent_takes_of_one_session_yield_one_winner(store).await;
+    connect_sessions_are_found_by_token_hash(store).await;
+    auth_results_are_read_once(store).await;
+}
+
+fn session(state: &str) -> OAuthSession {
+    OAuthSession {
+        state: OAuthState::new(state),
+        integration: IntegrationKey::parse("github").unwrap(),
+        connection_id: ConnectionId::parse("user-1").unwrap(),
+        code_verifier: Some(PkceVerifier::new("verifier")),
+        redirect_uri: "http://127.0.0.1/oauth/callback".into(),
+        connection_config: Default::default(),
+        origin: Some("http://localhost:5173".into()),
+        attempt_id: unique("attempt"),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(10),
+        result_nonce_hash: None,
+        end_user: None,
+    }
+}
+
+pub async fn oauth_sessions_are_taken_exactly_once(store: &dyn Store) {
+    let state = random_token();
+    let s = session(&state);
+    store.put_oauth_session(&s).await.unwrap();
+    assert_eq!(
+        store.put_oauth_session(&s).await,
+        Err(StoreError::Conflict),
+        "a state is never reused"
+    );
+    assert_eq!(store.take_oauth_session(&state).await.unwrap(), Some(s));
+    assert_eq!(store.take_oauth_session(&state).await.unwrap(), None);
+    assert_eq!(store.take_oauth_session(&random_token()).await.unwrap(), None);
+}
+
+pub async fn concurrent_takes_of_one_session_yield_one_winner(store: &dyn Store) {
+    let state = random_token();
+    store.put_oauth_session(&session(&state)).await.unwrap();
+    let takes = (0..8).map(|_| store.take_oauth_session(&state));
+    let results = futures::future::join_all(takes).await;
+    let winners = results.into_iter().filter(|r| matches!(r, Ok(Some(_)))).count();
+    assert_eq!(winners, 1);
+}
+
+pub async fn connect_sessions_are_found_by_token_hash(store: &dyn Store) {
+    let session = ConnectSession {
+        token_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        end_user: json!({"id": "user-1", "email": "u@example.com"}),
+        organization: Some(json!({"id": "org-1"})),
+        allowed_integrations: Some(vec![IntegrationKey::parse("github").unwrap()]),
+        integrations_config_defaults: json!({"zendesk": {"connection_config": {"subdomain": "acme"}}})
+            .as_object()
+            .unwrap()
+            .clone(),
+        reconnect: Some((
+            IntegrationKey::parse("github").unwrap(),
+            ConnectionId::parse("c1").unwrap(),
+        )),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(30),
+    };
+    store.put_connect_session(&session).await.unwrap();
+    assert_eq!(store.put_connect_session(&session).await, Err(StoreError::Conflict));
+    assert_eq!(
+        store.get_connect_session(&session.token_hash).await.unwrap(),
+        Some(session.clone())
+    );
+    assert_eq!(
+        store.get_connect_session(&session.token_hash).await.unwrap(),
+        Some(session),
+        "sessions are reusable"
+    );
+    assert_eq!(store.get_connect_session("0000").await.unwrap(), None);
+}
+
+pub async fn auth_results_are_read_once(store: &dyn Store) {
+    let result = AuthResult {
+        nonce_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        body: json!({"status": "success", "connectionId": "c1", "providerConfigKey": "github"}),
+        expires_at: now() + Duration::minutes(5),
+    };
+    store.put_auth_result(&result).await.unwrap();
+    assert_eq!(
+        store.take_auth_result(&result.nonce_hash).await.unwrap(),
+        Some(result.clone())
+    );
+    assert_eq!(store.take_auth_result(&result.nonce_hash).await.unwrap(), None);
+}

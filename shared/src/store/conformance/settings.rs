@@ -1,0 +1,19 @@
+//! Settings: defaults until written, then what was written.
+
+use super::*;
+
+/// Every test of this file.
+pub async fn run(store: &dyn Store) {
+    settings_default_and_round_trip(store).await;
+}
+
+pub async fn settings_default_and_round_trip(store: &dyn Store) {
+    let before = store.get_settings().await.unwrap();
+    let changed = EnvironmentSettings {
+        hmac_enabled: !before.hmac_enabled,
+        allowed_origins: vec!["https://app.example.com".into()],
+    };
+    store.put_settings(&changed).await.unwrap();
+    assert_eq!(store.get_settings().await.unwrap(), changed);
+    store.put_settings(&before).await.unwrap();
+}

@@ -1,0 +1,40 @@
+//! OAuth sessions, connect sessions and auth results: one item each (`OAUTH#`, `CONNECT#`,
+//! `RESULT#` + its key, SK `-`) with a TTL; taken with a conditional delete.
+
+use async_trait::async_trait;
+
+use super::table::expiring;
+use super::{keys, record_item, DynamoStore};
+use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+
+#[async_trait]
+impl FlowSessionStore for DynamoStore {
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
+        let key = keys::oauth_session(session.state.expose());
+        self.put_new(record_item(key, session, expiring(session.expires_at)))
+            .await
+    }
+
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        self.take(keys::oauth_session(state)).await
+    }
+
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
+        let key = keys::connect_session(&session.token_hash);
+        self.put_new(record_item(key, session, expiring(session.expires_at)))
+            .await
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+        self.get(keys::connect_session(token_hash)).await
+    }
+
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()> {
+        let key = keys::auth_result(&result.nonce_hash);
+        self.put(record_item(key, result, expiring(result.expires_at))).await
+    }
+
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
+        self.take(keys::auth_result(nonce_hash)).await
+    }
+}

@@ -1,0 +1,66 @@
+//! OAuth sessions, connect sessions and auth results: a table each, keyed by state, token hash
+//! and nonce hash. Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
+
+use async_trait::async_trait;
+use rusqlite::params;
+
+use super::{execute, insert_new, one, to_json, SqliteStore};
+use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+
+#[async_trait]
+impl FlowSessionStore for SqliteStore {
+    async fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()> {
+        self.with(|c| {
+            insert_new(
+                c,
+                "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![session.state.expose(), to_json(session)],
+            )
+        })
+    }
+
+    async fn take_oauth_session(&self, state: &str) -> StoreResult<Option<OAuthSession>> {
+        self.with(|c| one(c, "DELETE FROM oauth_sessions WHERE state = ?1 RETURNING body", [state]))
+    }
+
+    async fn put_connect_session(&self, session: &ConnectSession) -> StoreResult<()> {
+        self.with(|c| {
+            insert_new(
+                c,
+                "INSERT INTO connect_sessions (token_hash, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![session.token_hash, to_json(session)],
+            )
+        })
+    }
+
+    async fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>> {
+        self.with(|c| {
+            one(
+                c,
+                "SELECT body FROM connect_sessions WHERE token_hash = ?1",
+                [token_hash],
+            )
+        })
+    }
+
+    async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()> {
+        self.with(|c| {
+            execute(
+                c,
+                "INSERT OR REPLACE INTO auth_results (nonce_hash, body) VALUES (?1, ?2)",
+                params![result.nonce_hash, to_json(result)],
+            )
+            .map(drop)
+        })
+    }
+
+    async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
+        self.with(|c| {
+            one(
+                c,
+                "DELETE FROM auth_results WHERE nonce_hash = ?1 RETURNING body",
+                [nonce_hash],
+            )
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! The schema as its history: an ordered list of migrations, migration `i` taking a database
+//! from version `i` to `i + 1`. The version is SQLite's `PRAGMA user_version`; at open each
+//! missing migration runs once, in its own transaction together with the version bump, so a
+//! crash leaves the database at the last whole version. A database newer than this build is
+//! refused: an older Latchkey never writes to a schema it doesn't know.
+//!
+//! To change the schema, append a migration — never edit one that has shipped.
+
+use rusqlite::{params, Connection, TransactionBehavior};
+
+use super::{all, execute, unavailable};
+use crate::store::{ConnectionRecord, StoreError, StoreResult};
+
+struct Migration {
+    /// What it does, for errors.
+    name: &'static str,
+    apply: fn(&Connection) -> StoreResult<()>,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "the first tables",
+        apply: first_tables,
+    },
+    Migration {
+        name: "refresh columns (due time, lease)",
+        apply: refresh_columns,
+    },
+];
+
+/// The schema version this build creates and reads.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+// Databases made before versioning are at version 0 whatever they hold (the first tables, with
+// or without the refresh columns), so the first two migrations look before they add.
+
+/// The tables of the first release. (Shipped, so frozen: the upgrade tests build the first
+/// release's files from it.)
+const FIRST_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS integrations (key TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS connections (
+  integration TEXT NOT NULL, connection_id TEXT NOT NULL, created_ns INTEGER NOT NULL,
+  end_user_id TEXT, version INTEGER NOT NULL, body TEXT NOT NULL,
+  PRIMARY KEY (integration, connection_id));
+CREATE TABLE IF NOT EXISTS oauth_sessions (state TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS activity (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, ts_ns INTEGER NOT NULL, integration TEXT,
+  connection_id TEXT, attempt_id TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS activity_by_connection ON activity (connection_id, ts_ns);
+CREATE TABLE IF NOT EXISTS connect_sessions (token_hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS auth_results (nonce_hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (id INTEGER PRIMARY KEY CHECK (id = 1), body TEXT NOT NULL);
+";
+
+fn first_tables(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(FIRST_TABLES).map_err(unavailable)
+}
+
+/// The due time (`expires_ns`, filled from each body) and the refresh lease of a connection,
+/// and the index the refresh scheduler reads.
+fn refresh_columns(c: &Connection) -> StoreResult<()> {
+    let present: i64 = c
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('connections') WHERE name = 'expires_ns'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(unavailable)?;
+    if present == 0 {
+        c.execute_batch(
+            "ALTER TABLE connections ADD COLUMN expires_ns INTEGER;
+             ALTER TABLE connections ADD COLUMN lease_owner TEXT;
+             ALTER TABLE connections ADD COLUMN lease_until_ns INTEGER;",
+        )
+        .map_err(unavailable)?;
+        let records: Vec<ConnectionRecord> = all(c, "SELECT body FROM connections", [])?;
+        for record in records {
+            execute(
+                c,
+                "UPDATE connections SET expires_ns = ?3 WHERE integration = ?1 AND connection_id = ?2",
+                params![
+                    record.integration.as_str(),
+                    record.connection_id.as_str(),
+                    record.expires_at.map(super::nanos)
+                ],
+            )?;
+        }
+    }
+    c.execute_batch(
+        "CREATE INDEX IF NOT EXISTS connections_due ON connections (expires_ns) WHERE expires_ns IS NOT NULL;",
+    )
+    .map_err(unavailable)
+}
+
+fn user_version(c: &Connection) -> StoreResult<usize> {
+    let v: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(unavailable)?;
+    usize::try_from(v)
+        .map_err(|_| StoreError::Unavailable(format!("the database has schema version {v}, which no Latchkey writes")))
+}
+
+/// Brings the database to `SCHEMA_VERSION`. Each step takes the write lock first and reads
+/// the version under it, so two processes opening one file apply each migration once.
+pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let version = user_version(&tx)?;
+        let Some(migration) = MIGRATIONS.get(version) else {
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::Unavailable(format!(
+                    "the database has schema version {version}, newer than this build of Latchkey \
+                     knows ({SCHEMA_VERSION}): run a newer Latchkey on it"
+                )));
+            }
+            return Ok(());
+        };
+        (migration.apply)(&tx).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "migrating the database to schema version {} ({}): {e}",
+                version + 1,
+                migration.name
+            ))
+        })?;
+        tx.pragma_update(None, "user_version", (version + 1) as i64)
+            .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+    }
+}
+
+#[cfg(test)]
+mod tests;
