@@ -70,7 +70,8 @@ pub struct SignedRequest<'a> {
 /// Checks a signed request against each accepted secret key (the current one, and during a
 /// rotation the previous one).
 pub fn verify_request(req: &SignedRequest<'_>, secret_keys: &[&str], now_unix: i64) -> SignatureCheck {
-    if (now_unix - req.timestamp).abs() > SIGNATURE_WINDOW_SECS {
+    // `abs_diff`: any two i64 have a distance (a plain subtraction overflows on extreme values).
+    if now_unix.abs_diff(req.timestamp) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return SignatureCheck::Stale;
     }
     let mut ok = false;
@@ -135,6 +136,27 @@ mod tests {
             verify_request(&signed(&sig, 1_000_000, b""), &["sk"], 999_600),
             SignatureCheck::Stale
         );
+    }
+
+    /// Extreme timestamps (a header is any i64 the client sends) are stale, never a panic, on
+    /// any clock.
+    #[test]
+    fn extreme_timestamps_are_stale_and_never_overflow() {
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        let clocks = [i64::MIN, -SIGNATURE_WINDOW_SECS, 0, 1_700_000_000, i64::MAX];
+        for ts in extremes {
+            for now in clocks {
+                let sig = request_signature("sk", ts, "POST", "/x", b"");
+                let check = verify_request(&signed(&sig, ts, b""), &["sk"], now);
+                let distance = (now as i128 - ts as i128).abs();
+                let expected = if distance > SIGNATURE_WINDOW_SECS as i128 {
+                    SignatureCheck::Stale
+                } else {
+                    SignatureCheck::Mismatch // signed for POST, checked as GET
+                };
+                assert_eq!(check, expected, "timestamp {ts} at {now}");
+            }
+        }
     }
 
     #[test]
