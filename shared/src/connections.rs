@@ -13,6 +13,28 @@ use crate::error::{Error, ErrorCode};
 use crate::store::{ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
 use crate::AppState;
 
+/// Whether a write may replace an existing connection of the same id. Replacing takes proof
+/// that the team's backend stands behind the write: its own request (import, refresh), an HMAC
+/// digest of the connection id, or a reconnect connect session. A public-key flow without one
+/// may only create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    CreateOnly,
+    CreateOrReplace,
+}
+
+/// `connection_exists`: what a create-only write of an existing connection answers.
+pub fn connection_exists(integration: &IntegrationKey, connection_id: &ConnectionId) -> Error {
+    Error::conflict(
+        ErrorCode::ConnectionExists,
+        format!(
+            "Connection '{connection_id}' of integration '{integration}' exists already; the public key alone may \
+             create connections, not replace them. Re-authorize it with an hmac digest from your backend, or \
+             with a reconnect connect session (POST /connect/sessions/reconnect)."
+        ),
+    )
+}
+
 pub struct NewConnection<'a> {
     pub integration: &'a IntegrationRecord,
     pub connection_id: &'a ConnectionId,
@@ -21,14 +43,17 @@ pub struct NewConnection<'a> {
     pub metadata: Map<String, Value>,
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
+    pub write: WriteMode,
 }
 
 fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
-/// Seals the credentials to this connection and writes it, replacing an earlier authorization
-/// of the same connection id.
+/// Seals the credentials to this connection and writes it: created, or (when `write` allows)
+/// replacing an earlier authorization of the same connection id. A create-only write of a
+/// connection that exists — also one a concurrent flow created a moment ago — is refused with
+/// `connection_exists` by the store's conditional create.
 pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
@@ -52,8 +77,14 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         version: 0,
         errors: Vec::new(),
     };
-    let (outcome, _version) = state.store.upsert_connection(&record).await?;
-    Ok(outcome)
+    match new.write {
+        WriteMode::CreateOrReplace => Ok(state.store.upsert_connection(&record).await?.0),
+        WriteMode::CreateOnly => match state.store.create_connection(&record).await {
+            Ok(_) => Ok(Upsert::Created),
+            Err(StoreError::Conflict) => Err(connection_exists(&new.integration.key, new.connection_id)),
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 /// `not_found`, naming the connection asked for.
@@ -127,6 +158,7 @@ pub async fn read_fresh_connection(
             metadata: record.metadata.clone(),
             end_user: record.end_user.clone(),
             tags: record.tags.clone(),
+            write: WriteMode::CreateOrReplace,
         },
     )
     .await?;

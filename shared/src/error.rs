@@ -74,6 +74,9 @@ error_codes! {
     Conflict = "conflict",
     InvalidIntegrationKey = "invalid_integration_key",
     InvalidConnectionId = "invalid_connection_id",
+    /// A public-key flow without an HMAC digest named a connection that exists: it may create
+    /// connections, not replace them.
+    ConnectionExists = "connection_exists",
     // Integrations and the catalog.
     UnknownProviderConfig = "unknown_provider_config",
     UnknownProvider = "unknown_provider",

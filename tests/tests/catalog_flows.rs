@@ -353,7 +353,15 @@ async fn callback_quirks_fill_connection_config_from_the_provider() {
     callback_round(&app, "qb", "", "code=the-code&realmId=9341453474484455").await;
     let (_, qb) = app.read_connection("qb", "c1", "").await;
     assert_eq!(qb["connection_config"]["realmId"], "9341453474484455");
-    callback_round(&app, "qb", "", "code=the-code&realmId=evil.com%2F").await;
+    // (A second connection: with the public key alone, a flow creates and never replaces.)
+    let digest = latchkey_tests::wire::connect_digest(app.hmac_key(), "qb", "c1");
+    callback_round(
+        &app,
+        "qb",
+        &format!("hmac={digest}"),
+        "code=the-code&realmId=evil.com%2F",
+    )
+    .await;
     let (_, qb) = app.read_connection("qb", "c1", "").await;
     assert!(
         qb["connection_config"].get("realmId").is_none(),

@@ -21,8 +21,9 @@ pub mod submit;
 
 use serde_json::Value;
 
+use crate::activity::Attempt;
 use crate::auth::{self, AuthScheme, Obtained};
-use crate::connections::{save_connection, NewConnection};
+use crate::connections::{save_connection, NewConnection, WriteMode};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::{Error, ErrorCode};
 use crate::store::{IntegrationRecord, Upsert};
@@ -49,25 +50,41 @@ fn scheme_of(integration: &IntegrationRecord) -> Result<&'static dyn AuthScheme,
     })
 }
 
-/// Stores what an end user's flow obtained, on the connection the flow names.
+/// Where an end user's flow stores what it obtained: the connection it names, how (create
+/// only, or replace too), and the end user to record on it.
+struct Target<'a> {
+    integration: &'a IntegrationRecord,
+    connection_id: &'a ConnectionId,
+    write: WriteMode,
+    end_user: Option<Value>,
+}
+
+/// Stores what an end user's flow obtained and records how: `stored` (a new connection) or
+/// `replaced` (a re-authorization: its own event, so an operator sees every replacement).
 async fn store_obtained(
     state: &AppState,
-    integration: &IntegrationRecord,
-    connection_id: &ConnectionId,
+    attempt: &Attempt,
+    target: Target<'_>,
     obtained: Obtained,
-    end_user: Option<Value>,
 ) -> Result<Upsert, Error> {
-    save_connection(
+    let stored = save_connection(
         state,
         NewConnection {
-            integration,
-            connection_id,
+            integration: target.integration,
+            connection_id: target.connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
             metadata: Default::default(),
-            end_user,
+            end_user: target.end_user,
             tags: Default::default(),
+            write: target.write,
         },
     )
-    .await
+    .await?;
+    let (event, message) = match stored {
+        Upsert::Created => ("stored", "Connection created."),
+        Upsert::Replaced => ("replaced", "Connection re-authorized; earlier credentials replaced."),
+    };
+    attempt.info(state, event, message).await;
+    Ok(stored)
 }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use url::Url;
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected};
+use super::{store_obtained, Connected, Target};
 use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
+use crate::connections::WriteMode;
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
-use crate::store::{EnvironmentSettings, OAuthSession, Upsert};
+use crate::store::{EnvironmentSettings, OAuthSession};
 use crate::AppState;
 
 /// Starts a browser flow for `integration`: where to send the browser. `origin` is the page
@@ -73,6 +74,7 @@ pub async fn start(
                 expires_at: now + state.config.oauth_session_ttl,
                 result_nonce_hash: request.result_nonce_hash.clone(),
                 end_user: caller.end_user.clone(),
+                may_replace: caller.write == WriteMode::CreateOrReplace,
             };
             state.store.put_oauth_session(&session).await?;
             attempt
@@ -213,14 +215,23 @@ async fn complete(
     };
     let obtained = scheme.finish(&cx, &callback).await.map_err(as_outcome)?;
     attempt.info(state, "token_received", obtained.note.clone()).await;
-    let stored = store_obtained(state, &integration, &session.connection_id, obtained, session.end_user)
-        .await
-        .map_err(as_outcome)?;
-    let what = match stored {
-        Upsert::Created => "Connection created.",
-        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
+    let target = Target {
+        integration: &integration,
+        connection_id: &session.connection_id,
+        write: if session.may_replace {
+            WriteMode::CreateOrReplace
+        } else {
+            WriteMode::CreateOnly
+        },
+        end_user: session.end_user,
     };
-    attempt.info(state, "stored", what).await;
+    // A connection created since the flow started is not replaced: the page says so as such.
+    store_obtained(state, attempt, target, obtained)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::ConnectionExists => e,
+            _ => as_outcome(e),
+        })?;
     Ok(Connected {
         integration: integration.key,
         connection_id: session.connection_id,

@@ -84,6 +84,10 @@ pub trait ConnectionStore: Send + Sync {
     /// of one connection serialize, each on its own version; a backend that retries a lost
     /// race a bounded number of times answers `Conflict` when it runs out.
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
+    /// Writes the connection only if none exists under its (integration, connection id), with
+    /// `version` 1; `Conflict` when one does, which is left as it was. Of concurrent creators of
+    /// one connection exactly one wins: the write itself is conditional, not a read before it.
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64>;
     /// Writes only if the stored version is still `expected_version`, and stores
     /// `expected_version + 1`; else `Conflict` (also when the connection is gone: an update
     /// never recreates a deleted connection).

@@ -172,6 +172,10 @@ pub struct OAuthSession {
     /// The end user of the connect session that started the flow, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<serde_json::Value>,
+    /// Whether the flow may replace an existing connection (an HMAC digest or a reconnect
+    /// session vouched for it); otherwise it may only create one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_replace: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -8,6 +8,7 @@ pub async fn run(store: &dyn Store) {
     connections_upsert_keeps_identity_and_bumps_version(store).await;
     conditional_updates_lose_against_a_newer_version(store).await;
     concurrent_upserts_each_land_on_their_own_version(store).await;
+    a_create_never_replaces_and_one_of_concurrent_creates_wins(store).await;
     connections_are_listed_with_filters(store).await;
     refresh_leases_are_exclusive_until_they_end(store).await;
     due_connections_come_from_the_index_soonest_first(store).await;
@@ -55,6 +56,50 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
         .delete_connection(&first.integration, &first.connection_id)
         .await
         .unwrap());
+}
+
+pub async fn a_create_never_replaces_and_one_of_concurrent_creates_wins(store: &dyn Store) {
+    let key = unique("int");
+    let first = connection(&key, "alice");
+    assert_eq!(store.create_connection(&first).await.unwrap(), 1);
+    let mut second = connection(&key, "alice");
+    second.credentials = Sealed(vec![7; 40]);
+    assert_eq!(store.create_connection(&second).await, Err(StoreError::Conflict));
+    let stored = store
+        .get_connection(&first.integration, &first.connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.id, stored.credentials, stored.version),
+        (first.id, first.credentials, 1)
+    );
+
+    // Created by an upsert, it is taken all the same.
+    let upserted = connection(&key, "bob");
+    store.upsert_connection(&upserted).await.unwrap();
+    assert_eq!(store.create_connection(&upserted).await, Err(StoreError::Conflict));
+
+    let racers: Vec<ConnectionRecord> = (0..8u8)
+        .map(|i| {
+            let mut r = connection(&key, "carol");
+            r.credentials = Sealed(vec![i; 40]);
+            r
+        })
+        .collect();
+    let results = futures::future::join_all(racers.iter().map(|r| store.create_connection(r))).await;
+    let winners: Vec<usize> = (0..racers.len()).filter(|i| results[*i] == Ok(1)).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    assert!(results.iter().all(|r| matches!(r, Ok(1) | Err(StoreError::Conflict))));
+    let stored = store
+        .get_connection(&racers[0].integration, &racers[0].connection_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.credentials, racers[winners[0]].credentials,
+        "the winner's write is the one kept"
+    );
 }
 
 pub async fn conditional_updates_lose_against_a_newer_version(store: &dyn Store) {

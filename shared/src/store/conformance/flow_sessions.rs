@@ -24,6 +24,7 @@ fn session(state: &str) -> OAuthSession {
         expires_at: now() + Duration::minutes(10),
         result_nonce_hash: None,
         end_user: None,
+        may_replace: true,
     }
 }
 

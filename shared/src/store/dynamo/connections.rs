@@ -57,6 +57,14 @@ impl ConnectionStore for DynamoStore {
         Err(StoreError::Conflict)
     }
 
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64> {
+        let mut record = record.clone();
+        record.version = 1;
+        let key = keys::connection(&record.integration, &record.connection_id);
+        self.update(key, write_of(&record), "attribute_not_exists(PK)").await?;
+        Ok(record.version)
+    }
+
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
         let mut record = record.clone();
         record.version = expected_version + 1;

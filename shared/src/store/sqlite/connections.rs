@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use time::OffsetDateTime;
 
-use super::{all, execute, nanos, one, to_json, unavailable, SqliteStore};
+use super::{all, execute, insert_new, nanos, one, to_json, unavailable, SqliteStore};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::store::{ConnectionFilter, ConnectionRecord, ConnectionStore, StoreError, StoreResult, Upsert};
 
@@ -56,6 +56,28 @@ impl ConnectionStore for SqliteStore {
             tx.commit().map_err(unavailable)?;
             Ok((outcome, record.version))
         })
+    }
+
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64> {
+        let mut record = record.clone();
+        record.version = 1;
+        self.with(|c| {
+            insert_new(
+                c,
+                "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body, expires_ns)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (integration, connection_id) DO NOTHING",
+                params![
+                    record.integration.as_str(),
+                    record.connection_id.as_str(),
+                    nanos(record.created_at),
+                    end_user_id(&record),
+                    record.version as i64,
+                    to_json(&record),
+                    expires_ns(&record)
+                ],
+            )
+        })?;
+        Ok(record.version)
     }
 
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {

@@ -51,6 +51,7 @@ fn rows() -> Rows {
             expires_at: now + Duration::minutes(10),
             result_nonce_hash: None,
             end_user: None,
+            may_replace: false,
         },
         connect: ConnectSession {
             token_hash: "aa".repeat(32),
