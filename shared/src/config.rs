@@ -26,13 +26,7 @@ pub struct Config {
 
 impl Config {
     pub fn new(environment: impl Into<String>, public_url: Url, callback_url: Option<Url>) -> Self {
-        // Appended to the public URL's path, so a base path (an API Gateway stage) is kept.
-        let callback_url = callback_url.unwrap_or_else(|| {
-            let mut url = public_url.clone();
-            let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
-            url.set_path(&path);
-            url
-        });
+        let callback_url = callback_url.unwrap_or_else(|| api_callback_url(&public_url));
         Self {
             environment: environment.into(),
             public_url,
@@ -42,6 +36,28 @@ impl Config {
             body_limit: 256 * 1024,
             connect_session_ttl: time::Duration::minutes(30),
         }
+    }
+}
+
+/// The API's own `/oauth/callback` (where a custom callback domain's redirect lands): appended
+/// to the public URL's path, so a base path (an API Gateway stage) is kept.
+fn api_callback_url(public_url: &Url) -> Url {
+    let mut url = public_url.clone();
+    let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+impl Config {
+    /// The API's own callback URL, on its own domain: the flow cookie's path, whatever domain
+    /// providers send the browser back to first.
+    pub fn api_callback_url(&self) -> Url {
+        api_callback_url(&self.public_url)
+    }
+
+    /// Whether browsers reach the API over https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
     }
 }
 

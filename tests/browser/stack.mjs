@@ -17,8 +17,9 @@ export function stopAll() {
 }
 process.on('exit', stopAll);
 
-export async function startLatchkey({ connectSessionTtlSecs } = {}) {
+export async function startLatchkey({ connectSessionTtlSecs, callbackUrl } = {}) {
   const env = connectSessionTtlSecs ? { LATCHKEY_CONNECT_SESSION_TTL_SECS: String(connectSessionTtlSecs) } : {};
+  if (callbackUrl) env.LATCHKEY_CALLBACK_URL = callbackUrl;
   const latchkey = await startServe({ env, label: 'latchkey-browser' });
   const { host, keys } = latchkey;
   if (!latchkey.firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
@@ -53,13 +54,16 @@ export async function startOidc() {
   return { issuer: ready.issuer, stop: () => child.kill('SIGTERM') };
 }
 
-/** Registers an OAuth client at the peer (dynamic registration) and creates the integration. */
-export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
+/**
+ * Registers an OAuth client at the peer (dynamic registration) and creates the integration.
+ * `redirectUri`: the callback URL registered with the provider (default: the API's own).
+ */
+export async function createOidcIntegration(latchkey, issuer, uniqueKey, { redirectUri } = {}) {
   const reg = await fetch(`${issuer}/reg`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      redirect_uris: [`${latchkey.host}/oauth/callback`],
+      redirect_uris: [redirectUri ?? `${latchkey.host}/oauth/callback`],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',

@@ -379,6 +379,16 @@ def main():
             location,
         )
         state = (auth_q.get("state") or [""])[0]
+        # The flow's browser binding: a cookie for the API's own callback path (stage included),
+        # which the browser brings back after the callback domain's 308.
+        flow_cookie = next((c for c in (r.get("cookies") or []) if "latchkey_flow_" in c), "")
+        check(
+            "auth-start: sets the flow cookie (__Secure-, HttpOnly, SameSite=Lax, the stage's callback path)",
+            flow_cookie.startswith("__Secure-latchkey_flow_")
+            and all(a in flow_cookie.split("; ") for a in ["HttpOnly", "SameSite=Lax", "Secure", f"Path=/{STAGE}/oauth/callback"]),
+            json.dumps(r.get("cookies")),
+        )
+        flow_cookie = flow_cookie.split(";")[0]
 
         # callback-redirect: 308, query kept byte for byte.
         redirect = Function("callback-redirect", env)
@@ -393,8 +403,15 @@ def main():
 
         callback = Function("oauth-callback", env)
         fns.append(callback)
-        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw, cookies=[flow_cookie]))
         check("oauth-callback: stores the connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:300]}")
+        check(
+            "oauth-callback: clears the flow cookie",
+            any(c.startswith(flow_cookie.split("=")[0] + "=;") and "Max-Age=0" in c for c in (r.get("cookies") or [])),
+            json.dumps(r.get("cookies")),
+        )
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
+        check("oauth-callback: a callback without the flow cookie is refused", r["statusCode"] == 400 and "state_err" in body_of(r), f"{r['statusCode']}")
 
         conns = Function("connections", env)
         fns.append(conns)
@@ -416,7 +433,7 @@ def main():
         r = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=sign(secret_key, "GET", signed_path)))
         check("connections: signed read with the stage in the signed path", r["statusCode"] == 200, body_of(r))
 
-        for fn, n in [(admin, 6), (start, 1), (callback, 1), (conns, 3)]:
+        for fn, n in [(admin, 6), (start, 1), (callback, 2), (conns, 3)]:
             wait_for_log(fn, n)
         s_init, s_calls = start.calls()
         c_init, c_calls = callback.calls()

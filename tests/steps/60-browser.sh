@@ -2,7 +2,8 @@
 # The frontend SDK in headless Chromium against the real local stack (`latchkey serve`) and
 # oidc-provider: popup flow, severed opener (polling), API key (+ CORS preflight), HMAC,
 # allowed origins, connect sessions, closed popup,
-# denied consent, demo page. Screenshots go to $LATCHKEY_TEST_OUTPUT/browser.
+# denied consent, demo page; the OAuth flow's browser binding (login CSRF refused, a custom
+# callback domain's 308). Screenshots go to $LATCHKEY_TEST_OUTPUT/browser.
 set -euo pipefail
 root="$PWD"
 if [[ ! -x /usr/bin/chromium ]]; then
@@ -17,4 +18,4 @@ fi
 cargo build -p latchkey-cli --locked
 export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
 cd tests/browser
-node --test --test-concurrency=1 sdk.browser.test.mjs
+node --test --test-concurrency=1 sdk.browser.test.mjs binding.browser.test.mjs

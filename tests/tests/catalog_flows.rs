@@ -316,8 +316,17 @@ async fn callback_round(
         .unwrap()
         .1
         .into_owned();
+    // The browser that started the flow brings its cookie back.
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
     app.http
         .get(app.url(&format!("/oauth/callback?state={state}&{callback_query}")))
+        .header("Cookie", cookie)
         .send()
         .await
         .unwrap()

@@ -9,6 +9,7 @@ pub mod auth_result;
 pub mod backend_auth;
 pub mod connect_sessions;
 pub mod connections;
+pub mod cookies;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;

@@ -1,7 +1,8 @@
 //! Browser flows: `start` sends the browser to the provider (a flow session is kept under a
-//! random state, for ten minutes), `finish` takes the provider's callback, turns it into
-//! credentials through the integration's mode and stores the connection. Every outcome is
-//! recorded as activity.
+//! random state, for ten minutes) and binds the flow to that browser; `finish` takes the
+//! provider's callback — only from the browser that started it — turns it into credentials
+//! through the integration's mode and stores the connection. Every outcome is recorded as
+//! activity.
 
 use std::collections::HashMap;
 
@@ -14,8 +15,23 @@ use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::connections::WriteMode;
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
+use crate::signing::{constant_time_eq, sha256_hex};
 use crate::store::{EnvironmentSettings, OAuthSession};
 use crate::AppState;
+
+/// The browser binding of a flow: the SHA-256 (hex) of its state. The browser that starts the
+/// flow is handed it (the API sets it as a cookie) and must present it at the callback, so a
+/// flow started in one browser cannot be completed in another (login CSRF: a victim's account
+/// landing on the attacker's connection).
+pub fn browser_binding(flow_state: &str) -> String {
+    sha256_hex(flow_state.as_bytes())
+}
+
+/// A started browser flow: where the browser goes, and the binding it must bring back.
+pub struct Redirected {
+    pub url: Url,
+    pub binding: String,
+}
 
 /// Starts a browser flow for `integration`: where to send the browser. `origin` is the page
 /// that started it (already allowed), the only target of the result message.
@@ -25,7 +41,7 @@ pub async fn start(
     request: &ConnectRequest,
     key: &IntegrationKey,
     origin: Option<String>,
-) -> Result<Url, Error> {
+) -> Result<Redirected, Error> {
     let FlowStart {
         caller,
         attempt,
@@ -36,6 +52,7 @@ pub async fn start(
         .run(state, async {
             let scheme = super::scheme_of(&integration)?;
             let flow_state = OAuthState::new(crate::crypto::random_token());
+            let binding = browser_binding(flow_state.expose());
             let redirect_uri = state.config.callback_url.to_string();
             let cx = ModeContext {
                 state,
@@ -84,7 +101,10 @@ pub async fn start(
                     format!("Redirected to {}.", redirect.url.host_str().unwrap_or("the provider")),
                 )
                 .await;
-            Ok(redirect.url)
+            Ok(Redirected {
+                url: redirect.url,
+                binding,
+            })
         })
         .await
 }
@@ -109,13 +129,21 @@ impl Finished {
     }
 }
 
-/// Finishes a browser flow from the provider's callback parameters.
-pub async fn finish(state: &AppState, params: &HashMap<String, String>) -> Finished {
+/// Finishes a browser flow from the provider's callback parameters and the binding the
+/// browser presented (`None`: it brought none). A callback from another browser is refused
+/// before its flow is looked at, so it neither completes nor spends the flow: the browser that
+/// started it can still finish.
+pub async fn finish(state: &AppState, params: &HashMap<String, String>, presented: Option<&str>) -> Finished {
     let Some(state_param) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Finished::unattributed(Err(
             unattributed(state, "The callback has no valid state parameter.").await
         ));
     };
+    if !presented.is_some_and(|b| constant_time_eq(b, &browser_binding(state_param))) {
+        let message = "This authorization was started in another browser, or this browser did not keep its \
+                       cookie; start again from the app.";
+        return Finished::unattributed(Err(unattributed(state, message).await));
+    }
     let session = match state.store.take_oauth_session(state_param).await {
         Ok(Some(s)) => s,
         Ok(None) => {
