@@ -107,6 +107,8 @@ error_codes! {
     InvalidSecretKey = "invalid_secret_key",
     ExpiredSignature = "expired_signature",
     InvalidSignature = "invalid_signature",
+    /// A signed request that changes something was sent again: each is accepted once.
+    ReplayedSignature = "replayed_signature",
     // Outcomes of a browser flow (`error_type` of the result page).
     /// The callback matches no live flow: no state, an unknown or used one, or an expired one.
     StateErr = "state_err",

@@ -26,6 +26,7 @@ pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod providers;
+pub mod replay;
 pub mod runtime;
 pub mod signing;
 pub mod store;

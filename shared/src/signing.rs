@@ -51,6 +51,14 @@ pub fn request_signature(secret_key: &str, timestamp: i64, method: &str, path_an
     format!("v1={}", hmac_sha256_hex(secret_key.as_bytes(), message.as_bytes()))
 }
 
+/// A signed request's single-use nonce: the SHA-256 of its signature (which covers its
+/// timestamp, method, path, query and body), and when it may be forgotten — the moment its
+/// timestamp leaves the window, after which the request is refused as stale anyway.
+pub fn request_nonce(signature: &str, timestamp: i64) -> (String, i64) {
+    let forget_at = timestamp.saturating_add(SIGNATURE_WINDOW_SECS + 1);
+    (sha256_hex(signature.as_bytes()), forget_at)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
     Valid,

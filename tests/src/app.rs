@@ -21,7 +21,8 @@ pub struct TestApp {
     pub clock: Arc<ShiftedClock>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
-    _data_dir: tempfile::TempDir,
+    backend: crate::backend::Backend,
+    _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -46,9 +47,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
-    let state = crate::backend::build_state(data_dir.path(), config)
-        .await
-        .with_clock(clock.clone());
+    let (state, backend) = crate::backend::build_state(data_dir.path(), config).await;
+    serve(
+        listener,
+        state.with_clock(clock.clone()),
+        backend,
+        Arc::new(data_dir),
+        clock,
+    )
+}
+
+fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    backend: crate::backend::Backend,
+    data_dir: Arc<tempfile::TempDir>,
+    clock: Arc<ShiftedClock>,
+) -> TestApp {
+    let address = format!("http://{}", listener.local_addr().unwrap());
     let router = latchkey::api::local(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("the test server runs");
@@ -63,12 +79,29 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         state,
         clock,
         http,
+        backend,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
+    /// A second stack over the same backend (its own store client, sealer and port, the same
+    /// data and clock): what another process or Lambda instance sees.
+    pub async fn another_instance(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port is free");
+        let state = crate::backend::reopen(&self.backend, (*self.state.config).clone()).await;
+        serve(
+            listener,
+            state.with_clock(self.clock.clone()),
+            self.backend.clone(),
+            self._data_dir.clone(),
+            self.clock.clone(),
+        )
+    }
+
     pub fn keys(&self) -> &EnvironmentKeys {
         &self.state.keys
     }

@@ -1,5 +1,6 @@
 //! Authentication of the team's backend: `Authorization: Bearer <secret key>`, or a signed
-//! request (`Latchkey-Timestamp` + `Latchkey-Signature`, see `crate::signing`).
+//! request (`Latchkey-Timestamp` + `Latchkey-Signature`, see `crate::signing`); a signed request
+//! that changes something is accepted once (`crate::replay`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -88,7 +89,12 @@ pub async fn require_backend_auth(
         state.clock.now().unix_timestamp(),
     );
     match check {
-        SignatureCheck::Valid => Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await),
+        SignatureCheck::Valid => {
+            if crate::replay::is_single_use(parts.method.as_str()) {
+                crate::replay::claim_signed_request(&state, &signature, timestamp).await?;
+            }
+            Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await)
+        }
         SignatureCheck::Stale => Err(Error::unauthorized(
             ErrorCode::ExpiredSignature,
             "Latchkey-Timestamp is more than 300 seconds from the server's clock.",

@@ -1,5 +1,6 @@
 //! Persistence. The store is one trait per domain — `IntegrationStore`, `ConnectionStore`,
-//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, each stating its invariants — and
+//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, `NonceStore`, each stating its
+//! invariants — and
 //! `Store`, their union, the seam between the domain and a backend: `sqlite` (embedded, the
 //! local default) and `dynamo` (AWS). Records (`records.rs`) are plain data; secrets inside
 //! them are already sealed. One conformance suite (`conformance`) runs against every backend.
@@ -161,17 +162,32 @@ pub trait SettingsStore: Send + Sync {
     async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
 }
 
+/// Single-use markers that expire, such as the hash of a signed request's signature: each may
+/// be claimed once while it lives, whichever process or Lambda instance claims it.
+#[async_trait]
+pub trait NonceStore: Send + Sync {
+    /// Claims `nonce` until `expires_at`: `Ok(true)` when it was free (never claimed, or its
+    /// claim ended at or before `now`), `Ok(false)` while an earlier claim lives. A conditional
+    /// write: of concurrent claims of one nonce exactly one wins.
+    async fn claim_nonce(&self, nonce: &str, now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<bool>;
+}
+
 /// The whole store: every domain's trait. Implemented for every type that implements them
 /// all, so a backend implements the domain traits and `Arc<dyn Store>` serves everything.
-pub trait Store: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore {}
+pub trait Store:
+    IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + NonceStore
+{
+}
 
 impl<T> Store for T where
-    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + ?Sized
+    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + NonceStore + ?Sized
 {
 }
 
 /// The traits a caller needs in scope to call store methods on a concrete store (methods on
 /// `dyn Store` need no import): `use latchkey::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, SettingsStore, Store};
+    pub use super::{
+        ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, NonceStore, SettingsStore, Store,
+    };
 }

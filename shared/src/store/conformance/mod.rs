@@ -8,6 +8,7 @@ mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
+mod nonces;
 mod settings;
 
 use serde_json::json;
@@ -73,4 +74,5 @@ pub async fn run_all(store: &dyn Store) {
     flow_sessions::run(store).await;
     activity::run(store).await;
     settings::run(store).await;
+    nonces::run(store).await;
 }

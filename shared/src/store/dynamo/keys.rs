@@ -30,7 +30,7 @@ fn ts_key(t: OffsetDateTime) -> String {
     format!("{:020}", t.unix_timestamp_nanos().max(0))
 }
 
-fn ms(t: OffsetDateTime) -> i128 {
+pub(super) fn ms(t: OffsetDateTime) -> i128 {
     t.unix_timestamp_nanos() / 1_000_000
 }
 
@@ -197,6 +197,15 @@ pub(super) fn activity_attributes(entry: &ActivityEntry) -> Attributes {
         ("attempt_id", Some(s(&entry.attempt_id))),
     ]
 }
+
+// ---------------------------------------------------------------- nonces
+
+pub(super) fn nonce(nonce: &str) -> Item {
+    primary(format!("NONCE#{nonce}"), "-")
+}
+
+/// When a nonce's claim ends (ms since the epoch): a claim is taken over only after it.
+pub(super) const NONCE_UNTIL: &str = "until";
 
 // ---------------------------------------------------------------- settings
 

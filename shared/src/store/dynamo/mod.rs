@@ -8,13 +8,14 @@
 //! - this file: the client, the codec (`body`) and the operations every domain uses — `get`,
 //!   `put`, `put_new`, `take`, `update` (conditional), `query` — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs`, `flow_sessions.rs`,
-//!   `activity.rs`, `settings.rs`.
+//!   `activity.rs`, `settings.rs`, `nonces.rs`.
 
 mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
 mod keys;
+mod nonces;
 mod settings;
 mod table;
 

@@ -1,10 +1,11 @@
 //! OAuth sessions, connect sessions and auth results: a table each, keyed by state, token hash
-//! and nonce hash. Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
+//! and nonce hash, with the row's expiry (`expires_ns`) for purging. Taking is one
+//! `DELETE … RETURNING`, so of two takes one gets the row.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{execute, insert_new, one, to_json, SqliteStore};
+use super::{execute, insert_new, nanos, one, to_json, SqliteStore};
 use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
 
 #[async_trait]
@@ -13,8 +14,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             insert_new(
                 c,
-                "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![session.state.expose(), to_json(session)],
+                "INSERT INTO oauth_sessions (state, body, expires_ns) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![session.state.expose(), to_json(session), nanos(session.expires_at)],
             )
         })
     }
@@ -27,8 +28,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             insert_new(
                 c,
-                "INSERT INTO connect_sessions (token_hash, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![session.token_hash, to_json(session)],
+                "INSERT INTO connect_sessions (token_hash, body, expires_ns) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![session.token_hash, to_json(session), nanos(session.expires_at)],
             )
         })
     }
@@ -47,8 +48,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             execute(
                 c,
-                "INSERT OR REPLACE INTO auth_results (nonce_hash, body) VALUES (?1, ?2)",
-                params![result.nonce_hash, to_json(result)],
+                "INSERT OR REPLACE INTO auth_results (nonce_hash, body, expires_ns) VALUES (?1, ?2, ?3)",
+                params![result.nonce_hash, to_json(result), nanos(result.expires_at)],
             )
             .map(drop)
         })

@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "refresh columns (due time, lease)",
         apply: refresh_columns,
     },
+    Migration {
+        name: "single-use nonces, and the expiry of short-lived rows (purged)",
+        apply: nonces_and_expiry,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -90,6 +94,51 @@ fn refresh_columns(c: &Connection) -> StoreResult<()> {
         "CREATE INDEX IF NOT EXISTS connections_due ON connections (expires_ns) WHERE expires_ns IS NOT NULL;",
     )
     .map_err(unavailable)
+}
+
+/// The `nonces` table (signed requests are single-use), and an `expires_ns` column on the
+/// short-lived tables (filled from each body) and a time index on the activity log, so
+/// expired rows are purged by index.
+fn nonces_and_expiry(c: &Connection) -> StoreResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Expiring {
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: time::OffsetDateTime,
+    }
+    c.execute_batch(
+        "CREATE TABLE nonces (nonce TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL);
+         CREATE INDEX nonces_by_expiry ON nonces (expires_ns);
+         CREATE INDEX activity_by_time ON activity (ts_ns);",
+    )
+    .map_err(unavailable)?;
+    for (table, key) in [
+        ("oauth_sessions", "state"),
+        ("connect_sessions", "token_hash"),
+        ("auth_results", "nonce_hash"),
+    ] {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN expires_ns INTEGER;"))
+            .map_err(unavailable)?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = c
+                .prepare(&format!("SELECT {key}, body FROM {table}"))
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)?
+        };
+        for (id, body) in rows {
+            let row: Expiring = super::from_json(&body)?;
+            execute(
+                c,
+                &format!("UPDATE {table} SET expires_ns = ?2 WHERE {key} = ?1"),
+                params![id, super::nanos(row.expires_at)],
+            )?;
+        }
+        c.execute_batch(&format!("CREATE INDEX {table}_by_expiry ON {table} (expires_ns);"))
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 fn user_version(c: &Connection) -> StoreResult<usize> {

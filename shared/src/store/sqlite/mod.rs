@@ -6,13 +6,14 @@
 //! - this file: opening, and the statements every domain uses — `one`, `all`, `insert_new`,
 //!   `execute` — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs`, `flow_sessions.rs`,
-//!   `activity.rs`, `settings.rs`.
+//!   `activity.rs`, `settings.rs`, `nonces.rs`.
 
 mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
 mod migrations;
+mod nonces;
 mod settings;
 
 use std::path::Path;
