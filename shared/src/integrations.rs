@@ -144,6 +144,57 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     Ok(record)
 }
 
+/// The endpoints of a `custom` block that receive what an integration holds, by field: the
+/// token URL gets the client secret, the authorization URL the browser (and so the code), the
+/// API base and the userinfo URL credentials. Empty = the catalog's.
+fn endpoints_of(custom: Option<&CustomOAuth2>) -> [(&'static str, Option<&str>); 4] {
+    fn field(v: Option<&str>) -> Option<&str> {
+        v.filter(|u| !u.is_empty())
+    }
+    [
+        ("custom.token_url", field(custom.map(|c| c.token_url.as_str()))),
+        (
+            "custom.authorization_url",
+            field(custom.map(|c| c.authorization_url.as_str())),
+        ),
+        (
+            "custom.proxy_base_url",
+            field(custom.and_then(|c| c.proxy_base_url.as_deref())),
+        ),
+        (
+            "custom.userinfo_url",
+            field(custom.and_then(|c| c.userinfo_url.as_deref())),
+        ),
+    ]
+}
+
+/// Re-pointing an integration that holds a client secret takes the secret again in the same
+/// request: otherwise whoever holds the secret key could point the token URL at a host of
+/// theirs and have the next token request deliver a secret the API never returns.
+fn check_repointing(record: &IntegrationRecord, custom: &CustomOAuth2, resent: bool) -> Result<(), Error> {
+    if record.client_secret.is_none() || resent {
+        return Ok(());
+    }
+    let (before, after) = (endpoints_of(record.custom.as_ref()), endpoints_of(Some(custom)));
+    let moved: Vec<&str> = before
+        .iter()
+        .zip(after.iter())
+        .filter(|(b, a)| b.1 != a.1)
+        .map(|(b, _)| b.0)
+        .collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        ErrorCode::MissingClientSecret,
+        format!(
+            "Changing {} sends the integration's client secret (or its users' credentials) somewhere new: send \
+             credentials.client_secret again in the same request.",
+            moved.join(", ")
+        ),
+    ))
+}
+
 pub async fn update(
     state: &AppState,
     key: &IntegrationKey,
@@ -161,6 +212,8 @@ pub async fn update(
     }
     if let Some(custom) = input.custom {
         auth::oauth2::endpoints::validate_custom(&custom, &record.provider)?;
+        let resent = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
+        check_repointing(&record, &custom, resent)?;
         record.custom = Some(custom);
     }
     if let Some(creds) = input.credentials {
