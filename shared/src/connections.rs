@@ -50,6 +50,41 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
+/// Takes the provider's secret fields out of `config` and seals them (as one JSON object) to
+/// `ctx`: what a record stores beside the rest of the config. `None` when there are none.
+pub async fn seal_secret_config(
+    state: &AppState,
+    provider: &str,
+    config: ConnectionConfig,
+    ctx: &SealContext,
+) -> Result<(ConnectionConfig, Option<Sealed>), Error> {
+    let (plain, secret) = crate::providers::split_secret_config(provider, config);
+    if secret.is_empty() {
+        return Ok((plain, None));
+    }
+    let bytes = serde_json::to_vec(&secret).expect("a config serializes");
+    Ok((plain, Some(Sealed(state.sealer.seal(&bytes, ctx).await?))))
+}
+
+/// Puts the sealed secret fields back into `config`, for templates and for the backend.
+pub async fn open_secret_config(
+    state: &AppState,
+    sealed: Option<&Sealed>,
+    ctx: &SealContext,
+    config: &mut ConnectionConfig,
+) -> Result<(), Error> {
+    let Some(sealed) = sealed else {
+        return Ok(());
+    };
+    let plain = state.sealer.open(&sealed.0, ctx).await?;
+    let secret: ConnectionConfig = serde_json::from_slice(&plain).map_err(|e| {
+        tracing::error!(category = ?e.classify(), "sealed connection config is not a JSON object");
+        Error::internal()
+    })?;
+    config.extend(secret);
+    Ok(())
+}
+
 /// Seals the credentials to this connection and writes it: created, or (when `write` allows)
 /// replacing an earlier authorization of the same connection id. A create-only write of a
 /// connection that exists — also one a concurrent flow created a moment ago — is refused with
@@ -58,6 +93,8 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
     let sealed = state.sealer.seal(&plain, &ctx).await?;
+    let (connection_config, secret_config) =
+        seal_secret_config(state, &new.integration.provider, new.connection_config, &ctx).await?;
     let now = state.clock.now();
     let record = ConnectionRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -66,7 +103,8 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         provider: new.integration.provider.clone(),
         auth_mode: new.credentials.auth_mode(),
         credentials: Sealed(sealed),
-        connection_config: new.connection_config,
+        connection_config,
+        secret_config,
         metadata: new.metadata,
         end_user: new.end_user,
         tags: new.tags,
@@ -95,21 +133,29 @@ pub fn connection_not_found(integration: &IntegrationKey, connection_id: &Connec
     )
 }
 
-/// A warm read: one store read and one open of the sealed blob.
+/// A warm read: one store read and one open of the sealed blob (two for a provider with
+/// secret connection config, under the same context: with KMS, one data key). The record
+/// comes back with its whole connection config, secret fields included, so it is for reading:
+/// writes go through `save_connection` (which seals them again) or `edit_connection`.
 pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
 ) -> Result<(ConnectionRecord, Credentials), Error> {
-    let record = state
+    let mut record = state
         .store
         .get_connection(integration, connection_id)
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
-    let plain = state
-        .sealer
-        .open(&record.credentials.0, &seal_context(state, integration, connection_id))
-        .await?;
+    let ctx = seal_context(state, integration, connection_id);
+    let plain = state.sealer.open(&record.credentials.0, &ctx).await?;
+    open_secret_config(
+        state,
+        record.secret_config.take().as_ref(),
+        &ctx,
+        &mut record.connection_config,
+    )
+    .await?;
     let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
         // Not `%e`: serde's message may quote part of the (secret) value.
         tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");

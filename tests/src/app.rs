@@ -86,6 +86,19 @@ fn serve(
 }
 
 impl TestApp {
+    /// The files of the local data directory (the SQLite store and its `-wal`/`-shm`, key
+    /// files) on the SQLite backend; none on AWS.
+    pub fn data_files(&self) -> Vec<std::path::PathBuf> {
+        match &self.backend {
+            crate::backend::Backend::Sqlite(dir) => std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect(),
+            crate::backend::Backend::Aws { .. } => Vec::new(),
+        }
+    }
+
     /// A second stack over the same backend (its own store client, sealer and port, the same
     /// data and clock): what another process or Lambda instance sees.
     pub async fn another_instance(&self) -> TestApp {

@@ -60,18 +60,35 @@ pub struct Success {
 
 pub const SUCCESS: Success = Success { success: true };
 
+/// Removes the value at a dotted path (`authed_user.refresh_token`) of a JSON object.
+fn remove_path(object: &mut Map<String, Value>, path: &str) {
+    match path.split_once('.') {
+        None => {
+            object.remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(inner) = object.get_mut(head).and_then(Value::as_object_mut) {
+                remove_path(inner, rest);
+            }
+        }
+    }
+}
+
 /// A connection's credentials as the backend reads them: their sealed form without the
 /// connection's own client secret (write-only, like an integration's), and without the
-/// refresh token (also inside `raw`) unless asked for, so a read-only consumer can't take over
-/// the grant.
-pub fn credentials(credentials: &Credentials, include_refresh_token: bool) -> Value {
+/// refresh token unless asked for — neither the top-level one nor any copy in `raw` (where the
+/// provider's catalog entry says a refresh token may be: Slack's `authed_user.refresh_token`),
+/// so a read-only consumer can't take over the grant.
+pub fn credentials(credentials: &Credentials, provider: &str, include_refresh_token: bool) -> Value {
     let mut value = serde_json::to_value(credentials).expect("credentials serialize");
     if let Some(obj) = value.as_object_mut() {
         obj.remove("client_secret");
         if !include_refresh_token {
             obj.remove("refresh_token");
             if let Some(raw) = obj.get_mut("raw").and_then(Value::as_object_mut) {
-                raw.remove("refresh_token");
+                for path in crate::providers::refresh_token_paths(provider) {
+                    remove_path(raw, &path);
+                }
             }
         }
     }
@@ -96,6 +113,31 @@ fn problems(errors: &[ConnectionProblem]) -> Vec<Problem<'_>> {
         .collect()
 }
 
+/// What a connection read shows beside what it always shows: secrets an operator asks for by
+/// name (`refresh_token=true`, `secret_config=true`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shown {
+    pub refresh_token: bool,
+    pub secret_config: bool,
+}
+
+/// What a masked secret looks like on the wire (as an integration's client secret).
+const MASK: &str = "********";
+
+/// A connection's config as the backend reads it: the fields the provider marks secret are
+/// masked unless asked for.
+fn connection_config(record: &ConnectionRecord, show_secrets: bool) -> Map<String, Value> {
+    let mut config = record.connection_config.clone();
+    if !show_secrets {
+        for name in crate::providers::secret_config_fields(&record.provider) {
+            if let Some(value) = config.get_mut(name) {
+                *value = Value::String(MASK.into());
+            }
+        }
+    }
+    config
+}
+
 /// The connection object.
 #[derive(Debug, Serialize)]
 pub struct Connection<'a> {
@@ -110,7 +152,7 @@ pub struct Connection<'a> {
     #[serde(serialize_with = "date")]
     last_fetched_at: OffsetDateTime,
     metadata: &'a Map<String, Value>,
-    connection_config: &'a Map<String, Value>,
+    connection_config: Map<String, Value>,
     end_user: &'a Option<Value>,
     tags: &'a Map<String, Value>,
     errors: Vec<Problem<'a>>,
@@ -118,7 +160,7 @@ pub struct Connection<'a> {
 }
 
 impl<'a> Connection<'a> {
-    pub fn new(record: &'a ConnectionRecord, creds: &Credentials, include_refresh_token: bool) -> Self {
+    pub fn new(record: &'a ConnectionRecord, creds: &Credentials, shown: Shown) -> Self {
         Self {
             id: &record.id,
             connection_id: &record.connection_id,
@@ -128,11 +170,11 @@ impl<'a> Connection<'a> {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             metadata: &record.metadata,
-            connection_config: &record.connection_config,
+            connection_config: connection_config(record, shown.secret_config),
             end_user: &record.end_user,
             tags: &record.tags,
             errors: problems(&record.errors),
-            credentials: credentials(creds, include_refresh_token),
+            credentials: credentials(creds, &record.provider, shown.refresh_token),
         }
     }
 }
@@ -411,11 +453,73 @@ mod tests {
                 .into(),
         };
         assert_eq!(
-            credentials(&creds, false),
+            credentials(&creds, "custom-oauth2", false),
             json!({"type": "OAUTH2", "access_token": "at", "raw": {"access_token": "at", "team": "x"}})
         );
-        assert_eq!(credentials(&creds, true)["refresh_token"], "rt");
-        assert_eq!(credentials(&creds, true)["raw"]["refresh_token"], "rt");
+        assert_eq!(credentials(&creds, "custom-oauth2", true)["refresh_token"], "rt");
+        assert_eq!(credentials(&creds, "custom-oauth2", true)["raw"]["refresh_token"], "rt");
+    }
+
+    /// Slack's user token (and its refresh token) sit in `authed_user`; timify names its
+    /// refresh token `refreshToken`. Neither shows without `refresh_token=true`.
+    #[test]
+    fn refresh_tokens_nested_where_the_catalog_says_are_hidden_too() {
+        let raw = json!({"access_token": "xoxb", "refresh_token": "rt-bot",
+            "authed_user": {"id": "U1", "access_token": "xoxp", "refresh_token": "rt-user"}});
+        let slack = Credentials::OAuth2 {
+            access_token: AccessToken::new("xoxb"),
+            refresh_token: Some(RefreshToken::new("rt-bot")),
+            expires_at: None,
+            raw: raw.as_object().unwrap().clone().into(),
+        };
+        let hidden = credentials(&slack, "slack", false);
+        assert_eq!(
+            hidden["raw"],
+            json!({"access_token": "xoxb", "authed_user": {"id": "U1", "access_token": "xoxp"}})
+        );
+        assert!(!hidden.to_string().contains("rt-"), "{hidden}");
+        assert_eq!(
+            credentials(&slack, "slack", true)["raw"]["authed_user"]["refresh_token"],
+            "rt-user"
+        );
+        let timify = Credentials::OAuth2 {
+            access_token: AccessToken::new("at"),
+            refresh_token: Some(RefreshToken::new("rt")),
+            expires_at: None,
+            raw: json!({"accessToken": "at", "refreshToken": "rt"})
+                .as_object()
+                .unwrap()
+                .clone()
+                .into(),
+        };
+        assert_eq!(
+            credentials(&timify, "timify", false)["raw"],
+            json!({"accessToken": "at"})
+        );
+    }
+
+    #[test]
+    fn secret_connection_config_is_masked_unless_asked_for() {
+        let mut record = crate::store::conformance::connection("it", "c1");
+        record.provider = "google-ads".into();
+        record.connection_config = json!({"developer_token": "dt-SECRET", "login_customer_id": "123"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let creds = Credentials::ApiKey {
+            api_key: crate::domain::Secret::new("k"),
+        };
+        let masked = serde_json::to_value(Connection::new(&record, &creds, Shown::default())).unwrap();
+        assert_eq!(
+            masked["connection_config"],
+            json!({"developer_token": "********", "login_customer_id": "123"})
+        );
+        let shown = Shown {
+            secret_config: true,
+            ..Shown::default()
+        };
+        let revealed = serde_json::to_value(Connection::new(&record, &creds, shown)).unwrap();
+        assert_eq!(revealed["connection_config"]["developer_token"], "dt-SECRET");
     }
 
     #[test]
@@ -428,12 +532,12 @@ mod tests {
         let creds = Credentials::ApiKey {
             api_key: crate::domain::Secret::new("k"),
         };
-        let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
+        let wire = serde_json::to_value(Connection::new(&record, &creds, Shown::default())).unwrap();
         assert_eq!(wire["errors"], json!([{"type": "refresh", "log_id": "attempt-1"}]));
         let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record))).unwrap();
         assert_eq!(list["connections"][0]["errors"], wire["errors"]);
         record.errors.clear();
-        let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
+        let wire = serde_json::to_value(Connection::new(&record, &creds, Shown::default())).unwrap();
         assert_eq!(wire["errors"], json!([]));
     }
 

@@ -13,6 +13,7 @@ use super::{store_obtained, Connected, Target};
 use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::connections::WriteMode;
+use crate::crypto::SealContext;
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, sha256_hex};
@@ -78,13 +79,23 @@ pub async fn start(
                 )
                 .await;
             let now = state.clock.now();
+            // The provider's secret fields are sealed in the session too, bound to the
+            // integration: the callback opens integration secrets, not connections'.
+            let (session_config, secret_config) = crate::connections::seal_secret_config(
+                state,
+                &integration.provider,
+                connection_config.clone(),
+                &session_context(state, key),
+            )
+            .await?;
             let session = OAuthSession {
                 state: flow_state,
                 integration: key.clone(),
                 connection_id: caller.connection_id.clone(),
                 code_verifier: redirect.kept.code_verifier,
                 redirect_uri,
-                connection_config: connection_config.clone(),
+                connection_config: session_config,
+                secret_config,
                 origin,
                 attempt_id: attempt.id.clone(),
                 created_at: now,
@@ -107,6 +118,11 @@ pub async fn start(
             })
         })
         .await
+}
+
+/// What a flow session's secret connection config is sealed to.
+fn session_context(state: &AppState, key: &IntegrationKey) -> SealContext {
+    SealContext::integration(&state.config.environment, key.as_str())
 }
 
 /// How a callback ended, with where its result goes: the origin the flow recorded and the
@@ -203,7 +219,7 @@ fn provider_refusal(params: &HashMap<String, String>) -> Option<Error> {
 async fn complete(
     state: &AppState,
     attempt: &Attempt,
-    session: OAuthSession,
+    mut session: OAuthSession,
     params: &HashMap<String, String>,
 ) -> Result<Connected, Error> {
     if state.clock.now() > session.expires_at {
@@ -228,6 +244,14 @@ async fn complete(
         .await
         .map_err(as_outcome)?;
     let scheme = super::scheme_of(&integration).map_err(as_outcome)?;
+    crate::connections::open_secret_config(
+        state,
+        session.secret_config.take().as_ref(),
+        &session_context(state, &session.integration),
+        &mut session.connection_config,
+    )
+    .await
+    .map_err(as_outcome)?;
     let cx = ModeContext {
         state,
         integration: &integration,

@@ -90,7 +90,12 @@ pub struct ConnectionRecord {
     pub auth_mode: AuthMode,
     /// The credentials JSON, sealed with `SealContext::connection`.
     pub credentials: Sealed,
+    /// The connection config without the fields the provider marks secret (`secret_config`).
     pub connection_config: ConnectionConfig,
+    /// The provider's secret connection-config fields (a password, a developer token) as a JSON
+    /// object, sealed with `SealContext::connection` like the credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_config: Option<Sealed>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub end_user: Option<serde_json::Value>,
     pub tags: serde_json::Map<String, serde_json::Value>,
@@ -157,7 +162,12 @@ pub struct OAuthSession {
     pub connection_id: ConnectionId,
     pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
+    /// The connection config without the provider's secret fields (`secret_config`).
     pub connection_config: ConnectionConfig,
+    /// The provider's secret connection-config fields, sealed with `SealContext::integration`
+    /// (the callback opens integration secrets only, never a connection's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_config: Option<Sealed>,
     /// The web origin that started the flow: the only target of the result `postMessage`.
     pub origin: Option<String>,
     /// Groups this attempt's activity entries.

@@ -56,6 +56,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         auth_mode: AuthMode::OAuth2,
         credentials: Sealed(vec![9; 40]),
         connection_config: json!({"subdomain": "acme"}).as_object().unwrap().clone(),
+        secret_config: Some(Sealed(vec![8; 24])),
         metadata: Default::default(),
         end_user: Some(json!({"id": format!("user-of-{id}")})),
         tags: Default::default(),
