@@ -1,5 +1,6 @@
 //! The local stack's data directory: SQLite store, sealing key file and environment keys, all
-//! created on first start with owner-only permissions.
+//! created on first start with owner-only permissions, and checked on every start: a file
+//! someone else may read (left by an older build, or copied in) is made owner-only again.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,26 @@ fn io_context(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{}: {e}", path.display()))
 }
 
+/// Makes every file in the data directory owner-only (0600), saying so for each it changes.
+pub fn make_files_private(data_dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(data_dir)? {
+            let entry = entry?;
+            let metadata = entry.metadata()?;
+            let mode = metadata.permissions().mode();
+            if metadata.is_file() && mode & 0o077 != 0 {
+                tracing::warn!(file = %entry.path().display(), mode = format!("{:o}", mode & 0o777), "data file was readable by others; made owner-only (0600)");
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+    Ok(())
+}
+
 /// Opens (or creates) the data directory and builds the local `AppState`.
 pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     std::fs::create_dir_all(data_dir)?;
@@ -48,7 +69,10 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     };
     let sealer = LocalSealer::open_or_create(&data_dir.join(SEALING_KEY_FILE))?;
     let store_path = data_dir.join(STORE_FILE);
+    // Before and after opening: the files SQLite creates (`-wal`, `-shm`) exist only after.
+    make_files_private(data_dir)?;
     let store = SqliteStore::open(&store_path).map_err(|e| io_context(&store_path, e))?;
+    make_files_private(data_dir)?;
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
     Ok(LocalStack {
         state,
@@ -60,6 +84,47 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of the data directory, the ones SQLite creates once it writes (`-wal`,
+    /// `-shm`) included, and files an older build left readable by others.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn every_data_file_is_owner_only_even_those_sqlite_creates_later() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        {
+            let stack = open(dir.path(), config.clone()).unwrap();
+            let mut settings = stack.state.store.get_settings().await.unwrap();
+            settings.hmac_enabled = true;
+            stack.state.store.put_settings(&settings).await.unwrap();
+            for name in [
+                STORE_FILE,
+                "latchkey.sqlite3-wal",
+                "latchkey.sqlite3-shm",
+                KEYS_FILE,
+                SEALING_KEY_FILE,
+            ] {
+                assert_eq!(mode(name), 0o600, "{name}");
+            }
+        }
+        // An older build's files, readable by everyone: the next start makes them private.
+        for name in [STORE_FILE, KEYS_FILE, SEALING_KEY_FILE] {
+            std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again = open(dir.path(), config).unwrap();
+        assert!(again.state.store.get_settings().await.unwrap().hmac_enabled);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            assert_eq!(
+                entry.metadata().unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{:?}",
+                entry.path()
+            );
+        }
+    }
 
     #[test]
     fn first_start_creates_keys_once_and_private() {

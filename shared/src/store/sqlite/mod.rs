@@ -80,10 +80,29 @@ fn insert_new(c: &Connection, sql: &str, params: impl Params) -> StoreResult<()>
     }
 }
 
+/// Creates an empty file at `path`, readable and writable by its owner only, unless one exists.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database and brings its schema up to date; refuses a database
-    /// whose schema is newer than this build knows.
+    /// whose schema is newer than this build knows. A new file is created owner-only (0600)
+    /// before SQLite opens it: SQLite gives the `-wal` and `-shm` files it creates later the
+    /// database file's permissions, so they are owner-only too.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        create_private(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(unavailable)?;
         Self::init(conn)
     }
