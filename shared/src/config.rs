@@ -22,6 +22,11 @@ pub struct Config {
     pub body_limit: usize,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long activity entries are kept (30 days): DynamoDB's TTL deletes older ones, the
+    /// local stack purges them.
+    pub activity_retention: time::Duration,
+    /// How many refusals of unauthenticated requests one process records a minute (60).
+    pub refusals_recorded_per_minute: u32,
 }
 
 impl Config {
@@ -35,6 +40,8 @@ impl Config {
             provider_timeout: std::time::Duration::from_secs(10),
             body_limit: 256 * 1024,
             connect_session_ttl: time::Duration::minutes(30),
+            activity_retention: time::Duration::days(30),
+            refusals_recorded_per_minute: 60,
         }
     }
 }

@@ -26,6 +26,7 @@ pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod providers;
+pub mod refusals;
 pub mod replay;
 pub mod runtime;
 pub mod signing;
@@ -45,6 +46,8 @@ pub struct AppState {
     /// Outgoing requests to providers. No redirects are followed: a token endpoint that
     /// redirects is misconfigured, and following it could leak the client secret.
     pub http: reqwest::Client,
+    /// How many refusals of unauthenticated requests this process still records this minute.
+    pub refusals: Arc<refusals::RefusalLog>,
 }
 
 impl AppState {
@@ -64,6 +67,7 @@ impl AppState {
             store,
             sealer,
             keys: Arc::new(keys),
+            refusals: Arc::new(refusals::RefusalLog::new(config.refusals_recorded_per_minute)),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             http,

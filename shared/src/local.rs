@@ -17,6 +17,8 @@ pub const KEYS_FILE: &str = "environment-keys.json";
 
 pub struct LocalStack {
     pub state: AppState,
+    /// The same store as `state.store`, for what only the local stack does (`purge`).
+    pub sqlite: Arc<SqliteStore>,
     /// True when this start created the data directory's keys: print them once.
     pub first_start: bool,
     pub data_dir: PathBuf,
@@ -71,14 +73,50 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     let store_path = data_dir.join(STORE_FILE);
     // Before and after opening: the files SQLite creates (`-wal`, `-shm`) exist only after.
     make_files_private(data_dir)?;
-    let store = SqliteStore::open(&store_path).map_err(|e| io_context(&store_path, e))?;
+    let store = Arc::new(SqliteStore::open(&store_path).map_err(|e| io_context(&store_path, e))?);
     make_files_private(data_dir)?;
-    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
-    Ok(LocalStack {
+    let state = AppState::new(store.clone(), Arc::new(sealer), keys, config);
+    let stack = LocalStack {
         state,
+        sqlite: store,
         first_start,
         data_dir: data_dir.to_owned(),
-    })
+    };
+    stack.purge().map_err(|e| io_context(&store_path, e))?;
+    Ok(stack)
+}
+
+/// How often `latchkey serve` purges expired rows.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+impl LocalStack {
+    /// Deletes expired sessions, results and nonces, and activity older than the configured
+    /// retention (on AWS, DynamoDB's TTL does this). Done at every start and, in `latchkey
+    /// serve`, every `PURGE_EVERY`.
+    pub fn purge(&self) -> crate::store::StoreResult<usize> {
+        let now = self.state.clock.now();
+        let removed = self.sqlite.purge_expired(
+            now,
+            crate::store::EXPIRED_ROWS_KEPT,
+            now - self.state.config.activity_retention,
+        )?;
+        if removed > 0 {
+            tracing::info!(removed, "purged expired rows");
+        }
+        Ok(removed)
+    }
+
+    /// Purges every `every`, for as long as the returned future runs.
+    pub async fn purge_periodically(&self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await; // the first tick is now: `open` purged already
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.purge() {
+                tracing::warn!(error = %e, "could not purge expired rows");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +162,38 @@ mod tests {
                 entry.path()
             );
         }
+    }
+
+    /// What expired while the stack was down is gone after the next start.
+    #[tokio::test]
+    async fn a_start_purges_what_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
+        let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(40);
+        {
+            let stack = open(dir.path(), config.clone()).unwrap();
+            let entry = crate::store::ActivityEntry {
+                id: "old".into(),
+                attempt_id: "old".into(),
+                timestamp: long_ago,
+                operation: "auth".into(),
+                event: "started".into(),
+                level: crate::store::ActivityLevel::Info,
+                integration: None,
+                connection_id: None,
+                message: String::new(),
+                error_code: None,
+            };
+            stack.state.store.append_activity(&entry).await.unwrap();
+            assert!(stack.state.store.claim_nonce("n", long_ago, long_ago).await.unwrap());
+        }
+        let stack = open(dir.path(), config).unwrap();
+        let filter = crate::store::ActivityFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        assert!(stack.state.store.list_activity(&filter).await.unwrap().is_empty());
+        assert_eq!(stack.purge().unwrap(), 0, "nothing left to purge");
     }
 
     #[test]

@@ -17,15 +17,27 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL` and
-/// `LATCHKEY_CALLBACK_URL`.
+/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
+/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_ACTIVITY_RETENTION_DAYS`.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
-    Ok(Config::new(environment, public_url, callback_url))
+    let mut config = Config::new(environment, public_url, callback_url);
+    if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
+        config.activity_retention = retention_days(&days)?;
+    }
+    Ok(config)
+}
+
+/// An activity retention in whole days, 1 to 3650.
+pub fn retention_days(days: &str) -> Result<time::Duration, BoxError> {
+    match days.trim().parse::<i64>() {
+        Ok(d) if (1..=3650).contains(&d) => Ok(time::Duration::days(d)),
+        _ => Err(format!("an activity retention must be 1 to 3650 days, not '{days}'").into()),
+    }
 }
 
 /// The backends this build can serve, for the error that names them.
@@ -63,7 +75,8 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
+        .with_activity_retention(config.activity_retention);
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,

@@ -47,6 +47,41 @@ async fn dynamo_store_passes_the_conformance_suite() {
     latchkey::store::conformance::run_all(&store).await;
 }
 
+/// The activity retention is configurable on DynamoDB too: an entry's TTL is its time plus it.
+#[tokio::test]
+async fn activity_entries_expire_after_the_configured_retention() {
+    let client = aws::dynamodb_client(&sdk().await);
+    let table = table_name();
+    let store = DynamoStore::new(client.clone(), &table).with_activity_retention(time::Duration::days(7));
+    store.create_table().await.unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    store
+        .append_activity(&latchkey::store::ActivityEntry {
+            id: "e1".into(),
+            attempt_id: "a1".into(),
+            timestamp: at,
+            operation: "auth".into(),
+            event: "started".into(),
+            level: latchkey::store::ActivityLevel::Info,
+            integration: None,
+            connection_id: None,
+            message: String::new(),
+            error_code: None,
+        })
+        .await
+        .unwrap();
+    let items = client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let ttl = items[0][latchkey::store::dynamo::TTL_ATTRIBUTE].as_n().unwrap().clone();
+    assert_eq!(ttl, (at + time::Duration::days(7)).unix_timestamp().to_string());
+}
+
 #[tokio::test]
 async fn kms_sealer_round_trips_and_binds_the_context() {
     let (sealer, client, key) = sealer(CacheLimits::default()).await;

@@ -95,7 +95,8 @@ async fn aws_state(table: &str, key_id: &str, secret_id: &str, config: Config) -
     use latchkey::aws;
     use std::sync::Arc;
     let sdk = aws::sdk_config().await;
-    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table);
+    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table)
+        .with_activity_retention(config.activity_retention);
     let keys = aws::environment_keys(&aws::secrets_client(&sdk), secret_id)
         .await
         .expect("the keys are read");

@@ -133,3 +133,77 @@ async fn extreme_header_values_are_refused_without_a_panic() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+/// A flood of refused, unauthenticated requests, each carrying an attacker-sized connection id
+/// full of control characters: the activity log keeps a bounded number of entries a minute,
+/// each bounded and printable, and notes how many it left out.
+#[tokio::test]
+async fn a_flood_of_refused_requests_writes_a_bounded_number_of_bounded_entries() {
+    let app = latchkey_tests::spawn_app_with(|c| c.refusals_recorded_per_minute = 20).await;
+    app.post_integration(&json!({"provider": "openai", "unique_key": "oa"}))
+        .await;
+    let hostile = format!("{}%0A%0D%1B%5B31m%00{}", "x".repeat(3000), "y".repeat(3000));
+    for i in 0..60 {
+        let url = app.url(&format!(
+            "/oauth/connect/oa?connection_id={hostile}{i}&public_key=lk_pk_wrong"
+        ));
+        let response = app.http.get(url).send().await.unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+        let callback = app.url(&format!("/oauth/callback?state={}&code=x", "s".repeat(400)));
+        assert_eq!(
+            app.http.get(callback).send().await.unwrap().status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let all = |app: &latchkey_tests::TestApp| {
+        let app_url = app.url("/logs?limit=1000");
+        let http = app.http.clone();
+        let key = app.secret_key().to_owned();
+        async move {
+            let body: Value = http
+                .get(app_url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body["data"].as_array().unwrap().clone()
+        }
+    };
+    let entries = all(&app).await;
+    assert_eq!(entries.len(), 20, "at most the minute's share of 120 refusals");
+    for e in &entries {
+        for field in ["connection_id", "message", "integration"] {
+            if let Some(text) = e[field].as_str() {
+                assert!(text.chars().count() <= 1000, "{field} is bounded");
+                assert!(!text.chars().any(char::is_control), "{field} is printable: {text:?}");
+            }
+        }
+        if let Some(id) = e["connection_id"].as_str() {
+            assert!(id.chars().count() <= 255, "{}", id.len());
+        }
+    }
+
+    // The next minute's first refusal notes what was left out.
+    app.clock.advance(time::Duration::seconds(61));
+    let url = app.url("/oauth/connect/oa?connection_id=u1&public_key=lk_pk_wrong");
+    assert_eq!(
+        app.http.get(url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let entries = all(&app).await;
+    assert_eq!(entries.len(), 22);
+    let note = entries
+        .iter()
+        .find(|e| e["event"] == "refusals_dropped")
+        .expect("a note of the dropped");
+    assert!(
+        note["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("100 more refused requests"),
+        "{note}"
+    );
+}

@@ -203,6 +203,8 @@ async fn a_connection_deleted_by_a_signed_request_is_gone() {
     assert_eq!(response.json::<Value>().await.unwrap()["success"], true);
 
     app.assert_not_stored("acme-idp", "user-6").await;
+    // A new signature (signed requests that change something are single-use).
+    app.clock.advance(time::Duration::seconds(1));
     let again = app.signed_request(Method::DELETE, path, None).send().await.unwrap();
     assert_eq!(again.status(), 404);
 }

@@ -184,10 +184,11 @@ pub async fn finish(state: &AppState, params: &HashMap<String, String>, presente
     }
 }
 
-/// A callback that matches no flow: recorded without integration or connection.
+/// A callback that matches no flow (of this browser): recorded without integration or
+/// connection, within the refusal log's bounds.
 async fn unattributed(state: &AppState, message: &str) -> Error {
     Attempt::new("auth", None, None)
-        .failed(state, ErrorCode::StateErr, message)
+        .refused(state, ErrorCode::StateErr, message)
         .await;
     Error::invalid(ErrorCode::StateErr, message)
 }

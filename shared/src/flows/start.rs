@@ -149,7 +149,14 @@ pub async fn begin(
     expected: &[AuthMode],
 ) -> Result<FlowStart, Error> {
     let mut attempt = Attempt::new("auth", Some(key.to_string()), request.connection_id.clone());
-    let caller = attempt.run(state, authenticate(state, settings, request, key)).await?;
+    // Not yet authenticated: recorded within the refusal log's bounds.
+    let caller = match authenticate(state, settings, request, key).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            attempt.refused(state, e.code, e.message.clone()).await;
+            return Err(e);
+        }
+    };
     // With a session token the server chooses the id: the attempt names the real one.
     attempt.connection_id = Some(caller.connection_id.to_string());
     let (integration, connection_config) = attempt

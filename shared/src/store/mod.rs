@@ -40,6 +40,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// How long an expired short-lived row (a session, a result, a nonce) is kept before it is
+/// deleted — by DynamoDB's TTL, or the local stack's purge — so that a caller finding it still
+/// says "expired" rather than "unknown".
+pub const EXPIRED_ROWS_KEPT: time::Duration = time::Duration::hours(1);
+
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
         use crate::error::{Error, ErrorCode};

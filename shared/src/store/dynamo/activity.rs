@@ -1,5 +1,6 @@
 //! Activity entries: one item per entry in its attempt's partition (`ACT#<attempt>`), listed
-//! through GSI1 (the environment) and GSI2 (one connection), expired by TTL.
+//! through GSI1 (the environment) and GSI2 (one connection), expired by TTL after the store's
+//! activity retention.
 
 use async_trait::async_trait;
 
@@ -12,7 +13,7 @@ use crate::store::{ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
 impl ActivityStore for DynamoStore {
     async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
         let mut attributes = keys::activity_attributes(entry);
-        attributes.extend(retained(entry.timestamp));
+        attributes.extend(retained(entry.timestamp, self.activity_retention));
         self.put(record_item(keys::activity(entry), entry, attributes)).await
     }
 

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 use super::{StoreError, StoreResult};
 pub use keys::{refresh_shard, REFRESH_SHARDS};
-pub use table::{Index, ACTIVITY_RETENTION, GSI1, GSI2, GSI_REFRESH, TTL_ATTRIBUTE};
+pub use table::{Index, GSI1, GSI2, GSI_REFRESH, TTL_ATTRIBUTE};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -43,6 +43,8 @@ const BODY: &str = "body";
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long activity entries live before DynamoDB's TTL deletes them.
+    activity_retention: time::Duration,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
@@ -218,11 +220,18 @@ impl Query {
 }
 
 impl DynamoStore {
+    /// The store of `table`, keeping activity entries 30 days (`with_activity_retention`).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            activity_retention: time::Duration::days(30),
         }
+    }
+
+    pub fn with_activity_retention(mut self, retention: time::Duration) -> Self {
+        self.activity_retention = retention;
+        self
     }
 
     pub fn table(&self) -> &str {
