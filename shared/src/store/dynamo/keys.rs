@@ -1,6 +1,8 @@
 //! Every key the table uses, per domain: the primary key of each entity's items, the index and
 //! filter attributes they carry, and the partitions queries read. The only place a key format
-//! is written (the table in `infra/README.md` mirrors this file).
+//! is written (the table in `infra/README.md` mirrors this file). The partition-key prefixes
+//! are also what `template.yaml` grants each function role (`dynamodb:LeadingKeys`), checked
+//! against this file by `policy_tests`.
 
 use std::collections::HashMap;
 
@@ -11,6 +13,45 @@ use super::table::{GSI1, GSI2, GSI_REFRESH, PK, SK};
 use super::{n, s, Attributes, Item};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::store::{ActivityEntry, ConnectionRecord};
+
+// ---------------------------------------------------------------- partitions
+
+/// An integration's partition: its own item and its connections' items.
+pub(super) const INTEGRATION_PREFIX: &str = "INT#";
+pub(super) const OAUTH_SESSION_PREFIX: &str = "OAUTH#";
+pub(super) const CONNECT_SESSION_PREFIX: &str = "CONNECT#";
+pub(super) const AUTH_RESULT_PREFIX: &str = "RESULT#";
+/// One attempt's activity entries.
+pub(super) const ATTEMPT_PREFIX: &str = "ACT#";
+pub(super) const NONCE_PREFIX: &str = "NONCE#";
+/// The environment's settings: one item.
+pub(super) const SETTINGS: &str = "SETTINGS";
+/// GSI2: one connection's activity.
+pub(super) const CONNECTION_ACTIVITY_PREFIX: &str = "ACTCONN#";
+/// GSI_REFRESH: one shard of due connections.
+pub(super) const REFRESH_PREFIX: &str = "REFRESH#";
+
+/// Every partition key of the table's items, as `dynamodb:LeadingKeys` patterns.
+pub(super) fn table_leading_keys() -> Vec<String> {
+    let prefixes = [
+        INTEGRATION_PREFIX,
+        OAUTH_SESSION_PREFIX,
+        CONNECT_SESSION_PREFIX,
+        AUTH_RESULT_PREFIX,
+        ATTEMPT_PREFIX,
+        NONCE_PREFIX,
+    ];
+    let mut keys: Vec<String> = prefixes.iter().map(|p| format!("{p}*")).collect();
+    keys.push(SETTINGS.to_owned());
+    keys
+}
+
+/// Every partition key the indexes are queried by, as `dynamodb:LeadingKeys` patterns.
+pub(super) fn index_leading_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [INTEGRATIONS, CONNECTIONS, ACTIVITY].map(String::from).to_vec();
+    keys.extend([CONNECTION_ACTIVITY_PREFIX, REFRESH_PREFIX].map(|p| format!("{p}*")));
+    keys
+}
 
 fn primary(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
@@ -43,7 +84,7 @@ fn ms_key(t: OffsetDateTime) -> String {
 
 /// The partition of an integration: its own item and its connections' items.
 pub(super) fn integration_partition(key: &IntegrationKey) -> String {
-    format!("INT#{}", key.as_str())
+    format!("{INTEGRATION_PREFIX}{}", key.as_str())
 }
 
 pub(super) fn integration(key: &IntegrationKey) -> Item {
@@ -105,7 +146,7 @@ pub fn refresh_shard(id: &str) -> u32 {
 
 /// GSI_REFRESH partition of one shard.
 pub(super) fn refresh_partition(shard: u32) -> String {
-    format!("REFRESH#{shard}")
+    format!("{REFRESH_PREFIX}{shard}")
 }
 
 /// GSI_REFRESH sort keys below this bound expire strictly before `before`.
@@ -149,27 +190,27 @@ pub(super) fn connection_attributes(record: &ConnectionRecord) -> Attributes {
 // ---------------------------------------------------------------- flow sessions
 
 pub(super) fn oauth_session(state: &str) -> Item {
-    primary(format!("OAUTH#{state}"), "-")
+    primary(format!("{OAUTH_SESSION_PREFIX}{state}"), "-")
 }
 
 pub(super) fn connect_session(token_hash: &str) -> Item {
-    primary(format!("CONNECT#{token_hash}"), "-")
+    primary(format!("{CONNECT_SESSION_PREFIX}{token_hash}"), "-")
 }
 
 pub(super) fn auth_result(nonce_hash: &str) -> Item {
-    primary(format!("RESULT#{nonce_hash}"), "-")
+    primary(format!("{AUTH_RESULT_PREFIX}{nonce_hash}"), "-")
 }
 
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.
 pub(super) fn attempt_partition(attempt_id: &str) -> String {
-    format!("ACT#{attempt_id}")
+    format!("{ATTEMPT_PREFIX}{attempt_id}")
 }
 
 /// GSI2 partition of one connection's entries.
 pub(super) fn connection_activity_partition(connection_id: &str) -> String {
-    format!("ACTCONN#{connection_id}")
+    format!("{CONNECTION_ACTIVITY_PREFIX}{connection_id}")
 }
 
 /// GSI1 partition listing every entry of the environment, newest first.
@@ -201,7 +242,7 @@ pub(super) fn activity_attributes(entry: &ActivityEntry) -> Attributes {
 // ---------------------------------------------------------------- nonces
 
 pub(super) fn nonce(nonce: &str) -> Item {
-    primary(format!("NONCE#{nonce}"), "-")
+    primary(format!("{NONCE_PREFIX}{nonce}"), "-")
 }
 
 /// When a nonce's claim ends (ms since the epoch): a claim is taken over only after it.
@@ -210,5 +251,5 @@ pub(super) const NONCE_UNTIL: &str = "until";
 // ---------------------------------------------------------------- settings
 
 pub(super) fn settings() -> Item {
-    primary("SETTINGS".into(), "-")
+    primary(SETTINGS.into(), "-")
 }

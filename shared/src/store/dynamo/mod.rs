@@ -16,6 +16,8 @@ mod flow_sessions;
 mod integrations;
 mod keys;
 mod nonces;
+#[cfg(test)]
+mod policy_tests;
 mod settings;
 mod table;
 
