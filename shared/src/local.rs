@@ -172,18 +172,7 @@ mod tests {
         let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(40);
         {
             let stack = open(dir.path(), config.clone()).unwrap();
-            let entry = crate::store::ActivityEntry {
-                id: "old".into(),
-                attempt_id: "old".into(),
-                timestamp: long_ago,
-                operation: "auth".into(),
-                event: "started".into(),
-                level: crate::store::ActivityLevel::Info,
-                integration: None,
-                connection_id: None,
-                message: String::new(),
-                error_code: None,
-            };
+            let entry = crate::store::conformance::activity_entry("old", long_ago);
             stack.state.store.append_activity(&entry).await.unwrap();
             assert!(stack.state.store.claim_nonce("n", long_ago, long_ago).await.unwrap());
         }

@@ -55,21 +55,8 @@ async fn activity_entries_expire_after_the_configured_retention() {
     let store = DynamoStore::new(client.clone(), &table).with_activity_retention(time::Duration::days(7));
     store.create_table().await.unwrap();
     let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
-    store
-        .append_activity(&latchkey::store::ActivityEntry {
-            id: "e1".into(),
-            attempt_id: "a1".into(),
-            timestamp: at,
-            operation: "auth".into(),
-            event: "started".into(),
-            level: latchkey::store::ActivityLevel::Info,
-            integration: None,
-            connection_id: None,
-            message: String::new(),
-            error_code: None,
-        })
-        .await
-        .unwrap();
+    let entry = latchkey::store::conformance::activity_entry("e1", at);
+    store.append_activity(&entry).await.unwrap();
     let items = client
         .scan()
         .table_name(&table)

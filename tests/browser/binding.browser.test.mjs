@@ -29,9 +29,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  latchkey?.stop();
-  oidc?.stop();
-  app?.stop();
+  for (const peer of [latchkey, oidc, app]) peer?.stop();
   stopAll();
 });
 

@@ -37,6 +37,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A stack with a `custom-oauth2` integration `key` for a client registered at the OAuth peer
+/// just for it (client secret in the token request's body).
+pub async fn spawn_app_with_oidc(key: &str) -> (TestApp, OAuthClient) {
+    let app = spawn_app().await;
+    let client = crate::oidc::oidc_peer()
+        .register_client(&app.callback_url(), "client_secret_post")
+        .await;
+    app.create_integration(key, &client).await;
+    (app, client)
+}
+
 /// Starts the stack after `configure` adjusted its `Config` (e.g. a short `provider_timeout`).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

@@ -14,7 +14,7 @@ pub mod oidc;
 pub mod provider;
 pub mod wire;
 
-pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, spawn_app_with_oidc, TestApp};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
 pub use local_peer::LocalPeer;

@@ -6,16 +6,11 @@
 //! the browser that started it. (`tests/browser/binding.browser.test.mjs` plays the same in
 //! Chromium, through a custom callback domain's redirect too.)
 
-use latchkey_tests::{oidc_peer, spawn_app, Browser, TestApp};
+use latchkey_tests::{spawn_app_with_oidc, Browser, TestApp};
 use serde_json::Value;
 
 async fn stack() -> TestApp {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
-    app
+    spawn_app_with_oidc("idp").await.0
 }
 
 #[tokio::test]

@@ -155,24 +155,12 @@ async fn a_flood_of_refused_requests_writes_a_bounded_number_of_bounded_entries(
             StatusCode::BAD_REQUEST
         );
     }
-    let all = |app: &latchkey_tests::TestApp| {
-        let app_url = app.url("/logs?limit=1000");
-        let http = app.http.clone();
-        let key = app.secret_key().to_owned();
-        async move {
-            let body: Value = http
-                .get(app_url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body["data"].as_array().unwrap().clone()
-        }
+    let all = || async {
+        let (status, body) = app.backend(Method::GET, "/logs?limit=1000", None).await;
+        assert_eq!(status, StatusCode::OK);
+        body["data"].as_array().unwrap().clone()
     };
-    let entries = all(&app).await;
+    let entries = all().await;
     assert_eq!(entries.len(), 20, "at most the minute's share of 120 refusals");
     for e in &entries {
         for field in ["connection_id", "message", "integration"] {
@@ -193,7 +181,7 @@ async fn a_flood_of_refused_requests_writes_a_bounded_number_of_bounded_entries(
         app.http.get(url).send().await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
-    let entries = all(&app).await;
+    let entries = all().await;
     assert_eq!(entries.len(), 22);
     let note = entries
         .iter()

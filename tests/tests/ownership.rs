@@ -6,7 +6,7 @@
 //! session or the backend's import replaces as before, and activity records the replacement as
 //! its own event.
 
-use latchkey_tests::{oidc_peer, spawn_app, wire, Browser, ProviderApi, TestApp};
+use latchkey_tests::{oidc_peer, spawn_app, spawn_app_with_oidc, wire, Browser, ProviderApi, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -15,11 +15,7 @@ const VICTIM: &str = "customer-42";
 /// A stack with an OIDC integration `idp` and `VICTIM` connected through it as `alice`, with
 /// metadata the team's backend set.
 async fn stack_with_victim() -> TestApp {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let page = Browser::new(&app.callback_url())
         .connect(&app.connect_url("idp", VICTIM, ""), &[], "alice")
         .await;
@@ -146,11 +142,7 @@ async fn an_api_key_submitted_with_the_public_key_cannot_replace_a_connection() 
 
 #[tokio::test]
 async fn of_two_flows_started_for_one_new_id_only_the_first_to_finish_creates_it() {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let url = app.connect_url("idp", "fresh", "");
     // Both start while the id is free, so both pass the check at the start.
     let (first, second) = (Browser::new(&app.callback_url()), Browser::new(&app.callback_url()));

@@ -13,16 +13,12 @@ pub async fn activity_is_queryable_by_connection_newest_first(store: &dyn Store)
     for (i, event) in ["started", "redirected", "stored"].iter().enumerate() {
         store
             .append_activity(&ActivityEntry {
-                id: unique("act"),
                 attempt_id: attempt.clone(),
-                timestamp: now() + Duration::milliseconds(i as i64),
-                operation: "auth".into(),
                 event: (*event).into(),
-                level: ActivityLevel::Info,
                 integration: Some("github".into()),
                 connection_id: Some(conn.clone()),
                 message: format!("step {i}"),
-                error_code: None,
+                ..activity_entry(&unique("act"), now() + Duration::milliseconds(i as i64))
             })
             .await
             .unwrap();

@@ -69,6 +69,22 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
     }
 }
 
+/// An activity entry `id` of its own attempt at `timestamp` (`started`, no connection).
+pub fn activity_entry(id: &str, timestamp: OffsetDateTime) -> ActivityEntry {
+    ActivityEntry {
+        id: id.into(),
+        attempt_id: id.into(),
+        timestamp,
+        operation: "auth".into(),
+        event: "started".into(),
+        level: ActivityLevel::Info,
+        integration: None,
+        connection_id: None,
+        message: String::new(),
+        error_code: None,
+    }
+}
+
 pub async fn run_all(store: &dyn Store) {
     integrations::run(store).await;
     connections::run(store).await;

@@ -32,6 +32,7 @@ pub(super) const CONNECTION_ACTIVITY_PREFIX: &str = "ACTCONN#";
 pub(super) const REFRESH_PREFIX: &str = "REFRESH#";
 
 /// Every partition key of the table's items, as `dynamodb:LeadingKeys` patterns.
+#[cfg(test)]
 pub(super) fn table_leading_keys() -> Vec<String> {
     let prefixes = [
         INTEGRATION_PREFIX,
@@ -47,6 +48,7 @@ pub(super) fn table_leading_keys() -> Vec<String> {
 }
 
 /// Every partition key the indexes are queried by, as `dynamodb:LeadingKeys` patterns.
+#[cfg(test)]
 pub(super) fn index_leading_keys() -> Vec<String> {
     let mut keys: Vec<String> = [INTEGRATIONS, CONNECTIONS, ACTIVITY].map(String::from).to_vec();
     keys.extend([CONNECTION_ACTIVITY_PREFIX, REFRESH_PREFIX].map(|p| format!("{p}*")));

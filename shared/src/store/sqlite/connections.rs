@@ -18,6 +18,20 @@ fn expires_ns(record: &ConnectionRecord) -> Option<i64> {
     record.expires_at.map(nanos)
 }
 
+/// The columns of an `INSERT INTO connections (integration, connection_id, created_ns,
+/// end_user_id, version, body, expires_ns)`, in that order.
+fn row(record: &ConnectionRecord) -> impl rusqlite::Params + '_ {
+    (
+        record.integration.as_str(),
+        record.connection_id.as_str(),
+        nanos(record.created_at),
+        end_user_id(record),
+        record.version as i64,
+        to_json(record),
+        expires_ns(record),
+    )
+}
+
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
@@ -43,15 +57,7 @@ impl ConnectionStore for SqliteStore {
                  ON CONFLICT (integration, connection_id) DO UPDATE SET created_ns = excluded.created_ns,
                    end_user_id = excluded.end_user_id, version = excluded.version, body = excluded.body,
                    expires_ns = excluded.expires_ns",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    nanos(record.created_at),
-                    end_user_id(&record),
-                    record.version as i64,
-                    to_json(&record),
-                    expires_ns(&record)
-                ],
+                row(&record),
             )?;
             tx.commit().map_err(unavailable)?;
             Ok((outcome, record.version))
@@ -66,15 +72,7 @@ impl ConnectionStore for SqliteStore {
                 c,
                 "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body, expires_ns)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (integration, connection_id) DO NOTHING",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    nanos(record.created_at),
-                    end_user_id(&record),
-                    record.version as i64,
-                    to_json(&record),
-                    expires_ns(&record)
-                ],
+                row(&record),
             )
         })?;
         Ok(record.version)

@@ -150,7 +150,7 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::conformance::connection;
+    use crate::store::conformance::{activity_entry, connection};
     use crate::store::*;
     use time::{Duration, OffsetDateTime};
 
@@ -218,21 +218,7 @@ mod tests {
             ("old-entry", now - Duration::days(31)),
             ("new-entry", now - Duration::days(1)),
         ] {
-            store
-                .append_activity(&ActivityEntry {
-                    id: id.into(),
-                    attempt_id: id.into(),
-                    timestamp: at,
-                    operation: "auth".into(),
-                    event: "started".into(),
-                    level: ActivityLevel::Info,
-                    integration: None,
-                    connection_id: None,
-                    message: String::new(),
-                    error_code: None,
-                })
-                .await
-                .unwrap();
+            store.append_activity(&activity_entry(id, at)).await.unwrap();
         }
         store.upsert_connection(&connection("i", "c")).await.unwrap();
 
