@@ -130,6 +130,18 @@ async fn the_secret_key_cannot_repoint_an_integration_to_collect_its_client_secr
         );
         assert!(refused["error"]["message"].as_str().unwrap().contains("client_secret"));
     }
+    // Nor can it swap the provider, whose catalog URLs would receive the secret.
+    let (status, refused) = app
+        .backend(
+            Method::PATCH,
+            "/integrations/cc",
+            Some(&json!({"provider": "acumatica"})),
+        )
+        .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body"))
+    );
     let (_, after) = app.backend(Method::GET, "/integrations/cc", None).await;
     assert_eq!(after, before, "nothing changed");
 
