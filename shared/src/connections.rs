@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
-use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::store::{ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
 use crate::AppState;
@@ -18,6 +18,8 @@ pub struct NewConnection<'a> {
     pub connection_id: &'a ConnectionId,
     pub credentials: &'a Credentials,
     pub connection_config: ConnectionConfig,
+    /// The keys of `connection_config` the team's backend set.
+    pub vouched_config: VouchedKeys,
     pub metadata: Map<String, Value>,
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
@@ -42,6 +44,7 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         auth_mode: new.credentials.auth_mode(),
         credentials: Sealed(sealed),
         connection_config: new.connection_config,
+        vouched_config: new.vouched_config,
         metadata: new.metadata,
         end_user: new.end_user,
         tags: new.tags,
@@ -108,6 +111,7 @@ pub async fn read_fresh_connection(
         state,
         integration: &integration_record,
         connection_config: &record.connection_config,
+        vouched_config: &record.vouched_config,
     };
     let fresh = scheme.refresh(&cx, &credentials).await.map_err(|e| {
         // The caller learns the credentials no longer work, unless the trouble is ours.
@@ -124,6 +128,7 @@ pub async fn read_fresh_connection(
             connection_id,
             credentials: &fresh.credentials,
             connection_config: fresh.connection_config,
+            vouched_config: record.vouched_config.clone(),
             metadata: record.metadata.clone(),
             end_user: record.end_user.clone(),
             tags: record.tags.clone(),

@@ -25,6 +25,7 @@ pub mod integrations;
 pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
+pub mod outbound;
 pub mod providers;
 pub mod runtime;
 pub mod signing;
@@ -41,9 +42,8 @@ pub struct AppState {
     pub keys: Arc<config::EnvironmentKeys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
-    /// Outgoing requests to providers. No redirects are followed: a token endpoint that
-    /// redirects is misconfigured, and following it could leak the client secret.
-    pub http: reqwest::Client,
+    /// Every outgoing request: the one guarded HTTP client (`outbound`).
+    pub outbound: outbound::Outbound,
 }
 
 impl AppState {
@@ -53,20 +53,21 @@ impl AppState {
         keys: config::EnvironmentKeys,
         config: config::Config,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.provider_timeout)
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let outbound = outbound::Outbound::new(&config);
         Self {
             store,
             sealer,
             keys: Arc::new(keys),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
-            http,
+            outbound,
         }
+    }
+
+    /// The same state sending through `outbound` (a client with a test's name table).
+    pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {

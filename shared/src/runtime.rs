@@ -17,15 +17,20 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL` and
-/// `LATCHKEY_CALLBACK_URL`.
+/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
+/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_PROVIDER_RESPONSE_LIMIT`. A deployment never reaches
+/// private addresses for an end user's host: the development switch is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
-    Ok(Config::new(environment, public_url, callback_url))
+    let mut config = Config::new(environment, public_url, callback_url);
+    if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
+        config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
+    }
+    Ok(config)
 }
 
 /// The backends this build can serve, for the error that names them.

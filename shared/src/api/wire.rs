@@ -199,6 +199,10 @@ pub struct Integration<'a> {
     updated_at: OffsetDateTime,
     credentials: IntegrationCredentials<'a>,
     custom: &'a Option<CustomOAuth2>,
+    /// The operator's allowed hosts (empty: the defaults below apply).
+    allowed_hosts: &'a [crate::outbound::HostPattern],
+    /// The hosts the catalog's templates allow when the operator set none.
+    default_allowed_hosts: Vec<crate::outbound::HostPattern>,
 }
 
 #[derive(Debug, Serialize)]
@@ -226,6 +230,8 @@ impl<'a> Integration<'a> {
                 scopes: record.scopes.join(","),
             },
             custom: &record.custom,
+            allowed_hosts: &record.allowed_hosts,
+            default_allowed_hosts: crate::providers::default_allowed_hosts(&record.provider),
         }
     }
 }

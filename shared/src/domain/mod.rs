@@ -140,6 +140,11 @@ impl std::fmt::Display for AuthMode {
 /// user, validated before they reach any URL.
 pub type ConnectionConfig = serde_json::Map<String, serde_json::Value>;
 
+/// The connection config keys the team's backend set (a connect session's defaults, an
+/// import): a host such a value fills was vouched for. Every other key's value came from the
+/// end user (or from the provider's answer about the end user's account).
+pub type VouchedKeys = std::collections::BTreeSet<String>;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,10 +48,13 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
     // The backend vouches for what it imports: it may set the fields the provider fills in.
     let connection_config =
         crate::providers::validate_imported_connection_config(&integration.provider, &input.connection_config)?;
+    // Every key of it is the backend's: so are the hosts it fills.
+    let vouched_config = connection_config.keys().cloned().collect();
     let cx = ModeContext {
         state,
         integration: &integration,
         connection_config: &connection_config,
+        vouched_config: &vouched_config,
     };
     let credentials = scheme.verify(&cx, input.credentials).await?;
     save_connection(
@@ -61,6 +64,7 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
             connection_id: &connection_id,
             credentials: &credentials,
             connection_config,
+            vouched_config,
             metadata: input.metadata,
             end_user: input.end_user,
             tags: input.tags,

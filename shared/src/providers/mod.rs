@@ -5,6 +5,7 @@
 //! `auth_mode` and `validate_connection_config` are what every flow asks of it.
 
 pub mod catalog;
+pub mod hosts;
 pub mod schema;
 pub mod template;
 
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::domain::{AuthMode, ConnectionConfig};
 use crate::error::{Error, ErrorCode};
 pub use catalog::{catalog, provider};
+pub use hosts::default_allowed_hosts;
 use schema::Provider;
 use template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier, VouchedKeys};
+use crate::outbound::HostPattern;
 
 /// Sealed bytes, kept as base64 inside serialized records.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -74,6 +75,10 @@ pub struct IntegrationRecord {
     pub client_secret: Option<Sealed>,
     pub scopes: Vec<String>,
     pub custom: Option<CustomOAuth2>,
+    /// The hosts an end user may name in this integration's connection config; empty = the
+    /// defaults the catalog's templates imply (`providers::hosts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<HostPattern>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -91,6 +96,9 @@ pub struct ConnectionRecord {
     /// The credentials JSON, sealed with `SealContext::connection`.
     pub credentials: Sealed,
     pub connection_config: ConnectionConfig,
+    /// The connection config keys the team's backend set: hosts they fill were vouched for.
+    #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
+    pub vouched_config: VouchedKeys,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub end_user: Option<serde_json::Value>,
     pub tags: serde_json::Map<String, serde_json::Value>,
@@ -158,6 +166,9 @@ pub struct OAuthSession {
     pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
     pub connection_config: ConnectionConfig,
+    /// The connection config keys the team's backend set (a connect session's defaults).
+    #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
+    pub vouched_config: VouchedKeys,
     /// The web origin that started the flow: the only target of the result `postMessage`.
     pub origin: Option<String>,
     /// Groups this attempt's activity entries.

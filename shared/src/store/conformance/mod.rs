@@ -41,6 +41,8 @@ pub fn integration(key: &str) -> IntegrationRecord {
             token_url: "https://id.example.com/token".into(),
             ..Default::default()
         }),
+        // Kept through every write: which hosts end users may name.
+        allowed_hosts: vec![crate::outbound::HostPattern::parse("*.example.com").unwrap()],
         created_at: now(),
         updated_at: now(),
     }
@@ -55,6 +57,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         auth_mode: AuthMode::OAuth2,
         credentials: Sealed(vec![9; 40]),
         connection_config: json!({"subdomain": "acme"}).as_object().unwrap().clone(),
+        vouched_config: ["subdomain".to_owned()].into(),
         metadata: Default::default(),
         end_user: Some(json!({"id": format!("user-of-{id}")})),
         tags: Default::default(),

@@ -45,6 +45,7 @@ fn rows() -> Rows {
             code_verifier: Some(PkceVerifier::new("old-verifier")),
             redirect_uri: "http://127.0.0.1/oauth/callback".into(),
             connection_config: Default::default(),
+            vouched_config: Default::default(),
             origin: None,
             attempt_id: "old-attempt".into(),
             created_at: now,
