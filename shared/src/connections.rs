@@ -10,7 +10,7 @@ use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
-use crate::store::{ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
+use crate::store::{limits, ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
 use crate::AppState;
 
 pub struct NewConnection<'a> {
@@ -29,10 +29,37 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
+/// The parts of a connection besides its credentials, each within its bound (`store::limits`),
+/// so that the stored item is too. Every path that brings them checks here before it calls a
+/// provider or writes.
+pub fn check_parts(
+    connection_config: &ConnectionConfig,
+    metadata: &Map<String, Value>,
+    end_user: Option<&Value>,
+    tags: &Map<String, Value>,
+) -> Result<(), Error> {
+    limits::check("connection_config", connection_config, limits::CONNECTION_CONFIG)?;
+    limits::check("metadata", metadata, limits::METADATA)?;
+    if let Some(end_user) = end_user {
+        check_end_user(end_user)?;
+    }
+    check_tags(tags)
+}
+
 /// Seals the credentials to this connection and writes it, replacing an earlier authorization
 /// of the same connection id.
 pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
+    if plain.len() > limits::CREDENTIALS {
+        return Err(Error::invalid(
+            ErrorCode::InvalidCredentials,
+            format!(
+                "The credentials are larger than Latchkey stores ({} KiB as JSON).",
+                limits::CREDENTIALS / 1024
+            ),
+        ));
+    }
+    check_parts(&new.connection_config, &new.metadata, new.end_user.as_ref(), &new.tags)?;
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
     let sealed = state.sealer.seal(&plain, &ctx).await?;
     let now = state.clock.now();
@@ -140,12 +167,13 @@ pub async fn read_fresh_connection(
 
 /// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
 /// conditional write on its version, read again and retried when a concurrent write won — so
-/// a refresh or re-authorization running at the same time is never overwritten.
+/// a refresh or re-authorization running at the same time is never overwritten. An edit that
+/// fails (a merge grown past its bound) writes nothing.
 pub async fn edit_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-    edit: impl Fn(&mut ConnectionRecord),
+    edit: impl Fn(&mut ConnectionRecord) -> Result<(), Error>,
 ) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
@@ -155,7 +183,7 @@ pub async fn edit_connection(
             .await?
             .ok_or_else(|| connection_not_found(integration, connection_id))?;
         let version = record.version;
-        edit(&mut record);
+        edit(&mut record)?;
         record.updated_at = state.clock.now();
         match state.store.update_connection(&record, version).await {
             Ok(()) => {
@@ -197,10 +225,13 @@ pub struct ConnectionPatch {
     pub tags: Option<Map<String, Value>>,
 }
 
-/// An end user is an object with a string `id` (and whatever else the team keeps on it).
+/// An end user is an object with a string `id` (and whatever else the team keeps on it, within
+/// its bound).
 fn check_end_user(end_user: &Value) -> Result<(), Error> {
     match end_user.get("id").and_then(Value::as_str) {
-        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
+        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => {
+            limits::check("end_user", end_user, limits::END_USER)
+        }
         _ => Err(Error::invalid_body(
             "end_user must be an object with a non-empty string id.",
         )),
@@ -208,12 +239,13 @@ fn check_end_user(end_user: &Value) -> Result<(), Error> {
 }
 
 fn check_tags(tags: &Map<String, Value>) -> Result<(), Error> {
-    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
+    let fits = |v: &Value| v.as_str().is_some_and(|s| s.len() <= 255);
+    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !fits(v)) {
         return Err(Error::invalid_body(
-            "tags must be at most 64 string values under keys of 1 to 64 characters.",
+            "tags must be at most 64 string values of up to 255 characters under keys of 1 to 64 characters.",
         ));
     }
-    Ok(())
+    limits::check("tags", tags, limits::TAGS)
 }
 
 /// Applies a patch: checked first, then one conditional edit.
@@ -236,6 +268,7 @@ pub async fn patch_connection(
         if let Some(tags) = &patch.tags {
             record.tags = tags.clone();
         }
+        Ok(())
     })
     .await
 }
@@ -256,15 +289,30 @@ pub async fn write_metadata(
     metadata: &Map<String, Value>,
     how: MetadataWrite,
 ) -> Result<(), Error> {
+    limits::check("metadata", metadata, limits::METADATA)?;
+    let merged = |record: &ConnectionRecord| {
+        let mut merged = match how {
+            MetadataWrite::Merge => record.metadata.clone(),
+            MetadataWrite::Replace => Map::new(),
+        };
+        merged.extend(metadata.clone());
+        merged
+    };
     for id in connection_ids {
-        if state.store.get_connection(integration, id).await?.is_none() {
-            return Err(connection_not_found(integration, id));
-        }
+        let record = state
+            .store
+            .get_connection(integration, id)
+            .await?
+            .ok_or_else(|| connection_not_found(integration, id))?;
+        limits::check("metadata", &merged(&record), limits::METADATA)?;
     }
     for id in connection_ids {
-        edit_connection(state, integration, id, |record| match how {
-            MetadataWrite::Merge => record.metadata.extend(metadata.clone()),
-            MetadataWrite::Replace => record.metadata = metadata.clone(),
+        edit_connection(state, integration, id, |record| {
+            let metadata = merged(record);
+            // Checked again: a concurrent merge may have grown it since.
+            limits::check("metadata", &metadata, limits::METADATA)?;
+            record.metadata = metadata;
+            Ok(())
         })
         .await?;
     }

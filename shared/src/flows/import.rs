@@ -45,6 +45,14 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
         )));
     }
     let scheme = super::scheme_of(&integration)?;
+    // Every part within its bound before the provider is asked or anything is written.
+    crate::store::limits::check("credentials", &input.credentials, crate::store::limits::CREDENTIALS)?;
+    crate::connections::check_parts(
+        &input.connection_config,
+        &input.metadata,
+        input.end_user.as_ref(),
+        &input.tags,
+    )?;
     // The backend vouches for what it imports: it may set the fields the provider fills in.
     let connection_config =
         crate::providers::validate_imported_connection_config(&integration.provider, &input.connection_config)?;

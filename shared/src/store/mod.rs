@@ -15,6 +15,7 @@
 pub mod conformance;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+pub mod limits;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

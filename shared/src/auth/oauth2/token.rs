@@ -224,6 +224,12 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
                 .map(|v| (p.clone(), v.clone()))
         })
         .collect();
+    // What is kept of the answer must fit the stored connection, whatever the read limit.
+    if crate::store::limits::stored_size(&raw) > crate::store::limits::RAW {
+        return Err(TokenError::Outbound(OutboundError::TooLarge {
+            limit: crate::store::limits::RAW,
+        }));
+    }
     Ok(TokenResponse {
         access_token: token,
         refresh_token,
