@@ -185,8 +185,8 @@ pub async fn update(
     if let Some(hosts) = input.allowed_hosts {
         check_allowed_hosts(&hosts)?;
         // A new pattern widens where the client secret may be sent: only whoever knows it may.
-        let before = auth::allowed_hosts(&record).patterns;
-        let widens = hosts.iter().any(|h| !before.contains(h));
+        let before = auth::allowed_hosts(&record);
+        let widens = hosts.iter().any(|h| !before.covers(h));
         let secret_given = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
         if widens && record.client_secret.is_some() && !secret_given {
             return Err(Error::invalid_body(

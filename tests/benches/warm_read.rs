@@ -168,6 +168,7 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
             connection_config: [("subdomain".to_owned(), serde_json::json!("acme"))]
                 .into_iter()
                 .collect(),
+            vouched_config: Default::default(),
             metadata: Default::default(),
             end_user: None,
             tags: Default::default(),

@@ -1,11 +1,13 @@
 //! `spawn_app()`: the whole local API (`latchkey::api::local`) served in-process on
-//! 127.0.0.1:0 with a fresh data directory and a clock the test can move.
+//! 127.0.0.1:0 with a fresh data directory, a clock the test can move, and a name table the
+//! test can fill (`app.names`), so a public-looking name can lead to a local listener.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
+use latchkey::outbound::{NameTable, Outbound};
 use latchkey::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -19,6 +21,9 @@ pub struct TestApp {
     pub state: AppState,
     /// Latchkey's clock: advance it to expire states and signatures.
     pub clock: Arc<ShiftedClock>,
+    /// Where Latchkey's outgoing requests look names up: `app.names.insert("evil.example", addr)`
+    /// makes that name lead to `addr` (other names go to the system resolver).
+    pub names: Arc<NameTable>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
     _data_dir: tempfile::TempDir,
@@ -46,9 +51,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
-    let state = crate::backend::build_state(data_dir.path(), config)
-        .await
-        .with_clock(clock.clone());
+    let names = Arc::new(NameTable::default());
+    let state = crate::backend::build_state(data_dir.path(), config).await;
+    let outbound = Outbound::with_lookup(&state.config, names.clone());
+    let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("the test server runs");
@@ -62,6 +68,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         address,
         state,
         clock,
+        names,
         http,
         _data_dir: data_dir,
         server,

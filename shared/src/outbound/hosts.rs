@@ -108,6 +108,15 @@ impl AllowedHosts {
     pub fn admits(&self, host: &str) -> bool {
         self.patterns.iter().any(|p| p.matches(host))
     }
+
+    /// Whether every host `pattern` admits is admitted already: a literal host one of these
+    /// matches, or a pattern listed as is (or `*`). Anything else widens the list.
+    pub fn covers(&self, pattern: &HostPattern) -> bool {
+        let wildcard = pattern.0 == "*" || pattern.0.split('.').any(|l| l == "*");
+        self.patterns
+            .iter()
+            .any(|p| p == pattern || p.0 == "*" || (!wildcard && p.matches(&pattern.0)))
+    }
 }
 
 #[cfg(test)]
@@ -139,6 +148,26 @@ mod tests {
             !p("*.0.0.1").matches("127.0.0.1"),
             "a star never stands for part of an address"
         );
+    }
+
+    #[test]
+    fn a_list_covers_what_it_already_admits() {
+        let list = AllowedHosts {
+            patterns: vec![p("*.instructure.com"), p("canvas.myuni.edu")],
+            set_by_operator: true,
+        };
+        assert!(list.covers(&p("acme.instructure.com")));
+        assert!(list.covers(&p("*.instructure.com")));
+        assert!(list.covers(&p("canvas.myuni.edu")));
+        assert!(!list.covers(&p("evil.example")));
+        assert!(!list.covers(&p("*.myuni.edu")));
+        assert!(!list.covers(&p("*.*.instructure.com")));
+        assert!(!list.covers(&p("*")));
+        let any = AllowedHosts {
+            patterns: vec![p("*")],
+            set_by_operator: true,
+        };
+        assert!(any.covers(&p("*.example.com")));
     }
 
     #[test]
