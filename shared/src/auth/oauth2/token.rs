@@ -412,6 +412,18 @@ mod tests {
     }
 
     #[test]
+    fn a_response_larger_than_a_stored_raw_is_refused() {
+        let limit = crate::store::limits::RAW;
+        let body = json!({"access_token": "at", "padding": "p".repeat(limit)}).to_string();
+        assert_eq!(
+            parse(200, &body),
+            Err(TokenError::Outbound(OutboundError::TooLarge { limit }))
+        );
+        let fits = json!({"access_token": "at", "padding": "p".repeat(limit - 100)}).to_string();
+        assert!(parse(200, &fits).is_ok());
+    }
+
+    #[test]
     fn form_encoded_bodies_are_read_too() {
         let t = parse(200, "access_token=gho_x&scope=repo&token_type=bearer").unwrap();
         assert_eq!(t.access_token.expose(), "gho_x");
