@@ -227,3 +227,46 @@ fn requests_and_replies_print_no_secret() {
     };
     assert!(!format!("{reply:?}").contains("SECRET"));
 }
+
+/// A name whose answers change between lookups (DNS rebinding): public when someone checks,
+/// loopback when the connection is made. The guard is the resolver the connection uses, so every
+/// answer it hands the connector is filtered, whatever came before.
+struct Rebinding {
+    calls: AtomicUsize,
+    local: SocketAddr,
+}
+
+impl Lookup for Rebinding {
+    fn lookup(&self, _host: String) -> futures::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> {
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
+        let answer = match n {
+            0 => vec!["93.184.216.34:0".parse().unwrap()],
+            1 => vec![self.local],
+            _ => vec![self.local, "93.184.216.34:0".parse().unwrap()],
+        };
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+#[tokio::test]
+async fn every_answer_the_connector_gets_is_filtered_so_rebinding_gains_nothing() {
+    use reqwest::dns::Resolve;
+    let local: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let resolver = resolve::Resolver {
+        lookup: Arc::new(Rebinding {
+            calls: AtomicUsize::new(0),
+            local,
+        }),
+        public_only: true,
+    };
+    let resolve = |name: &str| resolver.resolve(name.parse().unwrap());
+    let first: Vec<SocketAddr> = resolve("rebind.example").await.unwrap().collect();
+    assert_eq!(first, ["93.184.216.34:0".parse::<SocketAddr>().unwrap()]);
+    let second = resolve("rebind.example").await.err().expect("loopback is refused");
+    assert!(second.to_string().contains("loopback"), "{second}");
+    let mixed: Vec<SocketAddr> = resolve("rebind.example").await.unwrap().collect();
+    assert!(
+        !mixed.contains(&local),
+        "a mixed answer keeps only its public addresses: {mixed:?}"
+    );
+}
