@@ -189,6 +189,25 @@ impl TestApp {
         url
     }
 
+    /// Starts a browser flow (`GET` of `connect_url`), which must answer 302: the provider URL
+    /// the browser was sent to, and the flow's `state`.
+    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> (url::Url, String) {
+        let r = self
+            .http
+            .get(self.connect_url(integration, connection_id, extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let state = location
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("the provider URL carries the state");
+        (location, state)
+    }
+
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.
     pub async fn read_connection(&self, integration: &str, connection_id: &str, query: &str) -> (u16, Value) {
         let path = format!("/connections/{connection_id}?provider_config_key={integration}{query}");

@@ -21,18 +21,22 @@ async fn huge_token_endpoint(content_length: bool) -> AttackerHost {
     .await
 }
 
+/// A client-credentials connect (`svc`) whose token endpoint, set by the operator, is `host`.
+async fn client_credentials_from(app: &TestApp, host: &AttackerHost) -> (StatusCode, Value) {
+    app.post_integration(&json!({"provider": "8x8", "unique_key": "cc",
+        "credentials": {"client_id": "cc-id", "client_secret": "cc-secret"},
+        "custom": {"token_url": format!("{}/token", host.url())}}))
+        .await;
+    app.frontend_post("/oauth2/auth/cc", "connection_id=svc", &json!({}))
+        .await
+}
+
 #[tokio::test]
 async fn a_forty_megabyte_client_credentials_answer_is_cut_at_the_limit_and_nothing_stored() {
     for content_length in [false, true] {
         let app = spawn_app().await;
         let host = huge_token_endpoint(content_length).await;
-        app.post_integration(&json!({"provider": "8x8", "unique_key": "cc",
-            "credentials": {"client_id": "cc-id", "client_secret": "cc-secret"},
-            "custom": {"token_url": format!("{}/token", host.url())}}))
-            .await;
-        let (status, v) = app
-            .frontend_post("/oauth2/auth/cc", "connection_id=svc", &json!({}))
-            .await;
+        let (status, v) = client_credentials_from(&app, &host).await;
         assert_eq!(
             (status, v["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("connection_test_failed")),
@@ -58,15 +62,7 @@ async fn a_forty_megabyte_answer_to_the_code_exchange_is_cut_at_the_limit_and_no
         "credentials": {"client_id": "cid", "client_secret": "cs"},
         "custom": {"authorization_url": "https://idp.example.test/auth", "token_url": format!("{}/token", host.url())}}))
         .await;
-    let r = app.http.get(app.connect_url("idp", "u1", "")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::FOUND);
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let (_, state) = app.start_flow("idp", "u1", "").await;
     let page = app
         .http
         .get(format!("{}?code=c&state={state}", app.callback_url()))
@@ -90,13 +86,7 @@ async fn the_response_limit_is_the_configured_one() {
     for (limit, stored) in [(4096, false), (latchkey::config::DEFAULT_PROVIDER_RESPONSE_LIMIT, true)] {
         let app = spawn_app_with(|c| c.provider_response_limit = limit).await;
         let host = AttackerHost::start(Answer::Json(padded.clone())).await;
-        app.post_integration(&json!({"provider": "8x8", "unique_key": "cc",
-            "credentials": {"client_id": "cc-id", "client_secret": "cc-secret"},
-            "custom": {"token_url": format!("{}/token", host.url())}}))
-            .await;
-        let (status, v) = app
-            .frontend_post("/oauth2/auth/cc", "connection_id=svc", &json!({}))
-            .await;
+        let (status, v) = client_credentials_from(&app, &host).await;
         assert_eq!(status == StatusCode::OK, stored, "limit {limit}: {v}");
     }
 }
@@ -117,6 +107,12 @@ async fn imported(app: &TestApp, id: &str, metadata: Value) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{v}");
+}
+
+/// `POST` (replace) or `PATCH` (merge) `/connections/metadata` of connection `c1`.
+async fn write_metadata(app: &TestApp, method: Method, metadata: Value) -> (StatusCode, Value) {
+    let body = json!({"connection_id": "c1", "provider_config_key": "idp", "metadata": metadata});
+    app.backend(method, "/connections/metadata", Some(&body)).await
 }
 
 fn blob(bytes: usize) -> Value {
@@ -145,36 +141,14 @@ async fn metadata_over_the_limit_is_refused_and_nothing_changes() {
     imported(&app, "c1", json!({"plan": "pro"})).await;
     let before = app.read_connection("idp", "c1", "").await.1;
     for method in [Method::POST, Method::PATCH] {
-        let (status, v) = app
-            .backend(
-                method,
-                "/connections/metadata",
-                Some(&json!({"connection_id": "c1", "provider_config_key": "idp", "metadata": blob(70 * 1024)})),
-            )
-            .await;
+        let (status, v) = write_metadata(&app, method, blob(70 * 1024)).await;
         assert_invalid_body(status, &v);
     }
     // Each merge fits; their sum would not.
-    let (status, _) = app
-        .backend(
-            Method::PATCH,
-            "/connections/metadata",
-            Some(
-                &json!({"connection_id": "c1", "provider_config_key": "idp", "metadata": {"a": "a".repeat(40 * 1024)}}),
-            ),
-        )
-        .await;
+    let (status, _) = write_metadata(&app, Method::PATCH, json!({"a": "a".repeat(40 * 1024)})).await;
     assert_eq!(status, StatusCode::OK);
     let grown = app.read_connection("idp", "c1", "").await.1;
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/connections/metadata",
-            Some(
-                &json!({"connection_id": "c1", "provider_config_key": "idp", "metadata": {"b": "b".repeat(30 * 1024)}}),
-            ),
-        )
-        .await;
+    let (status, v) = write_metadata(&app, Method::PATCH, json!({"b": "b".repeat(30 * 1024)})).await;
     assert_invalid_body(status, &v);
     assert_eq!(
         app.read_connection("idp", "c1", "").await.1["metadata"],

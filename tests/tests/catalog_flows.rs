@@ -302,20 +302,7 @@ async fn callback_round(
     connect_extra: &str,
     callback_query: &str,
 ) -> reqwest::Response {
-    let r = app
-        .http
-        .get(app.connect_url(integration, "c1", connect_extra))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
-    let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .unwrap()
-        .1
-        .into_owned();
+    let (_, state) = app.start_flow(integration, "c1", connect_extra).await;
     app.http
         .get(app.url(&format!("/oauth/callback?state={state}&{callback_query}")))
         .send()

@@ -21,6 +21,12 @@ async fn canvas(app: &TestApp, allowed: Option<&[&str]>) {
     app.post_integration(&body).await;
 }
 
+/// `PATCH /integrations/{key}` with Bearer: status and JSON body.
+async fn patch_integration(app: &TestApp, key: &str, body: Value) -> (StatusCode, Value) {
+    app.backend(Method::PATCH, &format!("/integrations/{key}"), Some(&body))
+        .await
+}
+
 /// `GET /oauth/connect/...` as a browser without a page: status, `Location`, JSON body.
 async fn connect(app: &TestApp, integration: &str, id: &str, extra: &str) -> (StatusCode, Option<String>, Value) {
     let r = app
@@ -60,13 +66,12 @@ async fn the_connect_url_never_sends_the_browser_to_a_host_the_operator_did_not_
     );
 
     // The operator allows its customers' Canvas instances: those connect, no stranger's does.
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["*.instructure.com"], "credentials": {"client_secret": CANVAS_SECRET}})),
-        )
-        .await;
+    let (status, v) = patch_integration(
+        &app,
+        "canvas",
+        json!({"allowed_hosts": ["*.instructure.com"], "credentials": {"client_secret": CANVAS_SECRET}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["data"]["allowed_hosts"], json!(["*.instructure.com"]));
     for host in [
@@ -95,35 +100,17 @@ async fn the_secret_key_alone_cannot_widen_where_the_client_secret_may_go() {
     canvas(&app, Some(&["*.instructure.com"])).await;
     // Whoever holds only the secret key could allow its own host, then connect there and
     // receive the client secret with the code exchange: a new pattern needs the secret itself.
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["*"]})),
-        )
-        .await;
+    let (status, v) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["*"]})).await;
     assert_eq!(
         (status, v["error"]["code"].as_str()),
         (StatusCode::BAD_REQUEST, Some("invalid_body"))
     );
     let (_, v) = app.backend(Method::GET, "/integrations/canvas", None).await;
     assert_eq!(v["data"]["allowed_hosts"], json!(["*.instructure.com"]), "unchanged");
-    let (status, _) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["canvas.myuni.edu"]})),
-        )
-        .await;
+    let (status, _) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["canvas.myuni.edu"]})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "another host is a new one too");
     // Narrowing needs no secret.
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["acme.instructure.com"]})),
-        )
-        .await;
+    let (status, v) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["acme.instructure.com"]})).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = app
         .backend(
@@ -151,15 +138,8 @@ async fn the_secret_key_alone_cannot_widen_where_the_client_secret_may_go() {
 /// Starts a Canvas flow for `host` and returns the callback URL the provider would send the
 /// browser back to, with `code`.
 async fn started_callback(app: &TestApp, id: &str, host: &str) -> String {
-    let (status, location, body) = connect(app, "canvas", id, &format!("params[hostname]={host}")).await;
-    assert_eq!(status, StatusCode::FOUND, "{body}");
-    let location = url::Url::parse(&location.unwrap()).unwrap();
+    let (location, state) = app.start_flow("canvas", id, &format!("params[hostname]={host}")).await;
     assert_eq!(location.host_str(), Some(host));
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
     format!("{}?code=the-code&state={state}", app.callback_url())
 }
 
@@ -194,13 +174,7 @@ async fn the_host_is_decided_again_at_every_request_not_only_at_the_start() {
     let first = started_callback(&app, "first", "acme.instructure.com").await;
     let second = started_callback(&app, "second", "acme.instructure.com").await;
     // The operator narrows the list while both flows are at the provider.
-    let (status, _) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["other.instructure.com"]})),
-        )
-        .await;
+    let (status, _) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["other.instructure.com"]})).await;
     assert_eq!(status, StatusCode::OK);
     let page = app.http.get(&first).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("token_err"), "{page}");
@@ -209,13 +183,12 @@ async fn the_host_is_decided_again_at_every_request_not_only_at_the_start() {
 
     // Control: allowed again, the other flow's code exchange does reach the host (it speaks
     // plain TCP, so the TLS handshake fails there — but the connection was made).
-    let (status, _) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/canvas",
-            Some(&json!({"allowed_hosts": ["*.instructure.com"], "credentials": {"client_secret": CANVAS_SECRET}})),
-        )
-        .await;
+    let (status, _) = patch_integration(
+        &app,
+        "canvas",
+        json!({"allowed_hosts": ["*.instructure.com"], "credentials": {"client_secret": CANVAS_SECRET}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     app.http.get(&second).send().await.unwrap();
     assert_eq!(host.connections(), 1);
@@ -238,13 +211,12 @@ async fn client_credentials_with_an_empty_body_send_nothing_toward_the_end_users
     let (status, v) = submit("evil.example").await;
     assert_refused(status, &v, "evil.example");
     // Allowed by the operator, but leading to a local address: refused at connect time.
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/acu",
-            Some(&json!({"allowed_hosts": ["*.acumatica.com"], "credentials": {"client_secret": "acu-client-secret"}})),
-        )
-        .await;
+    let (status, v) = patch_integration(
+        &app,
+        "acu",
+        json!({"allowed_hosts": ["*.acumatica.com"], "credentials": {"client_secret": "acu-client-secret"}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = submit("tenant.acumatica.com").await;
     assert_refused(status, &v, "tenant.acumatica.com");
@@ -325,52 +297,40 @@ async fn api_key_verification_never_reaches_loopback_private_or_metadata_address
         format!("localhost:{port}"),
         "splunk.intranet.example".to_owned(),
     ] {
-        let (status, v) = app
-            .frontend_post(
-                "/api-auth/api-key/splunk",
-                &format!("connection_id=victim&params[hostname]={host}"),
-                &json!({"apiKey": "the-end-users-key"}),
-            )
-            .await;
+        let (status, v) = api_key(&app, "splunk", &format!("params[hostname]={host}")).await;
         assert_refused(status, &v, &host);
     }
-    for url in [
+    let urls = [
         format!("https://[::1]:{port}"),
         format!("https://[::ffff:127.0.0.1]:{port}"),
         format!("https://[fd00:ec2::254]:{port}"),
         format!("http://127.0.0.1:{port}"),
-    ] {
-        let (status, v) = app
-            .frontend_post(
-                "/api-auth/api-key/meili",
-                &format!("connection_id=victim&params[instanceUrl]={}", urlencode(&url)),
-                &json!({"apiKey": "the-end-users-key"}),
-            )
-            .await;
-        // meilisearch has no allowed hosts at all; with `*` the address rule refuses the same.
-        assert_refused(status, &v, "127.0.0.1");
-    }
-    let (status, v) = app
-        .backend(
-            Method::PATCH,
-            "/integrations/meili",
-            Some(&json!({"allowed_hosts": ["*"]})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    for url in [format!("https://[::1]:{port}"), format!("http://127.0.0.1:{port}")] {
-        let (status, v) = app
-            .frontend_post(
-                "/api-auth/api-key/meili",
-                &format!("connection_id=victim&params[instanceUrl]={}", urlencode(&url)),
-                &json!({"apiKey": "the-end-users-key"}),
-            )
-            .await;
-        assert_refused(status, &v, "::1");
+    ];
+    // meilisearch has no allowed hosts at first; with `*` the address rule refuses the same.
+    for any_host in [false, true] {
+        if any_host {
+            let (status, v) = patch_integration(&app, "meili", json!({"allowed_hosts": ["*"]})).await;
+            assert_eq!(status, StatusCode::OK, "{v}");
+        }
+        for url in &urls {
+            let (status, v) = api_key(&app, "meili", &format!("params[instanceUrl]={}", urlencode(url))).await;
+            assert_refused(status, &v, "127.0.0.1");
+            assert_refused(status, &v, "::1");
+        }
     }
     evil.assert_untouched();
     app.assert_not_stored("splunk", "victim").await;
     app.assert_not_stored("meili", "victim").await;
+}
+
+/// An end user's API key submitted for connection `victim`, with `params` in the query.
+async fn api_key(app: &TestApp, integration: &str, params: &str) -> (StatusCode, Value) {
+    app.frontend_post(
+        &format!("/api-auth/api-key/{integration}"),
+        &format!("connection_id=victim&{params}"),
+        &json!({"apiKey": "the-end-users-key"}),
+    )
+    .await
 }
 
 fn urlencode(text: &str) -> String {
@@ -402,12 +362,7 @@ async fn with_the_development_switch_the_same_verification_reaches_the_local_hos
         "The credentials could not be verified with the provider."
     );
     // meilisearch over plain http to the local host: the switch allows that too.
-    app.backend(
-        Method::PATCH,
-        "/integrations/meili",
-        Some(&json!({"allowed_hosts": ["*"]})),
-    )
-    .await;
+    patch_integration(&app, "meili", json!({"allowed_hosts": ["*"]})).await;
     let (status, v) = app
         .frontend_post(
             "/api-auth/api-key/meili",

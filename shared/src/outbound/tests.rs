@@ -47,11 +47,16 @@ fn config(allow_private: bool) -> Config {
     config
 }
 
-fn any_host() -> AllowedHosts {
+/// What an operator's `allowed_hosts: [pattern]` allows.
+fn allowing(pattern: &str) -> AllowedHosts {
     AllowedHosts {
-        patterns: vec![HostPattern::parse("*").unwrap()],
+        patterns: vec![HostPattern::parse(pattern).unwrap()],
         set_by_operator: true,
     }
+}
+
+fn any_host() -> AllowedHosts {
+    allowing("*")
 }
 
 fn end_user(url: &str, allowed: AllowedHosts) -> Request {
@@ -70,10 +75,7 @@ async fn an_end_users_host_that_resolves_to_loopback_is_never_connected_to() {
     let attacker = Counting::start().await;
     let names = Arc::new(NameTable::default());
     names.insert("evil.instructure.com", attacker.addr);
-    let allowed = AllowedHosts {
-        patterns: vec![HostPattern::parse("*.instructure.com").unwrap()],
-        set_by_operator: true,
-    };
+    let allowed = allowing("*.instructure.com");
     let guarded = Outbound::with_lookup(&config(false), names.clone());
     let e = guarded
         .send(end_user(
@@ -152,10 +154,7 @@ async fn a_host_the_integration_does_not_allow_is_refused_before_lookup() {
     let names = Arc::new(NameTable::default());
     names.insert("evil.example", attacker.addr);
     let outbound = Outbound::with_lookup(&config(true), names);
-    let canvas = AllowedHosts {
-        patterns: vec![HostPattern::parse("*.instructure.com").unwrap()],
-        set_by_operator: true,
-    };
+    let canvas = allowing("*.instructure.com");
     let e = outbound
         .send(end_user(
             &format!("http://evil.example:{}/x", attacker.addr.port()),
