@@ -8,6 +8,9 @@
 //! (`allowed_hosts`). Domains where anyone can publish a page under a subdomain of their own
 //! (cloud hosting) never get a default: a default there would admit a stranger's server.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
 use super::schema::Provider;
 use super::{provider, templates};
 use crate::outbound::HostPattern;
@@ -97,8 +100,20 @@ pub fn implied_by(p: &Provider) -> Vec<HostPattern> {
 }
 
 /// The default allowed hosts of a provider (none for `custom-oauth2` or an unknown name).
+/// Computed once per entry and kept: the catalog is fixed, so the cache is bounded by it.
 pub fn default_allowed_hosts(provider_name: &str) -> Vec<HostPattern> {
-    provider(provider_name).map(implied_by).unwrap_or_default()
+    static CACHE: LazyLock<RwLock<HashMap<String, Vec<HostPattern>>>> = LazyLock::new(Default::default);
+    let Some(p) = provider(provider_name) else {
+        return Vec::new();
+    };
+    if let Some(found) = CACHE.read().ok().and_then(|c| c.get(&p.name).cloned()) {
+        return found;
+    }
+    let implied = implied_by(p);
+    if let Ok(mut cache) = CACHE.write() {
+        cache.insert(p.name.clone(), implied.clone());
+    }
+    implied
 }
 
 /// Whether some template of the entry lets an end user's value fill a host.
