@@ -139,14 +139,12 @@ pub async fn verify_with_provider(
             Ok(reply) => last_status = Some(reply.status),
             Err(e) => {
                 tracing::warn!(provider = %provider.name, error = %e, "verification request failed");
-                let transient = e.is_transient();
-                let error = e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED);
                 // A refused host is the caller's to fix; anything else is one generic answer.
-                return Err(if error.code == ErrorCode::HostNotAllowed {
-                    error
+                return Err(if e.is_refused_host() {
+                    e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
                 } else {
-                    let detail = error.detail.unwrap_or_default();
-                    Error::provider(transient, ErrorCode::ConnectionTestFailed, NOT_VERIFIED).with_detail(detail)
+                    Error::provider(e.is_transient(), ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
+                        .with_detail(e.to_string())
                 });
             }
         }

@@ -221,6 +221,16 @@ impl OutboundError {
         matches!(self, OutboundError::Timeout | OutboundError::Unreachable)
     }
 
+    /// The host was refused (not allowed, not public, not https): the caller's to fix.
+    pub fn is_refused_host(&self) -> bool {
+        matches!(
+            self,
+            OutboundError::HostNotAllowed { .. }
+                | OutboundError::AddressNotAllowed { .. }
+                | OutboundError::NotHttps { .. }
+        )
+    }
+
     /// The domain error. A refused host is the caller's input (`host_not_allowed`, naming the
     /// field, never the host); any other failure is the provider's, under `code`, as `what`
     /// ("Token exchange failed") plus the kind of failure. The operator's detail (the host, the
