@@ -71,6 +71,7 @@ fn main() {
         custom: None,
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     println!(
         "render zendesk OAuth2 endpoints:   {:?}",

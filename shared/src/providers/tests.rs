@@ -208,6 +208,7 @@ fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
         custom: None,
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The records the store keeps: plain data, serialized as JSON into each backend's `body`
 //! column or attribute. Secrets inside them are already sealed (`Sealed`), or are one-use flow
-//! secrets (an OAuth `state`, a PKCE verifier) that never outlive their session.
+//! secrets (an OAuth `state`, a PKCE verifier) that never outlive their session. A connection's
+//! sealed credentials are the exception to "all in `body`": every backend keeps them in a column
+//! or attribute of their own, so no listing, index or copy of the body ever holds them.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -78,6 +80,12 @@ pub struct IntegrationRecord {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Assigned by the store when the integration is created (the input's value is ignored):
+    /// its connections belong to this generation. Deleting the integration ends it at once,
+    /// so its connections are gone for reads and listings while they are purged in the
+    /// background, and an integration created again under the same key starts empty.
+    #[serde(default)]
+    pub generation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,7 +96,9 @@ pub struct ConnectionRecord {
     pub connection_id: ConnectionId,
     pub provider: String,
     pub auth_mode: AuthMode,
-    /// The credentials JSON, sealed with `SealContext::connection`.
+    /// The credentials JSON, sealed with `SealContext::connection`. Not part of the record's
+    /// JSON: each backend stores it apart (see the module doc).
+    #[serde(skip)]
     pub credentials: Sealed,
     pub connection_config: ConnectionConfig,
     pub metadata: serde_json::Map<String, serde_json::Value>,
@@ -106,6 +116,20 @@ pub struct ConnectionRecord {
     pub last_fetched_at: OffsetDateTime,
     /// Optimistic-locking counter, incremented by every write.
     pub version: u64,
+    /// Whether the sealed credentials hold a refresh token: what a keepalive refresh needs
+    /// (`refresh_policy`). Records written before the field existed count as having one.
+    #[serde(default = "has_refresh_token_by_default")]
+    pub has_refresh_token: bool,
+    /// The last backend read the store recorded. Like the refresh lease it is kept beside the
+    /// record: `ConnectionStore::read_connection` writes it only when the read changes when the
+    /// connection is next renewed (`RefreshPolicy::read_moves_schedule`), without a version
+    /// bump; record writes store the value they carry.
+    #[serde(skip)]
+    pub last_read_at: Option<OffsetDateTime>,
+}
+
+fn has_refresh_token_by_default() -> bool {
+    true
 }
 
 impl ConnectionRecord {
@@ -125,8 +149,59 @@ impl ConnectionRecord {
         if self.tags.is_empty() {
             self.tags = previous.tags.clone();
         }
+        if self.last_read_at.is_none() {
+            self.last_read_at = previous.last_read_at;
+        }
         self
     }
+
+    /// What a listing shows of the connection.
+    pub fn summary(&self) -> ConnectionSummary {
+        ConnectionSummary {
+            id: self.id.clone(),
+            integration: self.integration.clone(),
+            connection_id: self.connection_id.clone(),
+            provider: self.provider.clone(),
+            auth_mode: self.auth_mode,
+            metadata: self.metadata.clone(),
+            end_user: self.end_user.clone(),
+            tags: self.tags.clone(),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A connection as listings show it: no credentials, nothing that changes when they are
+/// renewed (so listing indexes are not rewritten by refreshes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub provider: String,
+    pub auth_mode: AuthMode,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub end_user: Option<serde_json::Value>,
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A connection the refresh index says is due: its key, and when it fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueConnection {
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub due_at: OffsetDateTime,
+}
+
+/// What one step of purging a deleted integration's connections did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Connections of the generation the step found (0: none left in that shard).
+    pub examined: usize,
+    /// How many of them it deleted (the others were gone or re-created meanwhile).
+    pub deleted: usize,
 }
 
 /// Whether an upsert created the connection or replaced an earlier one (a re-authorization).
@@ -192,6 +267,35 @@ pub struct ActivityFilter {
     pub connection_id: Option<String>,
     pub attempt_id: Option<String>,
     pub limit: usize,
+    /// Only entries older than this (the last entry of the previous page). `None` = from now
+    /// by the system clock; callers with a clock of their own pass `ActivityCursor::newest`.
+    pub before: Option<ActivityCursor>,
+}
+
+/// A position in the activity log, newest first: entries order by (timestamp, id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub id: String,
+}
+
+impl ActivityCursor {
+    /// The position after `entry`: the next page starts with the entry older than it.
+    pub fn after(entry: &ActivityEntry) -> Self {
+        Self {
+            timestamp: entry.timestamp,
+            id: entry.id.clone(),
+        }
+    }
+
+    /// Everything written up to `now` (a second of slack for clocks between processes).
+    pub fn newest(now: OffsetDateTime) -> Self {
+        Self {
+            timestamp: now + time::Duration::seconds(1),
+            id: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -246,4 +350,19 @@ pub struct EnvironmentSettings {
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+}
+
+/// A job in the local, store-backed queue (`jobs::local`). The body is the job's JSON, which
+/// names records and never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: String,
+    pub body: String,
+    /// Deliveries so far, this one included (a claim counts one).
+    pub attempts: u32,
+    /// When it may be claimed (again).
+    pub visible_at: OffsetDateTime,
+    /// Identifies the current claim: only its holder finishes, retries or buries the job.
+    pub claim: String,
+    pub last_error: Option<String>,
 }
