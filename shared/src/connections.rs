@@ -8,7 +8,7 @@ use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
 use crate::error::ApiError;
-use crate::store::{ConnectionRecord, IntegrationRecord, Sealed, Upsert};
+use crate::store::{ConnectionRecord, ConnectionSummary, IntegrationRecord, Sealed, Upsert};
 use crate::time_fmt::rfc3339;
 use crate::AppState;
 
@@ -49,6 +49,14 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         updated_at: now,
         last_fetched_at: now,
         version: 0,
+        has_refresh_token: matches!(
+            new.credentials,
+            Credentials::OAuth2 {
+                refresh_token: Some(_),
+                ..
+            }
+        ),
+        last_read_at: None,
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
     Ok(outcome)
@@ -61,7 +69,8 @@ fn not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> ApiE
     )
 }
 
-/// A warm read: one store read and one open of the sealed blob.
+/// A warm read: one store read and one open of the sealed blob. (The store records the read
+/// when it changes the connection's refresh schedule: `ConnectionStore::read_connection`.)
 pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
@@ -69,7 +78,7 @@ pub async fn read_connection(
 ) -> Result<(ConnectionRecord, Credentials), ApiError> {
     let record = state
         .store
-        .get_connection(integration, connection_id)
+        .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| not_found(integration, connection_id))?;
     let plain = state
@@ -208,7 +217,7 @@ pub fn to_wire(record: &ConnectionRecord, credentials: &Credentials, include_ref
 }
 
 /// The list item of `GET /connections`: no credentials.
-pub fn to_list_item(record: &ConnectionRecord) -> Value {
+pub fn to_list_item(record: &ConnectionSummary) -> Value {
     json!({
         "id": record.id,
         "connection_id": record.connection_id,

@@ -152,6 +152,7 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         custom: input.custom,
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;

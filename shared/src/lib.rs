@@ -14,10 +14,12 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod integrations;
+pub mod jobs;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod local;
 pub mod providers;
+pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
 pub mod store;
@@ -36,6 +38,8 @@ pub struct AppState {
     /// Outgoing requests to providers. No redirects are followed: a token endpoint that
     /// redirects is misconfigured, and following it could leak the client secret.
     pub http: reqwest::Client,
+    /// Where background work goes (`jobs`): SQS on AWS, the store's job table locally.
+    pub jobs: Arc<dyn jobs::JobQueue>,
 }
 
 impl AppState {
@@ -58,7 +62,13 @@ impl AppState {
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             http,
+            jobs: Arc::new(jobs::NoQueue),
         }
+    }
+
+    pub fn with_jobs(mut self, jobs: Arc<dyn jobs::JobQueue>) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {

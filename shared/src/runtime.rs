@@ -24,7 +24,9 @@ pub fn config_from_env() -> Result<Config, BoxError> {
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
-    Ok(Config::new(environment, public_url, callback_url))
+    let mut config = Config::new(environment, public_url, callback_url);
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    Ok(config)
 }
 
 pub async fn state_from_env() -> Result<AppState, BoxError> {
@@ -40,7 +42,8 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     }
 }
 
-/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+/// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `jobs::NoQueue`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -49,13 +52,21 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
+        .with_refresh_policy(config.refresh.clone());
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
-    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    Ok(match var("LATCHKEY_QUEUE_URL") {
+        Some(url) => state.with_jobs(Arc::new(crate::jobs::sqs::SqsQueue::new(
+            crate::aws::sqs_client(&sdk),
+            url,
+        ))),
+        None => state,
+    })
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

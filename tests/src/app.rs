@@ -21,6 +21,8 @@ pub struct TestApp {
     pub clock: Arc<ShiftedClock>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
+    /// What runs the background jobs the stack enqueues (`run_jobs`).
+    pub jobs: crate::backend::Jobs,
     _data_dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -46,9 +48,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
-    let state = crate::backend::build_state(data_dir.path(), config)
-        .await
-        .with_clock(clock.clone());
+    let (state, jobs) = crate::backend::build_state(data_dir.path(), config).await;
+    let state = state.with_clock(clock.clone());
     let router = latchkey::api::local(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("the test server runs");
@@ -63,12 +64,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         state,
         clock,
         http,
+        jobs,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
+    /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
+    /// runner or worker would. Returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.jobs.run(&self.state).await
+    }
+
     pub fn keys(&self) -> &EnvironmentKeys {
         &self.state.keys
     }

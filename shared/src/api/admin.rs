@@ -53,7 +53,7 @@ pub async fn delete_integration(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if !state.store.delete_integration(&key(&raw)?).await? {
+    if !crate::jobs::purge::delete_integration(&state, &key(&raw)?).await? {
         return Err(ApiError::unknown_integration(&raw));
     }
     Ok(Json(json!({"success": true})))
@@ -80,6 +80,7 @@ pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery
         connection_id: q.connection_id,
         attempt_id: q.attempt_id,
         limit,
+        before: Some(crate::store::ActivityCursor::newest(state.clock.now())),
     };
     let entries = state.store.list_activity(&filter).await?;
     let data: Vec<Value> = entries
