@@ -10,7 +10,7 @@
 //!   revokes idle grants (the provider's known window × 3/4, `keepalive` otherwise).
 //!
 //! (`verify`, off by default, re-checks API keys and Basic logins on a cadence.) All times are
-//! whole milliseconds, so the simulation's mirror (`bench/scale_sim.py`) computes exactly the
+//! whole milliseconds, so the simulation's mirror (`bench/scale_mirror.py`) computes exactly the
 //! same answers; `bench/policy_cases.json` is the table both are tested against.
 
 use std::collections::HashMap;

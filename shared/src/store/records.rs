@@ -104,7 +104,8 @@ pub struct ConnectionRecord {
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub end_user: Option<serde_json::Value>,
     pub tags: serde_json::Map<String, serde_json::Value>,
-    /// When the access token expires, if it does: what the refresh scheduler orders by.
+    /// When the access token expires, if it does (with `last_fetched_at`, its lifetime: what
+    /// `RefreshPolicy` schedules by).
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]

@@ -1,7 +1,7 @@
 //! How the DynamoDB key design spreads hot partitions (`dynamo/keys.rs`, `infra/README.md`):
 //! a stable hash of an id picks one of N partitions, and queries fan out over all N and merge.
 //! The counts are sized so that no partition key exceeds DynamoDB's per-partition limits under
-//! the traffic profile of `docs/scale.md`; `bench/scale_sim.py` mirrors this file (checked by
+//! the traffic profile of `docs/scale.md`; `bench/scale_mirror.py` mirrors this file (checked by
 //! the table in `bench/policy_cases.json`).
 
 /// Partitions of the refresh index (`REFRESH#<n>`), by the connection's internal id.

@@ -57,6 +57,27 @@ pub async fn integrations_are_created_once_replaced_listed_and_deleted(store: &d
     assert_eq!(store.get_integration(&rec.key).await.unwrap(), None);
 }
 
+/// Purges every shard of `ended`'s generation in steps of `step`; how many were deleted.
+async fn purge_all(store: &dyn Store, ended: &IntegrationRecord, step: usize) -> usize {
+    let (mut deleted, mut steps) = (0, 0);
+    for shard in 0..store.purge_shards() {
+        loop {
+            let done = store
+                .purge_connections(&ended.key, &ended.generation, shard, step)
+                .await
+                .unwrap();
+            assert!(done.examined <= step && done.deleted <= done.examined, "{done:?}");
+            deleted += done.deleted;
+            steps += 1;
+            assert!(steps < 1000, "a purge ends");
+            if done.examined == 0 {
+                break;
+            }
+        }
+    }
+    deleted
+}
+
 fn filter_of(key: &IntegrationKey) -> ConnectionFilter {
     ConnectionFilter {
         integrations: vec![key.clone()],
@@ -163,19 +184,7 @@ pub async fn a_new_integration_under_the_same_key_starts_empty(store: &dyn Store
         Err(StoreError::Conflict),
         "a live generation is never purged"
     );
-    let mut purged = 0;
-    for shard in 0..store.purge_shards() {
-        loop {
-            let step = store
-                .purge_connections(&old.key, &old.generation, shard, 100)
-                .await
-                .unwrap();
-            purged += step.deleted;
-            if step.examined == 0 {
-                break;
-            }
-        }
-    }
+    let purged = purge_all(store, &old, 100).await;
     assert_eq!(purged, 1, "erin; the old dan was replaced by the new one");
     assert_eq!(
         store
@@ -198,23 +207,7 @@ pub async fn purges_remove_an_ended_generation_in_steps(store: &dyn Store) {
             .unwrap();
     }
     assert!(store.delete_integration(&live.key, &live.generation).await.unwrap());
-    let mut deleted = 0;
-    let mut steps = 0;
-    for shard in 0..store.purge_shards() {
-        loop {
-            let step = store
-                .purge_connections(&live.key, &live.generation, shard, 4)
-                .await
-                .unwrap();
-            assert!(step.examined <= 4 && step.deleted <= step.examined, "{step:?}");
-            deleted += step.deleted;
-            steps += 1;
-            if step.examined == 0 {
-                break;
-            }
-            assert!(steps < 200, "a purge ends");
-        }
-    }
+    let deleted = purge_all(store, &live, 4).await;
     assert_eq!(deleted, 30, "each connection once");
     // Created again, the integration shows none of them, and a second purge finds nothing.
     let again = live_integration(store, &key).await;

@@ -28,7 +28,9 @@ use crate::store::{
 /// How often `upsert_connection` reads again after losing a race to a concurrent writer.
 const UPSERT_ATTEMPTS: usize = 5;
 
-/// What a connection's `body` holds: the record minus its `view` and its credentials.
+/// What a connection's `body` holds: the record minus its `view` and its credentials. A field
+/// added to `ConnectionRecord` goes here, or into `ConnectionSummary` when listings show it
+/// (`decode` does not compile until it is placed).
 #[derive(Serialize, Deserialize)]
 struct Rest {
     connection_config: ConnectionConfig,
