@@ -76,7 +76,7 @@ fn main() {
     println!(
         "render zendesk OAuth2 endpoints:   {:?}",
         measure(50, 2_000, || {
-            black_box(providers::oauth2_endpoints(black_box(&record), &config).unwrap());
+            black_box(latchkey::auth::oauth2::endpoints::for_connection(black_box(&record), &config).unwrap());
         })
     );
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Regenerates shared/data/providers.json, the provider catalog embedded in Latchkey, from the
-provider facts file (../shared/data/providers.facts.jsonl outside the project).
+"""Regenerates shared/data/providers.json, the provider catalog embedded in Latchkey, from a
+provider facts file: JSON lines, one provider per line, sorted by name, holding only structural
+values (URLs, parameters, headers, patterns, enums, flags) of each provider's authorization,
+token, refresh, connection config, credentials and proxy settings.
 
-The facts are derived from the provider catalog of the Nango repository (commit 2f4c0af,
-Elastic License 2.0, copyright Nango Inc); the credit travels inside the generated file.
+The facts were extracted mechanically from the provider catalog (packages/providers/providers.yaml)
+of the Nango repository at commit 2f4c0af (source-available under the Elastic License 2.0,
+copyright Nango Inc); the credit travels inside the generated file (key `source`).
 
-Usage: python3 shared/data/generate_providers.py /path/to/providers.facts.jsonl
+Usage: python3 shared/data/generate_providers.py <providers.facts.jsonl>
 The Rust tests (`providers::catalog`) check every entry against the schema; run them after.
 """
 import json
@@ -34,7 +37,9 @@ def apply_fixes(entry: dict) -> None:
 
 
 def main() -> None:
-    facts = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/providers.facts.jsonl")
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    facts = Path(sys.argv[1])
     out = Path(__file__).with_name("providers.json")
     entries = [json.loads(line) for line in facts.read_text().splitlines() if line.strip()]
     names = [e["name"] for e in entries]

@@ -1,7 +1,10 @@
 //! The activity log: one entry per step of an operation, for the operator. Entries are built
 //! from codes and safe messages only; recording is best effort and never fails the operation.
 
-use crate::store::{ActivityEntry, ActivityLevel};
+use std::future::Future;
+
+use crate::error::{Error, ErrorCode};
+use crate::store::{ActivityEntry, ActivityFilter, ActivityLevel};
 use crate::AppState;
 
 /// One operation (an auth attempt, a refresh) whose steps share an `attempt_id`.
@@ -37,15 +40,26 @@ impl Attempt {
             .await;
     }
 
-    pub async fn failed(&self, state: &AppState, error_code: &str, message: impl Into<String>) {
+    pub async fn failed(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
         self.record(
             state,
             "failed",
             ActivityLevel::Error,
             message.into(),
-            Some(error_code.to_owned()),
+            Some(code.as_str().to_owned()),
         )
         .await;
+    }
+
+    /// Runs a step of the attempt; its failure is recorded as the attempt's `failed` entry
+    /// (with the error's code and message) and returned. Every flow goes through here, so no
+    /// failure of an auth attempt is left out of the activity log.
+    pub async fn run<T>(&self, state: &AppState, step: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+        let result = step.await;
+        if let Err(e) = &result {
+            self.failed(state, e.code, e.message.clone()).await;
+        }
+        result
     }
 
     async fn record(
@@ -72,4 +86,9 @@ impl Attempt {
             tracing::warn!(error = %e, attempt = %self.id, event, "could not record activity");
         }
     }
+}
+
+/// Entries matching `filter`, newest first.
+pub async fn list(state: &AppState, filter: &ActivityFilter) -> Result<Vec<ActivityEntry>, Error> {
+    Ok(state.store.list_activity(filter).await?)
 }

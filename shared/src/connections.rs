@@ -1,15 +1,18 @@
 //! Connections: the one path that writes credentials (every auth mode goes through
-//! `save_connection`) and the one that reads them back for the backend.
+//! `save_connection`), the reads for the backend, and the edits of what a connection carries
+//! besides its credentials (end user, tags, metadata), conditional on its version.
 
-use serde_json::{json, Map, Value};
+use serde::Deserialize;
+use serde_json::{Map, Value};
 
-use crate::auth::client_credentials;
+use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
-use crate::store::{ConnectionRecord, ConnectionSummary, IntegrationRecord, Sealed, Upsert};
-use crate::time_fmt::rfc3339;
+use crate::error::{Error, ErrorCode};
+use crate::store::{
+    ConnectionFilter, ConnectionRecord, ConnectionSummary, IntegrationRecord, Sealed, StoreError, Upsert,
+};
 use crate::AppState;
 
 pub struct NewConnection<'a> {
@@ -28,7 +31,7 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
 
 /// Seals the credentials to this connection and writes it, replacing an earlier authorization
 /// of the same connection id.
-pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, ApiError> {
+pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
     let sealed = state.sealer.seal(&plain, &ctx).await?;
@@ -57,14 +60,16 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
             }
         ),
         last_read_at: None,
+        errors: Vec::new(),
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
     Ok(outcome)
 }
 
-fn not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> ApiError {
-    ApiError::not_found(
-        "not_found",
+/// `not_found`, naming the connection asked for.
+pub fn connection_not_found(integration: &IntegrationKey, connection_id: &ConnectionId) -> Error {
+    Error::not_found(
+        ErrorCode::NotFound,
         format!("No connection '{connection_id}' for integration '{integration}'."),
     )
 }
@@ -75,12 +80,12 @@ pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-) -> Result<(ConnectionRecord, Credentials), ApiError> {
+) -> Result<(ConnectionRecord, Credentials), Error> {
     let record = state
         .store
         .read_connection(integration, connection_id, state.clock.now())
         .await?
-        .ok_or_else(|| not_found(integration, connection_id))?;
+        .ok_or_else(|| connection_not_found(integration, connection_id))?;
     let plain = state
         .sealer
         .open(&record.credentials.0, &seal_context(state, integration, connection_id))
@@ -88,60 +93,48 @@ pub async fn read_connection(
     let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
         // Not `%e`: serde's message may quote part of the (secret) value.
         tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
-        ApiError::server_error()
+        Error::internal()
     })?;
     Ok((record, credentials))
 }
 
-/// A backend read: `read_connection`, plus a new client-credentials token first when the stored
-/// one expires within the margin (or `force`). A warm read stays one store read and one open;
-/// only a re-fetch reads the integration and writes the connection.
+/// A backend read: `read_connection`, refreshed first when the connection's mode says a read
+/// must (a client-credentials token near expiry, or `force`). A warm read stays one store read
+/// and one open; only a refresh reads the integration and writes the connection.
 pub async fn read_fresh_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
     force: bool,
-) -> Result<(ConnectionRecord, Credentials), ApiError> {
+) -> Result<(ConnectionRecord, Credentials), Error> {
     let (record, credentials) = read_connection(state, integration, connection_id).await?;
-    if !client_credentials::needs_refetch(&credentials, state.clock.now(), force) {
-        return Ok((record, credentials));
-    }
-    let Credentials::OAuth2Cc {
-        client_id,
-        client_secret,
-        ..
-    } = &credentials
-    else {
+    let Some(scheme) = auth::scheme(record.auth_mode) else {
         return Ok((record, credentials));
     };
-    let integration_record = state
-        .store
-        .get_integration(integration)
-        .await?
-        .ok_or_else(|| ApiError::unknown_integration(integration.as_str()))?;
-    let own = client_id.clone().zip(client_secret.clone());
-    let (fresh, metadata) = client_credentials::fetch(state, &integration_record, &record.connection_config, own)
-        .await
-        .map_err(|e| {
-            if e.status.is_server_error() {
-                e
-            } else {
-                ApiError::bad_request("invalid_credentials", e.message)
-            }
-        })?;
-    let config = crate::providers::config_from_provider(
-        &integration_record.provider,
-        record.connection_config.clone(),
-        &metadata,
-        &[],
-    );
+    if !scheme.refresh_on_read(&credentials, state.clock.now(), force) {
+        return Ok((record, credentials));
+    }
+    let integration_record = crate::integrations::get(state, integration).await?;
+    let cx = ModeContext {
+        state,
+        integration: &integration_record,
+        connection_config: &record.connection_config,
+    };
+    let fresh = scheme.refresh(&cx, &credentials).await.map_err(|e| {
+        // The caller learns the credentials no longer work, unless the trouble is ours.
+        if e.kind.is_internal() {
+            e
+        } else {
+            e.with_code(ErrorCode::InvalidCredentials)
+        }
+    })?;
     save_connection(
         state,
         NewConnection {
             integration: &integration_record,
             connection_id,
-            credentials: &fresh,
-            connection_config: config,
+            credentials: &fresh.credentials,
+            connection_config: fresh.connection_config,
             metadata: record.metadata.clone(),
             end_user: record.end_user.clone(),
             tags: record.tags.clone(),
@@ -159,14 +152,14 @@ pub async fn edit_connection(
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
     edit: impl Fn(&mut ConnectionRecord),
-) -> Result<ConnectionRecord, ApiError> {
+) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
         let mut record = state
             .store
             .get_connection(integration, connection_id)
             .await?
-            .ok_or_else(|| not_found(integration, connection_id))?;
+            .ok_or_else(|| connection_not_found(integration, connection_id))?;
         let version = record.version;
         edit(&mut record);
         record.updated_at = state.clock.now();
@@ -175,12 +168,12 @@ pub async fn edit_connection(
                 record.version = version + 1;
                 return Ok(record);
             }
-            Err(crate::store::StoreError::Conflict) => continue,
+            Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::conflict(
-        "conflict",
+    Err(Error::conflict(
+        ErrorCode::Conflict,
         "The connection kept changing while it was being updated; retry.",
     ))
 }
@@ -189,45 +182,97 @@ pub async fn delete_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if state.store.delete_connection(integration, connection_id).await? {
         Ok(())
     } else {
-        Err(not_found(integration, connection_id))
+        Err(connection_not_found(integration, connection_id))
     }
 }
 
-/// The connection object of API.md.
-pub fn to_wire(record: &ConnectionRecord, credentials: &Credentials, include_refresh_token: bool) -> Value {
-    json!({
-        "id": record.id,
-        "connection_id": record.connection_id,
-        "provider_config_key": record.integration,
-        "provider": record.provider,
-        "created_at": rfc3339(record.created_at),
-        "updated_at": rfc3339(record.updated_at),
-        "last_fetched_at": rfc3339(record.last_fetched_at),
-        "metadata": record.metadata,
-        "connection_config": record.connection_config,
-        "end_user": record.end_user,
-        "tags": record.tags,
-        "errors": [],
-        "credentials": credentials.to_wire(include_refresh_token),
-    })
+/// Ordered by creation time, newest first.
+pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Result<Vec<ConnectionSummary>, Error> {
+    Ok(state.store.list_connections(filter).await?)
 }
 
-/// The list item of `GET /connections`: no credentials.
-pub fn to_list_item(record: &ConnectionSummary) -> Value {
-    json!({
-        "id": record.id,
-        "connection_id": record.connection_id,
-        "provider_config_key": record.integration,
-        "provider": record.provider,
-        "auth_mode": record.auth_mode,
-        "created": rfc3339(record.created_at),
-        "metadata": record.metadata,
-        "errors": [],
-        "end_user": record.end_user,
-        "tags": record.tags,
+/// What the team's backend may change on a connection (`PATCH /connections/{id}`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    pub end_user: Option<Value>,
+    pub tags: Option<Map<String, Value>>,
+}
+
+/// An end user is an object with a string `id` (and whatever else the team keeps on it).
+fn check_end_user(end_user: &Value) -> Result<(), Error> {
+    match end_user.get("id").and_then(Value::as_str) {
+        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
+        _ => Err(Error::invalid_body(
+            "end_user must be an object with a non-empty string id.",
+        )),
+    }
+}
+
+fn check_tags(tags: &Map<String, Value>) -> Result<(), Error> {
+    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
+        return Err(Error::invalid_body(
+            "tags must be at most 64 string values under keys of 1 to 64 characters.",
+        ));
+    }
+    Ok(())
+}
+
+/// Applies a patch: checked first, then one conditional edit.
+pub async fn patch_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+    patch: ConnectionPatch,
+) -> Result<ConnectionRecord, Error> {
+    if let Some(end_user) = &patch.end_user {
+        check_end_user(end_user)?;
+    }
+    if let Some(tags) = &patch.tags {
+        check_tags(tags)?;
+    }
+    edit_connection(state, integration, connection_id, |record| {
+        if let Some(end_user) = &patch.end_user {
+            record.end_user = Some(end_user.clone());
+        }
+        if let Some(tags) = &patch.tags {
+            record.tags = tags.clone();
+        }
     })
+    .await
+}
+
+/// Whether new metadata replaces a connection's or merges into it (top-level keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataWrite {
+    Replace,
+    Merge,
+}
+
+/// Writes metadata on several connections. Every one must exist before any is changed: a
+/// typo changes nothing.
+pub async fn write_metadata(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_ids: &[ConnectionId],
+    metadata: &Map<String, Value>,
+    how: MetadataWrite,
+) -> Result<(), Error> {
+    for id in connection_ids {
+        if state.store.get_connection(integration, id).await?.is_none() {
+            return Err(connection_not_found(integration, id));
+        }
+    }
+    for id in connection_ids {
+        edit_connection(state, integration, id, |record| match how {
+            MetadataWrite::Merge => record.metadata.extend(metadata.clone()),
+            MetadataWrite::Replace => record.metadata = metadata.clone(),
+        })
+        .await?;
+    }
+    Ok(())
 }

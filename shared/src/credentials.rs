@@ -1,28 +1,47 @@
-//! The credentials of a connection, in the shape the backend reads them (API.md). Serialized,
-//! this is exactly what is sealed at rest.
+//! The credentials of a connection, in the shape the backend reads them. Serialized, this is
+//! exactly what is sealed at rest; `Debug` never shows a secret (tokens and keys are redacting
+//! types, and a provider's raw response shows only its field names).
 
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, Secret};
+use crate::domain::{AccessToken, AuthMode, ClientSecret, RefreshToken, Secret};
+
+/// A provider's whole token response, extra fields included. It holds the tokens too, so its
+/// `Debug` lists field names only.
+#[derive(Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RawResponse(pub Map<String, Value>);
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+impl From<Map<String, Value>> for RawResponse {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(map)
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Credentials {
     #[serde(rename = "OAUTH2")]
     OAuth2 {
-        access_token: Secret,
+        access_token: AccessToken,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        refresh_token: Option<Secret>,
+        refresh_token: Option<RefreshToken>,
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
             with = "time::serde::rfc3339::option"
         )]
         expires_at: Option<OffsetDateTime>,
-        /// The provider's whole token response, extra fields included.
         #[serde(default)]
-        raw: serde_json::Map<String, serde_json::Value>,
+        raw: RawResponse,
     },
     #[serde(rename = "API_KEY")]
     ApiKey {
@@ -35,7 +54,7 @@ pub enum Credentials {
     /// brought its own (otherwise the integration's are used to re-fetch).
     #[serde(rename = "OAUTH2_CC")]
     OAuth2Cc {
-        token: Secret,
+        token: AccessToken,
         #[serde(
             default,
             skip_serializing_if = "Option::is_none",
@@ -45,9 +64,9 @@ pub enum Credentials {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        client_secret: Option<Secret>,
+        client_secret: Option<ClientSecret>,
         #[serde(default)]
-        raw: serde_json::Map<String, serde_json::Value>,
+        raw: RawResponse,
     },
 }
 
@@ -61,30 +80,20 @@ impl Credentials {
         }
     }
 
+    /// The token an OAuth2 grant issued, for the modes that have one.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        match self {
+            Credentials::OAuth2 { access_token, .. } => Some(access_token),
+            Credentials::OAuth2Cc { token, .. } => Some(token),
+            _ => None,
+        }
+    }
+
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match self {
             Credentials::OAuth2 { expires_at, .. } | Credentials::OAuth2Cc { expires_at, .. } => *expires_at,
             _ => None,
         }
-    }
-
-    /// The wire form for a backend read. The refresh token (also inside `raw`) is included only
-    /// when asked for, so a read-only consumer can't take over the grant.
-    pub fn to_wire(&self, include_refresh_token: bool) -> serde_json::Value {
-        let mut value = serde_json::to_value(self).expect("credentials serialize");
-        if let Some(obj) = value.as_object_mut() {
-            // A connection's own client secret is write-only, like an integration's.
-            obj.remove("client_secret");
-        }
-        if !include_refresh_token {
-            if let Some(obj) = value.as_object_mut() {
-                obj.remove("refresh_token");
-                if let Some(raw) = obj.get_mut("raw").and_then(|r| r.as_object_mut()) {
-                    raw.remove("refresh_token");
-                }
-            }
-        }
-        value
     }
 }
 
@@ -94,32 +103,31 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn refresh_tokens_are_shown_only_on_request() {
-        let creds = Credentials::OAuth2 {
-            access_token: Secret::new("at"),
-            refresh_token: Some(Secret::new("rt")),
-            expires_at: None,
-            raw: json!({"access_token": "at", "refresh_token": "rt", "team": "x"})
-                .as_object()
-                .unwrap()
-                .clone(),
-        };
-        let hidden = creds.to_wire(false);
-        assert_eq!(
-            hidden,
-            json!({"type": "OAUTH2", "access_token": "at", "raw": {"access_token": "at", "team": "x"}})
-        );
-        assert_eq!(creds.to_wire(true)["refresh_token"], "rt");
-        assert_eq!(creds.to_wire(true)["raw"]["refresh_token"], "rt");
-    }
-
-    #[test]
     fn debug_output_never_shows_secrets() {
         let creds = Credentials::Basic {
             username: "u".into(),
             password: Secret::new("hunter2"),
         };
         assert!(!format!("{creds:?}").contains("hunter2"));
+        let raw = json!({"access_token": "at-SECRET", "refresh_token": "rt-SECRET", "team": "T1"});
+        let oauth = Credentials::OAuth2 {
+            access_token: AccessToken::new("at-SECRET"),
+            refresh_token: Some(RefreshToken::new("rt-SECRET")),
+            expires_at: None,
+            raw: raw.as_object().unwrap().clone().into(),
+        };
+        let cc = Credentials::OAuth2Cc {
+            token: AccessToken::new("at-SECRET"),
+            expires_at: None,
+            client_id: Some("cid".into()),
+            client_secret: Some(ClientSecret::new("cs-SECRET")),
+            raw: raw.as_object().unwrap().clone().into(),
+        };
+        for debug in [format!("{oauth:?}"), format!("{cc:?}")] {
+            assert!(!debug.contains("SECRET"), "{debug}");
+            assert!(debug.contains("\"refresh_token\""), "raw names its fields: {debug}");
+        }
+        assert!(format!("{cc:?}").contains("cid"), "a client id is not a secret");
         assert_eq!(
             serde_json::to_value(&Credentials::ApiKey {
                 api_key: Secret::new("k")
@@ -127,5 +135,16 @@ mod tests {
             .unwrap(),
             json!({"type":"API_KEY","apiKey":"k"})
         );
+    }
+
+    /// Blobs sealed before the secrets had their own types open unchanged.
+    #[test]
+    fn the_sealed_form_is_unchanged() {
+        let sealed = r#"{"type":"OAUTH2_CC","token":"t","expires_at":"2030-01-01T00:00:00Z","client_id":"c","client_secret":"s","raw":{"access_token":"t","expires_in":3600}}"#;
+        let creds: Credentials = serde_json::from_str(sealed).unwrap();
+        assert_eq!(serde_json::to_string(&creds).unwrap(), sealed);
+        let sealed = r#"{"type":"OAUTH2","access_token":"a","refresh_token":"r","raw":{"x":1}}"#;
+        let creds: Credentials = serde_json::from_str(sealed).unwrap();
+        assert_eq!(serde_json::to_string(&creds).unwrap(), sealed);
     }
 }

@@ -2,13 +2,12 @@
 //! scopes, custom endpoints). Parsed and validated here, sealed before it reaches the store.
 
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use crate::crypto::SealContext;
-use crate::domain::{AuthMode, IntegrationKey, Secret};
-use crate::error::ApiError;
+use crate::auth;
+use crate::domain::{AuthMode, ClientSecret, IntegrationKey};
+use crate::error::{Error, ErrorCode};
 use crate::providers;
-use crate::store::{CustomOAuth2, IntegrationRecord, Sealed};
+use crate::store::{CustomOAuth2, IntegrationRecord, StoreError};
 use crate::AppState;
 
 /// Scopes arrive as a comma- or space-separated string (the ecosystem's form) or a list.
@@ -39,7 +38,7 @@ pub struct CredentialsInput {
     #[serde(rename = "type")]
     pub kind: Option<AuthMode>,
     pub client_id: Option<String>,
-    pub client_secret: Option<Secret>,
+    pub client_secret: Option<ClientSecret>,
     pub scopes: Option<Scopes>,
 }
 
@@ -62,30 +61,9 @@ pub struct UpdateIntegration {
     pub custom: Option<CustomOAuth2>,
 }
 
-async fn seal_client_secret(state: &AppState, key: &IntegrationKey, secret: &Secret) -> Result<Sealed, ApiError> {
-    let ctx = SealContext::integration(&state.config.environment, key.as_str());
-    Ok(Sealed(state.sealer.seal(secret.expose().as_bytes(), &ctx).await?))
-}
-
-pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) -> Result<Secret, ApiError> {
-    let sealed = record.client_secret.as_ref().ok_or_else(|| {
-        ApiError::bad_request(
-            "missing_client_secret",
-            format!("Integration '{}' has no client secret.", record.key),
-        )
-    })?;
-    let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
-    let plain = state.sealer.open(&sealed.0, &ctx).await?;
-    String::from_utf8(plain)
-        .map(Secret::new)
-        .map_err(|_| ApiError::server_error())
-}
-
-fn check_display_name(name: &Option<String>) -> Result<(), ApiError> {
+fn check_display_name(name: &Option<String>) -> Result<(), Error> {
     match name {
-        Some(n) if n.chars().count() > 255 => {
-            Err(ApiError::invalid_body("display_name is longer than 255 characters."))
-        }
+        Some(n) if n.chars().count() > 255 => Err(Error::invalid_body("display_name is longer than 255 characters.")),
         _ => Ok(()),
     }
 }
@@ -95,10 +73,10 @@ async fn apply_credentials(
     state: &AppState,
     record: &mut IntegrationRecord,
     input: CredentialsInput,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if let Some(kind) = input.kind {
         if kind != record.auth_mode {
-            return Err(ApiError::invalid_body(format!(
+            return Err(Error::invalid_body(format!(
                 "credentials.type is {} but provider '{}' uses {}.",
                 kind.as_str(),
                 record.provider,
@@ -108,7 +86,7 @@ async fn apply_credentials(
     }
     if let Some(id) = input.client_id {
         if id.trim().is_empty() || id.len() > 1024 {
-            return Err(ApiError::invalid_body(
+            return Err(Error::invalid_body(
                 "credentials.client_id must be 1 to 1024 characters.",
             ));
         }
@@ -116,11 +94,11 @@ async fn apply_credentials(
     }
     if let Some(secret) = input.client_secret {
         if secret.is_empty() || secret.expose().len() > 4096 {
-            return Err(ApiError::invalid_body(
+            return Err(Error::invalid_body(
                 "credentials.client_secret must be 1 to 4096 characters.",
             ));
         }
-        record.client_secret = Some(seal_client_secret(state, &record.key, &secret).await?);
+        record.client_secret = Some(auth::seal_client_secret(state, &record.key, &secret).await?);
     }
     if let Some(scopes) = input.scopes {
         record.scopes = scopes.into_vec();
@@ -128,17 +106,17 @@ async fn apply_credentials(
     Ok(())
 }
 
-pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, ApiError> {
+pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, Error> {
     let key = IntegrationKey::parse(input.unique_key)?;
-    let auth_mode = providers::auth_mode(&input.provider)?;
+    let auth_mode = auth::provider_scheme(&input.provider)?.mode();
     check_display_name(&input.display_name)?;
     if input.provider == providers::CUSTOM_OAUTH2 && input.custom.is_none() {
-        return Err(ApiError::invalid_body(
+        return Err(Error::invalid_body(
             "Provider 'custom-oauth2' needs a 'custom' block with authorization_url and token_url.",
         ));
     }
     if let Some(custom) = &input.custom {
-        providers::validate_custom(custom, &input.provider)?;
+        auth::oauth2::endpoints::validate_custom(custom, &input.provider)?;
     }
     let now = state.clock.now();
     let mut record = IntegrationRecord {
@@ -158,8 +136,8 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         apply_credentials(state, &mut record, creds).await?;
     }
     state.store.create_integration(&record).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict => ApiError::conflict(
-            "duplicate_integration",
+        StoreError::Conflict => Error::conflict(
+            ErrorCode::DuplicateIntegration,
             format!("An integration with unique key '{}' exists already.", record.key),
         ),
         other => other.into(),
@@ -171,23 +149,19 @@ pub async fn update(
     state: &AppState,
     key: &IntegrationKey,
     input: UpdateIntegration,
-) -> Result<IntegrationRecord, ApiError> {
+) -> Result<IntegrationRecord, Error> {
     if input.unique_key.as_deref().is_some_and(|k| k != key.as_str()) {
-        return Err(ApiError::invalid_body(
+        return Err(Error::invalid_body(
             "unique_key cannot be changed: connections are bound to it.",
         ));
     }
-    let mut record = state
-        .store
-        .get_integration(key)
-        .await?
-        .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
+    let mut record = get(state, key).await?;
     check_display_name(&input.display_name)?;
     if let Some(name) = input.display_name {
         record.display_name = Some(name);
     }
     if let Some(custom) = input.custom {
-        providers::validate_custom(&custom, &record.provider)?;
+        auth::oauth2::endpoints::validate_custom(&custom, &record.provider)?;
         record.custom = Some(custom);
     }
     if let Some(creds) = input.credentials {
@@ -195,28 +169,32 @@ pub async fn update(
     }
     record.updated_at = state.clock.now();
     if !state.store.replace_integration(&record).await? {
-        return Err(ApiError::unknown_integration(key.as_str()));
+        return Err(Error::unknown_integration(key.as_str()));
     }
     Ok(record)
 }
 
-/// The wire form. The client secret is never returned, only whether one is set.
-pub fn to_wire(record: &IntegrationRecord) -> Value {
-    json!({
-        "unique_key": record.key,
-        "provider": record.provider,
-        "display_name": record.display_name.clone().unwrap_or_else(|| record.key.to_string()),
-        "auth_mode": record.auth_mode,
-        "created_at": crate::time_fmt::rfc3339(record.created_at),
-        "updated_at": crate::time_fmt::rfc3339(record.updated_at),
-        "credentials": {
-            "type": record.auth_mode,
-            "client_id": record.client_id,
-            "client_secret": record.client_secret.as_ref().map(|_| "********"),
-            "scopes": record.scopes.join(","),
-        },
-        "custom": record.custom,
-    })
+pub async fn get(state: &AppState, key: &IntegrationKey) -> Result<IntegrationRecord, Error> {
+    state
+        .store
+        .get_integration(key)
+        .await?
+        .ok_or_else(|| Error::unknown_integration(key.as_str()))
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<IntegrationRecord>, Error> {
+    Ok(state.store.list_integrations().await?)
+}
+
+/// Deletes the integration and every connection of it.
+/// Deletes the integration at once; its connections are purged in the background
+/// (`jobs::purge`), and none of them is read, listed or refreshed from this moment.
+pub async fn delete(state: &AppState, key: &IntegrationKey) -> Result<(), Error> {
+    if crate::jobs::purge::delete_integration(state, key).await? {
+        Ok(())
+    } else {
+        Err(Error::unknown_integration(key.as_str()))
+    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,13 @@
 //! Latchkey: every rule of the product. Lambda binaries and the local stack only build an
 //! `AppState` and serve one of the routers in `api`.
 
+#[cfg(not(any(feature = "sqlite", feature = "aws")))]
+compile_error!("latchkey needs a backend: feature `sqlite` (local) or `aws`, or both");
+
 pub mod activity;
 pub mod api;
+#[cfg(test)]
+mod architecture;
 pub mod auth;
 #[cfg(feature = "aws")]
 pub mod aws;
@@ -12,13 +17,17 @@ pub mod connections;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
+pub mod environment;
 pub mod error;
+pub mod flows;
 pub mod integrations;
 pub mod jobs;
-#[cfg(feature = "aws")]
+#[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "sqlite")]
 pub mod local;
 pub mod providers;
+pub mod queue;
 pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
@@ -38,8 +47,8 @@ pub struct AppState {
     /// Outgoing requests to providers. No redirects are followed: a token endpoint that
     /// redirects is misconfigured, and following it could leak the client secret.
     pub http: reqwest::Client,
-    /// Where background work goes (`jobs`): SQS on AWS, the store's job table locally.
-    pub jobs: Arc<dyn jobs::JobQueue>,
+    /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
+    pub jobs: Arc<dyn queue::JobQueue>,
 }
 
 impl AppState {
@@ -62,11 +71,11 @@ impl AppState {
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             http,
-            jobs: Arc::new(jobs::NoQueue),
+            jobs: Arc::new(queue::NoQueue),
         }
     }
 
-    pub fn with_jobs(mut self, jobs: Arc<dyn jobs::JobQueue>) -> Self {
+    pub fn with_jobs(mut self, jobs: Arc<dyn queue::JobQueue>) -> Self {
         self.jobs = jobs;
         self
     }

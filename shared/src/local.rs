@@ -7,27 +7,13 @@ use std::sync::Arc;
 
 use crate::config::{Config, EnvironmentKeys};
 use crate::crypto::local::LocalSealer;
+use crate::crypto::write_private_file;
 use crate::store::sqlite::SqliteStore;
 use crate::AppState;
 
 pub const STORE_FILE: &str = "latchkey.sqlite3";
 pub const SEALING_KEY_FILE: &str = "sealing.key";
 pub const KEYS_FILE: &str = "environment-keys.json";
-
-/// Writes a new file readable by its owner only; fails if it exists.
-pub fn write_private_file(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
-}
 
 pub struct LocalStack {
     pub state: AppState,
@@ -70,7 +56,7 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
         .with_refresh_policy(config.refresh.clone());
     let store = Arc::new(store);
     let state = AppState::new(store.clone(), Arc::new(sealer), keys, config)
-        .with_jobs(Arc::new(crate::jobs::local::StoreQueue::new(store.clone())));
+        .with_jobs(Arc::new(crate::queue::local::StoreQueue::new(store.clone())));
     Ok(LocalStack {
         jobs: crate::jobs::local::Runner::new(state.clone(), store),
         state,

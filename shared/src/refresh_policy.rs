@@ -19,7 +19,6 @@ use std::sync::OnceLock;
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::AuthMode;
-use crate::store::ConnectionRecord;
 
 /// The policy's settings (`Config::refresh`). Defaults: `RefreshPolicy::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,19 +88,6 @@ pub struct RefreshFacts<'a> {
     /// The last read the store recorded (at most one write per schedule change, see
     /// `RefreshPolicy::read_moves_schedule`).
     pub last_read_at: Option<OffsetDateTime>,
-}
-
-impl<'a> From<&'a ConnectionRecord> for RefreshFacts<'a> {
-    fn from(r: &'a ConnectionRecord) -> Self {
-        Self {
-            auth_mode: r.auth_mode,
-            has_refresh_token: r.has_refresh_token,
-            provider: &r.provider,
-            expires_at: r.expires_at,
-            last_fetched_at: r.last_fetched_at,
-            last_read_at: r.last_read_at,
-        }
-    }
 }
 
 fn ms(t: OffsetDateTime) -> i64 {

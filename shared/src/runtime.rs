@@ -1,8 +1,9 @@
 //! Building an `AppState` from the process environment, for the Lambda binaries (and any
 //! deployment that is configured by variables rather than flags).
 //!
-//! `LATCHKEY_BACKEND` picks the store, sealer and key source:
-//! - `local`: the data directory of `LATCHKEY_DATA_DIR` (SQLite, key file, keys file).
+//! `LATCHKEY_BACKEND` picks the store, sealer and key source, among those the build has:
+//! - `local` (feature `sqlite`): the data directory of `LATCHKEY_DATA_DIR` (SQLite, key file,
+//!   keys file).
 //! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
 //!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
@@ -29,21 +30,34 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     Ok(config)
 }
 
+/// The backends this build can serve, for the error that names them.
+const BACKENDS: &[&str] = &[
+    #[cfg(feature = "sqlite")]
+    "local",
+    #[cfg(feature = "aws")]
+    "aws",
+];
+
 pub async fn state_from_env() -> Result<AppState, BoxError> {
     let config = config_from_env()?;
     match var("LATCHKEY_BACKEND").as_deref().unwrap_or("local") {
+        #[cfg(feature = "sqlite")]
         "local" => {
             let dir = var("LATCHKEY_DATA_DIR").unwrap_or_else(|| ".latchkey".into());
             Ok(crate::local::open(std::path::Path::new(&dir), config)?.state)
         }
         #[cfg(feature = "aws")]
         "aws" => aws_state(config).await,
-        other => Err(format!("LATCHKEY_BACKEND '{other}' is not one of: local, aws (feature `aws`)").into()),
+        other => Err(format!(
+            "LATCHKEY_BACKEND '{other}' is not one this build serves: {}",
+            BACKENDS.join(", ")
+        )
+        .into()),
     }
 }
 
 /// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
-/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `jobs::NoQueue`).
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -61,7 +75,7 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
     Ok(match var("LATCHKEY_QUEUE_URL") {
-        Some(url) => state.with_jobs(Arc::new(crate::jobs::sqs::SqsQueue::new(
+        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
             crate::aws::sqs_client(&sdk),
             url,
         ))),

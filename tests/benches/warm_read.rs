@@ -4,22 +4,22 @@
 //! many store and sealer calls one read costs. Plain `Instant` timing; run with
 //! `cargo bench -p latchkey-tests --bench warm_read` (`BENCH_ITERATIONS` to change N).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
-use latchkey::AppState;
 use latchkey::config::{Config, EnvironmentKeys};
-use latchkey::connections::{NewConnection, save_connection};
+use latchkey::connections::{save_connection, NewConnection};
 use latchkey::credentials::Credentials;
 use latchkey::crypto::local::LocalSealer;
 use latchkey::crypto::{SealContext, SealError, Sealer};
-use latchkey::domain::{ConnectionId, IntegrationKey, Secret};
+use latchkey::domain::{AccessToken, ConnectionId, IntegrationKey, RefreshToken};
 use latchkey::store::sqlite::SqliteStore;
 use latchkey::store::*;
+use latchkey::AppState;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
@@ -165,10 +165,10 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
         "id_token": "x".repeat(800),
     });
     let credentials = Credentials::OAuth2 {
-        access_token: Secret::new("at-0123456789abcdef0123456789abcdef"),
-        refresh_token: Some(Secret::new("rt-0123456789abcdef")),
+        access_token: AccessToken::new("at-0123456789abcdef0123456789abcdef"),
+        refresh_token: Some(RefreshToken::new("rt-0123456789abcdef")),
         expires_at: Some(state.clock.now() + time::Duration::hours(1)),
-        raw: raw.as_object().unwrap().clone(),
+        raw: raw.as_object().unwrap().clone().into(),
     };
     save_connection(
         &state,

@@ -1,5 +1,5 @@
 // The published Nango Node client (@nangohq/node, pinned in package-lock.json) against the
-// real local stack: proves API.md's promise that a team switches by changing only `host`.
+// real local stack: proves docs/api.md's promise that a team switches by changing only `host`.
 // Every client method that maps to a route Latchkey serves is called as a team would call it;
 // methods whose route is not served yet are `todo` tests that document the gap
 // (docs/compat.md) and turn into failures-to-look-at once the route exists.

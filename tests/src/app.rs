@@ -4,11 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use latchkey::AppState;
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
+use latchkey::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use crate::oidc::OAuthClient;
 use crate::wire;
@@ -107,7 +107,7 @@ impl TestApp {
             .bearer_auth(self.secret_key())
     }
 
-    /// A signed request (API.md, "Signed backend requests") stamped with Latchkey's clock. A
+    /// A signed request (docs/api.md, "Authenticating the backend") stamped with Latchkey's clock. A
     /// body is sent as JSON.
     pub fn signed_request(&self, method: Method, path_and_query: &str, body: Option<&Value>) -> RequestBuilder {
         let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();

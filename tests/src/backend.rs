@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
-use latchkey::AppState;
 use latchkey::config::Config;
+use latchkey::AppState;
 
 pub const BACKEND_ENV: &str = "LATCHKEY_TEST_BACKEND";
 
@@ -91,7 +91,7 @@ async fn aws_state(config: Config) -> (AppState, Jobs) {
         .expect("the test queue is created")
         .queue_url
         .expect("a queue URL");
-    let queue = latchkey::jobs::sqs::SqsQueue::new(sqs.clone(), url.clone());
+    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), url.clone());
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config).with_jobs(Arc::new(queue));
     (state, Jobs::Sqs { client: sqs, url })
 }

@@ -2,14 +2,14 @@
 //! on demand). Authorization still happens at the real provider; only the code exchange lands
 //! here.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::Router;
 
 use crate::local_peer::LocalPeer;
 use crate::oidc::OAuthClient;

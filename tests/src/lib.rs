@@ -14,9 +14,9 @@ pub mod oidc;
 pub mod provider;
 pub mod wire;
 
-pub use app::{TestApp, assert_no_secret, spawn_app, spawn_app_with};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
 pub use local_peer::LocalPeer;
-pub use oidc::{OAuthClient, OidcPeer, oidc_peer};
+pub use oidc::{oidc_peer, OAuthClient, OidcPeer};
 pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};

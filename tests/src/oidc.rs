@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 pub struct OidcPeer {
     /// `http://127.0.0.1:<port>`: the issuer and base of every endpoint.

@@ -5,12 +5,12 @@
 //! checks (the credentials, the grant, the code) and nothing more.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use axum::Router;
 use serde_json::json;
 
 use crate::local_peer::LocalPeer;

@@ -1,4 +1,4 @@
-//! The wire contract of API.md computed independently of `latchkey::signing`, so a test that
+//! The wire contract of docs/api.md computed independently of `latchkey::signing`, so a test that
 //! passes proves the server speaks the documented scheme, not merely its own.
 
 use hmac::{Hmac, Mac};

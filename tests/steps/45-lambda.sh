@@ -23,6 +23,12 @@ echo "cfn-lint: 0 errors, 0 warnings"
 
 echo "--- function binaries under a local Lambda Runtime API"
 cargo build --locked "${pkgs[@]}"
+# No SQLite in a Lambda binary: the functions build `latchkey` without its `sqlite` feature.
+for f in "${FUNCTIONS[@]}"; do
+  n=$(nm "target/debug/$f" | grep -ci 'sqlite3_' || true)
+  if (( n > 0 )); then echo "$f links SQLite ($n symbols)"; exit 1; fi
+done
+echo "no SQLite symbol in any function binary"
 moto_start
 LATCHKEY_CALLS_OUT="$OUT/aws-calls.json" python tests/lambda/runtime_test.py target/debug
 cat "$OUT/aws-calls.json"; echo

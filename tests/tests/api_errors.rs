@@ -2,7 +2,7 @@
 //! wrong methods, oversize, malformed or untyped bodies — and the Node client's habit of
 //! sending `Content-Type: application/json` on a bodiless GET is not an error.
 
-use latchkey_tests::{TestApp, spawn_app};
+use latchkey_tests::{spawn_app, TestApp};
 use reqwest::{Method, Response};
 use serde_json::Value;
 

@@ -1,10 +1,10 @@
 //! The team's backend authenticates with `Authorization: Bearer <secret key>` or a signed
-//! request (API.md). Signatures are computed here from the documented scheme, independently of
+//! request (docs/api.md). Signatures are computed here from the documented scheme, independently of
 //! the server's code; a request that is late, early, or changed after signing is refused.
 
-use latchkey_tests::{TestApp, assert_no_secret, spawn_app};
+use latchkey_tests::{assert_no_secret, spawn_app, TestApp};
 use reqwest::{Method, Response};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const PATH: &str = "/connections?limit=5";
 

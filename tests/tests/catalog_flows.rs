@@ -4,9 +4,9 @@
 //! credentials re-fetched when expired, callback quirks of catalog providers, and imports read
 //! back through `GET /connections/{id}`.
 
-use latchkey_tests::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer, TestApp, spawn_app};
+use latchkey_tests::{spawn_app, ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer, TestApp};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn providers_are_listed_and_shown_to_the_backend_only() {

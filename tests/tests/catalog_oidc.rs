@@ -3,8 +3,8 @@
 //! integration overrides to point at the peer, and the client-credentials grant (`OAUTH2_CC`,
 //! 8x8: Basic client auth) with integration-level and connection-level client credentials.
 
-use latchkey_tests::{Browser, oidc_peer, spawn_app};
-use serde_json::{Value, json};
+use latchkey_tests::{oidc_peer, spawn_app, Browser};
+use serde_json::{json, Value};
 
 /// Registers a machine client that may only use the client-credentials grant.
 async fn register_machine_client() -> (String, String) {

@@ -2,9 +2,9 @@
 //! (`PATCH /connections/{id}`), metadata (`POST` replaces, `PATCH` merges), and what a
 //! re-import keeps of the connection it replaces.
 
-use latchkey_tests::{TestApp, spawn_app};
+use latchkey_tests::{spawn_app, TestApp};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 async fn app_with_connection(id: &str) -> TestApp {
     let app = spawn_app().await;

@@ -4,9 +4,9 @@
 //! or the worker's SQS handler on the AWS backend) delete the old connections.
 
 use latchkey::domain::IntegrationKey;
-use latchkey_tests::app::{TestApp, spawn_app};
+use latchkey_tests::app::{spawn_app, TestApp};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const N: usize = 60;
 

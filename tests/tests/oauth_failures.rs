@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use latchkey_tests::{
-    Browser, Fault, FaultPeer, OAuthClient, TestApp, assert_no_secret, oidc_peer, spawn_app, spawn_app_with,
+    assert_no_secret, oidc_peer, spawn_app, spawn_app_with, Browser, Fault, FaultPeer, OAuthClient, TestApp,
 };
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 //! connect → provider login and consent → callback → the connection is stored, sealed, and
 //! readable by a signed or Bearer backend request, and its access token works at the provider.
 
-use latchkey_tests::{Browser, TestApp, assert_no_secret, oidc_peer, spawn_app};
+use latchkey_tests::{assert_no_secret, oidc_peer, spawn_app, Browser, TestApp};
 use reqwest::Method;
 use serde_json::Value;
 

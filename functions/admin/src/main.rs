@@ -1,8 +1,7 @@
-//! Lambda `admin`: serves `latchkey::api::admin`. All behaviour lives in the `latchkey` crate.
+//! Lambda `admin`: serves its block of the route table, `latchkey::api::ADMIN`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::admin(state)).await
+async fn main() -> Result<(), latchkey::lambda::Error> {
+    latchkey::lambda::serve(latchkey::api::ADMIN).await
 }

@@ -1,8 +1,7 @@
-//! Lambda `auth-start`: serves `latchkey::api::auth_start`. All behaviour lives in the `latchkey` crate.
+//! Lambda `auth-start`: serves its block of the route table, `latchkey::api::AUTH_START`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::auth_start(state)).await
+async fn main() -> Result<(), latchkey::lambda::Error> {
+    latchkey::lambda::serve(latchkey::api::AUTH_START).await
 }

@@ -1,8 +1,7 @@
-//! Lambda `connections`: serves `latchkey::api::connections`. All behaviour lives in the `latchkey` crate.
+//! Lambda `connections`: serves its block of the route table, `latchkey::api::CONNECTIONS`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::connections(state)).await
+async fn main() -> Result<(), latchkey::lambda::Error> {
+    latchkey::lambda::serve(latchkey::api::CONNECTIONS).await
 }

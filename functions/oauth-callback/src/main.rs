@@ -1,8 +1,7 @@
-//! Lambda `oauth-callback`: serves `latchkey::api::oauth_callback`. All behaviour lives in the `latchkey` crate.
+//! Lambda `oauth-callback`: serves its block of the route table, `latchkey::api::OAUTH_CALLBACK`. All behaviour
+//! lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_http::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::lambda::run(latchkey::api::oauth_callback(state)).await
+async fn main() -> Result<(), latchkey::lambda::Error> {
+    latchkey::lambda::serve(latchkey::api::OAUTH_CALLBACK).await
 }

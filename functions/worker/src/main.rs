@@ -1,9 +1,7 @@
-//! Lambda `worker`: runs the background jobs SQS delivers (`latchkey::jobs::sqs::serve`),
+//! Lambda `worker`: runs the background jobs SQS delivers (`latchkey::lambda::serve_worker`),
 //! reporting partial batch failures. All behaviour lives in the `latchkey` crate.
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    latchkey::runtime::init_tracing();
-    let state = latchkey::runtime::state_from_env().await?;
-    latchkey::jobs::sqs::serve(state).await
+async fn main() -> Result<(), latchkey::lambda::Error> {
+    latchkey::lambda::serve_worker().await
 }

@@ -163,7 +163,7 @@ export class Latchkey {
     return run();
   }
 
-  /** The query shared by every auth route (API.md "Frontend routes"). */
+  /** The query shared by every auth route (docs/api.md, "Frontend routes"). */
   private query(connectionId: string | undefined, options: AuthOptions, nonce?: string): URLSearchParams {
     const q = new URLSearchParams();
     if (connectionId) q.set('connection_id', connectionId);

@@ -76,7 +76,7 @@ export class Latchkey {
         }
         return run();
     }
-    /** The query shared by every auth route (API.md "Frontend routes"). */
+    /** The query shared by every auth route (docs/api.md, "Frontend routes"). */
     query(connectionId, options, nonce) {
         const q = new URLSearchParams();
         if (connectionId)

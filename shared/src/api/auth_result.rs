@@ -1,7 +1,5 @@
-//! The polling fallback of browser flows. Providers' cross-origin-opener policies can sever
-//! `window.opener`, so the result page's `postMessage` never arrives; the SDK therefore sends a
-//! random `client_nonce` with `/oauth/connect` and polls `GET /oauth/result/{nonce}`. The outcome
-//! is kept under the SHA-256 of the nonce, for a few minutes, and handed out once.
+//! The polling fallback of browser flows over HTTP (`flows::poll` keeps the outcomes): the SDK
+//! sends a random `client_nonce` with `/oauth/connect` and polls `GET /oauth/result/{nonce}`.
 //!
 //! Answers: `{status: "success", providerConfigKey, connectionId}`,
 //! `{status: "error", error_type, error_desc}`, or `{status: "pending"}` — also for unknown,
@@ -11,31 +9,24 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::result_page::Outcome;
-use crate::error::ApiError;
-use crate::signing::sha256_hex;
-use crate::store::AuthResult;
+use super::wire::PollResult;
+use crate::error::{Error, ErrorCode};
+use crate::flows::poll;
 use crate::AppState;
 
-/// How long an outcome waits to be polled.
-pub const RESULT_TTL: time::Duration = time::Duration::minutes(5);
-
 /// A nonce is 22 to 128 characters of base64url: at least 128 bits from the SDK's generator.
-pub fn parse_nonce(raw: &str) -> Result<String, ApiError> {
+pub fn parse_nonce(raw: &str) -> Result<String, Error> {
     let ok = (22..=128).contains(&raw.len()) && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             "client_nonce must be 22 to 128 characters of A-Z a-z 0-9 - _.",
         ));
     }
     Ok(raw.to_owned())
-}
-
-pub fn nonce_hash(nonce: &str) -> String {
-    sha256_hex(nonce.as_bytes())
 }
 
 /// The nonce of a connect query, read leniently: used to report errors of a query that did
@@ -46,39 +37,19 @@ pub fn nonce_of_query(raw: Option<&str>) -> Option<String> {
         .and_then(|(_, v)| parse_nonce(&v).ok())
 }
 
-pub fn body(outcome: &Outcome<'_>) -> Value {
-    match outcome {
-        Outcome::Success {
-            integration,
-            connection_id,
-        } => json!({"status": "success", "providerConfigKey": integration, "connectionId": connection_id}),
-        Outcome::Failure {
-            error_type,
-            description,
-        } => json!({"status": "error", "error_type": error_type, "error_desc": description}),
-    }
-}
-
-/// Keeps the outcome for the poller. Best effort: the result page's message is the main path,
-/// so a store failure is logged, not raised.
+/// Keeps the outcome for the poller, in its wire form.
 pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
-    let result = AuthResult {
-        nonce_hash: nonce_hash.to_owned(),
-        body: body(outcome),
-        expires_at: state.clock.now() + RESULT_TTL,
-    };
-    if let Err(e) = state.store.put_auth_result(&result).await {
-        tracing::warn!(error = %e, "could not keep the auth result for polling");
-    }
+    let body = serde_json::to_value(PollResult::from(outcome)).expect("wire objects serialize");
+    poll::keep(state, nonce_hash, body).await;
 }
 
 pub async fn poll(State(state): State<AppState>, Path(nonce): Path<String>) -> Response {
-    let pending = json!({"status": "pending"});
+    let pending = serde_json::to_value(PollResult::Pending).expect("wire objects serialize");
     let body = match parse_nonce(&nonce) {
-        Err(e) => return e.into_response(),
-        Ok(nonce) => match state.store.take_auth_result(&nonce_hash(&nonce)).await {
-            Ok(Some(r)) if state.clock.now() <= r.expires_at => r.body,
-            Ok(_) => pending,
+        Err(e) => return ApiError::from(e).into_response(),
+        Ok(nonce) => match poll::take(&state, &poll::nonce_hash(&nonce)).await {
+            Ok(Some(body)) => body,
+            Ok(None) => pending,
             Err(e) => return ApiError::from(e).into_response(),
         },
     };

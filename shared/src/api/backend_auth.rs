@@ -7,8 +7,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
+use super::error::ApiError;
 use super::extract::payload_too_large;
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, verify_request, SignatureCheck, SignedRequest};
 use crate::AppState;
 
@@ -20,8 +21,8 @@ pub const SIGNATURE_HEADER: &str = "latchkey-signature";
 #[derive(Debug, Clone)]
 pub struct ClientPath(pub String);
 
-fn malformed(message: &str) -> ApiError {
-    ApiError::unauthorized("malformed_auth_header", message)
+fn malformed(message: &str) -> Error {
+    Error::unauthorized(ErrorCode::MalformedAuthHeader, message)
 }
 
 pub async fn require_backend_auth(
@@ -44,19 +45,17 @@ pub async fn require_backend_auth(
             ok |= constant_time_eq(token, key);
         }
         if !ok {
-            return Err(ApiError::unauthorized(
-                "invalid_secret_key",
-                "The secret key is not valid.",
-            ));
+            return Err(Error::unauthorized(ErrorCode::InvalidSecretKey, "The secret key is not valid.").into());
         }
         return Ok(next.run(req).await);
     }
 
     let Some(timestamp) = req.headers().get(TIMESTAMP_HEADER) else {
-        return Err(ApiError::unauthorized(
-            "missing_auth_header",
+        return Err(Error::unauthorized(
+            ErrorCode::MissingAuthHeader,
             "Authenticate with 'Authorization: Bearer <secret key>' or a signed request.",
-        ));
+        )
+        .into());
     };
     let timestamp: i64 = timestamp
         .to_str()
@@ -90,13 +89,13 @@ pub async fn require_backend_auth(
     );
     match check {
         SignatureCheck::Valid => Ok(next.run(Request::from_parts(parts, Body::from(bytes))).await),
-        SignatureCheck::Stale => Err(ApiError::unauthorized(
-            "expired_signature",
+        SignatureCheck::Stale => Err(Error::unauthorized(
+            ErrorCode::ExpiredSignature,
             "Latchkey-Timestamp is more than 300 seconds from the server's clock.",
-        )),
-        SignatureCheck::Mismatch => Err(ApiError::unauthorized(
-            "invalid_signature",
-            "The request signature does not match.",
-        )),
+        )
+        .into()),
+        SignatureCheck::Mismatch => {
+            Err(Error::unauthorized(ErrorCode::InvalidSignature, "The request signature does not match.").into())
+        }
     }
 }

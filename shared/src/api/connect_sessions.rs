@@ -1,308 +1,48 @@
-//! Connect sessions: the team's backend asks for a short-lived token (`POST /connect/sessions`,
-//! `/connect/sessions/reconnect`), hands it to its frontend, and the frontend starts auth flows
-//! with it instead of the public key. The session fixes the end user, the integrations it may
-//! use and their config defaults; the connection id is chosen by the server. Only the SHA-256 of
-//! the token is stored.
+//! Connect sessions over HTTP: `POST /connect/sessions` and `/connect/sessions/reconnect`
+//! (`flows::connect_session`), answering `{data: {token, connect_link, expires_at}}`.
 
 use axum::extract::State;
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use axum::response::Response;
 
+use super::error::ApiError;
 use super::extract::ApiJson;
-use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
-use crate::signing::sha256_hex;
-use crate::store::ConnectSession;
-use crate::time_fmt::rfc3339;
+use super::wire;
+use crate::flows::connect_session::{self, CreateSession, IssuedSession, ReconnectSession};
 use crate::AppState;
 
-use super::frontend::FrontendAuth;
-
-pub const TOKEN_PREFIX: &str = "lk_cst_";
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndUser {
-    id: String,
-    #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    tags: Option<Map<String, Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Organization {
-    id: String,
-    #[serde(default)]
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSession {
-    end_user: EndUser,
-    #[serde(default)]
-    organization: Option<Organization>,
-    #[serde(default)]
-    allowed_integrations: Option<Vec<String>>,
-    #[serde(default)]
-    integrations_config_defaults: Option<Map<String, Value>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReconnectSession {
-    connection_id: String,
-    integration_id: String,
-    #[serde(default)]
-    end_user: Option<EndUser>,
-    #[serde(default)]
-    organization: Option<Organization>,
-    #[serde(default)]
-    integrations_config_defaults: Option<Map<String, Value>>,
-}
-
-fn short_text(field: &str, value: &str) -> Result<(), ApiError> {
-    if value.trim().is_empty() || value.len() > 255 || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid_body(format!(
-            "{field} must be 1 to 255 characters without control characters."
-        )));
-    }
-    Ok(())
-}
-
-fn end_user_value(user: EndUser) -> Result<Value, ApiError> {
-    short_text("end_user.id", &user.id)?;
-    for (field, value) in [
-        ("end_user.email", &user.email),
-        ("end_user.display_name", &user.display_name),
-    ] {
-        if let Some(v) = value {
-            short_text(field, v)?;
-        }
-    }
-    let mut out = json!({"id": user.id});
-    if let Some(email) = user.email {
-        out["email"] = json!(email);
-    }
-    if let Some(name) = user.display_name {
-        out["display_name"] = json!(name);
-    }
-    if let Some(tags) = user.tags {
-        out["tags"] = Value::Object(tags);
-    }
-    Ok(out)
-}
-
-fn organization_value(org: Organization) -> Result<Value, ApiError> {
-    short_text("organization.id", &org.id)?;
-    if let Some(name) = &org.display_name {
-        short_text("organization.display_name", name)?;
-    }
-    Ok(json!({"id": org.id, "display_name": org.display_name}))
-}
-
-fn integration_key(raw: &str) -> Result<IntegrationKey, ApiError> {
-    IntegrationKey::parse(raw).map_err(|e| ApiError::invalid_body(e.message))
-}
-
-/// `{"<integration>": {"connection_config": {"<name>": "<value>"}}}`: checked now, so a bad
-/// default fails the backend's request rather than the end user's flow.
-fn config_defaults(raw: Option<Map<String, Value>>) -> Result<Map<String, Value>, ApiError> {
-    let raw = raw.unwrap_or_default();
-    for (integration, defaults) in &raw {
-        integration_key(integration)?;
-        let Some(defaults) = defaults.as_object() else {
-            return Err(ApiError::invalid_body(format!(
-                "integrations_config_defaults.{integration} must be an object."
-            )));
-        };
-        if let Some(config) = defaults.get("connection_config") {
-            let Some(config) = config.as_object() else {
-                return Err(ApiError::invalid_body(format!(
-                    "integrations_config_defaults.{integration}.connection_config must be an object."
-                )));
-            };
-            for (name, value) in config {
-                let ok_name = !name.is_empty()
-                    && name.len() <= 64
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-                if !ok_name || !(value.is_string() || value.is_number() || value.is_boolean()) {
-                    return Err(ApiError::invalid_body(format!(
-                        "integrations_config_defaults.{integration}.connection_config.{name} must be a plain value under a simple name."
-                    )));
-                }
-            }
-        }
-    }
-    Ok(raw)
-}
-
-/// Issues a token for `session` (whose `token_hash` is filled in here) and answers the API.md
-/// shape `{data: {token, connect_link, expires_at}}`.
-async fn issue(state: &AppState, mut session: ConnectSession) -> Result<Json<Value>, ApiError> {
-    let token = format!("{TOKEN_PREFIX}{}", crate::crypto::random_token());
-    session.token_hash = sha256_hex(token.as_bytes());
-    state.store.put_connect_session(&session).await?;
-    let mut link = state.config.public_url.join("/demo").expect("a path joins");
-    link.query_pairs_mut().append_pair("session_token", &token);
-    Ok(Json(json!({"data": {
-        "token": token,
-        "connect_link": link.as_str(),
-        "expires_at": rfc3339(session.expires_at),
-    }})))
+fn issued(session: &IssuedSession) -> Response {
+    wire::json(wire::Data {
+        data: wire::ConnectSession {
+            token: session.token.expose(),
+            connect_link: session.connect_link.as_str(),
+            expires_at: session.expires_at,
+        },
+    })
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
-) -> Result<Json<Value>, ApiError> {
-    let now = state.clock.now();
-    let allowed = body
-        .allowed_integrations
-        .map(|list| list.iter().map(|k| integration_key(k)).collect::<Result<Vec<_>, _>>())
-        .transpose()?;
-    let session = ConnectSession {
-        token_hash: String::new(),
-        end_user: end_user_value(body.end_user)?,
-        organization: body.organization.map(organization_value).transpose()?,
-        allowed_integrations: allowed,
-        integrations_config_defaults: config_defaults(body.integrations_config_defaults)?,
-        reconnect: None,
-        created_at: now,
-        expires_at: now + state.config.connect_session_ttl,
-    };
-    issue(&state, session).await
+) -> Result<Response, ApiError> {
+    Ok(issued(&connect_session::create(&state, body).await?))
 }
 
 pub async fn reconnect(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ReconnectSession>,
-) -> Result<Json<Value>, ApiError> {
-    let integration = integration_key(&body.integration_id)?;
-    let connection_id = ConnectionId::parse(body.connection_id).map_err(|e| ApiError::invalid_body(e.message))?;
-    let existing = state
-        .store
-        .get_connection(&integration, &connection_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "not_found",
-                format!("No connection '{connection_id}' for integration '{integration}'."),
-            )
-        })?;
-    // Without a new end user, the connection keeps the one it has.
-    let end_user = match body.end_user {
-        Some(user) => end_user_value(user)?,
-        None => existing.end_user.clone().unwrap_or(Value::Null),
-    };
-    let now = state.clock.now();
-    let session = ConnectSession {
-        token_hash: String::new(),
-        end_user,
-        organization: body.organization.map(organization_value).transpose()?,
-        allowed_integrations: Some(vec![integration.clone()]),
-        integrations_config_defaults: config_defaults(body.integrations_config_defaults)?,
-        reconnect: Some((integration, connection_id)),
-        created_at: now,
-        expires_at: now + state.config.connect_session_ttl,
-    };
-    issue(&state, session).await
-}
-
-/// The live session behind a token. Unknown and expired tokens are told apart so the team sees
-/// why a link stopped working; neither reveals anything about other sessions.
-pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, ApiError> {
-    let unknown = || {
-        ApiError::unauthorized(
-            "unknown_connect_session_token",
-            "The connect session token is not valid.",
-        )
-    };
-    if token.len() > 256 {
-        return Err(unknown());
-    }
-    let session = state
-        .store
-        .get_connect_session(&sha256_hex(token.as_bytes()))
-        .await?
-        .ok_or_else(unknown)?;
-    if state.clock.now() > session.expires_at {
-        return Err(ApiError::unauthorized(
-            "expired_connect_session_token",
-            "The connect session token has expired; ask the backend for a new one.",
-        ));
-    }
-    Ok(session)
-}
-
-/// What a session allows for `integration`. A connection id from the browser is refused unless
-/// it is the session's reconnect target: with a session the server names connections.
-pub fn authorize(
-    session: &ConnectSession,
-    integration: &IntegrationKey,
-    requested_id: Option<ConnectionId>,
-) -> Result<FrontendAuth, ApiError> {
-    let not_allowed = || {
-        ApiError::forbidden(
-            "integration_not_allowed",
-            format!("This connect session does not allow integration '{integration}'."),
-        )
-    };
-    if let Some(allowed) = &session.allowed_integrations {
-        if !allowed.contains(integration) {
-            return Err(not_allowed());
-        }
-    }
-    let connection_id = match &session.reconnect {
-        Some((key, id)) if key == integration => id.clone(),
-        Some(_) => return Err(not_allowed()),
-        None => ConnectionId::generate(),
-    };
-    if requested_id.is_some_and(|id| id != connection_id) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
-            "With a connect session token the server chooses the connection id; leave connection_id out.",
-        ));
-    }
-    let mut end_user = Some(session.end_user.clone()).filter(|u| !u.is_null());
-    if let (Some(Value::Object(user)), Some(org)) = (end_user.as_mut(), &session.organization) {
-        user.insert("organization".into(), org.clone());
-    }
-    let config_defaults: ConnectionConfig = session
-        .integrations_config_defaults
-        .get(integration.as_str())
-        .and_then(|d| d.get("connection_config"))
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        Value::String(_) => v.clone(),
-                        other => Value::String(other.to_string()),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(FrontendAuth {
-        connection_id,
-        end_user,
-        config_defaults,
-    })
+) -> Result<Response, ApiError> {
+    Ok(issued(&connect_session::reconnect(&state, body).await?))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use axum::body::Body;
     use axum::http::{header, Request, StatusCode};
+    use serde_json::{json, Value};
     use tower::ServiceExt;
+
+    use crate::flows::connect_session::TOKEN_PREFIX;
+    use crate::signing::sha256_hex;
 
     async fn json_of(r: axum::response::Response) -> Value {
         serde_json::from_slice(&axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap()).unwrap()
@@ -354,87 +94,5 @@ mod tests {
         assert_eq!(result["error_type"], "integration_not_allowed");
         let again = json_of(app.oneshot(poll()).await.unwrap()).await;
         assert_eq!(again, json!({"status": "pending"}), "read once");
-    }
-
-    fn session(allowed: Option<Vec<&str>>, reconnect: Option<(&str, &str)>) -> ConnectSession {
-        let now = time::OffsetDateTime::now_utc();
-        ConnectSession {
-            token_hash: "x".into(),
-            end_user: json!({"id": "u1"}),
-            organization: Some(json!({"id": "org-1", "display_name": null})),
-            allowed_integrations: allowed.map(|l| l.into_iter().map(|k| IntegrationKey::parse(k).unwrap()).collect()),
-            integrations_config_defaults: config_defaults(Some(
-                json!({"zendesk": {"connection_config": {"subdomain": "acme", "n": 3}}})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ))
-            .unwrap(),
-            reconnect: reconnect.map(|(i, c)| (IntegrationKey::parse(i).unwrap(), ConnectionId::parse(c).unwrap())),
-            created_at: now,
-            expires_at: now + time::Duration::minutes(30),
-        }
-    }
-
-    fn key(k: &str) -> IntegrationKey {
-        IntegrationKey::parse(k).unwrap()
-    }
-
-    #[test]
-    fn a_session_names_the_connection_and_carries_its_end_user_and_defaults() {
-        let auth = authorize(&session(Some(vec!["zendesk"]), None), &key("zendesk"), None).unwrap();
-        assert_eq!(auth.end_user.unwrap()["organization"]["id"], "org-1");
-        assert_eq!(auth.config_defaults["subdomain"], "acme");
-        assert_eq!(auth.config_defaults["n"], "3");
-        let again = authorize(&session(None, None), &key("zendesk"), None).unwrap();
-        assert_ne!(auth.connection_id, again.connection_id);
-    }
-
-    #[test]
-    fn a_session_refuses_other_integrations_and_client_chosen_ids() {
-        let e = authorize(&session(Some(vec!["zendesk"]), None), &key("github"), None).unwrap_err();
-        assert_eq!(e.code, "integration_not_allowed");
-        let e = authorize(
-            &session(None, None),
-            &key("github"),
-            Some(ConnectionId::parse("mine").unwrap()),
-        )
-        .unwrap_err();
-        assert_eq!(e.code, "invalid_query_params");
-    }
-
-    #[test]
-    fn a_reconnect_session_writes_only_its_connection() {
-        let s = session(Some(vec!["github"]), Some(("github", "conn-7")));
-        assert_eq!(
-            authorize(&s, &key("github"), None).unwrap().connection_id.as_str(),
-            "conn-7"
-        );
-        assert_eq!(
-            authorize(&s, &key("github"), Some(ConnectionId::parse("conn-7").unwrap()))
-                .unwrap()
-                .connection_id
-                .as_str(),
-            "conn-7"
-        );
-        assert_eq!(
-            authorize(&s, &key("other"), None).unwrap_err().code,
-            "integration_not_allowed"
-        );
-    }
-
-    #[test]
-    fn bad_defaults_fail_the_backend_request() {
-        for bad in [
-            json!({"zendesk": "x"}),
-            json!({"zendesk": {"connection_config": {"a b": "x"}}}),
-            json!({"zendesk": {"connection_config": {"sub": {"nested": 1}}}}),
-            json!({"bad key!": {}}),
-        ] {
-            assert!(
-                config_defaults(Some(bad.as_object().unwrap().clone())).is_err(),
-                "{bad}"
-            );
-        }
     }
 }

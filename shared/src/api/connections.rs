@@ -1,25 +1,29 @@
 //! Backend routes over connections (`/connections…`). Authenticated by `backend_auth`.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use super::extract::ApiJson;
-use super::extract::ApiQuery;
-use crate::connections::{delete_connection, edit_connection, read_fresh_connection, to_list_item, to_wire};
+use super::error::ApiError;
+use super::extract::{ApiJson, ApiQuery};
+use super::wire;
+use crate::connections::{
+    delete_connection, list_connections, patch_connection, read_fresh_connection, write_metadata, ConnectionPatch,
+    MetadataWrite,
+};
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::ConnectionFilter;
 use crate::AppState;
 
 /// Boolean query flags as clients send them: `true`/`false`, `1`/`0`.
-fn flag(value: &Option<String>, name: &str) -> Result<bool, ApiError> {
+fn flag(value: &Option<String>, name: &str) -> Result<bool, Error> {
     match value.as_deref() {
         None | Some("") | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(_) => Err(ApiError::bad_request(
-            "invalid_query_params",
+        Some(_) => Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{name} must be true or false."),
         )),
     }
@@ -32,16 +36,16 @@ pub struct ConnectionQuery {
     force_refresh: Option<String>,
 }
 
-fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, ApiError> {
+fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, Error> {
     let key = q
         .provider_config_key
         .as_deref()
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::bad_request("invalid_query_params", "provider_config_key is required."))?;
-    IntegrationKey::parse(key).map_err(|e| ApiError::bad_request("invalid_query_params", e.message))
+        .ok_or_else(|| Error::invalid(ErrorCode::InvalidQueryParams, "provider_config_key is required."))?;
+    IntegrationKey::parse(key).map_err(|e| Error::invalid(ErrorCode::InvalidQueryParams, e.message))
 }
 
-fn connection_id(raw: String) -> Result<ConnectionId, ApiError> {
+fn connection_id(raw: String) -> Result<ConnectionId, Error> {
     ConnectionId::parse(raw)
 }
 
@@ -49,23 +53,27 @@ pub async fn get_connection(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
     let id = connection_id(id)?;
     let include_refresh = flag(&q.refresh_token, "refresh_token")?;
     let force = flag(&q.force_refresh, "force_refresh")?;
     let (record, credentials) = read_fresh_connection(&state, &key, &id, force).await?;
-    Ok(Json(to_wire(&record, &credentials, include_refresh)))
+    Ok(wire::json(wire::Connection::new(
+        &record,
+        &credentials,
+        include_refresh,
+    )))
 }
 
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
     delete_connection(&state, &key, &connection_id(id)?).await?;
-    Ok(Json(json!({"success": true})))
+    Ok(wire::json(wire::SUCCESS))
 }
 
 #[derive(Deserialize)]
@@ -93,19 +101,21 @@ pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw_query): RawQuery,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     if let Some(name) = unsupported_filter(raw_query.as_deref()) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("Filtering connections by '{name}' is not supported yet."),
-        ));
+        )
+        .into());
     }
     let limit = q.limit.unwrap_or(100);
     if limit == 0 || limit > MAX_PAGE_SIZE {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("limit must be 1 to {MAX_PAGE_SIZE}."),
-        ));
+        )
+        .into());
     }
     let integrations = q
         .integration_id
@@ -114,7 +124,7 @@ pub async fn list(
         .split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|k| IntegrationKey::parse(k).map_err(|e| ApiError::bad_request("invalid_query_params", e.message)))
+        .map(|k| IntegrationKey::parse(k).map_err(|e| Error::invalid(ErrorCode::InvalidQueryParams, e.message)))
         .collect::<Result<Vec<_>, _>>()?;
     let filter = ConnectionFilter {
         integrations,
@@ -128,10 +138,8 @@ pub async fn list(
         limit,
         offset: q.page.unwrap_or(0).saturating_mul(limit),
     };
-    let records = state.store.list_connections(&filter).await?;
-    Ok(Json(
-        json!({"connections": records.iter().map(to_list_item).collect::<Vec<_>>()}),
-    ))
+    let records = list_connections(&state, &filter).await?;
+    Ok(wire::json(wire::ConnectionList::new(&records)))
 }
 
 #[cfg(test)]
@@ -154,61 +162,19 @@ mod tests {
     }
 }
 
-/// `PATCH /connections/{id}`: what the team's backend may change on a connection.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionPatch {
-    end_user: Option<Value>,
-    tags: Option<serde_json::Map<String, Value>>,
-}
-
-/// An end user is an object with a string `id` (and whatever else the team keeps on it).
-fn check_end_user(end_user: &Value) -> Result<(), ApiError> {
-    match end_user.get("id").and_then(Value::as_str) {
-        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
-        _ => Err(ApiError::invalid_body(
-            "end_user must be an object with a non-empty string id.",
-        )),
-    }
-}
-
-fn check_tags(tags: &serde_json::Map<String, Value>) -> Result<(), ApiError> {
-    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
-        return Err(ApiError::invalid_body(
-            "tags must be at most 64 string values under keys of 1 to 64 characters.",
-        ));
-    }
-    Ok(())
-}
-
 pub async fn patch(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
     ApiJson(body): ApiJson<ConnectionPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
-    let id = connection_id(id)?;
-    if let Some(end_user) = &body.end_user {
-        check_end_user(end_user)?;
-    }
-    if let Some(tags) = &body.tags {
-        check_tags(tags)?;
-    }
-    edit_connection(&state, &key, &id, |record| {
-        if let Some(end_user) = &body.end_user {
-            record.end_user = Some(end_user.clone());
-        }
-        if let Some(tags) = &body.tags {
-            record.tags = tags.clone();
-        }
-    })
-    .await?;
-    Ok(Json(json!({"success": true})))
+    patch_connection(&state, &key, &connection_id(id)?, body).await?;
+    Ok(wire::json(wire::SUCCESS))
 }
 
-/// One connection id or several, as the ecosystem's clients send them.
-#[derive(Deserialize, Clone)]
+/// One connection id or several, as the ecosystem's clients send them (and get echoed).
+#[derive(Deserialize, Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),
@@ -224,58 +190,36 @@ pub struct MetadataBody {
 }
 
 /// `POST /connections/metadata` replaces the metadata; `PATCH` merges into it (top-level keys).
-async fn write_metadata(state: &AppState, body: MetadataBody, merge: bool) -> Result<Json<Value>, ApiError> {
+async fn metadata(state: &AppState, body: MetadataBody, how: MetadataWrite) -> Result<Response, ApiError> {
     let key = IntegrationKey::parse(body.provider_config_key.clone())
-        .map_err(|e| ApiError::invalid_body(format!("provider_config_key: {}", e.message)))?;
+        .map_err(|e| Error::invalid_body(format!("provider_config_key: {}", e.message)))?;
     let ids = match &body.connection_id {
         OneOrMany::One(id) => vec![id.clone()],
         OneOrMany::Many(ids) if !ids.is_empty() && ids.len() <= 100 => ids.clone(),
-        OneOrMany::Many(_) => return Err(ApiError::invalid_body("connection_id must name 1 to 100 connections.")),
+        OneOrMany::Many(_) => return Err(Error::invalid_body("connection_id must name 1 to 100 connections.").into()),
     };
     let ids = ids
         .into_iter()
         .map(ConnectionId::parse)
         .collect::<Result<Vec<_>, _>>()?;
-    // Every connection must exist before any is changed: a typo changes nothing.
-    for id in &ids {
-        if state.store.get_connection(&key, id).await?.is_none() {
-            return Err(ApiError::not_found(
-                "not_found",
-                format!("No connection '{id}' for integration '{key}'."),
-            ));
-        }
-    }
-    for id in &ids {
-        edit_connection(state, &key, id, |record| {
-            if merge {
-                record.metadata.extend(body.metadata.clone());
-            } else {
-                record.metadata = body.metadata.clone();
-            }
-        })
-        .await?;
-    }
-    let connection_id = match body.connection_id {
-        OneOrMany::One(id) => json!(id),
-        OneOrMany::Many(ids) => json!(ids),
-    };
-    Ok(Json(json!({
-        "connection_id": connection_id,
-        "provider_config_key": body.provider_config_key,
-        "metadata": body.metadata,
-    })))
+    write_metadata(state, &key, &ids, &body.metadata, how).await?;
+    Ok(wire::json(wire::MetadataWritten {
+        connection_id: &body.connection_id,
+        provider_config_key: &body.provider_config_key,
+        metadata: &body.metadata,
+    }))
 }
 
 pub async fn set_metadata(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<MetadataBody>,
-) -> Result<Json<Value>, ApiError> {
-    write_metadata(&state, body, false).await
+) -> Result<Response, ApiError> {
+    metadata(&state, body, MetadataWrite::Replace).await
 }
 
 pub async fn update_metadata(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<MetadataBody>,
-) -> Result<Json<Value>, ApiError> {
-    write_metadata(&state, body, true).await
+) -> Result<Response, ApiError> {
+    metadata(&state, body, MetadataWrite::Merge).await
 }

@@ -13,7 +13,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::store::EnvironmentSettings;
 use crate::AppState;
 
@@ -48,15 +49,15 @@ pub async fn frontend_cors(State(state): State<AppState>, req: Request, next: Ne
         // Navigations and non-browser clients: nothing to negotiate.
         return next.run(req).await;
     };
-    let settings = match state.store.get_settings().await {
+    let settings = match crate::environment::settings(&state).await {
         Ok(s) => s,
         Err(e) => return ApiError::from(e).into_response(),
     };
     if !origin_allowed(&state, &settings, &origin) {
-        return ApiError::forbidden(
-            "origin_not_allowed",
+        return ApiError::from(Error::forbidden(
+            ErrorCode::OriginNotAllowed,
             "This web origin is not in the environment's allowed origins.",
-        )
+        ))
         .into_response();
     }
     let preflight =

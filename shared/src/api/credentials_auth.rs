@@ -1,23 +1,21 @@
 //! Frontend routes that connect without a browser redirect: `POST /api-auth/api-key/{integration}`,
 //! `POST /api-auth/basic/{integration}` and `POST /oauth2/auth/{integration}` (client
 //! credentials). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
-//! in the query); the JSON body carries the credentials. Nothing is stored until the provider
-//! accepted them.
+//! in the query); the JSON body carries the credentials. The flow is `flows::submit`.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::ApiJson;
-use super::frontend::{begin_flow, ConnectQuery, FlowStart};
-use crate::auth::{client_credentials, verification};
-use crate::connections::{save_connection, NewConnection};
-use crate::credentials::Credentials;
-use crate::domain::{AuthMode, ConnectionId, IntegrationKey, Secret};
-use crate::error::ApiError;
-use crate::store::IntegrationRecord;
-use crate::{providers, AppState};
+use super::frontend::parse_connect_query;
+use super::wire;
+use crate::auth::Submission;
+use crate::domain::{AuthMode, IntegrationKey, Secret};
+use crate::error::Error;
+use crate::flows::submit::submit;
+use crate::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,27 +40,14 @@ pub struct ClientCredentialsBody {
     client_secret: Option<Secret>,
 }
 
-/// What a connect request brought.
-pub enum Submitted {
-    Credentials(Credentials),
-    ClientCredentials(Option<(String, Secret)>),
-}
-
 pub async fn api_key(
     State(state): State<AppState>,
     Path(integration): Path<String>,
     RawQuery(query): RawQuery,
     ApiJson(body): ApiJson<ApiKeyBody>,
-) -> Result<Json<Value>, ApiError> {
-    let creds = Credentials::ApiKey { api_key: body.api_key };
-    connect(
-        &state,
-        &integration,
-        query.as_deref(),
-        AuthMode::ApiKey,
-        Submitted::Credentials(creds),
-    )
-    .await
+) -> Result<Response, ApiError> {
+    let submission = Submission::default().with("apiKey", Some(body.api_key));
+    connect(&state, &integration, query.as_deref(), AuthMode::ApiKey, submission).await
 }
 
 pub async fn basic(
@@ -70,19 +55,11 @@ pub async fn basic(
     Path(integration): Path<String>,
     RawQuery(query): RawQuery,
     ApiJson(body): ApiJson<BasicBody>,
-) -> Result<Json<Value>, ApiError> {
-    let creds = Credentials::Basic {
-        username: body.username,
-        password: body.password,
-    };
-    connect(
-        &state,
-        &integration,
-        query.as_deref(),
-        AuthMode::Basic,
-        Submitted::Credentials(creds),
-    )
-    .await
+) -> Result<Response, ApiError> {
+    let submission = Submission::default()
+        .with("username", Some(Secret::new(body.username)))
+        .with("password", Some(body.password));
+    connect(&state, &integration, query.as_deref(), AuthMode::Basic, submission).await
 }
 
 pub async fn client_credentials(
@@ -90,32 +67,29 @@ pub async fn client_credentials(
     Path(integration): Path<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     // The body is optional: without one, the integration's client credentials are used.
     let body: ClientCredentialsBody = if body.iter().all(u8::is_ascii_whitespace) {
         ClientCredentialsBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|_| {
-            ApiError::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"}.")
+            Error::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"}.")
         })?
     };
     let own = match (body.client_id, body.client_secret) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
         (None, None) => None,
         _ => {
-            return Err(ApiError::invalid_body(
-                "Send both client_id and client_secret, or neither.",
-            ))
+            return Err(Error::invalid_body("Send both client_id and client_secret, or neither.").into());
         }
     };
-    connect(
-        &state,
-        &integration,
-        query.as_deref(),
-        AuthMode::OAuth2Cc,
-        Submitted::ClientCredentials(own),
-    )
-    .await
+    let submission = match own {
+        Some((id, secret)) => Submission::default()
+            .with("client_id", Some(Secret::new(id)))
+            .with("client_secret", Some(secret)),
+        None => Submission::default(),
+    };
+    connect(&state, &integration, query.as_deref(), AuthMode::OAuth2Cc, submission).await
 }
 
 async fn connect(
@@ -123,87 +97,14 @@ async fn connect(
     integration: &str,
     raw_query: Option<&str>,
     mode: AuthMode,
-    submitted: Submitted,
-) -> Result<Json<Value>, ApiError> {
-    let settings = state.store.get_settings().await?;
-    let query = ConnectQuery::parse(raw_query)?;
-    let key = IntegrationKey::parse(integration).map_err(|_| ApiError::unknown_integration(integration))?;
-    let FlowStart {
-        caller,
-        attempt,
-        integration: record,
-        connection_config: config,
-    } = begin_flow(state, &settings, &query, &key, mode).await?;
-    let connection_id = caller.connection_id.clone();
-    let result: Result<(), ApiError> = async {
-        let (credentials, config) = obtain(state, &record, config, submitted).await?;
-        attempt
-            .info(state, "verified", "The provider accepted the credentials.")
-            .await;
-        store(
-            state,
-            &record,
-            &connection_id,
-            &credentials,
-            config,
-            caller.end_user.clone(),
-        )
-        .await?;
-        attempt.info(state, "stored", "Connection stored.").await;
-        Ok(())
-    }
-    .await;
-    if let Err(e) = &result {
-        attempt.failed(state, e.code, e.message.clone()).await;
-    }
-    result?;
-    Ok(Json(json!({"providerConfigKey": key, "connectionId": connection_id})))
-}
-
-/// Turns what was submitted into verified credentials (and the final connection config).
-pub async fn obtain(
-    state: &AppState,
-    record: &IntegrationRecord,
-    config: crate::domain::ConnectionConfig,
-    submitted: Submitted,
-) -> Result<(Credentials, crate::domain::ConnectionConfig), ApiError> {
-    let provider = providers::provider(&record.provider);
-    match submitted {
-        Submitted::Credentials(c) => {
-            let c = verification::check_credentials(provider, c)?;
-            if let Some(p) = provider {
-                verification::verify(state, record, p, &config, &c).await?;
-            }
-            Ok((c, config))
-        }
-        Submitted::ClientCredentials(own) => {
-            let (c, metadata) = client_credentials::fetch(state, record, &config, own).await?;
-            let config = providers::config_from_provider(&record.provider, config, &metadata, &[]);
-            Ok((c, config))
-        }
-    }
-}
-
-async fn store(
-    state: &AppState,
-    record: &IntegrationRecord,
-    connection_id: &ConnectionId,
-    credentials: &Credentials,
-    connection_config: crate::domain::ConnectionConfig,
-    end_user: Option<Value>,
-) -> Result<(), ApiError> {
-    save_connection(
-        state,
-        NewConnection {
-            integration: record,
-            connection_id,
-            credentials,
-            connection_config,
-            metadata: Default::default(),
-            end_user,
-            tags: Default::default(),
-        },
-    )
-    .await?;
-    Ok(())
+    submission: Submission,
+) -> Result<Response, ApiError> {
+    let settings = crate::environment::settings(state).await?;
+    let request = parse_connect_query(raw_query)?;
+    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
+    let connected = submit(state, &settings, &request, &key, mode, submission).await?;
+    Ok(wire::json(wire::Connected {
+        provider_config_key: &connected.integration,
+        connection_id: &connected.connection_id,
+    }))
 }

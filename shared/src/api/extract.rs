@@ -7,7 +7,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::error::ApiError;
+use crate::error::{Error, ErrorCode};
 
 /// serde messages quote the offending value (`invalid type: string "sk_live…"`): keep the
 /// expectation, drop the value.
@@ -42,27 +43,28 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "Send the body as JSON with 'Content-Type: application/json'.",
         ),
         JsonRejection::JsonDataError(e) => {
-            use std::error::Error;
+            use std::error::Error as _;
             let detail = e.source().map(|s| s.to_string()).unwrap_or_default();
-            ApiError::invalid_body(format!(
+            Error::invalid_body(format!(
                 "The body does not match the expected shape: {}",
                 without_values(&detail)
             ))
+            .into()
         }
-        JsonRejection::JsonSyntaxError(_) => ApiError::invalid_body("The body is not valid JSON."),
+        JsonRejection::JsonSyntaxError(_) => Error::invalid_body("The body is not valid JSON.").into(),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
-        _ => ApiError::invalid_body("The body could not be read."),
+        _ => Error::invalid_body("The body could not be read.").into(),
     }
 }
 
 pub fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
+        ErrorCode::PayloadTooLarge,
         "The request body is too large.",
     )
 }
@@ -76,14 +78,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                use std::error::Error;
+                use std::error::Error as _;
                 let detail = e.source().map(|s| s.to_string()).unwrap_or_default();
-                Err(ApiError::bad_request(
-                    "invalid_query_params",
+                Err(Error::invalid(
+                    ErrorCode::InvalidQueryParams,
                     format!("Invalid query: {}", without_values(&detail)),
-                ))
+                )
+                .into())
             }
-            Err(_) => Err(ApiError::bad_request("invalid_query_params", "Invalid query string.")),
+            Err(_) => Err(Error::invalid(ErrorCode::InvalidQueryParams, "Invalid query string.").into()),
         }
     }
 }

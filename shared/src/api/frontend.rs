@@ -1,31 +1,13 @@
-//! What every public (frontend) route shares: parsing the connect query, authenticating the
-//! caller (the environment's public key plus HMAC digest, or a connect session token), and
-//! finding where results may be sent.
+//! What every public (frontend) route shares at the edge: the connect query parsed into a
+//! `flows::start::ConnectRequest`, and where results may be sent.
 
 use axum::http::{header, HeaderMap};
-use serde_json::Value;
 
-use crate::activity::Attempt;
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey};
-use crate::error::ApiError;
-use crate::signing::{constant_time_eq, verify_connect_digest};
-use crate::store::{EnvironmentSettings, IntegrationRecord};
-use crate::AppState;
-
-/// The query of a connect URL. Brackets may arrive percent-encoded (`params%5Bsubdomain%5D`):
-/// the query is decoded before keys are matched.
-#[derive(Debug, Default)]
-pub struct ConnectQuery {
-    pub connection_id: Option<String>,
-    pub public_key: Option<String>,
-    pub hmac: Option<String>,
-    pub params: Vec<(String, String)>,
-    pub authorization_params: Vec<(String, String)>,
-    pub user_scope: Option<String>,
-    pub connect_session_token: Option<String>,
-    /// The SDK's random nonce: the key of the polled result (`api::auth_result`).
-    pub client_nonce: Option<String>,
-}
+use super::auth_result;
+use crate::auth::oauth2::authorize::RESERVED_AUTHORIZATION_PARAMS;
+use crate::error::{Error, ErrorCode};
+use crate::flows::start::ConnectRequest;
+use crate::store::EnvironmentSettings;
 
 const MAX_VALUE_LEN: usize = 2048;
 
@@ -33,201 +15,61 @@ fn bracketed<'a>(key: &'a str, prefix: &str) -> Option<&'a str> {
     key.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')
 }
 
-fn check_param(kind: &str, key: &str, value: &str) -> Result<(), ApiError> {
+fn check_param(kind: &str, key: &str, value: &str) -> Result<(), Error> {
     let key_ok =
         !key.is_empty() && key.len() <= 64 && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     if !key_ok {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{kind} names may contain only letters, digits and _ - ."),
         ));
     }
     if value.len() > MAX_VALUE_LEN || value.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(
-            "invalid_query_params",
+        return Err(Error::invalid(
+            ErrorCode::InvalidQueryParams,
             format!("{kind}[{key}] is too long or holds control characters."),
         ));
     }
     Ok(())
 }
 
-impl ConnectQuery {
-    pub fn parse(raw: Option<&str>) -> Result<Self, ApiError> {
-        let mut q = ConnectQuery::default();
-        for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
-            let (key, value) = (key.into_owned(), value.into_owned());
-            let nonempty = || Some(value.clone()).filter(|v| !v.is_empty());
-            match key.as_str() {
-                "connection_id" => q.connection_id = nonempty(),
-                "public_key" => q.public_key = nonempty(),
-                "hmac" => q.hmac = nonempty(),
-                "user_scope" => q.user_scope = nonempty(),
-                "connect_session_token" => q.connect_session_token = nonempty(),
-                "client_nonce" => q.client_nonce = Some(super::auth_result::parse_nonce(&value)?),
-                k => {
-                    if let Some(name) = bracketed(k, "params") {
-                        check_param("params", name, &value)?;
-                        q.params.retain(|(n, _)| n != name);
-                        q.params.push((name.to_owned(), value));
-                    } else if let Some(name) = bracketed(k, "authorization_params") {
-                        check_param("authorization_params", name, &value)?;
-                        if crate::auth::oauth2::RESERVED_AUTHORIZATION_PARAMS.contains(&name) {
-                            return Err(ApiError::bad_request(
-                                "invalid_query_params",
-                                format!("authorization_params[{name}] is set by Latchkey and cannot be overridden."),
-                            ));
-                        }
-                        q.authorization_params.retain(|(n, _)| n != name);
-                        q.authorization_params.push((name.to_owned(), value));
+/// Parses the query of a connect URL. Brackets may arrive percent-encoded
+/// (`params%5Bsubdomain%5D`): the query is decoded before keys are matched. Unknown keys (cache
+/// busters, other clients' extras) are ignored.
+pub fn parse_connect_query(raw: Option<&str>) -> Result<ConnectRequest, Error> {
+    let mut q = ConnectRequest::default();
+    for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+        let (key, value) = (key.into_owned(), value.into_owned());
+        let nonempty = || Some(value.clone()).filter(|v| !v.is_empty());
+        match key.as_str() {
+            "connection_id" => q.connection_id = nonempty(),
+            "public_key" => q.public_key = nonempty(),
+            "hmac" => q.hmac = nonempty(),
+            "user_scope" => q.user_scope = nonempty(),
+            "connect_session_token" => q.connect_session_token = nonempty(),
+            "client_nonce" => {
+                q.result_nonce_hash = Some(crate::flows::poll::nonce_hash(&auth_result::parse_nonce(&value)?));
+            }
+            k => {
+                if let Some(name) = bracketed(k, "params") {
+                    check_param("params", name, &value)?;
+                    q.params.retain(|(n, _)| n != name);
+                    q.params.push((name.to_owned(), value));
+                } else if let Some(name) = bracketed(k, "authorization_params") {
+                    check_param("authorization_params", name, &value)?;
+                    if RESERVED_AUTHORIZATION_PARAMS.contains(&name) {
+                        return Err(Error::invalid(
+                            ErrorCode::InvalidQueryParams,
+                            format!("authorization_params[{name}] is set by Latchkey and cannot be overridden."),
+                        ));
                     }
-                    // Other keys (cache busters, other clients' extras) are ignored.
+                    q.authorization_params.retain(|(n, _)| n != name);
+                    q.authorization_params.push((name.to_owned(), value));
                 }
             }
         }
-        Ok(q)
     }
-
-    pub fn connection_id(&self) -> Result<Option<ConnectionId>, ApiError> {
-        self.connection_id.clone().map(ConnectionId::parse).transpose()
-    }
-
-    pub fn connection_config(&self) -> crate::domain::ConnectionConfig {
-        self.params
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect()
-    }
-}
-
-/// Who may start this flow, and what it writes, once authenticated.
-#[derive(Debug)]
-pub struct FrontendAuth {
-    /// The connection the flow writes: the caller's choice (public key; generated when absent),
-    /// generated by the server (connect session) or the session's reconnect target.
-    pub connection_id: ConnectionId,
-    /// The connect session's end user (with its organization), stored on the connection.
-    pub end_user: Option<Value>,
-    /// The connect session's `connection_config` defaults for this integration. They win over
-    /// values from the browser: the team's backend set them.
-    pub config_defaults: ConnectionConfig,
-}
-
-impl FrontendAuth {
-    /// The connection config of the flow: browser params, then the session's defaults on top.
-    pub fn connection_config(&self, query: &ConnectQuery) -> ConnectionConfig {
-        let mut config = query.connection_config();
-        config.extend(self.config_defaults.clone());
-        config
-    }
-}
-
-/// Authenticates a public auth route. With a `connect_session_token`, the session decides
-/// (allowed integrations, connection id, end user) and no HMAC is needed: the team's backend
-/// created it. Otherwise the public key is checked, then (when the environment asks for it) the
-/// HMAC digest of `integration[:connection_id]`.
-pub async fn authenticate(
-    state: &AppState,
-    settings: &EnvironmentSettings,
-    query: &ConnectQuery,
-    integration: &IntegrationKey,
-) -> Result<FrontendAuth, ApiError> {
-    let requested_id = query.connection_id()?;
-    if let Some(token) = query.connect_session_token.as_deref() {
-        let session = super::connect_sessions::find(state, token).await?;
-        return super::connect_sessions::authorize(&session, integration, requested_id);
-    }
-    let public_key = query.public_key.as_deref().ok_or_else(|| {
-        ApiError::unauthorized(
-            "missing_auth_token",
-            "The public_key (or connect_session_token) parameter is missing.",
-        )
-    })?;
-    if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(ApiError::unauthorized(
-            "invalid_auth_token",
-            "The public key is not valid for this environment.",
-        ));
-    }
-    if settings.hmac_enabled {
-        let digest = query.hmac.as_deref().ok_or_else(|| {
-            ApiError::unauthorized(
-                "missing_hmac",
-                "This environment requires an hmac digest on every connect request.",
-            )
-        })?;
-        let id = requested_id.as_ref().map(ConnectionId::as_str);
-        if !verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest) {
-            return Err(ApiError::unauthorized(
-                "invalid_hmac",
-                "The hmac digest does not match the integration and connection id.",
-            ));
-        }
-    }
-    Ok(FrontendAuth {
-        connection_id: requested_id.unwrap_or_else(ConnectionId::generate),
-        end_user: None,
-        config_defaults: ConnectionConfig::default(),
-    })
-}
-
-/// What every public auth flow has once it may go on: who asked, its activity attempt, the
-/// integration (of the expected auth mode) and the connection config checked against the
-/// provider.
-pub struct FlowStart {
-    pub caller: FrontendAuth,
-    pub attempt: Attempt,
-    pub integration: IntegrationRecord,
-    pub connection_config: ConnectionConfig,
-}
-
-/// The start shared by every public auth route. Each refusal — a wrong public key, HMAC digest
-/// or session token included — is recorded as failed activity: it is what an operator looks for
-/// when a customer's connect button "does nothing".
-pub async fn begin_flow(
-    state: &AppState,
-    settings: &EnvironmentSettings,
-    query: &ConnectQuery,
-    key: &IntegrationKey,
-    mode: AuthMode,
-) -> Result<FlowStart, ApiError> {
-    let mut attempt = Attempt::new("auth", Some(key.to_string()), query.connection_id.clone());
-    let result = async {
-        let caller = authenticate(state, settings, query, key).await?;
-        // With a session token the server chooses the id: the attempt names the real one.
-        attempt.connection_id = Some(caller.connection_id.to_string());
-        let integration = state
-            .store
-            .get_integration(key)
-            .await?
-            .ok_or_else(|| ApiError::unknown_integration(key.as_str()))?;
-        if integration.auth_mode != mode {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
-                format!(
-                    "Integration '{key}' uses {}, not {}.",
-                    integration.auth_mode.as_str(),
-                    mode.as_str()
-                ),
-            ));
-        }
-        // Checked against the provider before anything is stored or sent anywhere.
-        let connection_config =
-            crate::providers::validate_connection_config(&integration.provider, &caller.connection_config(query))?;
-        Ok((caller, integration, connection_config))
-    }
-    .await;
-    match result {
-        Ok((caller, integration, connection_config)) => Ok(FlowStart {
-            caller,
-            attempt,
-            integration,
-            connection_config,
-        }),
-        Err(e) => {
-            attempt.failed(state, e.code, e.message.clone()).await;
-            Err(e)
-        }
-    }
+    Ok(q)
 }
 
 /// The web origin of the page that started a browser flow: `Origin`, else the `Referer`'s
@@ -259,7 +101,7 @@ mod tests {
 
     #[test]
     fn encoded_brackets_decode_to_connection_config() {
-        let q = ConnectQuery::parse(Some("public_key=pk&connection_id=u1&params%5Bsubdomain%5D=acme&params[region]=eu&authorization_params%5Bprompt%5D=consent&x=1")).unwrap();
+        let q = parse_connect_query(Some("public_key=pk&connection_id=u1&params%5Bsubdomain%5D=acme&params[region]=eu&authorization_params%5Bprompt%5D=consent&x=1")).unwrap();
         assert_eq!(q.public_key.as_deref(), Some("pk"));
         assert_eq!(
             q.params,
@@ -280,18 +122,18 @@ mod tests {
             "params[x]=a%0Ab",
         ] {
             assert_eq!(
-                ConnectQuery::parse(Some(bad)).unwrap_err().code,
-                "invalid_query_params",
+                parse_connect_query(Some(bad)).unwrap_err().code,
+                ErrorCode::InvalidQueryParams,
                 "{bad}"
             );
         }
         assert_eq!(
-            ConnectQuery::parse(Some("connection_id=a/b"))
+            parse_connect_query(Some("connection_id=a/b"))
                 .unwrap()
                 .connection_id()
                 .unwrap_err()
                 .code,
-            "invalid_connection_id"
+            ErrorCode::InvalidConnectionId
         );
     }
 

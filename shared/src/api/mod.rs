@@ -1,6 +1,8 @@
-//! HTTP routers, one per Lambda function group (DESIGN.md). A Lambda binary serves one of
-//! `auth_start`, `oauth_callback`, `connections`, `admin`; the local stack serves `local`, all
-//! of them merged. Each is finished by `finish`: JSON 404/405, body limit.
+//! HTTP. The route table below holds every route of every Lambda function, once, in one block
+//! per function (`FUNCTIONS`): who may call it, method, path, handler. Each function's router
+//! (`router`) and the local stack's (`local`, all of them) are built from it, and a test checks
+//! `template.yaml` against it (`template_routes.rs`). Every router is finished by `finish`:
+//! JSON 404/405, body limit.
 
 pub mod admin;
 pub mod auth_result;
@@ -10,111 +12,250 @@ pub mod connections;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;
+pub mod error;
 pub mod extract;
 pub mod frontend;
 pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
+pub mod wire;
+
+use std::collections::HashSet;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::routing::{MethodFilter, MethodRouter};
 use axum::{middleware, Router};
 
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 use crate::AppState;
+use error::ApiError;
 
-/// The public routes a frontend calls. Add new ones here, each wrapped in `cors::public` (it
-/// answers CORS preflights); `auth_start_routes` puts them all behind the rules of `cors`.
-fn public_auth_routes() -> Router<AppState> {
-    Router::new()
-        .route("/oauth/connect/{integration}", cors::public(get(oauth::connect)))
-        .route("/oauth/result/{nonce}", cors::public(get(auth_result::poll)))
-        .route(
-            "/api-auth/api-key/{integration}",
-            cors::public(post(credentials_auth::api_key)),
-        )
-        .route(
-            "/api-auth/basic/{integration}",
-            cors::public(post(credentials_auth::basic)),
-        )
-        .route(
-            "/oauth2/auth/{integration}",
-            cors::public(post(credentials_auth::client_credentials)),
-        )
+#[cfg(test)]
+mod template_routes;
+
+/// A Lambda function of `template.yaml` and its block of the route table. A function's binary
+/// names only its own block (`lambda::serve(api::ADMIN)`), so it links only its own handlers.
+#[derive(Clone, Copy)]
+pub struct Function {
+    /// The function's crate and folder under `functions/` (its `CodeUri` in `template.yaml`).
+    pub name: &'static str,
+    pub routes: fn() -> Vec<Route>,
 }
 
-fn auth_start_routes(state: &AppState) -> Router<AppState> {
-    public_auth_routes().layer(middleware::from_fn_with_state(state.clone(), cors::frontend_cors))
+pub const AUTH_START: Function = Function {
+    name: "auth-start",
+    routes: table::auth_start,
+};
+pub const OAUTH_CALLBACK: Function = Function {
+    name: "oauth-callback",
+    routes: table::oauth_callback,
+};
+pub const CONNECTIONS: Function = Function {
+    name: "connections",
+    routes: table::connections,
+};
+pub const ADMIN: Function = Function {
+    name: "admin",
+    routes: table::admin,
+};
+/// The callback domain's own API (`CallbackDomainName`): a bare `lambda_http` binary that
+/// answers every path with `308` to the API's `/oauth/callback`. Its route is in the table for
+/// the template check; this crate serves none of it (locally, the callback URL is the API's own
+/// `/oauth/callback`).
+pub const CALLBACK_REDIRECT: Function = Function {
+    name: "callback-redirect",
+    routes: table::callback_redirect,
+};
+
+/// Every function: the whole route table.
+pub const FUNCTIONS: [Function; 5] = [AUTH_START, OAUTH_CALLBACK, CONNECTIONS, ADMIN, CALLBACK_REDIRECT];
+
+/// Who may call a route. The router puts the guard in front of the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The end user's browser, through the SDK: CORS by the environment's allowed origins
+    /// (`cors`) and an `OPTIONS` preflight route on the same path, which `template.yaml`
+    /// declares too. The handler authenticates the request (public key + HMAC, or a connect
+    /// session token).
+    Frontend,
+    /// The team's backend: a Bearer secret key or a signed request (`backend_auth`), checked
+    /// before the handler. In `template.yaml` these routes carry
+    /// `AuthorizationType: !If [UseIam, AWS_IAM, NONE]`.
+    Backend,
+    /// No guard: the OAuth callback (its `state` is the check) and public files.
+    Public,
 }
 
-/// The demo page and the SDK file it loads: public, no secrets.
-fn demo_routes() -> Router<AppState> {
-    Router::new()
-        .route("/demo", get(demo::page))
-        .route("/demo/demo.css", get(demo::style))
-        .route("/demo/demo.js", get(demo::script))
-        .route("/demo/latchkey.js", get(demo::sdk))
+/// One line of the route table.
+pub struct Route {
+    pub access: Access,
+    pub method: Method,
+    /// axum syntax: `{name}` is one segment, `{*name}` the rest of the path.
+    pub path: &'static str,
+    /// `None` when the route is served outside this crate (`CALLBACK_REDIRECT`).
+    handler: Option<MethodRouter<AppState>>,
 }
 
-fn oauth_callback_routes() -> Router<AppState> {
-    Router::new().route("/oauth/callback", get(oauth::callback))
+impl Route {
+    /// The methods API Gateway routes for this path: the route's own, and `OPTIONS` for a
+    /// frontend route's preflight.
+    pub fn gateway_methods(&self) -> Vec<Method> {
+        match self.access {
+            Access::Frontend => vec![self.method.clone(), Method::OPTIONS],
+            Access::Backend | Access::Public => vec![self.method.clone()],
+        }
+    }
 }
 
-fn connections_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/connections", get(connections::list).post(import::import))
-        .route(
-            "/connections/metadata",
-            post(connections::set_metadata).patch(connections::update_metadata),
-        )
-        .route(
-            "/connections/{id}",
-            get(connections::get_connection)
-                .patch(connections::patch)
-                .delete(connections::delete),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            backend_auth::require_backend_auth,
-        ))
+fn route<H, T>(access: Access, method: Method, path: &'static str, handler: H) -> Route
+where
+    H: Handler<T, AppState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).expect("the table uses standard methods");
+    Route {
+        access,
+        method,
+        path,
+        handler: Some(axum::routing::on(filter, handler)),
+    }
 }
 
-fn admin_routes(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route(
-            "/integrations",
-            get(admin::list_integrations).post(admin::create_integration),
-        )
-        .route(
-            "/integrations/{key}",
-            get(admin::get_integration)
-                .patch(admin::update_integration)
-                .delete(admin::delete_integration),
-        )
-        .route("/logs", get(admin::logs))
-        .route("/connect/sessions", post(connect_sessions::create))
-        .route("/connect/sessions/reconnect", post(connect_sessions::reconnect))
-        .route("/providers", get(providers::list))
-        .route("/providers/{name}", get(providers::get))
-        .route(
-            "/environment",
-            get(admin::get_environment).patch(admin::update_environment),
-        )
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            backend_auth::require_backend_auth,
-        ))
+/// A route this crate does not serve (`CALLBACK_REDIRECT`), listed for the template check.
+fn external(access: Access, method: Method, path: &'static str) -> Route {
+    Route {
+        access,
+        method,
+        path,
+        handler: None,
+    }
+}
+
+/// The route table, one block per function. A new route is one line in its function's block
+/// and its `AWS::ApiGatewayV2::Route` in `template.yaml` (with its `OPTIONS` twin for a frontend
+/// route); the `template_routes` test fails until both agree. Routes of one path and access
+/// merge into one method router, in this order.
+mod table {
+    use super::*;
+    use Access::{Backend, Frontend, Public};
+    const GET: Method = Method::GET;
+    const POST: Method = Method::POST;
+    const PATCH: Method = Method::PATCH;
+    const DELETE: Method = Method::DELETE;
+
+    /// The public auth routes a frontend calls.
+    #[rustfmt::skip]
+    pub(super) fn auth_start() -> Vec<Route> {
+        vec![
+            route(Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
+            route(Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
+            route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
+            route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
+            route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+        ]
+    }
+
+    #[rustfmt::skip]
+    pub(super) fn oauth_callback() -> Vec<Route> {
+        vec![
+            route(Public,   GET,    "/oauth/callback",                 oauth::callback),
+        ]
+    }
+
+    /// The backend's connection routes.
+    #[rustfmt::skip]
+    pub(super) fn connections() -> Vec<Route> {
+        vec![
+            route(Backend,  GET,    "/connections",                    connections::list),
+            route(Backend,  POST,   "/connections",                    import::import),
+            route(Backend,  POST,   "/connections/metadata",           connections::set_metadata),
+            route(Backend,  PATCH,  "/connections/metadata",           connections::update_metadata),
+            route(Backend,  GET,    "/connections/{id}",               connections::get_connection),
+            route(Backend,  PATCH,  "/connections/{id}",               connections::patch),
+            route(Backend,  DELETE, "/connections/{id}",               connections::delete),
+        ]
+    }
+
+    /// The operator's routes, and the demo page with the SDK file it loads (public, no secrets).
+    #[rustfmt::skip]
+    pub(super) fn admin() -> Vec<Route> {
+        vec![
+            route(Backend,  GET,    "/integrations",                   admin::list_integrations),
+            route(Backend,  POST,   "/integrations",                   admin::create_integration),
+            route(Backend,  GET,    "/integrations/{key}",             admin::get_integration),
+            route(Backend,  PATCH,  "/integrations/{key}",             admin::update_integration),
+            route(Backend,  DELETE, "/integrations/{key}",             admin::delete_integration),
+            route(Backend,  GET,    "/logs",                           admin::logs),
+            route(Backend,  POST,   "/connect/sessions",               connect_sessions::create),
+            route(Backend,  POST,   "/connect/sessions/reconnect",     connect_sessions::reconnect),
+            route(Backend,  GET,    "/providers",                      providers::list),
+            route(Backend,  GET,    "/providers/{name}",               providers::get),
+            route(Backend,  GET,    "/environment",                    admin::get_environment),
+            route(Backend,  PATCH,  "/environment",                    admin::update_environment),
+            route(Public,   GET,    "/demo",                           demo::page),
+            route(Public,   GET,    "/demo/demo.css",                  demo::style),
+            route(Public,   GET,    "/demo/demo.js",                   demo::script),
+            route(Public,   GET,    "/demo/latchkey.js",               demo::sdk),
+        ]
+    }
+
+    /// The callback domain: every path, answered by `functions/callback-redirect`.
+    #[rustfmt::skip]
+    pub(super) fn callback_redirect() -> Vec<Route> {
+        vec![
+            external(Public, GET, "/{*path}"),
+        ]
+    }
+}
+
+type Group = Vec<(&'static str, MethodRouter<AppState>)>;
+
+fn group(routes: Group) -> Router<AppState> {
+    routes
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| router.route(path, handler))
+}
+
+/// The router of `routes`, each access group behind its guard, merged. Routes served outside
+/// this crate are left out.
+fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
+    let (mut frontend, mut backend, mut public) = (Group::new(), Group::new(), Group::new());
+    let mut preflighted = HashSet::new();
+    for route in routes {
+        let Some(handler) = route.handler else {
+            continue;
+        };
+        match route.access {
+            // A frontend path answers preflights once, whatever its methods.
+            Access::Frontend if preflighted.insert(route.path) => frontend.push((route.path, cors::public(handler))),
+            Access::Frontend => frontend.push((route.path, handler)),
+            Access::Backend => backend.push((route.path, handler)),
+            Access::Public => public.push((route.path, handler)),
+        }
+    }
+    let mut router = group(public);
+    if !frontend.is_empty() {
+        let guard = middleware::from_fn_with_state(state.clone(), cors::frontend_cors);
+        router = router.merge(group(frontend).layer(guard));
+    }
+    if !backend.is_empty() {
+        let guard = middleware::from_fn_with_state(state.clone(), backend_auth::require_backend_auth);
+        router = router.merge(group(backend).route_layer(guard));
+    }
+    router
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("not_found", "No such route.")
+    Error::not_found(ErrorCode::NotFound, "No such route.").into()
 }
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
         axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "This route does not take that method.",
     )
 }
@@ -131,28 +272,12 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .with_state(state)
 }
 
-pub fn auth_start(state: AppState) -> Router {
-    finish(auth_start_routes(&state), state)
-}
-
-pub fn oauth_callback(state: AppState) -> Router {
-    finish(oauth_callback_routes(), state)
-}
-
-pub fn connections(state: AppState) -> Router {
-    finish(connections_routes(&state), state)
-}
-
-pub fn admin(state: AppState) -> Router {
-    finish(admin_routes(&state).merge(demo_routes()), state)
+/// The router of one Lambda function: its block of the route table.
+pub fn router(function: Function, state: AppState) -> Router {
+    finish(build(&state, (function.routes)()), state)
 }
 
 /// The whole API on one router: the local stack and the end-to-end tests serve this.
 pub fn local(state: AppState) -> Router {
-    let routes = auth_start_routes(&state)
-        .merge(oauth_callback_routes())
-        .merge(connections_routes(&state))
-        .merge(admin_routes(&state))
-        .merge(demo_routes());
-    finish(routes, state)
+    finish(build(&state, FUNCTIONS.iter().flat_map(|f| (f.routes)())), state)
 }

@@ -2,19 +2,21 @@
 //! Each entry carries `supported`: whether Latchkey can connect it yet.
 
 use axum::extract::{Path, State};
-use axum::Json;
+use axum::response::Response;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
+use super::error::ApiError;
 use super::extract::ApiQuery;
-use crate::error::ApiError;
+use super::wire::{self, ProviderEntry};
+use crate::error::{Error, ErrorCode};
 use crate::providers::{self, catalog, schema::Provider};
 use crate::AppState;
 
-fn entry(p: &Provider) -> Value {
-    let mut v = serde_json::to_value(p).expect("catalog entries serialize");
-    v["supported"] = json!(providers::supported_mode(p).is_some());
-    v
+fn entry(p: &Provider) -> ProviderEntry<'_> {
+    ProviderEntry {
+        provider: p,
+        supported: crate::auth::scheme(p.auth_mode).is_some(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -23,10 +25,10 @@ pub struct ListQuery {
     search: Option<String>,
 }
 
-pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -> Result<Response, ApiError> {
     let c = catalog();
     let needle = q.search.unwrap_or_default().to_lowercase();
-    let data: Vec<Value> = c
+    let data: Vec<ProviderEntry<'_>> = c
         .providers
         .iter()
         .filter(|p| {
@@ -36,11 +38,17 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
         })
         .map(entry)
         .collect();
-    Ok(Json(json!({"data": data, "source": c.source})))
+    Ok(wire::json(wire::Catalog {
+        data,
+        source: &c.source,
+    }))
 }
 
-pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
     let p = providers::provider(&name)
-        .ok_or_else(|| ApiError::not_found("not_found", format!("No provider '{name}' in the catalog.")))?;
-    Ok(Json(json!({"data": entry(p), "source": catalog().source})))
+        .ok_or_else(|| Error::not_found(ErrorCode::NotFound, format!("No provider '{name}' in the catalog.")))?;
+    Ok(wire::json(wire::Catalog {
+        data: entry(p),
+        source: &catalog().source,
+    }))
 }

@@ -6,8 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-pub const MESSAGE_SUCCESS: &str = "latchkey:auth:success";
-pub const MESSAGE_ERROR: &str = "latchkey:auth:error";
+use super::wire::ResultMessage;
 
 pub enum Outcome<'a> {
     Success {
@@ -46,23 +45,6 @@ fn script_json(value: &serde_json::Value) -> String {
         .replace('\u{2029}', "\\u2029")
 }
 
-pub fn message(outcome: &Outcome<'_>) -> serde_json::Value {
-    match outcome {
-        Outcome::Success {
-            integration,
-            connection_id,
-        } => {
-            json!({"type": MESSAGE_SUCCESS, "providerConfigKey": integration, "connectionId": connection_id})
-        }
-        Outcome::Failure {
-            error_type,
-            description,
-        } => {
-            json!({"type": MESSAGE_ERROR, "error_type": error_type, "error_desc": description})
-        }
-    }
-}
-
 pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: StatusCode) -> Response {
     let nonce = crate::crypto::random_token();
     let (title, body) = match outcome {
@@ -83,7 +65,7 @@ pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: Status
             ),
         ),
     };
-    let payload = script_json(&message(outcome));
+    let payload = script_json(&serde_json::to_value(ResultMessage::from(outcome)).expect("wire objects serialize"));
     let target = script_json(&json!(target_origin));
     let html = format!(
         r#"<!doctype html>

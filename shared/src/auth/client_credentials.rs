@@ -1,82 +1,119 @@
-//! OAuth2 client credentials (`OAUTH2_CC`): fetch a token with the connection's own client id
-//! and secret, or the integration's, and fetch again when a read finds it expired.
+//! `OAUTH2_CC`: a token fetched with the OAuth2 client-credentials grant, with the connection's
+//! own client id and secret or the integration's, and fetched again when a read finds it
+//! expired (its refresh).
 
-use crate::auth::oauth2::{self, Grant, TokenRequest};
+use async_trait::async_trait;
+
+use super::oauth2::token::Grant;
+use super::oauth2::{endpoints, token_failure, token_grant};
+use super::{open_client_secret, wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, Submission};
 use crate::credentials::Credentials;
-use crate::domain::{ConnectionConfig, Secret};
-use crate::error::ApiError;
-use crate::integrations::open_client_secret;
-use crate::providers;
-use crate::store::IntegrationRecord;
-use crate::AppState;
+use crate::domain::{AuthMode, ClientSecret};
+use crate::error::{Error, ErrorCode};
+
+pub struct ClientCredentials;
 
 /// A token is re-fetched on read when it expires within this margin.
 pub const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 
-/// Fetches a token. `own` is the connection's client id and secret, if it brought them.
-pub async fn fetch(
-    state: &AppState,
-    integration: &IntegrationRecord,
-    config: &ConnectionConfig,
-    own: Option<(String, Secret)>,
-) -> Result<(Credentials, serde_json::Map<String, serde_json::Value>), ApiError> {
-    let endpoints = providers::oauth2_endpoints(integration, config)?;
+/// Fetches a token. `own` is the connection's client id and secret, if it brought them; only
+/// then are they kept with the credentials (otherwise the integration's serve every re-fetch).
+async fn fetch(cx: &ModeContext<'_>, own: Option<(String, ClientSecret)>) -> Result<Obtained, Error> {
+    let integration = cx.integration;
+    let endpoints = endpoints::for_connection(integration, cx.connection_config)?;
     let (client_id, client_secret, keep) = match own {
         Some((id, secret)) => (id, secret, true),
         None => {
             let id = integration.client_id.clone().ok_or_else(|| {
-                ApiError::bad_request(
-                    "missing_client_id",
+                Error::invalid(
+                    ErrorCode::MissingClientId,
                     format!(
                         "Integration '{}' has no client id; send client_id and client_secret.",
                         integration.key
                     ),
                 )
             })?;
-            (id, open_client_secret(state, integration).await?, false)
+            (id, open_client_secret(cx.state, integration).await?, false)
         }
     };
-    let token = oauth2::request_token(
-        &state.http,
-        state.config.provider_timeout,
-        &TokenRequest {
-            endpoints: &endpoints,
-            client_id: &client_id,
-            client_secret: &client_secret,
-            grant: Grant::ClientCredentials {
-                scopes: &integration.scopes,
-            },
-        },
-    )
-    .await
-    .map_err(|e| {
-        ApiError::bad_request(
-            "connection_test_failed",
-            format!(
-                "The provider did not issue a client-credentials token: {e} [{}]",
-                e.code()
-            ),
-        )
-    })?;
-    let now = state.clock.now();
-    let metadata = token.metadata.clone();
-    let expires_at = token.expires_at(now);
-    Ok((
-        Credentials::OAuth2Cc {
+    let grant = Grant::ClientCredentials {
+        scopes: &integration.scopes,
+    };
+    let token = token_grant(cx, &endpoints, &client_id, &client_secret, grant)
+        .await
+        .map_err(|e| {
+            token_failure(
+                ErrorCode::ConnectionTestFailed,
+                "The provider did not issue a client-credentials token",
+                e,
+            )
+        })?;
+    let connection_config = crate::providers::config_from_provider(
+        &integration.provider,
+        cx.connection_config.clone(),
+        &token.metadata,
+        &[],
+    );
+    let expires_at = token.expires_at(cx.state.clock.now());
+    Ok(Obtained {
+        credentials: Credentials::OAuth2Cc {
             token: token.access_token,
             expires_at,
             client_id: keep.then_some(client_id),
             client_secret: keep.then_some(client_secret),
             raw: token.raw,
         },
-        metadata,
-    ))
+        connection_config,
+        note: super::ACCEPTED.into(),
+    })
 }
 
-/// Whether a read must fetch a new token first.
-pub fn needs_refetch(credentials: &Credentials, now: time::OffsetDateTime, force: bool) -> bool {
-    match credentials {
-        Credentials::OAuth2Cc { expires_at, .. } => force || expires_at.is_some_and(|t| t - REFRESH_MARGIN <= now),
-        _ => false,
+#[async_trait]
+impl AuthScheme for ClientCredentials {
+    fn mode(&self) -> AuthMode {
+        AuthMode::OAuth2Cc
+    }
+
+    fn obtains(&self) -> Obtain {
+        Obtain::Submission
+    }
+
+    /// `client_id` and `client_secret` when the connection brings its own (the edge checked
+    /// that both or neither came), else the integration's.
+    async fn submit(&self, cx: &ModeContext<'_>, mut submission: Submission) -> Result<Obtained, Error> {
+        let own = submission
+            .take("client_id")
+            .zip(submission.take("client_secret"))
+            .map(|(id, secret)| (id.expose().to_owned(), ClientSecret::new(secret.expose())));
+        fetch(cx, own).await
+    }
+
+    async fn verify(&self, _cx: &ModeContext<'_>, credentials: Credentials) -> Result<Credentials, Error> {
+        match &credentials {
+            Credentials::OAuth2Cc { token, .. } if token.is_empty() => {
+                Err(Error::invalid_body("credentials.token must not be empty."))
+            }
+            Credentials::OAuth2Cc { .. } => Ok(credentials),
+            other => Err(wrong_credentials(self.mode(), other)),
+        }
+    }
+
+    async fn refresh(&self, cx: &ModeContext<'_>, current: &Credentials) -> Result<Obtained, Error> {
+        let Credentials::OAuth2Cc {
+            client_id,
+            client_secret,
+            ..
+        } = current
+        else {
+            return Err(wrong_credentials(self.mode(), current));
+        };
+        fetch(cx, client_id.clone().zip(client_secret.clone())).await
+    }
+
+    fn refresh_on_read(&self, credentials: &Credentials, now: time::OffsetDateTime, force: bool) -> bool {
+        match credentials {
+            Credentials::OAuth2Cc { expires_at, .. } => force || expires_at.is_some_and(|t| t - REFRESH_MARGIN <= now),
+            _ => false,
+        }
     }
 }

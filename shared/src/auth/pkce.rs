@@ -3,13 +3,13 @@
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::Secret;
+use crate::domain::PkceVerifier;
 
-pub fn new_verifier() -> Secret {
-    Secret::new(crate::crypto::random_token())
+pub fn new_verifier() -> PkceVerifier {
+    PkceVerifier::new(crate::crypto::random_token())
 }
 
-pub fn s256_challenge(verifier: &Secret) -> String {
+pub fn s256_challenge(verifier: &PkceVerifier) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes()))
 }
 
@@ -19,7 +19,7 @@ mod tests {
 
     #[test]
     fn challenge_matches_the_rfc_7636_example() {
-        let verifier = Secret::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        let verifier = PkceVerifier::new("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
         assert_eq!(s256_challenge(&verifier), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 

@@ -31,7 +31,7 @@ impl LocalSealer {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key = random_bytes::<32>();
-                crate::local::write_private_file(path, &key)?;
+                super::write_private_file(path, &key)?;
                 Ok(Self::from_key(key))
             }
             Err(e) => Err(e),

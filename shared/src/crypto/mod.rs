@@ -4,6 +4,7 @@
 
 #[cfg(feature = "aws")]
 pub mod kms;
+#[cfg(feature = "sqlite")]
 pub mod local;
 
 use async_trait::async_trait;
@@ -17,6 +18,21 @@ pub enum SealError {
     /// The blob is malformed, tampered with, or belongs to another context.
     #[error("sealed blob does not open in this context")]
     Invalid,
+}
+
+impl From<SealError> for crate::error::Error {
+    fn from(e: SealError) -> Self {
+        match e {
+            SealError::Unavailable(detail) => {
+                tracing::error!(%detail, "key service unavailable");
+                crate::error::Error::unavailable("The key service")
+            }
+            SealError::Invalid => {
+                tracing::error!("sealed blob failed to open (wrong context or tampered)");
+                crate::error::Error::internal()
+            }
+        }
+    }
 }
 
 /// What a sealed blob is bound to. Used as AES-GCM associated data (and as the KMS encryption
@@ -62,6 +78,22 @@ impl SealContext {
 pub trait Sealer: Send + Sync {
     async fn seal(&self, plaintext: &[u8], context: &SealContext) -> Result<Vec<u8>, SealError>;
     async fn open(&self, blob: &[u8], context: &SealContext) -> Result<Vec<u8>, SealError>;
+}
+
+/// Writes a new file readable by its owner only (key material: the sealing key, the
+/// environment keys); fails if it exists.
+pub fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
 }
 
 /// Cryptographically random bytes from the OS.

@@ -1,55 +1,16 @@
-//! The local queue: jobs in the store's job table (`QueueStore`), run by `Runner` — on a timer
-//! inside `latchkey serve`, or step by step in tests (`drain`). Like SQS: a claimed job is
-//! invisible for `LEASE`; a job that fails comes back with an exponential backoff; after
-//! `MAX_ATTEMPTS` deliveries (or at once, for a message that is not a job) it is buried in the
-//! dead-letter state, where `QueueStore::dead_jobs` lists it.
+//! Runs the local queue (`queue::local`): `Runner` claims what is visible, runs each job
+//! (`jobs::run`) and records its outcome — on a timer inside `latchkey serve`, or step by step
+//! in tests (`drain`).
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use time::{Duration, OffsetDateTime};
-
-use super::{Job, JobError, JobQueue};
+use crate::queue::local::{backoff, LEASE, MAX_ATTEMPTS};
+use crate::queue::{Job, JobError};
 use crate::store::QueueStore;
 use crate::AppState;
 
-/// How long a claimed job stays invisible (longer than any job step takes).
-pub const LEASE: Duration = Duration::minutes(2);
-/// Deliveries before a failing job is buried.
-pub const MAX_ATTEMPTS: u32 = 5;
 /// Jobs claimed per round.
 const BATCH: usize = 10;
-
-/// `JobQueue` over the store's job table.
-pub struct StoreQueue {
-    store: Arc<dyn QueueStore>,
-}
-
-impl StoreQueue {
-    pub fn new(store: Arc<dyn QueueStore>) -> Self {
-        Self { store }
-    }
-}
-
-#[async_trait]
-impl JobQueue for StoreQueue {
-    async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError> {
-        for job in jobs {
-            let id = uuid::Uuid::new_v4().to_string();
-            self.store
-                .push_job(&id, &job.to_json(), now + delay)
-                .await
-                .map_err(|e| JobError::Unavailable(e.to_string()))?;
-        }
-        Ok(())
-    }
-}
-
-/// The wait before delivery `attempts + 1` of a failing job: 30 s, doubling, at most 15 min.
-pub fn backoff(attempts: u32) -> Duration {
-    let doubled = Duration::seconds(30) * 2i32.pow(attempts.saturating_sub(1).min(10));
-    doubled.min(super::MAX_DELAY)
-}
 
 /// What one round did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -8,12 +8,11 @@
 //! does nothing. A write that read the integration just before the delete may land after the
 //! first pass, so each shard is swept once more `LATE_WRITES` after the request.
 
-use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
-use super::{enqueue, Job, JobError};
+use super::{enqueue, Job, JobError, Purge};
 use crate::domain::IntegrationKey;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::AppState;
 
 /// Connections one step deletes.
@@ -29,20 +28,9 @@ const LAGGING_INDEX: Duration = Duration::seconds(5);
 /// How often a purge looks again for the delete it was enqueued before.
 const SETTLING: Duration = Duration::seconds(10);
 
-/// The purge of one ended generation: all shards (`shard: None`, which fans out), or one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Purge {
-    pub integration: IntegrationKey,
-    pub generation: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<u32>,
-    /// When the delete was requested.
-    #[serde(with = "time::serde::rfc3339")]
-    pub requested_at: OffsetDateTime,
-}
-
-/// `DELETE /integrations/{key}`: `Ok(false)` when there is no such integration.
-pub async fn delete_integration(state: &AppState, key: &IntegrationKey) -> Result<bool, ApiError> {
+/// Deletes an integration at once and leaves its connections to the purge job: `Ok(false)`
+/// when there is no such integration.
+pub async fn delete_integration(state: &AppState, key: &IntegrationKey) -> Result<bool, Error> {
     let Some(integration) = state.store.get_integration(key).await? else {
         return Ok(false);
     };

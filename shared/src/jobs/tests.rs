@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use super::local::{backoff, Runner, MAX_ATTEMPTS};
-use super::purge::{self, Purge, LATE_WRITES, SETTLE};
+use super::local::Runner;
+use super::purge::{self, LATE_WRITES, SETTLE};
+use super::Purge;
 use super::{enqueue, Job};
 use crate::clock::ShiftedClock;
 use crate::config::Config;
 use crate::domain::{ConnectionId, IntegrationKey};
+use crate::queue::local::{backoff, MAX_ATTEMPTS};
 use crate::store::conformance::{connection, live_integration};
 use crate::store::prelude::*;
 use crate::store::sqlite::SqliteStore;

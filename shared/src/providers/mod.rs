@@ -2,22 +2,19 @@
 //! `schema`), rendered per connection through `template`, or the generic OAuth2 provider
 //! (`custom-oauth2`) whose endpoints the integration itself supplies. An integration of a
 //! catalog provider may override the catalog's URLs with the same `custom` block.
-//! `auth_mode` and `oauth2_endpoints` are the one lookup every flow uses.
+//! `auth_mode` and `validate_connection_config` are what every flow asks of it.
 
 pub mod catalog;
 pub mod schema;
 pub mod template;
 
 use serde_json::{Map, Value};
-use url::Url;
 
-use crate::auth::oauth2::{ClientAuth, OAuth2Endpoints, TokenBody, TokenShape};
 use crate::domain::{AuthMode, ConnectionConfig};
-use crate::error::ApiError;
-use crate::store::{CustomOAuth2, IntegrationRecord};
+use crate::error::{Error, ErrorCode};
 pub use catalog::{catalog, provider};
-use schema::{BodyFormat, Provider, ProviderAuthMode};
-use template::{check_spec, param_text, render_text, render_url, Slot, TemplateError, Vars};
+use schema::Provider;
+use template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 
 /// The generic OAuth2 provider: URLs come from the integration's `custom` block.
 pub const CUSTOM_OAUTH2: &str = "custom-oauth2";
@@ -28,90 +25,25 @@ pub fn warm() {
     let _ = catalog().providers.len();
 }
 
-fn unknown_provider(name: &str) -> ApiError {
-    ApiError::bad_request(
-        "unknown_provider",
+pub(crate) fn unknown_provider(name: &str) -> Error {
+    Error::invalid(ErrorCode::UnknownProvider,
         format!("Unknown provider '{name}'. See GET /providers, or use '{CUSTOM_OAUTH2}' with a 'custom' block of endpoints."),
     )
 }
 
-/// The mode Latchkey runs a catalog entry with, or why it can't yet.
-pub fn supported_mode(p: &Provider) -> Option<AuthMode> {
-    match p.auth_mode {
-        ProviderAuthMode::OAuth2 => Some(AuthMode::OAuth2),
-        ProviderAuthMode::OAuth2Cc => Some(AuthMode::OAuth2Cc),
-        ProviderAuthMode::ApiKey => Some(AuthMode::ApiKey),
-        ProviderAuthMode::Basic => Some(AuthMode::Basic),
-        _ => None,
-    }
-}
-
-/// The auth mode an integration of `provider` uses. Catalog entries whose mode has no flow yet
-/// are refused here, so no integration (and so no connect attempt) can exist for them.
-pub fn auth_mode(provider_name: &str) -> Result<AuthMode, ApiError> {
+/// The auth mode of a provider: its catalog entry's, or OAUTH2 for the generic provider. Whether
+/// Latchkey can connect it is the auth registry's to say (`auth::scheme`).
+pub fn auth_mode(provider_name: &str) -> Result<AuthMode, Error> {
     if provider_name == CUSTOM_OAUTH2 {
         return Ok(AuthMode::OAuth2);
     }
-    let p = provider(provider_name).ok_or_else(|| unknown_provider(provider_name))?;
-    supported_mode(p).ok_or_else(|| {
-        ApiError::bad_request(
-            "unsupported_auth_mode",
-            format!(
-                "Provider '{provider_name}' uses {}, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC).",
-                p.auth_mode.as_str()
-            ),
-        )
-    })
+    provider(provider_name)
+        .map(|p| p.auth_mode)
+        .ok_or_else(|| unknown_provider(provider_name))
 }
 
-fn parse_endpoint(field: &str, value: &str) -> Result<Url, ApiError> {
-    let url =
-        Url::parse(value).map_err(|_| ApiError::invalid_body(format!("custom.{field} is not an absolute URL.")))?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-        return Err(ApiError::invalid_body(format!(
-            "custom.{field} must be an http(s) URL with a host."
-        )));
-    }
-    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::invalid_body(format!(
-            "custom.{field} may not carry a fragment or user info."
-        )));
-    }
-    Ok(url)
-}
-
-fn string_pairs(map: &Map<String, Value>) -> Vec<(String, String)> {
-    map.iter().map(|(k, v)| (k.clone(), param_text(v))).collect()
-}
-
-/// Checks a custom block when an integration is written, so a bad URL fails at configuration
-/// time rather than in a customer's browser.
-pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(), ApiError> {
-    let generic = provider_name == CUSTOM_OAUTH2;
-    if generic || !custom.authorization_url.is_empty() {
-        parse_endpoint("authorization_url", &custom.authorization_url)?;
-    }
-    if generic || !custom.token_url.is_empty() {
-        parse_endpoint("token_url", &custom.token_url)?;
-    }
-    for (field, u) in [
-        ("userinfo_url", &custom.userinfo_url),
-        ("proxy_base_url", &custom.proxy_base_url),
-    ] {
-        if let Some(u) = u {
-            parse_endpoint(field, u)?;
-        }
-    }
-    match custom.token_request_auth_method.as_deref() {
-        None | Some("body") | Some("basic") => Ok(()),
-        Some(_) => Err(ApiError::invalid_body(
-            "custom.token_request_auth_method must be 'body' or 'basic'.",
-        )),
-    }
-}
-
-fn invalid_config(message: String) -> ApiError {
-    ApiError::bad_request("invalid_connection_config", message)
+fn invalid_config(message: String) -> Error {
+    Error::invalid(ErrorCode::InvalidConnectionConfig, message)
 }
 
 /// Every URL and header template of an entry, with a name for messages.
@@ -145,7 +77,7 @@ pub fn templates(p: &Provider) -> Vec<(&'static str, &str, bool)> {
 /// fields, none the provider fills itself, each matching its `enum`/`pattern`/`format` and the
 /// safe alphabet of every URL slot it lands in; required fields present; defaults applied.
 /// `prefix`/`suffix` typed along with the value (`https://acme.zendesk.com`) are taken off.
-pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig) -> Result<ConnectionConfig, ApiError> {
+pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig) -> Result<ConnectionConfig, Error> {
     check_connection_config(provider_name, input, false)
 }
 
@@ -155,7 +87,7 @@ pub fn validate_connection_config(provider_name: &str, input: &ConnectionConfig)
 pub fn validate_imported_connection_config(
     provider_name: &str,
     input: &ConnectionConfig,
-) -> Result<ConnectionConfig, ApiError> {
+) -> Result<ConnectionConfig, Error> {
     check_connection_config(provider_name, input, true)
 }
 
@@ -163,7 +95,7 @@ fn check_connection_config(
     provider_name: &str,
     input: &ConnectionConfig,
     trusted: bool,
-) -> Result<ConnectionConfig, ApiError> {
+) -> Result<ConnectionConfig, Error> {
     let Some(p) = provider(provider_name) else {
         // The generic provider declares no fields; its URLs hold no placeholders.
         return Ok(input.clone());
@@ -210,8 +142,8 @@ fn check_connection_config(
         if let Some(default) = &spec.default_value {
             out.insert(key.clone(), Value::String(default.clone()));
         } else if spec.required() {
-            return Err(ApiError::bad_request(
-                "missing_connection_config",
+            return Err(Error::invalid(
+                ErrorCode::MissingConnectionConfig,
                 format!("Provider '{provider_name}' needs connection config '{key}' (params[{key}])."),
             ));
         }
@@ -224,129 +156,12 @@ fn check_connection_config(
             render_text(t, &vars, Slot::Header).map(drop)
         };
         match result {
-            Err(e @ TemplateError::Invalid { .. }) => return Err(e.into_api(&format!("{provider_name} {name}"))),
+            Err(e @ TemplateError::Invalid { .. }) => return Err(e.into_error(&format!("{provider_name} {name}"))),
             // Absent secrets or unset optional values are filled later or not needed.
             _ => continue,
         }
     }
     Ok(out)
-}
-
-/// The OAuth2 endpoints of an integration (OAUTH2 or OAUTH2_CC), rendered for one connection's
-/// config. Catalog URLs are replaced by the integration's `custom` block when it has one.
-pub fn oauth2_endpoints(
-    integration: &IntegrationRecord,
-    config: &ConnectionConfig,
-) -> Result<OAuth2Endpoints, ApiError> {
-    let custom = integration.custom.as_ref();
-    if integration.provider == CUSTOM_OAUTH2 {
-        let custom = custom.ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_integration",
-                format!("Integration '{}' has no OAuth2 endpoints.", integration.key),
-            )
-        })?;
-        let mut e = OAuth2Endpoints::new(
-            parse_endpoint("authorization_url", &custom.authorization_url)?,
-            parse_endpoint("token_url", &custom.token_url)?,
-        );
-        apply_custom(&mut e, custom);
-        return Ok(e);
-    }
-    let p = provider(&integration.provider).ok_or_else(|| unknown_provider(&integration.provider))?;
-    let mode = match integration.auth_mode {
-        AuthMode::OAuth2 => ProviderAuthMode::OAuth2,
-        AuthMode::OAuth2Cc => ProviderAuthMode::OAuth2Cc,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_auth_mode",
-                format!("Integration '{}' uses {}, not OAuth2.", integration.key, other.as_str()),
-            ))
-        }
-    };
-    let what = format!("Provider '{}'", p.name);
-    let vars = Vars::config(config, p.connection_config.as_ref());
-    let url = |t: &str| render_url(t, &vars).map_err(|e| e.into_api(&what));
-    let text = |t: &str, slot| render_text(t, &vars, slot).map_err(|e| e.into_api(&what));
-    let no_url = |field: &str| {
-        ApiError::bad_request(
-            "invalid_integration",
-            format!(
-                "Provider '{}' has no {field}; set it in the integration's custom block.",
-                p.name
-            ),
-        )
-    };
-    let token_url = match custom.filter(|c| !c.token_url.is_empty()) {
-        Some(c) => parse_endpoint("token_url", &c.token_url)?,
-        None => url(p.token_url_for(mode).ok_or_else(|| no_url("token_url"))?)?,
-    };
-    let authorization_url = match (custom.filter(|c| !c.authorization_url.is_empty()), &p.authorization_url) {
-        (Some(c), _) => parse_endpoint("authorization_url", &c.authorization_url)?,
-        (None, Some(t)) => url(t)?,
-        (None, None) if mode == ProviderAuthMode::OAuth2Cc => token_url.clone(),
-        (None, None) => return Err(no_url("authorization_url")),
-    };
-    let params = |m: &Option<Map<String, Value>>| -> Result<Vec<(String, String)>, ApiError> {
-        m.iter()
-            .flatten()
-            .map(|(k, v)| Ok((k.clone(), text(&param_text(v), Slot::Param)?)))
-            .collect()
-    };
-    let mut e = OAuth2Endpoints::new(authorization_url, token_url);
-    e.refresh_url = p.refresh_url.as_deref().map(url).transpose()?;
-    e.authorization_params = params(&p.authorization_params)?;
-    e.authorization_url_replacements = p
-        .authorization_url_replacements
-        .iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    e.token_params = params(&p.token_params)?;
-    e.refresh_params = params(&p.refresh_params)?;
-    e.token_headers = p
-        .token_headers
-        .iter()
-        .flatten()
-        .map(|(k, v)| Ok((k.clone(), text(v, Slot::Header)?)))
-        .collect::<Result<_, ApiError>>()?;
-    if let Some(sep) = &p.scope_separator {
-        e.scope_separator = sep.clone();
-    }
-    e.default_scopes = p.default_scopes.clone().unwrap_or_default();
-    e.client_auth = match p.token_request_auth_method.as_deref() {
-        Some("basic") => ClientAuth::Basic,
-        _ => ClientAuth::Body,
-    };
-    e.token_body = match p.body_format {
-        Some(BodyFormat::Json) => TokenBody::Json,
-        Some(BodyFormat::Query) => TokenBody::Query,
-        _ => TokenBody::Form,
-    };
-    e.pkce = !p.disable_pkce.unwrap_or(false) && mode == ProviderAuthMode::OAuth2;
-    let paths = p.token_response.clone().unwrap_or_default();
-    let expires_at_style = paths
-        .token_expiration_strategy
-        .as_deref()
-        .is_some_and(|s| s != "expireIn");
-    e.token_shape = TokenShape {
-        token_path: paths.token,
-        refresh_token_path: paths.refresh_token,
-        expires_in_path: paths.token_expiration.filter(|_| !expires_at_style),
-        alternate_path: p.alternate_access_token_response_path.clone(),
-        expires_in_ms: p.expires_in_unit.as_deref() == Some("milliseconds"),
-        default_expires_in: p.token_expires_in_ms.map(|ms| ms / 1000),
-        expiration_buffer: p.token_expiration_buffer.unwrap_or(0),
-        metadata: p.token_response_metadata.clone().unwrap_or_default(),
-    };
-    e.redirect_uri_metadata = p.redirect_uri_metadata.clone().unwrap_or_default();
-    if let Some(code) = &p.authorization_code_param_in_callback {
-        e.code_param = code.clone();
-    }
-    if let Some(c) = custom {
-        apply_custom(&mut e, c);
-    }
-    Ok(e)
 }
 
 /// The connection config after a grant: what the user gave, plus the token response fields
@@ -383,28 +198,5 @@ pub fn config_from_provider(
     config
 }
 
-/// An integration's own settings win over the provider's.
-fn apply_custom(e: &mut OAuth2Endpoints, custom: &CustomOAuth2) {
-    for (k, v) in string_pairs(&custom.authorization_params) {
-        e.authorization_params.retain(|(ek, _)| *ek != k);
-        e.authorization_params.push((k, v));
-    }
-    for (k, v) in string_pairs(&custom.token_params) {
-        e.token_params.retain(|(ek, _)| *ek != k);
-        e.token_params.push((k, v));
-    }
-    if let Some(sep) = &custom.scope_separator {
-        e.scope_separator = sep.clone();
-    }
-    match custom.token_request_auth_method.as_deref() {
-        Some("basic") => e.client_auth = ClientAuth::Basic,
-        Some("body") => e.client_auth = ClientAuth::Body,
-        _ => {}
-    }
-    if custom.disable_pkce {
-        e.pkce = false;
-    }
-}
-
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -8,69 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The credential scheme of a provider, as the data names it. Only some are supported by the
-/// flows; the rest are listed and refuse to connect (`Provider::supported_mode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum ProviderAuthMode {
-    #[serde(rename = "OAUTH2")]
-    OAuth2,
-    #[serde(rename = "OAUTH2_CC")]
-    OAuth2Cc,
-    #[serde(rename = "OAUTH1")]
-    OAuth1,
-    #[serde(rename = "API_KEY")]
-    ApiKey,
-    #[serde(rename = "BASIC")]
-    Basic,
-    #[serde(rename = "APP")]
-    App,
-    #[serde(rename = "TWO_STEP")]
-    TwoStep,
-    #[serde(rename = "MCP_OAUTH2")]
-    McpOAuth2,
-    #[serde(rename = "MCP_OAUTH2_GENERIC")]
-    McpOAuth2Generic,
-    #[serde(rename = "JWT")]
-    Jwt,
-    #[serde(rename = "BILL")]
-    Bill,
-    #[serde(rename = "AWS_SIGV4")]
-    AwsSigV4,
-    #[serde(rename = "INSTALL_PLUGIN")]
-    InstallPlugin,
-    #[serde(rename = "SIGNATURE")]
-    Signature,
-    #[serde(rename = "CUSTOM")]
-    Custom,
-    #[serde(rename = "TBA")]
-    Tba,
-    #[serde(rename = "NONE")]
-    None,
-}
-
-impl ProviderAuthMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OAuth2 => "OAUTH2",
-            Self::OAuth2Cc => "OAUTH2_CC",
-            Self::OAuth1 => "OAUTH1",
-            Self::ApiKey => "API_KEY",
-            Self::Basic => "BASIC",
-            Self::App => "APP",
-            Self::TwoStep => "TWO_STEP",
-            Self::McpOAuth2 => "MCP_OAUTH2",
-            Self::McpOAuth2Generic => "MCP_OAUTH2_GENERIC",
-            Self::Jwt => "JWT",
-            Self::Bill => "BILL",
-            Self::AwsSigV4 => "AWS_SIGV4",
-            Self::InstallPlugin => "INSTALL_PLUGIN",
-            Self::Signature => "SIGNATURE",
-            Self::Custom => "CUSTOM",
-            Self::Tba => "TBA",
-            Self::None => "NONE",
-        }
-    }
-}
+use crate::domain::AuthMode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -183,7 +121,7 @@ pub type Fields = BTreeMap<String, FieldSpec>;
 pub struct Provider {
     pub name: String,
     pub display_name: String,
-    pub auth_mode: ProviderAuthMode,
+    pub auth_mode: AuthMode,
     pub categories: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias_of: Option<String>,
@@ -302,7 +240,7 @@ pub struct Provider {
 
 impl Provider {
     /// The token URL for an auth mode (most providers have a single one).
-    pub fn token_url_for(&self, mode: ProviderAuthMode) -> Option<&str> {
+    pub fn token_url_for(&self, mode: AuthMode) -> Option<&str> {
         match self.token_url.as_ref()? {
             TokenUrl::Single(u) => Some(u),
             TokenUrl::ByMode(m) => m.get(mode.as_str()).map(String::as_str),

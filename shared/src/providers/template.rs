@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::schema::{FieldFormat, FieldSpec, Fields};
-use crate::error::ApiError;
+use crate::error::{Error, ErrorCode};
 
 /// Where a value lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,16 +52,16 @@ pub enum TemplateError {
 }
 
 impl TemplateError {
-    pub fn into_api(self, what: &str) -> ApiError {
+    pub fn into_error(self, what: &str) -> Error {
         match self {
             TemplateError::Missing(var) => {
                 let (kind, field) = split_var(&var);
                 let code = if kind == "connectionConfig" {
-                    "missing_connection_config"
+                    ErrorCode::MissingConnectionConfig
                 } else {
-                    "invalid_credentials"
+                    ErrorCode::InvalidCredentials
                 };
-                ApiError::bad_request(
+                Error::invalid(
                     code,
                     format!("{what} needs '{field}' ({}), which was not given.", describe(kind)),
                 )
@@ -69,18 +69,18 @@ impl TemplateError {
             TemplateError::Invalid { field, reason, secret } => {
                 let (kind, name) = split_var(&field);
                 let code = if secret {
-                    "invalid_credentials"
+                    ErrorCode::InvalidCredentials
                 } else {
-                    "invalid_connection_config"
+                    ErrorCode::InvalidConnectionConfig
                 };
-                ApiError::bad_request(code, format!("{} '{name}' is not valid: {reason}.", describe(kind)))
+                Error::invalid(code, format!("{} '{name}' is not valid: {reason}.", describe(kind)))
             }
-            TemplateError::Unsupported(what_) => ApiError::bad_request(
-                "unsupported_provider_template",
+            TemplateError::Unsupported(what_) => Error::invalid(
+                ErrorCode::UnsupportedProviderTemplate,
                 format!("{what} uses '{what_}', which Latchkey does not support yet."),
             ),
-            TemplateError::NotAUrl => ApiError::bad_request(
-                "invalid_connection_config",
+            TemplateError::NotAUrl => Error::invalid(
+                ErrorCode::InvalidConnectionConfig,
                 format!("{what} does not render to an http(s) URL."),
             ),
         }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::catalog::{catalog, Catalog, CATALOG_JSON};
-use super::schema::{Provider, ProviderAuthMode};
+use super::schema::Provider;
 use super::template::{compile_pattern, render_url, variables, Vars};
 use super::*;
 
@@ -45,10 +45,10 @@ fn aliases_are_resolved_and_modes_counted() {
         );
     }
     let count = |m| c.providers.iter().filter(|p| p.auth_mode == m).count();
-    assert_eq!(count(ProviderAuthMode::OAuth2), 344);
-    assert_eq!(count(ProviderAuthMode::ApiKey), 322);
-    assert_eq!(count(ProviderAuthMode::OAuth2Cc), 110);
-    assert_eq!(count(ProviderAuthMode::Basic), 97);
+    assert_eq!(count(AuthMode::OAuth2), 344);
+    assert_eq!(count(AuthMode::ApiKey), 322);
+    assert_eq!(count(AuthMode::OAuth2Cc), 110);
+    assert_eq!(count(AuthMode::Basic), 97);
 }
 
 #[test]
@@ -68,17 +68,15 @@ fn every_field_pattern_compiles() {
 }
 
 #[test]
-fn unsupported_modes_are_listed_but_refuse_to_connect() {
+fn every_provider_has_its_catalog_mode() {
     assert!(provider("3cx").is_some());
-    let err = auth_mode("3cx").unwrap_err();
-    assert_eq!(err.code, "unsupported_auth_mode");
-    assert!(err.message.contains("TWO_STEP"), "{}", err.message);
+    assert_eq!(auth_mode("3cx").unwrap(), AuthMode::TwoStep);
     assert_eq!(auth_mode("zendesk").unwrap(), AuthMode::OAuth2);
     assert_eq!(auth_mode("openai").unwrap(), AuthMode::ApiKey);
     assert_eq!(auth_mode("8x8").unwrap(), AuthMode::OAuth2Cc);
     assert_eq!(auth_mode("jira-basic").unwrap(), AuthMode::Basic);
     assert_eq!(auth_mode(CUSTOM_OAUTH2).unwrap(), AuthMode::OAuth2);
-    assert_eq!(auth_mode("no-such-api").unwrap_err().code, "unknown_provider");
+    assert_eq!(auth_mode("no-such-api").unwrap_err().code, ErrorCode::UnknownProvider);
 }
 
 /// An example value for a field: its default, its example, its first allowed value, or a
@@ -195,24 +193,8 @@ fn every_url_renders_with_example_config_on_the_expected_host() {
     assert!(rendered > 1500, "{rendered}");
 }
 
-fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
-    let now = time::OffsetDateTime::UNIX_EPOCH;
-    IntegrationRecord {
-        key: crate::domain::IntegrationKey::parse("it").unwrap(),
-        provider: provider.into(),
-        display_name: None,
-        auth_mode: mode,
-        client_id: Some("cid".into()),
-        client_secret: None,
-        scopes: vec![],
-        custom: None,
-        created_at: now,
-        updated_at: now,
-        generation: String::new(),
-    }
-}
-
-fn cfg(pairs: &[(&str, &str)]) -> ConnectionConfig {
+/// Connection config from name/value pairs.
+pub(crate) fn cfg(pairs: &[(&str, &str)]) -> ConnectionConfig {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
@@ -231,74 +213,14 @@ fn zendesk_config_is_validated_before_use() {
     );
     for bad in ["evil.com/x?", "a@b", "a#b", "a%2Fb", "a\r\nb", "аcme", "ACME", "a.b"] {
         let err = validate_connection_config("zendesk", &cfg(&[("subdomain", bad)])).unwrap_err();
-        assert_eq!(err.code, "invalid_connection_config", "{bad:?}");
+        assert_eq!(err.code, ErrorCode::InvalidConnectionConfig, "{bad:?}");
     }
     let missing = validate_connection_config("zendesk", &cfg(&[])).unwrap_err();
-    assert_eq!(missing.code, "missing_connection_config");
+    assert_eq!(missing.code, ErrorCode::MissingConnectionConfig);
     assert!(missing.message.contains("subdomain"), "{}", missing.message);
     let unknown = validate_connection_config("zendesk", &cfg(&[("subdomain", "a"), ("host", "evil.com")])).unwrap_err();
-    assert_eq!(unknown.code, "invalid_connection_config");
+    assert_eq!(unknown.code, ErrorCode::InvalidConnectionConfig);
     // Values the provider fills in can't be forced by the user (they become the API base URL).
     let forced = validate_connection_config("salesforce", &cfg(&[("instance_url", "https://evil.com")])).unwrap_err();
-    assert_eq!(forced.code, "invalid_connection_config");
-}
-
-#[test]
-fn endpoints_render_from_the_catalog_with_the_connection_config() {
-    let zendesk = oauth2_endpoints(
-        &integration("zendesk", AuthMode::OAuth2),
-        &cfg(&[("subdomain", "acme")]),
-    )
-    .unwrap();
-    assert_eq!(
-        zendesk.authorization_url.as_str(),
-        "https://acme.zendesk.com/oauth/authorizations/new"
-    );
-    assert_eq!(zendesk.token_url.as_str(), "https://acme.zendesk.com/oauth/tokens");
-    assert!(zendesk.token_params.contains(&("expires_in".into(), "1800".into())));
-
-    let sf = oauth2_endpoints(&integration("salesforce", AuthMode::OAuth2), &cfg(&[])).unwrap();
-    assert_eq!(sf.token_url.host_str(), Some("login.salesforce.com"));
-    assert_eq!(sf.default_scopes, ["offline_access"]);
-    assert_eq!(sf.token_shape.metadata, ["instance_url"]);
-
-    let slack = oauth2_endpoints(&integration("slack", AuthMode::OAuth2), &cfg(&[])).unwrap();
-    assert_eq!(slack.scope_separator, ",");
-    assert!(!slack.pkce);
-    assert_eq!(slack.token_shape.alternate_path.as_deref(), Some("authed_user"));
-
-    let tiktok = oauth2_endpoints(&integration("tiktok-accounts", AuthMode::OAuth2), &cfg(&[])).unwrap();
-    assert_eq!(
-        tiktok.authorization_url_replacements,
-        [("client_id".to_owned(), "client_key".to_owned())]
-    );
-
-    let cc = oauth2_endpoints(&integration("8x8", AuthMode::OAuth2Cc), &cfg(&[])).unwrap();
-    assert_eq!(cc.client_auth, crate::auth::oauth2::ClientAuth::Basic);
-
-    let hostile = oauth2_endpoints(
-        &integration("zendesk", AuthMode::OAuth2),
-        &cfg(&[("subdomain", "evil.com/x?")]),
-    )
-    .unwrap_err();
-    assert_eq!(hostile.code, "invalid_connection_config");
-}
-
-#[test]
-fn an_integration_may_override_a_catalog_entrys_urls() {
-    let mut it = integration("zendesk", AuthMode::OAuth2);
-    it.custom = Some(crate::store::CustomOAuth2 {
-        authorization_url: "https://sso.internal.example/authorize".into(),
-        token_url: "https://sso.internal.example/token".into(),
-        token_request_auth_method: Some("basic".into()),
-        ..Default::default()
-    });
-    let e = oauth2_endpoints(&it, &cfg(&[("subdomain", "acme")])).unwrap();
-    assert_eq!(e.authorization_url.host_str(), Some("sso.internal.example"));
-    assert_eq!(e.token_url.path(), "/token");
-    assert_eq!(e.client_auth, crate::auth::oauth2::ClientAuth::Basic);
-    assert!(
-        e.token_params.contains(&("expires_in".into(), "1800".into())),
-        "catalog quirks stay"
-    );
+    assert_eq!(forced.code, ErrorCode::InvalidConnectionConfig);
 }

@@ -22,6 +22,7 @@
 pub mod conformance;
 #[cfg(feature = "aws")]
 pub mod dynamo;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 
 mod records;
@@ -45,6 +46,23 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for crate::error::Error {
+    fn from(e: StoreError) -> Self {
+        use crate::error::{Error, ErrorCode};
+        match e {
+            StoreError::Conflict => Error::conflict(ErrorCode::Conflict, "The record was changed concurrently; retry."),
+            StoreError::Unavailable(detail) => {
+                tracing::error!(%detail, "store unavailable");
+                Error::unavailable("The store")
+            }
+            StoreError::Corrupt(detail) => {
+                tracing::error!(%detail, "corrupt record in store");
+                Error::internal()
+            }
+        }
+    }
+}
 
 /// Integrations: one record per integration key, each in a generation.
 ///

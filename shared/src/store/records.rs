@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, Secret};
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
 
 /// Sealed bytes, kept as base64 inside serialized records.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -127,6 +127,33 @@ pub struct ConnectionRecord {
     /// bump; record writes store the value they carry.
     #[serde(skip)]
     pub last_read_at: Option<OffsetDateTime>,
+    /// The connection's active problems (a failed refresh), cleared when it works again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConnectionProblem>,
+}
+
+/// One active problem of a connection: what failed, and the activity attempt that tells how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionProblem {
+    /// What kind of operation failed (`auth`, `refresh`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The `attempt_id` of the activity entries that describe it.
+    pub log_id: String,
+}
+
+/// What the refresh policy reads of a connection.
+impl<'a> From<&'a ConnectionRecord> for crate::refresh_policy::RefreshFacts<'a> {
+    fn from(r: &'a ConnectionRecord) -> Self {
+        Self {
+            auth_mode: r.auth_mode,
+            has_refresh_token: r.has_refresh_token,
+            provider: &r.provider,
+            expires_at: r.expires_at,
+            last_fetched_at: r.last_fetched_at,
+            last_read_at: r.last_read_at,
+        }
+    }
 }
 
 fn has_refresh_token_by_default() -> bool {
@@ -168,12 +195,14 @@ impl ConnectionRecord {
             end_user: self.end_user.clone(),
             tags: self.tags.clone(),
             created_at: self.created_at,
+            errors: self.errors.clone(),
         }
     }
 }
 
 /// A connection as listings show it: no credentials, nothing that changes when they are
-/// renewed (so listing indexes are not rewritten by refreshes).
+/// renewed (so listing indexes are not rewritten by refreshes) — only when renewing fails or
+/// recovers (`errors`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionSummary {
     pub id: String,
@@ -186,6 +215,8 @@ pub struct ConnectionSummary {
     pub tags: serde_json::Map<String, serde_json::Value>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConnectionProblem>,
 }
 
 /// A connection the refresh index says is due: its key, and when it fell due.
@@ -215,10 +246,10 @@ pub enum Upsert {
 /// One in-flight OAuth authorization, keyed by its `state`, consumed exactly once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OAuthSession {
-    pub state: Secret,
+    pub state: OAuthState,
     pub integration: IntegrationKey,
     pub connection_id: ConnectionId,
-    pub code_verifier: Option<Secret>,
+    pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
     pub connection_config: ConnectionConfig,
     /// The web origin that started the flow: the only target of the result `postMessage`.

@@ -3,14 +3,19 @@
 //! in milliseconds, and metadata in the response.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
 use serde_json::json;
+use url::Url;
 
-use super::*;
+use super::authorize::*;
+use super::endpoints::*;
+use super::token::*;
+use crate::domain::{ClientSecret, OAuthState};
 
 #[derive(Debug, Clone, Default)]
 struct Seen {
@@ -60,7 +65,7 @@ async fn exchange(e: &OAuth2Endpoints) -> Result<TokenResponse, TokenError> {
         &TokenRequest {
             endpoints: e,
             client_id: "cid",
-            client_secret: &Secret::new("s3cret:/"),
+            client_secret: &ClientSecret::new("s3cret:/"),
             grant: Grant::AuthorizationCode {
                 code: "the-code",
                 redirect_uri: "http://127.0.0.1/cb",
@@ -193,7 +198,7 @@ fn authorization_url_quirks() {
         pkce: false,
         ..endpoints(Url::parse("https://t.example/token").unwrap())
     };
-    let state = Secret::new("st");
+    let state = OAuthState::new("st");
     let url = authorization_url(
         &e,
         &AuthorizationRequest {

@@ -68,8 +68,8 @@ fn hostile_values_are_refused_in_every_url_slot() {
                 matches!(err, TemplateError::Invalid { ref field, .. } if field == "connectionConfig.v"),
                 "{slot}: {bad:?} gave {err:?}"
             );
-            let api = err.into_api("test");
-            assert_eq!(api.code, "invalid_connection_config", "{slot}: {bad:?}");
+            let api = err.into_error("test");
+            assert_eq!(api.code, ErrorCode::InvalidConnectionConfig, "{slot}: {bad:?}");
             assert!(
                 !api.message.contains("evil"),
                 "the value is not echoed: {}",
@@ -134,8 +134,8 @@ fn fallback_is_used_only_when_the_value_is_absent() {
 fn missing_values_name_the_field() {
     let err = render_url(SLOTS[0].1, &Vars::config(&Map::new(), None)).unwrap_err();
     assert_eq!(err, TemplateError::Missing("connectionConfig.v".into()));
-    let api = err.into_api("Provider 'zendesk'");
-    assert_eq!(api.code, "missing_connection_config");
+    let api = err.into_error("Provider 'zendesk'");
+    assert_eq!(api.code, ErrorCode::MissingConnectionConfig);
     assert!(api.message.contains("'v'"), "{}", api.message);
 }
 
@@ -195,7 +195,7 @@ fn headers_take_printable_values_and_base64() {
     );
     vars.secrets.insert("apiKey", "k\r\nX-Evil: 1".into());
     let err = render_text("Bearer ${apiKey}", &vars, Slot::Header).unwrap_err();
-    assert_eq!(err.into_api("t").code, "invalid_credentials");
+    assert_eq!(err.into_error("t").code, ErrorCode::InvalidCredentials);
     assert!(matches!(
         render_text("${now}", &vars, Slot::Header),
         Err(TemplateError::Unsupported(_))

@@ -12,10 +12,10 @@ pub async fn run(store: &dyn Store) {
 
 fn session(state: &str) -> OAuthSession {
     OAuthSession {
-        state: Secret::new(state),
+        state: OAuthState::new(state),
         integration: IntegrationKey::parse("github").unwrap(),
         connection_id: ConnectionId::parse("user-1").unwrap(),
-        code_verifier: Some(Secret::new("verifier")),
+        code_verifier: Some(PkceVerifier::new("verifier")),
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
         origin: Some("http://localhost:5173".into()),

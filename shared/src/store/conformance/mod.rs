@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::*;
 use crate::crypto::random_token;
-use crate::domain::{AuthMode, Secret};
+use crate::domain::{AuthMode, OAuthState, PkceVerifier};
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &random_token()[..10])
@@ -91,6 +91,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         version: 0,
         has_refresh_token: true,
         last_read_at: None,
+        errors: Vec::new(),
     }
 }
 

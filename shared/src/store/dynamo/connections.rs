@@ -73,6 +73,7 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         version: number(VERSION).unwrap_or(0).max(0) as u64,
         has_refresh_token: rest.has_refresh_token,
         last_read_at: number(LAST_READ).map(keys::from_ms),
+        errors: view.errors,
     })
 }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 use time::Duration;
 
 use super::{FIRST_TABLES, SCHEMA_VERSION};
-use crate::domain::{ConnectionId, IntegrationKey, Secret};
+use crate::domain::{ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
 use crate::store::conformance::{connection, integration};
 use crate::store::sqlite::SqliteStore;
 use crate::store::*;
@@ -39,10 +39,10 @@ fn rows() -> Rows {
     Rows {
         integration: integration("old-int"),
         session: OAuthSession {
-            state: Secret::new("old-state"),
+            state: OAuthState::new("old-state"),
             integration: IntegrationKey::parse("old-int").unwrap(),
             connection_id: ConnectionId::parse("old-conn").unwrap(),
-            code_verifier: Some(Secret::new("old-verifier")),
+            code_verifier: Some(PkceVerifier::new("old-verifier")),
             redirect_uri: "http://127.0.0.1/oauth/callback".into(),
             connection_config: Default::default(),
             origin: None,

@@ -1,179 +1,16 @@
-//! OAuth 2.0 grants (authorization code, refresh token, client credentials): the authorization
-//! URL, the token request, and a lenient reading of token responses as real providers send them.
-//! Provider quirks (scope separators, renamed parameters, JSON bodies, nested tokens, odd expiry
-//! units) are data in `OAuth2Endpoints`, filled from the catalog by `providers::oauth2_endpoints`.
+//! The token request of every grant (authorization code, refresh token, client credentials),
+//! and a lenient reading of token responses as real providers send them. Provider quirks
+//! (JSON bodies, Basic client auth, nested tokens, odd expiry units) are data in
+//! `OAuth2Endpoints`.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
-use url::Url;
 
-use crate::credentials::Credentials;
-use crate::domain::Secret;
-
-/// How the client authenticates at the token endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAuth {
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    Body,
-    /// HTTP Basic with the form-encoded id and secret (`client_secret_basic`).
-    Basic,
-}
-
-/// How the token request's parameters travel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TokenBody {
-    #[default]
-    Form,
-    Json,
-    /// In the token URL's query, with an empty body.
-    Query,
-}
-
-/// How to read a token response that is not the standard shape.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct TokenShape {
-    /// Dotted path to the access token (default `access_token`).
-    pub token_path: Option<String>,
-    pub refresh_token_path: Option<String>,
-    pub expires_in_path: Option<String>,
-    /// Where the tokens are when the top level has none (Slack's `authed_user`).
-    pub alternate_path: Option<String>,
-    /// `expires_in` is in milliseconds, not seconds.
-    pub expires_in_ms: bool,
-    /// Lifetime to assume when the response states none, in seconds.
-    pub default_expires_in: Option<i64>,
-    /// Seconds taken off the lifetime so a token is refreshed before the provider drops it.
-    pub expiration_buffer: i64,
-    /// Response fields (dotted paths) copied into the connection config (Salesforce `instance_url`).
-    pub metadata: Vec<String>,
-}
-
-/// A provider's OAuth2 endpoints and quirks, resolved for one integration and connection.
-#[derive(Debug, Clone)]
-pub struct OAuth2Endpoints {
-    pub authorization_url: Url,
-    pub token_url: Url,
-    /// Where refresh requests go, when not the token URL.
-    pub refresh_url: Option<Url>,
-    pub authorization_params: Vec<(String, String)>,
-    /// Parameter renames in the authorization URL (`client_id` → `client_key`); an empty
-    /// target drops the parameter.
-    pub authorization_url_replacements: Vec<(String, String)>,
-    pub token_params: Vec<(String, String)>,
-    pub refresh_params: Vec<(String, String)>,
-    pub token_headers: Vec<(String, String)>,
-    pub scope_separator: String,
-    pub default_scopes: Vec<String>,
-    pub client_auth: ClientAuth,
-    pub token_body: TokenBody,
-    pub pkce: bool,
-    pub token_shape: TokenShape,
-    /// Callback query values kept in the connection config (QuickBooks `realmId`).
-    pub redirect_uri_metadata: Vec<String>,
-    /// The callback parameter holding the code (default `code`).
-    pub code_param: String,
-}
-
-impl OAuth2Endpoints {
-    /// Standard OAuth2 at these two URLs; quirks are set field by field.
-    pub fn new(authorization_url: Url, token_url: Url) -> Self {
-        Self {
-            authorization_url,
-            token_url,
-            refresh_url: None,
-            authorization_params: Vec::new(),
-            authorization_url_replacements: Vec::new(),
-            token_params: Vec::new(),
-            refresh_params: Vec::new(),
-            token_headers: Vec::new(),
-            scope_separator: " ".into(),
-            default_scopes: Vec::new(),
-            client_auth: ClientAuth::Body,
-            token_body: TokenBody::Form,
-            pkce: true,
-            token_shape: TokenShape::default(),
-            redirect_uri_metadata: Vec::new(),
-            code_param: "code".into(),
-        }
-    }
-}
-
-/// Query parameters the flow itself sets; callers may not override them.
-pub const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-pub struct AuthorizationRequest<'a> {
-    pub client_id: &'a str,
-    pub redirect_uri: &'a str,
-    pub scopes: &'a [String],
-    pub state: &'a Secret,
-    pub code_challenge: Option<&'a str>,
-    /// Per-request extras (`authorization_params[...]`), applied after the provider's own.
-    pub extra_params: &'a [(String, String)],
-    /// `user_scope` of the connect URL (Slack user-token scopes), sent as its own parameter.
-    pub user_scope: Option<&'a [String]>,
-}
-
-/// The integration's scopes, then the provider's defaults not already among them.
-pub fn effective_scopes(endpoints: &OAuth2Endpoints, configured: &[String]) -> Vec<String> {
-    let mut scopes = configured.to_vec();
-    for s in &endpoints.default_scopes {
-        if !scopes.contains(s) {
-            scopes.push(s.clone());
-        }
-    }
-    scopes
-}
-
-pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest<'_>) -> Url {
-    let mut pairs: Vec<(String, String)> = vec![
-        ("response_type".into(), "code".into()),
-        ("client_id".into(), req.client_id.into()),
-        ("redirect_uri".into(), req.redirect_uri.into()),
-    ];
-    let scopes = effective_scopes(endpoints, req.scopes);
-    if !scopes.is_empty() {
-        pairs.push(("scope".into(), scopes.join(&endpoints.scope_separator)));
-    }
-    pairs.push(("state".into(), req.state.expose().into()));
-    if let Some(challenge) = req.code_challenge {
-        pairs.push(("code_challenge".into(), challenge.into()));
-        pairs.push(("code_challenge_method".into(), "S256".into()));
-    }
-    if let Some(user_scope) = req.user_scope.filter(|s| !s.is_empty()) {
-        pairs.push(("user_scope".into(), user_scope.join(&endpoints.scope_separator)));
-    }
-    let mut extras: Vec<(String, String)> = endpoints.authorization_params.clone();
-    for (k, v) in req.extra_params {
-        extras.retain(|(ek, _)| ek != k);
-        extras.push((k.clone(), v.clone()));
-    }
-    for (k, v) in extras {
-        pairs.retain(|(pk, _)| *pk != k);
-        pairs.push((k, v));
-    }
-    for (from, to) in &endpoints.authorization_url_replacements {
-        let (from, to) = (from.trim_end_matches('='), to.trim_end_matches('='));
-        if to.is_empty() {
-            pairs.retain(|(k, _)| k != from);
-        } else {
-            for (k, _) in pairs.iter_mut().filter(|(k, _)| k == from) {
-                *k = to.to_owned();
-            }
-        }
-    }
-    let mut url = endpoints.authorization_url.clone();
-    url.query_pairs_mut().extend_pairs(pairs);
-    url
-}
+use super::endpoints::{ClientAuth, OAuth2Endpoints, TokenBody, TokenShape};
+use crate::credentials::{Credentials, RawResponse};
+use crate::domain::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
 
 /// Why a token request failed. `Display` is safe to show: it never includes a response body.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -196,6 +33,15 @@ pub enum TokenError {
 }
 
 impl TokenError {
+    /// Worth retrying: the endpoint did not answer, or failed on its side.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            TokenError::Timeout | TokenError::Unreachable => true,
+            TokenError::Status(status) => *status >= 500,
+            TokenError::Provider { .. } | TokenError::Malformed(_) => false,
+        }
+    }
+
     /// A short machine code for activity entries.
     pub fn code(&self) -> &'static str {
         match self {
@@ -208,14 +54,14 @@ impl TokenError {
     }
 }
 
-/// A successful token response, read leniently.
+/// A successful token response, read leniently. `Debug` shows no token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenResponse {
-    pub access_token: Secret,
-    pub refresh_token: Option<Secret>,
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
     /// Seconds, after unit conversion and the provider's expiration buffer.
     pub expires_in: Option<i64>,
-    pub raw: Map<String, Value>,
+    pub raw: RawResponse,
     /// The fields named by `TokenShape::metadata`, keyed by their path.
     pub metadata: Map<String, Value>,
 }
@@ -241,10 +87,10 @@ pub enum Grant<'a> {
     AuthorizationCode {
         code: &'a str,
         redirect_uri: &'a str,
-        code_verifier: Option<&'a Secret>,
+        code_verifier: Option<&'a PkceVerifier>,
     },
     RefreshToken {
-        refresh_token: &'a Secret,
+        refresh_token: &'a RefreshToken,
     },
     ClientCredentials {
         scopes: &'a [String],
@@ -254,7 +100,7 @@ pub enum Grant<'a> {
 pub struct TokenRequest<'a> {
     pub endpoints: &'a OAuth2Endpoints,
     pub client_id: &'a str,
-    pub client_secret: &'a Secret,
+    pub client_secret: &'a ClientSecret,
     pub grant: Grant<'a>,
 }
 
@@ -341,9 +187,11 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
         .as_deref()
         .filter(|p| !p.is_empty())
         .unwrap_or("access_token");
-    let nonempty = |v: Option<&Value>| v.and_then(Value::as_str).filter(|t| !t.is_empty()).map(Secret::new);
+    fn nonempty(v: Option<&Value>) -> Option<&str> {
+        v.and_then(Value::as_str).filter(|t| !t.is_empty())
+    }
     // The top level, or the alternate object when the top level carries no token.
-    let (scope, token) = match nonempty(at_path(&raw, token_path)) {
+    let (scope, token) = match nonempty(at_path(&raw, token_path)).map(AccessToken::new) {
         Some(t) => (None, t),
         None => {
             let alt = shape
@@ -351,7 +199,7 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
                 .as_deref()
                 .and_then(|p| at_path(&raw, p))
                 .and_then(Value::as_object);
-            match alt.and_then(|a| nonempty(a.get("access_token")).map(|t| (a, t))) {
+            match alt.and_then(|a| nonempty(a.get("access_token")).map(|t| (a, AccessToken::new(t)))) {
                 Some((a, t)) => (Some(a), t),
                 None => return Err(TokenError::Malformed("no access_token")),
             }
@@ -359,7 +207,7 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
     };
     let within = scope.unwrap_or(&raw);
     let refresh_path = shape.refresh_token_path.as_deref().unwrap_or("refresh_token");
-    let refresh_token = nonempty(at_path(within, refresh_path));
+    let refresh_token = nonempty(at_path(within, refresh_path)).map(RefreshToken::new);
     let expires_path = shape.expires_in_path.as_deref().unwrap_or("expires_in");
     let expires_in = read_expires_in(at_path(within, expires_path))?
         .map(|n| if shape.expires_in_ms { n / 1000.0 } else { n } as i64)
@@ -379,7 +227,7 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
         access_token: token,
         refresh_token,
         expires_in,
-        raw,
+        raw: raw.into(),
         metadata,
     })
 }
@@ -495,7 +343,19 @@ mod tests {
         assert_eq!(t.access_token.expose(), "at");
         assert_eq!(t.refresh_token.unwrap().expose(), "rt");
         assert_eq!(t.expires_in, Some(3600));
-        assert_eq!(t.raw["team"], json!({"id": "T1"}));
+        assert_eq!(t.raw.0["team"], json!({"id": "T1"}));
+    }
+
+    #[test]
+    fn a_token_response_never_prints_its_tokens() {
+        let t = parse(
+            200,
+            r#"{"access_token":"at-SECRET","refresh_token":"rt-SECRET","id_token":"id-SECRET","expires_in":60}"#,
+        )
+        .unwrap();
+        let debug = format!("{t:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("id_token"), "the raw response names its fields: {debug}");
     }
 
     #[test]
@@ -559,7 +419,7 @@ mod tests {
     fn form_encoded_bodies_are_read_too() {
         let t = parse(200, "access_token=gho_x&scope=repo&token_type=bearer").unwrap();
         assert_eq!(t.access_token.expose(), "gho_x");
-        assert_eq!(t.raw["scope"], "repo");
+        assert_eq!(t.raw.0["scope"], "repo");
         let err = parse(200, "error=bad_verification_code&error_description=The+code+is+wrong").unwrap_err();
         assert!(matches!(err, TokenError::Provider { ref error, .. } if error == "bad_verification_code"));
     }
@@ -584,49 +444,4 @@ mod tests {
         );
         assert!(!TokenError::Status(500).to_string().contains("secret"));
     }
-
-    #[test]
-    fn the_authorization_url_carries_pkce_state_and_extras() {
-        let endpoints = OAuth2Endpoints {
-            authorization_params: vec![("prompt".into(), "consent".into())],
-            ..OAuth2Endpoints::new(
-                Url::parse("https://id.example.com/auth?audience=api").unwrap(),
-                Url::parse("https://id.example.com/token").unwrap(),
-            )
-        };
-        let state = Secret::new("st");
-        let url = authorization_url(
-            &endpoints,
-            &AuthorizationRequest {
-                client_id: "cid",
-                redirect_uri: "http://127.0.0.1:3003/oauth/callback",
-                scopes: &["openid".into(), "email".into()],
-                state: &state,
-                code_challenge: Some("chal"),
-                extra_params: &[("prompt".into(), "login".into()), ("login_hint".into(), "a@b.c".into())],
-                user_scope: None,
-            },
-        );
-        let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        let get = |k: &str| {
-            q.iter()
-                .filter(|(qk, _)| qk == k)
-                .map(|(_, v)| v.as_str())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(url.host_str(), Some("id.example.com"));
-        assert_eq!(get("audience"), ["api"]);
-        assert_eq!(get("scope"), ["openid email"]);
-        assert_eq!(get("state"), ["st"]);
-        assert_eq!(get("code_challenge_method"), ["S256"]);
-        assert_eq!(
-            get("prompt"),
-            ["login"],
-            "a request's extra replaces the provider default"
-        );
-        assert_eq!(get("login_hint"), ["a@b.c"]);
-    }
 }
-
-#[cfg(test)]
-mod quirk_tests;

@@ -1,0 +1,208 @@
+//! `OAUTH2`: the authorization-code grant through a browser redirect (PKCE S256 unless the
+//! provider refuses it), and the refresh-token grant. The pieces are shared with the
+//! client-credentials mode: `endpoints` (where and how, from the catalog or the integration),
+//! `authorize` (the authorization URL), `token` (the one token request, and reading answers).
+
+pub mod authorize;
+pub mod endpoints;
+pub mod token;
+
+use async_trait::async_trait;
+
+use super::{
+    open_client_secret, pkce, wrong_credentials, AuthScheme, Callback, Kept, ModeContext, Obtain, Obtained, Redirect,
+    RedirectStart,
+};
+use crate::credentials::Credentials;
+use crate::domain::{AuthMode, ClientSecret};
+use crate::error::{Error, ErrorCode};
+use authorize::AuthorizationRequest;
+use endpoints::OAuth2Endpoints;
+use token::{Grant, TokenError, TokenRequest, TokenResponse};
+
+pub struct OAuth2;
+
+/// The token request of the OAuth2 modes: `grant` at the endpoints, through the stack's HTTP
+/// client and within its provider timeout (`token::request_token` builds and sends it).
+pub async fn token_grant(
+    cx: &ModeContext<'_>,
+    endpoints: &OAuth2Endpoints,
+    client_id: &str,
+    client_secret: &ClientSecret,
+    grant: Grant<'_>,
+) -> Result<TokenResponse, TokenError> {
+    token::request_token(
+        &cx.state.http,
+        cx.state.config.provider_timeout,
+        &TokenRequest {
+            endpoints,
+            client_id,
+            client_secret,
+            grant,
+        },
+    )
+    .await
+}
+
+/// A failed token request as the caller sees it: retrying helps when the endpoint did not
+/// answer or failed on its side, not when it refused. The message never holds the body.
+pub fn token_failure(code: ErrorCode, what: &str, e: TokenError) -> Error {
+    Error::provider(e.is_transient(), code, format!("{what}: {e} [{}]", e.code()))
+}
+
+/// For the activity log: what the provider issued, without any of it.
+fn token_note(token: &TokenResponse) -> String {
+    let expires = token
+        .expires_in
+        .map(|s| format!(", expires in {s} s"))
+        .unwrap_or_default();
+    let refresh = if token.refresh_token.is_some() {
+        ", with a refresh token"
+    } else {
+        ""
+    };
+    format!("Token received{expires}{refresh}.")
+}
+
+#[async_trait]
+impl AuthScheme for OAuth2 {
+    fn mode(&self) -> AuthMode {
+        AuthMode::OAuth2
+    }
+
+    fn obtains(&self) -> Obtain {
+        Obtain::Redirect
+    }
+
+    async fn start(&self, cx: &ModeContext<'_>, start: &RedirectStart<'_>) -> Result<Redirect, Error> {
+        let client_id = cx.integration.client_id.clone().ok_or_else(|| {
+            Error::invalid(
+                ErrorCode::MissingClientId,
+                format!("Integration '{}' has no client id configured.", cx.integration.key),
+            )
+        })?;
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let verifier = endpoints.pkce.then(pkce::new_verifier);
+        let user_scope: Option<Vec<String>> = start.user_scope.map(|u| {
+            u.split([',', ' '])
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        let challenge = verifier.as_ref().map(pkce::s256_challenge);
+        let url = authorize::authorization_url(
+            &endpoints,
+            &AuthorizationRequest {
+                client_id: &client_id,
+                redirect_uri: start.redirect_uri,
+                scopes: &cx.integration.scopes,
+                state: start.state,
+                code_challenge: challenge.as_deref(),
+                extra_params: start.authorization_params,
+                user_scope: user_scope.as_deref(),
+            },
+        );
+        Ok(Redirect {
+            url,
+            kept: Kept {
+                code_verifier: verifier,
+            },
+        })
+    }
+
+    async fn finish(&self, cx: &ModeContext<'_>, callback: &Callback<'_>) -> Result<Obtained, Error> {
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let code = callback
+            .params
+            .get(&endpoints.code_param)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| Error::invalid(ErrorCode::TokenErr, "The provider sent no authorization code."))?;
+        let client_id = cx.integration.client_id.clone().unwrap_or_default();
+        let client_secret = open_client_secret(cx.state, cx.integration).await?;
+        let grant = Grant::AuthorizationCode {
+            code,
+            redirect_uri: callback.redirect_uri,
+            code_verifier: callback.kept.code_verifier.as_ref(),
+        };
+        let token = token_grant(cx, &endpoints, &client_id, &client_secret, grant)
+            .await
+            .map_err(|e| token_failure(ErrorCode::TokenErr, "Token exchange failed", e))?;
+        let callback_values: Vec<(String, String)> = endpoints
+            .redirect_uri_metadata
+            .iter()
+            .filter_map(|k| callback.params.get(k).map(|v| (k.clone(), v.clone())))
+            .collect();
+        let connection_config = crate::providers::config_from_provider(
+            &cx.integration.provider,
+            cx.connection_config.clone(),
+            &token.metadata,
+            &callback_values,
+        );
+        Ok(Obtained {
+            note: token_note(&token),
+            credentials: token.into_credentials(cx.state.clock.now()),
+            connection_config,
+        })
+    }
+
+    async fn verify(&self, _cx: &ModeContext<'_>, credentials: Credentials) -> Result<Credentials, Error> {
+        match &credentials {
+            Credentials::OAuth2 { access_token, .. } if access_token.is_empty() => {
+                Err(Error::invalid_body("credentials.access_token must not be empty."))
+            }
+            Credentials::OAuth2 { .. } => Ok(credentials),
+            other => Err(wrong_credentials(self.mode(), other)),
+        }
+    }
+
+    /// The refresh-token grant at the provider's refresh (or token) URL. A response without a
+    /// refresh token keeps the one the connection has: most providers do not rotate it.
+    async fn refresh(&self, cx: &ModeContext<'_>, current: &Credentials) -> Result<Obtained, Error> {
+        let Credentials::OAuth2 { refresh_token, .. } = current else {
+            return Err(wrong_credentials(self.mode(), current));
+        };
+        let refresh_token = refresh_token.as_ref().ok_or_else(|| {
+            Error::invalid(
+                ErrorCode::InvalidCredentials,
+                "The connection has no refresh token; it must be authorized again.",
+            )
+        })?;
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let client_id = cx.integration.client_id.clone().unwrap_or_default();
+        let client_secret = open_client_secret(cx.state, cx.integration).await?;
+        let token = token_grant(
+            cx,
+            &endpoints,
+            &client_id,
+            &client_secret,
+            Grant::RefreshToken { refresh_token },
+        )
+        .await
+        .map_err(|e| token_failure(ErrorCode::TokenErr, "Token refresh failed", e))?;
+        let note = token_note(&token);
+        let connection_config = crate::providers::config_from_provider(
+            &cx.integration.provider,
+            cx.connection_config.clone(),
+            &token.metadata,
+            &[],
+        );
+        let mut credentials = token.into_credentials(cx.state.clock.now());
+        if let Credentials::OAuth2 {
+            refresh_token: kept @ None,
+            ..
+        } = &mut credentials
+        {
+            *kept = Some(refresh_token.clone());
+        }
+        Ok(Obtained {
+            credentials,
+            connection_config,
+            note,
+        })
+    }
+}
+
+#[cfg(test)]
+mod quirk_tests;
+#[cfg(test)]
+mod refresh_tests;

@@ -1,0 +1,71 @@
+//! Connections the team's backend imports with existing credentials (migrating from another
+//! broker): checked by the integration's mode — API keys and Basic credentials proven with the
+//! provider first, as on the frontend — then stored like any other authorization.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::auth::ModeContext;
+use crate::connections::{read_connection, save_connection, NewConnection};
+use crate::credentials::Credentials;
+use crate::domain::{ConnectionId, IntegrationKey};
+use crate::error::Error;
+use crate::store::ConnectionRecord;
+use crate::AppState;
+
+/// `POST /connections`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Import {
+    connection_id: Option<String>,
+    provider_config_key: String,
+    credentials: Credentials,
+    #[serde(default)]
+    connection_config: Map<String, Value>,
+    #[serde(default)]
+    metadata: Map<String, Value>,
+    end_user: Option<Value>,
+    #[serde(default)]
+    tags: Map<String, Value>,
+}
+
+/// Stores the imported connection and reads it back as stored.
+pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord, Credentials), Error> {
+    let key = IntegrationKey::parse(input.provider_config_key)?;
+    let connection_id = match input.connection_id {
+        Some(id) => ConnectionId::parse(id)?,
+        None => ConnectionId::generate(),
+    };
+    let integration = crate::integrations::get(state, &key).await?;
+    if input.credentials.auth_mode() != integration.auth_mode {
+        return Err(Error::invalid_body(format!(
+            "credentials.type is {} but integration '{key}' uses {}.",
+            input.credentials.auth_mode(),
+            integration.auth_mode
+        )));
+    }
+    let scheme = super::scheme_of(&integration)?;
+    // The backend vouches for what it imports: it may set the fields the provider fills in.
+    let connection_config =
+        crate::providers::validate_imported_connection_config(&integration.provider, &input.connection_config)?;
+    let cx = ModeContext {
+        state,
+        integration: &integration,
+        connection_config: &connection_config,
+    };
+    let credentials = scheme.verify(&cx, input.credentials).await?;
+    save_connection(
+        state,
+        NewConnection {
+            integration: &integration,
+            connection_id: &connection_id,
+            credentials: &credentials,
+            connection_config,
+            metadata: input.metadata,
+            end_user: input.end_user,
+            tags: input.tags,
+        },
+    )
+    .await?;
+    read_connection(state, &key, &connection_id).await
+}

@@ -1,0 +1,53 @@
+//! Credentials an end user submits instead of a browser redirect (API key, Basic, client
+//! credentials): started like every public flow, proven by the integration's mode with the
+//! provider, and stored only when the provider accepted them.
+
+use super::start::{begin, ConnectRequest, FlowStart};
+use super::{store_obtained, Connected};
+use crate::auth::{ModeContext, Submission};
+use crate::domain::{AuthMode, IntegrationKey};
+use crate::error::Error;
+use crate::store::EnvironmentSettings;
+use crate::AppState;
+
+/// Connects `integration` (of `mode`) with what the end user submitted.
+pub async fn submit(
+    state: &AppState,
+    settings: &EnvironmentSettings,
+    request: &ConnectRequest,
+    key: &IntegrationKey,
+    mode: AuthMode,
+    submission: Submission,
+) -> Result<Connected, Error> {
+    let FlowStart {
+        caller,
+        attempt,
+        integration,
+        connection_config,
+    } = begin(state, settings, request, key, &[mode]).await?;
+    attempt
+        .run(state, async {
+            let scheme = super::scheme_of(&integration)?;
+            let cx = ModeContext {
+                state,
+                integration: &integration,
+                connection_config: &connection_config,
+            };
+            let obtained = scheme.submit(&cx, submission).await?;
+            attempt.info(state, "verified", obtained.note.clone()).await;
+            store_obtained(
+                state,
+                &integration,
+                &caller.connection_id,
+                obtained,
+                caller.end_user.clone(),
+            )
+            .await?;
+            attempt.info(state, "stored", "Connection stored.").await;
+            Ok(Connected {
+                integration: integration.key.clone(),
+                connection_id: caller.connection_id.clone(),
+            })
+        })
+        .await
+}
