@@ -72,6 +72,7 @@ fn main() {
         allowed_hosts: vec![],
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     println!(
         "render zendesk OAuth2 endpoints:   {:?}",

@@ -9,7 +9,7 @@ use crate::domain::Secret;
 /// 64 KiB: ten times the largest token response seen from a real provider.
 pub const DEFAULT_PROVIDER_RESPONSE_LIMIT: usize = 64 * 1024;
 /// The most a provider answer may be configured to hold: what is kept of it must still fit a
-/// stored item (`store::limits`).
+/// stored item (`domain::limits`).
 pub const MAX_PROVIDER_RESPONSE_LIMIT: usize = 1024 * 1024;
 
 /// A provider response limit as configured (`--provider-response-limit`,
@@ -51,6 +51,8 @@ pub struct Config {
     pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
+    pub refresh: crate::refresh_policy::RefreshPolicy,
 }
 
 impl Config {
@@ -72,6 +74,7 @@ impl Config {
             provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
             allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
+            refresh: crate::refresh_policy::RefreshPolicy::default(),
         }
     }
 }

@@ -8,9 +8,12 @@ use serde_json::{Map, Value};
 use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
+use crate::domain::limits;
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
-use crate::store::{limits, ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
+use crate::store::{
+    ConnectionFilter, ConnectionRecord, ConnectionSummary, IntegrationRecord, Sealed, StoreError, Upsert,
+};
 use crate::AppState;
 
 pub struct NewConnection<'a> {
@@ -29,7 +32,7 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
-/// The parts of a connection besides its credentials, each within its bound (`store::limits`),
+/// The parts of a connection besides its credentials, each within its bound (`domain::limits`),
 /// so that the stored item is too. Every path that brings them checks here before it calls a
 /// provider or writes.
 pub fn check_parts(
@@ -80,6 +83,14 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         updated_at: now,
         last_fetched_at: now,
         version: 0,
+        has_refresh_token: matches!(
+            new.credentials,
+            Credentials::OAuth2 {
+                refresh_token: Some(_),
+                ..
+            }
+        ),
+        last_read_at: None,
         errors: Vec::new(),
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
@@ -94,7 +105,8 @@ pub fn connection_not_found(integration: &IntegrationKey, connection_id: &Connec
     )
 }
 
-/// A warm read: one store read and one open of the sealed blob.
+/// A warm read: one store read and one open of the sealed blob. (The store records the read
+/// when it changes the connection's refresh schedule: `ConnectionStore::read_connection`.)
 pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
@@ -102,7 +114,7 @@ pub async fn read_connection(
 ) -> Result<(ConnectionRecord, Credentials), Error> {
     let record = state
         .store
-        .get_connection(integration, connection_id)
+        .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
     let plain = state
@@ -213,7 +225,7 @@ pub async fn delete_connection(
 }
 
 /// Ordered by creation time, newest first.
-pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Result<Vec<ConnectionRecord>, Error> {
+pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Result<Vec<ConnectionSummary>, Error> {
     Ok(state.store.list_connections(filter).await?)
 }
 

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 
 use crate::auth;
+use crate::domain::HostPattern;
 use crate::domain::{AuthMode, ClientSecret, IntegrationKey};
 use crate::error::{Error, ErrorCode};
-use crate::outbound::HostPattern;
 use crate::providers;
 use crate::store::{CustomOAuth2, IntegrationRecord, StoreError};
 use crate::AppState;
@@ -149,6 +149,7 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         allowed_hosts: input.allowed_hosts.unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
@@ -218,8 +219,10 @@ pub async fn list(state: &AppState) -> Result<Vec<IntegrationRecord>, Error> {
 }
 
 /// Deletes the integration and every connection of it.
+/// Deletes the integration at once; its connections are purged in the background
+/// (`jobs::purge`), and none of them is read, listed or refreshed from this moment.
 pub async fn delete(state: &AppState, key: &IntegrationKey) -> Result<(), Error> {
-    if state.store.delete_integration(key).await? {
+    if crate::jobs::purge::delete_integration(state, key).await? {
         Ok(())
     } else {
         Err(Error::unknown_integration(key.as_str()))

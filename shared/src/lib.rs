@@ -21,12 +21,15 @@ pub mod environment;
 pub mod error;
 pub mod flows;
 pub mod integrations;
+pub mod jobs;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod outbound;
 pub mod providers;
+pub mod queue;
+pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
 pub mod store;
@@ -44,6 +47,8 @@ pub struct AppState {
     pub clock: Arc<dyn clock::Clock>,
     /// Every outgoing request: the one guarded HTTP client (`outbound`).
     pub outbound: outbound::Outbound,
+    /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
+    pub jobs: Arc<dyn queue::JobQueue>,
 }
 
 impl AppState {
@@ -61,12 +66,18 @@ impl AppState {
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             outbound,
+            jobs: Arc::new(queue::NoQueue),
         }
     }
 
     /// The same state sending through `outbound` (a client with a test's name table).
     pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Self {
         self.outbound = outbound;
+        self
+    }
+
+    pub fn with_jobs(mut self, jobs: Arc<dyn queue::JobQueue>) -> Self {
+        self.jobs = jobs;
         self
     }
 

@@ -30,6 +30,7 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
         config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
     }
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
     Ok(config)
 }
 
@@ -59,7 +60,8 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     }
 }
 
-/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+/// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -68,13 +70,21 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
+        .with_refresh_policy(config.refresh.clone());
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
-    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    Ok(match var("LATCHKEY_QUEUE_URL") {
+        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
+            crate::aws::sqs_client(&sdk),
+            url,
+        ))),
+        None => state,
+    })
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub names: Arc<NameTable>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
+    /// What runs the background jobs the stack enqueues (`run_jobs`).
+    pub jobs: crate::backend::Jobs,
     _data_dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -52,7 +54,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
     let names = Arc::new(NameTable::default());
-    let state = crate::backend::build_state(data_dir.path(), config).await;
+    let (state, jobs) = crate::backend::build_state(data_dir.path(), config).await;
     let outbound = Outbound::with_lookup(&state.config, names.clone());
     let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
@@ -70,12 +72,19 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         clock,
         names,
         http,
+        jobs,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
+    /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
+    /// runner or worker would. Returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.jobs.run(&self.state).await
+    }
+
     pub fn keys(&self) -> &EnvironmentKeys {
         &self.state.keys
     }

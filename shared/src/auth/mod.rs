@@ -327,6 +327,7 @@ mod tests {
             allowed_hosts: vec![],
             created_at: now,
             updated_at: now,
+            generation: String::new(),
         }
     }
 

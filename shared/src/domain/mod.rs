@@ -1,7 +1,11 @@
 //! Domain values parsed once at the edge. A value of these types is already valid; secrets are
 //! wrapped so that `Debug` and `Display` can never print them.
 
+pub mod hosts;
+pub mod limits;
 mod secret;
+
+pub use hosts::{AllowedHosts, HostPattern};
 
 use serde::{Deserialize, Serialize};
 

@@ -46,7 +46,7 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
     }
     let scheme = super::scheme_of(&integration)?;
     // Every part within its bound before the provider is asked or anything is written.
-    crate::store::limits::check("credentials", &input.credentials, crate::store::limits::CREDENTIALS)?;
+    crate::domain::limits::check("credentials", &input.credentials, crate::domain::limits::CREDENTIALS)?;
     crate::connections::check_parts(
         &input.connection_config,
         &input.metadata,

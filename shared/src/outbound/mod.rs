@@ -18,7 +18,6 @@
 //! before more of it is read. Errors name the failure, never the answer's body.
 
 pub mod address;
-pub mod hosts;
 pub mod resolve;
 
 use std::collections::BTreeMap;
@@ -28,8 +27,8 @@ use std::time::Duration;
 use url::Url;
 
 use crate::config::Config;
+pub use crate::domain::{AllowedHosts, HostPattern};
 use crate::error::{Error, ErrorCode};
-pub use hosts::{AllowedHosts, HostPattern};
 pub use resolve::{Lookup, NameTable, SystemLookup};
 
 /// The method of an outgoing request.

@@ -13,7 +13,7 @@ use std::sync::{LazyLock, RwLock};
 
 use super::schema::Provider;
 use super::{provider, templates};
-use crate::outbound::HostPattern;
+use crate::domain::HostPattern;
 
 /// Hosting domains (the last two labels) where anyone can serve content at a subdomain.
 const SHARED_HOSTING: &[&str] = &[

@@ -103,10 +103,10 @@ fn check_connection_config(
         return Ok(input.clone());
     };
     let specs = p.connection_config.as_ref();
-    if crate::store::limits::stored_size(input) > crate::store::limits::CONNECTION_CONFIG {
+    if crate::domain::limits::stored_size(input) > crate::domain::limits::CONNECTION_CONFIG {
         return Err(invalid_config(format!(
             "The connection config is larger than Latchkey stores ({} KiB as JSON).",
-            crate::store::limits::CONNECTION_CONFIG / 1024
+            crate::domain::limits::CONNECTION_CONFIG / 1024
         )));
     }
     let mut out = Map::new();
@@ -194,7 +194,7 @@ pub fn config_from_provider(
         match v {
             Value::String(s) if !admissible(k, s) => continue,
             // Other values are kept as sent, within the bound a string has.
-            other if crate::store::limits::stored_size(other) > 2048 => continue,
+            other if crate::domain::limits::stored_size(other) > 2048 => continue,
             _ => {
                 config.insert(k.clone(), v.clone());
             }

@@ -225,9 +225,9 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
         })
         .collect();
     // What is kept of the answer must fit the stored connection, whatever the read limit.
-    if crate::store::limits::stored_size(&raw) > crate::store::limits::RAW {
+    if crate::domain::limits::stored_size(&raw) > crate::domain::limits::RAW {
         return Err(TokenError::Outbound(OutboundError::TooLarge {
-            limit: crate::store::limits::RAW,
+            limit: crate::domain::limits::RAW,
         }));
     }
     Ok(TokenResponse {
@@ -413,7 +413,7 @@ mod tests {
 
     #[test]
     fn a_response_larger_than_a_stored_raw_is_refused() {
-        let limit = crate::store::limits::RAW;
+        let limit = crate::domain::limits::RAW;
         let body = json!({"access_token": "at", "padding": "p".repeat(limit)}).to_string();
         assert_eq!(
             parse(200, &body),

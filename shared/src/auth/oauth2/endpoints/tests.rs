@@ -17,6 +17,7 @@ fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
         allowed_hosts: vec![],
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     }
 }
 
@@ -56,7 +57,7 @@ fn each_url_knows_who_chose_its_host() {
         refused.detail.unwrap().contains("evil.example"),
         "the operator sees the host"
     );
-    canvas.allowed_hosts = vec![crate::outbound::HostPattern::parse("*.instructure.com").unwrap()];
+    canvas.allowed_hosts = vec![crate::domain::HostPattern::parse("*.instructure.com").unwrap()];
     assert_eq!(
         endpoints_of(&canvas, &evil).unwrap().check_hosts().unwrap_err().code,
         ErrorCode::HostNotAllowed

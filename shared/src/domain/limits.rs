@@ -87,6 +87,8 @@ mod tests {
             updated_at: time::OffsetDateTime::UNIX_EPOCH,
             last_fetched_at: time::OffsetDateTime::UNIX_EPOCH,
             version: u64::MAX,
+            has_refresh_token: true,
+            last_read_at: Some(time::OffsetDateTime::UNIX_EPOCH),
             errors: vec![
                 ConnectionProblem {
                     kind: "refresh".into(),
