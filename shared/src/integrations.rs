@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::auth;
+use crate::domain::HostPattern;
 use crate::domain::{AuthMode, ClientSecret, IntegrationKey};
 use crate::error::{Error, ErrorCode};
 use crate::providers;
@@ -50,6 +51,8 @@ pub struct CreateIntegration {
     pub display_name: Option<String>,
     pub credentials: Option<CredentialsInput>,
     pub custom: Option<CustomOAuth2>,
+    /// Hosts an end user may name in connection config (`*.instructure.com`).
+    pub allowed_hosts: Option<Vec<HostPattern>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +62,20 @@ pub struct UpdateIntegration {
     pub display_name: Option<String>,
     pub credentials: Option<CredentialsInput>,
     pub custom: Option<CustomOAuth2>,
+    /// Replaces the list; `[]` returns to the catalog's defaults.
+    pub allowed_hosts: Option<Vec<HostPattern>>,
+}
+
+/// At most this many allowed-host patterns per integration.
+const MAX_ALLOWED_HOSTS: usize = 50;
+
+fn check_allowed_hosts(hosts: &[HostPattern]) -> Result<(), Error> {
+    if hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(Error::invalid_body(format!(
+            "allowed_hosts takes at most {MAX_ALLOWED_HOSTS} patterns."
+        )));
+    }
+    Ok(())
 }
 
 fn check_display_name(name: &Option<String>) -> Result<(), Error> {
@@ -118,6 +135,7 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     if let Some(custom) = &input.custom {
         auth::oauth2::endpoints::validate_custom(custom, &input.provider)?;
     }
+    check_allowed_hosts(input.allowed_hosts.as_deref().unwrap_or_default())?;
     let now = state.clock.now();
     let mut record = IntegrationRecord {
         key,
@@ -128,8 +146,10 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         client_secret: None,
         scopes: Vec::new(),
         custom: input.custom,
+        allowed_hosts: input.allowed_hosts.unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
@@ -168,21 +188,52 @@ fn endpoints_of(custom: Option<&CustomOAuth2>) -> [(&'static str, Option<&str>);
     ]
 }
 
-/// Re-pointing an integration that holds a client secret takes the secret again in the same
-/// request: otherwise whoever holds the secret key could point the token URL at a host of
-/// theirs and have the next token request deliver a secret the API never returns.
-fn check_repointing(record: &IntegrationRecord, custom: &CustomOAuth2, resent: bool) -> Result<(), Error> {
+/// What an update changes of where the integration's client secret (or what its users' flows
+/// carry) may be sent, by field: each custom endpoint it moves, and `allowed_hosts` when the new
+/// list (`[]`: the catalog's defaults) widens them (narrowing sends nothing anywhere new).
+fn new_destinations(
+    record: &IntegrationRecord,
+    custom: Option<&CustomOAuth2>,
+    hosts: Option<&[HostPattern]>,
+) -> Vec<&'static str> {
+    let mut changed: Vec<&'static str> = match custom {
+        Some(custom) => {
+            let (before, after) = (endpoints_of(record.custom.as_ref()), endpoints_of(Some(custom)));
+            before
+                .iter()
+                .zip(after.iter())
+                .filter(|(b, a)| b.1 != a.1)
+                .map(|(b, _)| b.0)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    if let Some(hosts) = hosts {
+        // `[]` means the catalog's defaults, which may be wider than the operator's list.
+        let before = auth::allowed_hosts(record);
+        let after = auth::allowed_hosts(&IntegrationRecord {
+            allowed_hosts: hosts.to_vec(),
+            ..record.clone()
+        });
+        if after.patterns.iter().any(|h| !before.covers(h)) {
+            changed.push("allowed_hosts");
+        }
+    }
+    changed
+}
+
+/// The one rule for every change of where the client secret may go — a custom endpoint moved,
+/// an allowed host added: an integration that holds a client secret takes the secret again in
+/// the same request. Otherwise whoever holds only the secret key could point the token URL, or
+/// allow a host, of theirs and have the next token request deliver a secret the API never
+/// returns.
+fn check_new_destinations(record: &IntegrationRecord, input: &UpdateIntegration) -> Result<(), Error> {
+    let resent = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
     if record.client_secret.is_none() || resent {
         return Ok(());
     }
-    let (before, after) = (endpoints_of(record.custom.as_ref()), endpoints_of(Some(custom)));
-    let moved: Vec<&str> = before
-        .iter()
-        .zip(after.iter())
-        .filter(|(b, a)| b.1 != a.1)
-        .map(|(b, _)| b.0)
-        .collect();
-    if moved.is_empty() {
+    let changed = new_destinations(record, input.custom.as_ref(), input.allowed_hosts.as_deref());
+    if changed.is_empty() {
         return Ok(());
     }
     Err(Error::invalid(
@@ -190,7 +241,7 @@ fn check_repointing(record: &IntegrationRecord, custom: &CustomOAuth2, resent: b
         format!(
             "Changing {} sends the integration's client secret (or its users' credentials) somewhere new: send \
              credentials.client_secret again in the same request.",
-            moved.join(", ")
+            changed.join(", ")
         ),
     ))
 }
@@ -207,14 +258,21 @@ pub async fn update(
     }
     let mut record = get(state, key).await?;
     check_display_name(&input.display_name)?;
+    if let Some(custom) = &input.custom {
+        auth::oauth2::endpoints::validate_custom(custom, &record.provider)?;
+    }
+    if let Some(hosts) = &input.allowed_hosts {
+        check_allowed_hosts(hosts)?;
+    }
+    check_new_destinations(&record, &input)?;
     if let Some(name) = input.display_name {
         record.display_name = Some(name);
     }
     if let Some(custom) = input.custom {
-        auth::oauth2::endpoints::validate_custom(&custom, &record.provider)?;
-        let resent = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
-        check_repointing(&record, &custom, resent)?;
         record.custom = Some(custom);
+    }
+    if let Some(hosts) = input.allowed_hosts {
+        record.allowed_hosts = hosts;
     }
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
@@ -239,8 +297,10 @@ pub async fn list(state: &AppState) -> Result<Vec<IntegrationRecord>, Error> {
 }
 
 /// Deletes the integration and every connection of it.
+/// Deletes the integration at once; its connections are purged in the background
+/// (`jobs::purge`), and none of them is read, listed or refreshed from this moment.
 pub async fn delete(state: &AppState, key: &IntegrationKey) -> Result<(), Error> {
-    if state.store.delete_integration(key).await? {
+    if crate::jobs::purge::delete_integration(state, key).await? {
         Ok(())
     } else {
         Err(Error::unknown_integration(key.as_str()))

@@ -1,6 +1,7 @@
 //! The local stack's data directory: SQLite store, sealing key file and environment keys, all
 //! created on first start with owner-only permissions, and checked on every start: a file
-//! someone else may read (left by an older build, or copied in) is made owner-only again.
+//! someone else may read (left by an older build, or copied in) is made owner-only again. The
+//! store also holds the job queue; `LocalStack::jobs` runs it (`latchkey serve` on a timer).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct LocalStack {
     pub state: AppState,
     /// The same store as `state.store`, for what only the local stack does (`purge`).
     pub sqlite: Arc<SqliteStore>,
+    /// Runs the queued background jobs (`jobs::local`).
+    pub jobs: crate::jobs::local::Runner,
     /// True when this start created the data directory's keys: print them once.
     pub first_start: bool,
     pub data_dir: PathBuf,
@@ -73,10 +76,15 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     let store_path = data_dir.join(STORE_FILE);
     // Before and after opening: the files SQLite creates (`-wal`, `-shm`) exist only after.
     make_files_private(data_dir)?;
-    let store = Arc::new(SqliteStore::open(&store_path).map_err(|e| io_context(&store_path, e))?);
+    let store = SqliteStore::open(&store_path)
+        .map_err(|e| io_context(&store_path, e))?
+        .with_refresh_policy(config.refresh.clone());
+    let store = Arc::new(store);
     make_files_private(data_dir)?;
-    let state = AppState::new(store.clone(), Arc::new(sealer), keys, config);
+    let state = AppState::new(store.clone(), Arc::new(sealer), keys, config)
+        .with_jobs(Arc::new(crate::queue::local::StoreQueue::new(store.clone())));
     let stack = LocalStack {
+        jobs: crate::jobs::local::Runner::new(state.clone(), store.clone()),
         state,
         sqlite: store,
         first_start,

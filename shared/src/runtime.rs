@@ -18,7 +18,10 @@ fn var(name: &str) -> Option<String> {
 }
 
 /// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
-/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_ACTIVITY_RETENTION_DAYS`.
+/// `LATCHKEY_CALLBACK_URL`, `LATCHKEY_PROVIDER_RESPONSE_LIMIT`,
+/// `LATCHKEY_ACTIVITY_RETENTION_DAYS` and the refresh policy's variables. A deployment never
+/// reaches private addresses for an end user's host: the development switch is `latchkey
+/// serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
@@ -26,9 +29,13 @@ pub fn config_from_env() -> Result<Config, BoxError> {
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
     let mut config = Config::new(environment, public_url, callback_url);
+    if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
+        config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
+    }
     if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
         config.activity_retention = retention_days(&days)?;
     }
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
     Ok(config)
 }
 
@@ -66,7 +73,8 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     }
 }
 
-/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+/// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -76,13 +84,21 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let sdk = crate::aws::sdk_config().await;
     let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
     let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
-        .with_activity_retention(config.activity_retention);
+        .with_activity_retention(config.activity_retention)
+        .with_refresh_policy(config.refresh.clone());
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
-    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    Ok(match var("LATCHKEY_QUEUE_URL") {
+        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
+            crate::aws::sqs_client(&sdk),
+            url,
+        ))),
+        None => state,
+    })
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

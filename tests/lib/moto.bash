@@ -1,7 +1,7 @@
 # Sourced by step scripts: a Python venv under .venv/ with moto and cfn-lint, and a moto server
 # on a random loopback port (stopped on exit). Exports AWS_ENDPOINT_URL and dummy credentials.
-# The server (`moto_server.py`) handles one request at a time, as DynamoDB applies the writes of
-# an item: moto's own threaded server lets concurrent conditional writes both pass.
+# The server (`moto_server.py`) applies one DynamoDB request at a time, as DynamoDB applies the
+# writes of an item: moto's own threaded server lets concurrent conditional writes both pass.
 
 venv_setup() {
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
@@ -14,7 +14,8 @@ moto_start() {
   local port
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   MOTO_LOG=$(mktemp)
-  .venv/bin/python tests/lib/moto_server.py 127.0.0.1 "$port" >"$MOTO_LOG" 2>&1 &
+  # moto with DynamoDB requests serialized, so conditional writes are atomic as on AWS.
+  .venv/bin/python tests/lib/moto_server.py -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

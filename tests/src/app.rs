@@ -1,11 +1,13 @@
 //! `spawn_app()`: the whole local API (`latchkey::api::local`) served in-process on
-//! 127.0.0.1:0 with a fresh data directory and a clock the test can move.
+//! 127.0.0.1:0 with a fresh data directory, a clock the test can move, and a name table the
+//! test can fill (`app.names`), so a public-looking name can lead to a local listener.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
+use latchkey::outbound::{NameTable, Outbound};
 use latchkey::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -19,8 +21,13 @@ pub struct TestApp {
     pub state: AppState,
     /// Latchkey's clock: advance it to expire states and signatures.
     pub clock: Arc<ShiftedClock>,
+    /// Where Latchkey's outgoing requests look names up: `app.names.insert("evil.example", addr)`
+    /// makes that name lead to `addr` (other names go to the system resolver).
+    pub names: Arc<NameTable>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
+    /// What runs the background jobs the stack enqueues (`run_jobs`).
+    pub jobs: crate::backend::Jobs,
     backend: crate::backend::Backend,
     _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
@@ -58,24 +65,52 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
-    let (state, backend) = crate::backend::build_state(data_dir.path(), config).await;
+    let names = Arc::new(NameTable::default());
+    let (state, jobs, backend) = crate::backend::build_state(data_dir.path(), config).await;
     serve(
         listener,
-        state.with_clock(clock.clone()),
-        backend,
-        Arc::new(data_dir),
-        clock,
+        Instance {
+            state,
+            jobs,
+            backend,
+            data_dir: Arc::new(data_dir),
+            clock,
+            names,
+        },
     )
 }
 
-fn serve(
-    listener: tokio::net::TcpListener,
+/// A browser flow `TestApp::start_flow` started.
+pub struct StartedFlow {
+    /// Where the browser was sent (the provider's authorization URL).
+    pub location: url::Url,
+    pub state: String,
+    /// The flow cookie (`name=value`) the callback needs.
+    pub cookie: String,
+}
+
+/// What one served stack is made of.
+struct Instance {
     state: AppState,
+    jobs: crate::backend::Jobs,
     backend: crate::backend::Backend,
     data_dir: Arc<tempfile::TempDir>,
     clock: Arc<ShiftedClock>,
-) -> TestApp {
+    names: Arc<NameTable>,
+}
+
+fn serve(listener: tokio::net::TcpListener, instance: Instance) -> TestApp {
+    let Instance {
+        state,
+        jobs,
+        backend,
+        data_dir,
+        clock,
+        names,
+    } = instance;
     let address = format!("http://{}", listener.local_addr().unwrap());
+    let outbound = Outbound::with_lookup(&state.config, names.clone());
+    let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("the test server runs");
@@ -89,7 +124,9 @@ fn serve(
         address,
         state,
         clock,
+        names,
         http,
+        jobs,
         backend,
         _data_dir: data_dir,
         server,
@@ -116,14 +153,24 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port is free");
-        let state = crate::backend::reopen(&self.backend, (*self.state.config).clone()).await;
+        let (state, jobs) = crate::backend::reopen(&self.backend, (*self.state.config).clone()).await;
         serve(
             listener,
-            state.with_clock(self.clock.clone()),
-            self.backend.clone(),
-            self._data_dir.clone(),
-            self.clock.clone(),
+            Instance {
+                state,
+                jobs,
+                backend: self.backend.clone(),
+                data_dir: self._data_dir.clone(),
+                clock: self.clock.clone(),
+                names: self.names.clone(),
+            },
         )
+    }
+
+    /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
+    /// runner or worker would. Returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.jobs.run(&self.state).await
     }
 
     pub fn keys(&self) -> &EnvironmentKeys {
@@ -237,6 +284,47 @@ impl TestApp {
             url.push_str(extra);
         }
         url
+    }
+
+    /// Starts a browser flow (`GET` of `connect_url`), which must answer 302: the provider URL
+    /// the browser was sent to, the flow's `state`, and the flow cookie the browser was given.
+    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> StartedFlow {
+        let r = self
+            .http
+            .get(self.connect_url(integration, connection_id, extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let state = location
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("the provider URL carries the state");
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .expect("the flow cookie")
+            .to_owned();
+        StartedFlow {
+            location,
+            state,
+            cookie,
+        }
+    }
+
+    /// The provider sending the browser that started `flow` back: `GET /oauth/callback` with
+    /// the flow's state, `query` (`code=…`) and its cookie.
+    pub async fn callback(&self, flow: &StartedFlow, query: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}?state={}&{query}", self.callback_url(), flow.state))
+            .header(reqwest::header::COOKIE, &flow.cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.

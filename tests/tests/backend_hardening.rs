@@ -2,7 +2,7 @@
 //! a signed request that changes something (on any instance), or point an integration's
 //! endpoints at a host of theirs to have its never-returned client secret sent there.
 
-use latchkey_tests::{spawn_app, TestApp};
+use latchkey_tests::{spawn_app, Answer, AttackerHost, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -72,42 +72,11 @@ async fn a_signed_read_may_be_repeated() {
     }
 }
 
-/// A TCP listener standing in for the attacker's host: counts every connection made to it.
-struct Listener {
-    url: String,
-    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    _task: tokio::task::JoinHandle<()>,
-}
-
-impl Listener {
-    async fn start() -> Listener {
-        let socket = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", socket.local_addr().unwrap());
-        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = accepted.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = socket.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                drop(stream);
-            }
-        });
-        Listener {
-            url,
-            accepted,
-            _task: task,
-        }
-    }
-
-    fn connections(&self) -> usize {
-        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
 #[tokio::test]
 async fn the_secret_key_cannot_repoint_an_integration_to_collect_its_client_secret() {
     let app = spawn_app().await;
     let cc = latchkey_tests::ClientCredentialsPeer::start().await;
-    let attacker = Listener::start().await;
+    let attacker = AttackerHost::start(Answer::Json("{}".into())).await;
     app.post_integration(&json!({"provider": "8x8", "unique_key": "cc",
         "credentials": {"client_id": "cc-id", "client_secret": "cc-secret"},
         "custom": {"token_url": cc.token_url}}))
@@ -115,9 +84,9 @@ async fn the_secret_key_cannot_repoint_an_integration_to_collect_its_client_secr
     let (_, before) = app.backend(Method::GET, "/integrations/cc", None).await;
 
     for custom in [
-        json!({"token_url": format!("{}/token", attacker.url)}),
-        json!({"token_url": cc.token_url, "proxy_base_url": attacker.url}),
-        json!({"token_url": cc.token_url, "authorization_url": format!("{}/auth", attacker.url)}),
+        json!({"token_url": format!("{}/token", attacker.url())}),
+        json!({"token_url": cc.token_url, "proxy_base_url": attacker.url()}),
+        json!({"token_url": cc.token_url, "authorization_url": format!("{}/auth", attacker.url())}),
         json!({}),
     ] {
         let (status, refused) = app
@@ -158,9 +127,9 @@ async fn the_secret_key_cannot_repoint_an_integration_to_collect_its_client_secr
     let same = json!({"display_name": "CC", "custom": {"token_url": cc.token_url, "token_params": {"audience": "x"}}});
     let (status, v) = app.backend(Method::PATCH, "/integrations/cc", Some(&same)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    let moved = json!({"custom": {"token_url": format!("{}/token", attacker.url)},
+    let moved = json!({"custom": {"token_url": format!("{}/token", attacker.url())},
         "credentials": {"client_secret": "the-operators-own-new-secret"}});
     let (status, v) = app.backend(Method::PATCH, "/integrations/cc", Some(&moved)).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    assert_eq!(v["data"]["custom"]["token_url"], format!("{}/token", attacker.url));
+    assert_eq!(v["data"]["custom"]["token_url"], format!("{}/token", attacker.url()));
 }

@@ -77,6 +77,7 @@ pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery
         connection_id: q.connection_id,
         attempt_id: q.attempt_id,
         limit,
+        before: Some(crate::store::ActivityCursor::newest(state.clock.now())),
     };
     let entries = crate::activity::list(&state, &filter).await?;
     Ok(wire::json(Data {

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::activity::Attempt;
 use crate::auth::{self, AuthScheme, Obtained};
 use crate::connections::{save_connection, NewConnection, WriteMode};
-use crate::domain::{ConnectionId, IntegrationKey};
+use crate::domain::{ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::store::{IntegrationRecord, Upsert};
 use crate::AppState;
@@ -51,11 +51,13 @@ fn scheme_of(integration: &IntegrationRecord) -> Result<&'static dyn AuthScheme,
 }
 
 /// Where an end user's flow stores what it obtained: the connection it names, how (create
-/// only, or replace too), and the end user to record on it.
+/// only, or replace too), the config keys the team's backend set, and the end user to record on
+/// it.
 struct Target<'a> {
     integration: &'a IntegrationRecord,
     connection_id: &'a ConnectionId,
     write: WriteMode,
+    vouched_config: VouchedKeys,
     end_user: Option<Value>,
 }
 
@@ -74,6 +76,7 @@ async fn store_obtained(
             connection_id: target.connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
+            vouched_config: target.vouched_config,
             metadata: Default::default(),
             end_user: target.end_user,
             tags: Default::default(),

@@ -48,6 +48,7 @@ pub async fn start(
         attempt,
         integration,
         connection_config,
+        vouched_config,
     } = begin(state, settings, request, key, &auth::redirect_modes()).await?;
     attempt
         .run(state, async {
@@ -59,6 +60,7 @@ pub async fn start(
                 state,
                 integration: &integration,
                 connection_config: &connection_config,
+                vouched_config: &vouched_config,
             };
             let redirect = scheme
                 .start(
@@ -96,6 +98,7 @@ pub async fn start(
                 redirect_uri,
                 connection_config: session_config,
                 secret_config,
+                vouched_config: vouched_config.clone(),
                 origin,
                 attempt_id: attempt.id.clone(),
                 created_at: now,
@@ -257,6 +260,7 @@ async fn complete(
         state,
         integration: &integration,
         connection_config: &session.connection_config,
+        vouched_config: &session.vouched_config,
     };
     let kept = Kept {
         code_verifier: session.code_verifier.clone(),
@@ -276,6 +280,7 @@ async fn complete(
         } else {
             WriteMode::CreateOnly
         },
+        vouched_config: session.vouched_config,
         end_user: session.end_user,
     };
     // A connection created since the flow started is not replaced: the page says so as such.

@@ -24,6 +24,7 @@ pub async fn submit(
         attempt,
         integration,
         connection_config,
+        vouched_config,
     } = begin(state, settings, request, key, &[mode]).await?;
     attempt
         .run(state, async {
@@ -32,6 +33,7 @@ pub async fn submit(
                 state,
                 integration: &integration,
                 connection_config: &connection_config,
+                vouched_config: &vouched_config,
             };
             let obtained = scheme.submit(&cx, submission).await?;
             attempt.info(state, "verified", obtained.note.clone()).await;
@@ -39,6 +41,7 @@ pub async fn submit(
                 integration: &integration,
                 connection_id: &caller.connection_id,
                 write: caller.write,
+                vouched_config: vouched_config.clone(),
                 end_user: caller.end_user.clone(),
             };
             store_obtained(state, &attempt, target, obtained).await?;

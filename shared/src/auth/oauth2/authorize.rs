@@ -110,7 +110,7 @@ pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest
     let pairs = pairs
         .into_iter()
         .filter_map(|(k, v)| renamed(endpoints, &k).map(|k| (k.to_owned(), v)));
-    let mut url = endpoints.authorization_url.clone();
+    let mut url = endpoints.authorization_url.url().clone();
     url.query_pairs_mut().extend_pairs(pairs);
     Ok(url)
 }
@@ -124,8 +124,8 @@ mod tests {
         let endpoints = OAuth2Endpoints {
             authorization_params: vec![("prompt".into(), "consent".into())],
             ..OAuth2Endpoints::new(
-                Url::parse("https://id.example.com/auth?audience=api").unwrap(),
-                Url::parse("https://id.example.com/token").unwrap(),
+                crate::outbound::Target::catalog(Url::parse("https://id.example.com/auth?audience=api").unwrap()),
+                crate::outbound::Target::catalog(Url::parse("https://id.example.com/token").unwrap()),
             )
         };
         let state = OAuthState::new("st");
@@ -167,8 +167,8 @@ mod tests {
     #[test]
     fn reserved_names_are_checked_after_the_providers_renames() {
         let mut endpoints = OAuth2Endpoints::new(
-            Url::parse("https://www.printful.com/oauth/authorize").unwrap(),
-            Url::parse("https://www.printful.com/oauth/token").unwrap(),
+            crate::outbound::Target::catalog(Url::parse("https://www.printful.com/oauth/authorize").unwrap()),
+            crate::outbound::Target::catalog(Url::parse("https://www.printful.com/oauth/token").unwrap()),
         );
         endpoints.authorization_url_replacements = vec![
             ("redirect_uri".into(), "redirect_url".into()),

@@ -19,6 +19,7 @@ fn session(state: &str) -> OAuthSession {
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
         secret_config: Some(Sealed(vec![4; 20])),
+        vouched_config: Default::default(),
         origin: Some("http://localhost:5173".into()),
         attempt_id: unique("attempt"),
         created_at: now(),

@@ -1,13 +1,16 @@
 //! Activity entries: one item per entry in its attempt's partition (`ACT#<attempt>`), listed
-//! through GSI1 (the environment) and GSI2 (one connection), expired by TTL after the store's
-//! activity retention.
+//! through `ActivityByTime` (the environment: a partition per day and shard, read newest day
+//! first and merged across shards) and `ActivityByConnection`, expired by TTL after the store's
+//! activity retention. Both indexes project the entry's `body` (which never holds a secret).
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
-use super::keys::{self, CONNECTION_ID, INTEGRATION};
-use super::table::retained;
-use super::{record_item, s, DynamoStore, Query, GSI1, GSI2};
-use crate::store::{ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
+use super::keys;
+use super::table::{retained, ACTIVITY_BY_CONNECTION, ACTIVITY_BY_TIME};
+use super::{body, record_item, DynamoStore, Query};
+use crate::store::shards::ACTIVITY_SHARDS;
+use crate::store::{ActivityCursor, ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
 
 #[async_trait]
 impl ActivityStore for DynamoStore {
@@ -21,22 +24,53 @@ impl ActivityStore for DynamoStore {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }
-        // The narrowest partition the filter names: one attempt, one connection, or all.
-        let mut q = match (&filter.attempt_id, &filter.connection_id) {
-            (Some(attempt), conn) => {
-                let mut q = Query::partition(None, keys::attempt_partition(attempt));
-                if let Some(conn) = conn {
-                    q.filter_equals(CONNECTION_ID, s(conn));
-                }
-                q
-            }
-            (None, Some(conn)) => Query::partition(Some(&GSI2), keys::connection_activity_partition(conn)),
-            (None, None) => Query::partition(Some(&GSI1), keys::ACTIVITY.into()),
+        let cursor = filter
+            .before
+            .clone()
+            .unwrap_or_else(|| ActivityCursor::newest(OffsetDateTime::now_utc()));
+        let bound = keys::activity_bound(&cursor);
+        let keep = |item: &super::Item| -> StoreResult<Option<ActivityEntry>> {
+            let entry: ActivityEntry = body(item)?;
+            let matches = filter
+                .integration
+                .as_ref()
+                .is_none_or(|i| entry.integration.as_ref() == Some(i))
+                && filter
+                    .connection_id
+                    .as_ref()
+                    .is_none_or(|c| entry.connection_id.as_ref() == Some(c));
+            Ok(matches.then_some(entry))
+        };
+        // The narrowest partition the filter names: one attempt, one connection, or the days.
+        let single = match (&filter.attempt_id, &filter.connection_id) {
+            (Some(attempt), _) => Some(Query::partition(None, keys::attempt_partition(attempt))),
+            (None, Some(conn)) => Some(Query::partition(
+                Some(&ACTIVITY_BY_CONNECTION),
+                keys::connection_activity_partition(conn),
+            )),
+            (None, None) => None,
+        };
+        if let Some(q) = single {
+            let q = q.sort_before(bound).newest_first();
+            return self.merge(std::slice::from_ref(&q), filter.limit, keep).await;
         }
-        .newest_first();
-        if let Some(int) = &filter.integration {
-            q.filter_equals(INTEGRATION, s(int));
+        // Day by day, from the cursor's back to the retention horizon (older entries are gone
+        // or going: TTL).
+        let mut out = Vec::new();
+        let mut day = cursor.timestamp;
+        let horizon = cursor.timestamp - self.activity_retention - time::Duration::days(1);
+        while out.len() < filter.limit && day >= horizon {
+            let name = keys::day(day);
+            let queries: Vec<Query> = (0..ACTIVITY_SHARDS)
+                .map(|shard| {
+                    Query::partition(Some(&ACTIVITY_BY_TIME), keys::activity_day_partition(&name, shard))
+                        .sort_before(bound.clone())
+                        .newest_first()
+                })
+                .collect();
+            out.extend(self.merge(&queries, filter.limit - out.len(), keep).await?);
+            day -= time::Duration::days(1);
         }
-        self.query(&q, filter.limit).await
+        Ok(out)
     }
 }

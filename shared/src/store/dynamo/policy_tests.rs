@@ -1,8 +1,10 @@
 //! `template.yaml` grants each function role DynamoDB access by item type: every statement
 //! names the partition keys it may touch (`dynamodb:LeadingKeys`), and those must be the
-//! partitions `keys.rs` writes. This checks the template against the code, and the few rules
-//! the roles exist for: the public functions cannot write the settings (turn HMAC off) or mint
-//! connect sessions, and `callback-redirect` touches no table.
+//! partitions `keys.rs` writes. This checks the template against the code, and the rules the
+//! roles exist for: the public functions cannot write the settings (turn HMAC off), mint connect
+//! sessions or write an integration; only the operator's function writes integrations and
+//! settings; the worker deletes connections and nothing else; `callback-redirect` touches no
+//! table.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -81,6 +83,10 @@ fn grants() -> BTreeMap<String, Vec<Grant>> {
     out
 }
 
+/// Index partitions no deployed function queries yet: the refresh index is written with every
+/// connection, but no function runs the refresh scheduler, so no role may read it.
+const QUERIED_BY_NO_FUNCTION: &[&str] = &["REFRESH#*"];
+
 #[test]
 fn every_granted_partition_is_one_the_code_writes_and_every_one_is_granted() {
     let (table, index): (BTreeSet<String>, BTreeSet<String>) = (
@@ -105,22 +111,31 @@ fn every_granted_partition_is_one_the_code_writes_and_every_one_is_granted() {
         assert!(granted.contains(&(false, key.clone())), "no function may touch {key}");
     }
     for key in &index {
-        assert!(granted.contains(&(true, key.clone())), "no function may query {key}");
+        let queried = granted.contains(&(true, key.clone()));
+        assert_eq!(
+            queried,
+            !QUERIED_BY_NO_FUNCTION.contains(&key.as_str()),
+            "{key}: queried by a function {queried}"
+        );
     }
+}
+
+/// Whether `pk` falls in one of the `dynamodb:LeadingKeys` patterns.
+fn matches(patterns: &[String], pk: &str) -> bool {
+    patterns
+        .iter()
+        .any(|p| p.strip_suffix('*').map_or(pk == p, |prefix| pk.starts_with(prefix)))
 }
 
 #[test]
 fn the_key_formats_fall_in_the_listed_partitions() {
-    let table = keys::table_leading_keys();
-    let matches = |pk: &str| {
-        table
-            .iter()
-            .any(|p| p.strip_suffix('*').map_or(pk == p, |prefix| pk.starts_with(prefix)))
-    };
+    use super::table::PK;
+    let (table, index) = (keys::table_leading_keys(), keys::index_leading_keys());
     let int = crate::domain::IntegrationKey::parse("i").unwrap();
     let conn = crate::domain::ConnectionId::parse("c").unwrap();
-    let pks = [
+    let items = [
         keys::integration(&int),
+        keys::generation_copy(&int, 3),
         keys::connection(&int, &conn),
         keys::oauth_session("s"),
         keys::connect_session("h"),
@@ -128,11 +143,46 @@ fn the_key_formats_fall_in_the_listed_partitions() {
         keys::nonce("n"),
         keys::settings(),
     ];
-    for key in pks {
-        let pk = key[super::table::PK].as_s().unwrap();
-        assert!(matches(pk), "{pk} is in no listed partition");
+    for key in items {
+        let pk = key[PK].as_s().unwrap();
+        assert!(matches(&table, pk), "{pk} is in no listed partition of the table");
     }
-    assert!(matches(&keys::attempt_partition("a")));
+    assert!(matches(&table, &keys::attempt_partition("a")));
+    // Every index partition a write places an item in, and every one a query reads.
+    let entry = crate::store::conformance::activity_entry("e", time::OffsetDateTime::now_utc());
+    let entry = crate::store::ActivityEntry {
+        connection_id: Some("c".into()),
+        ..entry
+    };
+    let placement = keys::ConnectionPlacement {
+        id: "id",
+        integration: &int,
+        generation: Some("g"),
+        created_at: time::OffsetDateTime::now_utc(),
+        end_user_id: Some("u"),
+        next_refresh: Some(time::OffsetDateTime::now_utc()),
+    };
+    let written: Vec<String> = keys::connection_index_attributes(&placement)
+        .into_iter()
+        .chain(keys::activity_attributes(&entry))
+        .chain(keys::integration_attributes(&int, "g"))
+        .filter(|(attr, _)| super::INDEXES.iter().any(|i| i.pk == *attr))
+        .map(|(attr, value)| value.unwrap_or_else(|| panic!("{attr} unset")).as_s().unwrap().clone())
+        .collect();
+    assert_eq!(written.len(), 7, "every index's partition key: {written:?}");
+    let read = [
+        keys::INTEGRATIONS_PARTITION.to_owned(),
+        keys::integration_listing(&int, "g", 0),
+        keys::environment_listing(0),
+        keys::end_user_listing("u"),
+        keys::end_user_listing(&"u".repeat(600)),
+        keys::refresh_partition(0),
+        keys::activity_day_partition("20260101", 0),
+        keys::connection_activity_partition("c"),
+    ];
+    for pk in written.iter().chain(read.iter()) {
+        assert!(matches(&index, pk), "{pk} is in no listed partition of the indexes");
+    }
 }
 
 /// Whether `grant` allows a write action on partition `key` of the table.
@@ -148,12 +198,27 @@ fn writes(grant: &Grant, key: &str) -> bool {
         && grant.leading_keys.iter().any(|k| k == key)
 }
 
+/// The functions that may write (put, update or delete) items of partition pattern `key`.
+fn writers(grants: &BTreeMap<String, Vec<Grant>>, key: &str) -> Vec<String> {
+    grants
+        .iter()
+        .filter(|(_, gs)| gs.iter().any(|g| writes(g, key)))
+        .map(|(f, _)| f.clone())
+        .collect()
+}
+
 #[test]
 fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect_touches_nothing() {
     let grants = grants();
+    let pattern = |prefix: &str| format!("{prefix}*");
     for function in ["auth-start", "oauth-callback"] {
         let grants = &grants[function];
-        for key in [keys::SETTINGS.to_owned(), format!("{}*", keys::CONNECT_SESSION_PREFIX)] {
+        for key in [
+            keys::SETTINGS.to_owned(),
+            pattern(keys::CONNECT_SESSION_PREFIX),
+            pattern(keys::INTEGRATION_PREFIX),
+            pattern(keys::GENERATION_COPY_PREFIX),
+        ] {
             assert!(!grants.iter().any(|g| writes(g, &key)), "{function} may write {key}");
         }
         assert!(
@@ -170,11 +235,34 @@ fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect
         "the callback reads no settings"
     );
     assert!(grants["callback-redirect"].is_empty());
-    // Only the operator's function changes the settings.
-    let writers: Vec<&String> = grants
-        .iter()
-        .filter(|(_, gs)| gs.iter().any(|g| writes(g, keys::SETTINGS)))
-        .map(|(f, _)| f)
-        .collect();
-    assert_eq!(writers, ["admin"]);
+    // Only the operator's function changes the settings and the integrations.
+    for key in [
+        keys::SETTINGS.to_owned(),
+        pattern(keys::INTEGRATION_PREFIX),
+        pattern(keys::GENERATION_COPY_PREFIX),
+        pattern(keys::CONNECT_SESSION_PREFIX),
+    ] {
+        assert_eq!(writers(&grants, &key), ["admin"], "{key}");
+    }
+    // The operator's function reads connections but never writes one; the worker only deletes
+    // them, and writes nothing else.
+    assert!(!writers(&grants, &pattern(keys::CONNECTION_PREFIX)).contains(&"admin".to_owned()));
+    for g in &grants["worker"] {
+        let writing = g
+            .actions
+            .iter()
+            .any(|a| a != "dynamodb:GetItem" && a != "dynamodb:Query");
+        assert!(
+            !writing || (g.actions == ["dynamodb:DeleteItem"] && g.leading_keys == [pattern(keys::CONNECTION_PREFIX)]),
+            "worker: {g:?}"
+        );
+    }
+    assert!(writers(&grants, &pattern(keys::CONNECTION_PREFIX)).contains(&"worker".to_owned()));
+    // Nobody scans the table.
+    for (function, gs) in &grants {
+        assert!(
+            !gs.iter().any(|g| g.actions.iter().any(|a| a == "dynamodb:Scan")),
+            "{function} may scan"
+        );
+    }
 }

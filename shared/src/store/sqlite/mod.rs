@@ -6,7 +6,9 @@
 //! - this file: opening, and the statements every domain uses — `one`, `all`, `insert_new`,
 //!   `execute` — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs`, `flow_sessions.rs`,
-//!   `activity.rs`, `settings.rs`, `nonces.rs`.
+//!   `activity.rs`, `settings.rs`, `nonces.rs`, and `queue.rs` (the local job queue).
+//!
+//! Everything is one partition: the refresh index and every purge have a single shard.
 
 mod activity;
 mod connections;
@@ -14,6 +16,7 @@ mod flow_sessions;
 mod integrations;
 mod migrations;
 mod nonces;
+mod queue;
 mod settings;
 
 use std::path::Path;
@@ -25,10 +28,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{StoreError, StoreResult};
+use crate::refresh_policy::RefreshPolicy;
 pub use migrations::SCHEMA_VERSION;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// What the refresh schedule (`refresh_ns`) of each written connection is computed with.
+    policy: RefreshPolicy,
+}
+
+/// A fresh integration generation.
+fn new_generation() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -116,7 +127,16 @@ impl SqliteStore {
         migrations::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            policy: RefreshPolicy::default(),
+        })
+    }
+
+    /// Schedules connection renewals with `policy` (the default policy otherwise).
+    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// Deletes what has expired (DynamoDB's TTL does this on AWS): OAuth sessions, connect
@@ -150,7 +170,7 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::store::conformance::{activity_entry, connection};
+    use crate::store::conformance::{activity_entry, connection, integration};
     use crate::store::*;
     use time::{Duration, OffsetDateTime};
 
@@ -171,6 +191,7 @@ mod tests {
                     redirect_uri: "http://x/cb".into(),
                     connection_config: Default::default(),
                     secret_config: None,
+                    vouched_config: Default::default(),
                     origin: None,
                     attempt_id: "a".into(),
                     created_at: at - Duration::minutes(10),
@@ -220,6 +241,7 @@ mod tests {
         ] {
             store.append_activity(&activity_entry(id, at)).await.unwrap();
         }
+        store.create_integration(&integration("i")).await.unwrap();
         store.upsert_connection(&connection("i", "c")).await.unwrap();
 
         let removed = store.purge_expired(now, grace, now - Duration::days(30)).unwrap();
@@ -260,5 +282,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = super::SqliteStore::open(&dir.path().join("t.sqlite3")).unwrap();
         crate::store::conformance::run_all(&store).await;
+        crate::store::conformance::queue::run(&store).await;
     }
 }
