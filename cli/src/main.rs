@@ -83,7 +83,7 @@ async fn main() -> anyhow::Result<()> {
                     "Created a new environment in {} (keep this directory private).",
                     data_dir.display()
                 );
-                print_keys(&stack.state.keys);
+                print_keys(&stack.state.keys.cached());
                 println!(
                     "Shown once; `latchkey keys --data-dir {}` prints them again.",
                     data_dir.display()

@@ -21,6 +21,7 @@ pub mod environment;
 pub mod error;
 pub mod flows;
 pub mod integrations;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
@@ -38,7 +39,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn store::Store>,
     pub sealer: Arc<dyn crypto::Sealer>,
-    pub keys: Arc<config::EnvironmentKeys>,
+    /// The environment's keys, cached and re-read as `keys::Keys` says.
+    pub keys: Arc<keys::Keys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
     /// Outgoing requests to providers. No redirects are followed: a token endpoint that
@@ -50,7 +52,7 @@ impl AppState {
     pub fn new(
         store: Arc<dyn store::Store>,
         sealer: Arc<dyn crypto::Sealer>,
-        keys: config::EnvironmentKeys,
+        keys: impl Into<keys::Keys>,
         config: config::Config,
     ) -> Self {
         let http = reqwest::Client::builder()
@@ -62,7 +64,7 @@ impl AppState {
         Self {
             store,
             sealer,
-            keys: Arc::new(keys),
+            keys: Arc::new(keys.into()),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             http,

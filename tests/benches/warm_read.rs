@@ -187,11 +187,14 @@ enum Auth {
 fn request(state: &AppState, auth: Auth) -> Request<Body> {
     let builder = Request::get(PATH);
     let builder = match auth {
-        Auth::Bearer => builder.header("Authorization", format!("Bearer {}", state.keys.secret_key.expose())),
+        Auth::Bearer => builder.header(
+            "Authorization",
+            format!("Bearer {}", state.keys.cached().secret_key.expose()),
+        ),
         Auth::Signed => {
             let ts = state.clock.now().unix_timestamp();
             let signature =
-                latchkey_tests::wire::request_signature(state.keys.secret_key.expose(), ts, "GET", PATH, b"");
+                latchkey_tests::wire::request_signature(state.keys.cached().secret_key.expose(), ts, "GET", PATH, b"");
             builder
                 .header("Latchkey-Timestamp", ts.to_string())
                 .header("Latchkey-Signature", signature)

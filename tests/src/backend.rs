@@ -60,6 +60,11 @@ async fn aws_state(config: Config) -> AppState {
     let keys = aws::environment_keys(&secrets, &secret_id)
         .await
         .expect("the keys are read");
+    let source = aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id,
+    };
+    let keys = latchkey::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
     let sealer = latchkey::crypto::kms::KmsSealer::new(kms, key_id, latchkey::crypto::kms::CacheLimits::default());
     AppState::new(Arc::new(store), Arc::new(sealer), keys, config)
 }

@@ -3,8 +3,10 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
+use axum::Extension;
 use serde::Deserialize;
 
+use super::backend_auth::SecretKeyUsed;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use super::wire::{self, Data};
@@ -86,17 +88,29 @@ pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery
 
 pub async fn get_environment(State(state): State<AppState>) -> Result<Response, ApiError> {
     let settings = environment::settings(&state).await?;
+    let keys = state.keys.current(state.clock.now()).await;
     Ok(wire::json(Data {
-        data: wire::Environment::new(&state, &settings),
+        data: wire::Environment::new(&state, &settings, &keys),
     }))
 }
 
 pub async fn update_environment(
     State(state): State<AppState>,
+    Extension(used): Extension<SecretKeyUsed>,
     ApiJson(patch): ApiJson<EnvironmentPatch>,
 ) -> Result<Response, ApiError> {
-    let settings = environment::update(&state, patch).await?;
-    Ok(wire::json(Data {
-        data: wire::Environment::new(&state, &settings),
-    }))
+    let updated = environment::update(&state, patch, used == SecretKeyUsed::Current).await?;
+    Ok(no_store(wire::json(Data {
+        data: wire::Environment::new(&state, &updated.settings, &updated.keys)
+            .with_rotated(&updated.rotated, &updated.keys),
+    })))
+}
+
+/// An answer that may carry a secret is not kept by any cache.
+pub fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
 }

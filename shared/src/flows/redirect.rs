@@ -35,7 +35,7 @@ pub async fn start(
         .run(state, async {
             let scheme = super::scheme_of(&integration)?;
             let flow_state = OAuthState::new(crate::crypto::random_token());
-            let redirect_uri = state.config.callback_url.to_string();
+            let redirect_uri = crate::environment::callback_url(state, settings);
             let cx = ModeContext {
                 state,
                 integration: &integration,

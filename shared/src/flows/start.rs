@@ -85,11 +85,19 @@ pub async fn authenticate(
             "The public_key (or connect_session_token) parameter is missing.",
         )
     })?;
-    if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(Error::unauthorized(
-            ErrorCode::InvalidAuthToken,
-            "The public key is not valid for this environment.",
-        ));
+    let now = state.clock.now();
+    let mut keys = state.keys.current(now).await;
+    if !constant_time_eq(public_key, &keys.public_key) {
+        // A frontend may already hold a key rotated by another instance.
+        keys = match state.keys.reload_for_unknown_key(now).await {
+            Some(fresh) if constant_time_eq(public_key, &fresh.public_key) => fresh,
+            _ => {
+                return Err(Error::unauthorized(
+                    ErrorCode::InvalidAuthToken,
+                    "The public key is not valid for this environment.",
+                ))
+            }
+        };
     }
     if settings.hmac_enabled {
         let digest = request.hmac.as_deref().ok_or_else(|| {
@@ -99,7 +107,16 @@ pub async fn authenticate(
             )
         })?;
         let id = requested_id.as_ref().map(ConnectionId::as_str);
-        if !verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest) {
+        let matches = |k: &crate::config::EnvironmentKeys| {
+            verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
+        };
+        if !matches(&keys)
+            && !state
+                .keys
+                .reload_for_unknown_key(now)
+                .await
+                .is_some_and(|k| matches(&k))
+        {
             return Err(Error::unauthorized(
                 ErrorCode::InvalidHmac,
                 "The hmac digest does not match the integration and connection id.",
@@ -223,7 +240,7 @@ mod tests {
 
         let request = ConnectRequest {
             connection_id: Some("u1".into()),
-            public_key: Some(state.keys.public_key.clone()),
+            public_key: Some(state.keys.cached().public_key.clone()),
             ..Default::default()
         };
         let e = begin(&state, &settings, &request, &key, &[AuthMode::OAuth2])

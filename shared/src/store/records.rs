@@ -252,11 +252,63 @@ pub struct AuthResult {
 }
 
 /// Environment-level settings changed at run time through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSettings {
     #[serde(default)]
     pub hmac_enabled: bool,
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The redirect URI sent to providers; `None` = the deployment's (`Config::callback_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Where auth webhooks go; `None` = none are sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Which auth webhooks are sent to `webhook_url`.
+    #[serde(default = "WebhookEvent::all")]
+    pub webhook_events: Vec<WebhookEvent>,
+}
+
+impl Default for EnvironmentSettings {
+    fn default() -> Self {
+        Self {
+            hmac_enabled: false,
+            allowed_origins: Vec::new(),
+            callback_url: None,
+            webhook_url: None,
+            webhook_events: WebhookEvent::all(),
+        }
+    }
+}
+
+/// An auth webhook the environment may send: a connection created, re-authorized (override),
+/// its refresh failed, or it works again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Creation,
+    Override,
+    RefreshFailed,
+    RefreshRecovered,
+}
+
+impl WebhookEvent {
+    pub fn all() -> Vec<WebhookEvent> {
+        vec![
+            WebhookEvent::Creation,
+            WebhookEvent::Override,
+            WebhookEvent::RefreshFailed,
+            WebhookEvent::RefreshRecovered,
+        ]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Creation => "creation",
+            WebhookEvent::Override => "override",
+            WebhookEvent::RefreshFailed => "refresh_failed",
+            WebhookEvent::RefreshRecovered => "refresh_recovered",
+        }
+    }
 }

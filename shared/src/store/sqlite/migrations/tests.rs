@@ -82,6 +82,7 @@ fn rows() -> Rows {
         settings: EnvironmentSettings {
             hmac_enabled: true,
             allowed_origins: vec!["https://app.example.com".into()],
+            ..Default::default()
         },
         connection,
     }
