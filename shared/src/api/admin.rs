@@ -10,11 +10,12 @@ use super::backend_auth::SecretKeyUsed;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery};
 use super::wire::{self, Data};
+use crate::activity;
 use crate::domain::IntegrationKey;
 use crate::environment::{self, EnvironmentPatch};
 use crate::error::{Error, ErrorCode};
 use crate::integrations::{self, CreateIntegration, UpdateIntegration};
-use crate::store::ActivityFilter;
+use crate::store::{ActivityFilter, ActivityLevel};
 use crate::AppState;
 
 fn key(raw: &str) -> Result<IntegrationKey, Error> {
@@ -66,23 +67,86 @@ pub struct LogsQuery {
     connection_id: Option<String>,
     integration: Option<String>,
     attempt_id: Option<String>,
+    operation: Option<String>,
+    level: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    cursor: Option<String>,
     limit: Option<usize>,
 }
 
-pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery>) -> Result<Response, ApiError> {
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(Error::invalid(ErrorCode::InvalidQueryParams, "limit must be 1 to 1000.").into());
+fn query_time(value: Option<&str>, name: &str) -> Result<Option<time::OffsetDateTime>, Error> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339).map_err(|_| {
+                Error::invalid(
+                    ErrorCode::InvalidQueryParams,
+                    format!("{name} must be an RFC 3339 time like 2030-01-31T12:00:00Z."),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// What `GET /logs` (and the console's activity page) may filter by, parsed once.
+pub struct LogsRequest {
+    pub filter: ActivityFilter,
+    pub cursor: Option<crate::store::ActivityCursor>,
+    pub until: Option<time::OffsetDateTime>,
+}
+
+impl LogsQuery {
+    pub fn parse(self) -> Result<LogsRequest, Error> {
+        let limit = self.limit.unwrap_or(100);
+        if limit == 0 || limit > 1000 {
+            return Err(Error::invalid(
+                ErrorCode::InvalidQueryParams,
+                "limit must be 1 to 1000.",
+            ));
+        }
+        let level = match self.level.as_deref().filter(|l| !l.is_empty()) {
+            None => None,
+            Some("info") => Some(ActivityLevel::Info),
+            Some("error") => Some(ActivityLevel::Error),
+            Some(_) => {
+                return Err(Error::invalid(
+                    ErrorCode::InvalidQueryParams,
+                    "level must be info or error.",
+                ))
+            }
+        };
+        let since = query_time(self.since.as_deref(), "since")?;
+        let until = query_time(self.until.as_deref(), "until")?;
+        if let (Some(s), Some(u)) = (since, until) {
+            if s > u {
+                return Err(Error::invalid(ErrorCode::InvalidQueryParams, "since is after until."));
+            }
+        }
+        let text = |v: Option<String>| v.filter(|v| !v.is_empty());
+        Ok(LogsRequest {
+            filter: ActivityFilter {
+                integration: text(self.integration),
+                connection_id: text(self.connection_id),
+                attempt_id: text(self.attempt_id),
+                operation: text(self.operation),
+                level,
+                since,
+                before: None,
+                limit,
+            },
+            cursor: text(self.cursor).map(|c| activity::parse_cursor(&c)).transpose()?,
+            until,
+        })
     }
-    let filter = ActivityFilter {
-        integration: q.integration,
-        connection_id: q.connection_id,
-        attempt_id: q.attempt_id,
-        limit,
-    };
-    let entries = crate::activity::list(&state, &filter).await?;
-    Ok(wire::json(Data {
-        data: entries.iter().map(wire::Activity::new).collect::<Vec<_>>(),
+}
+
+pub async fn logs(State(state): State<AppState>, ApiQuery(q): ApiQuery<LogsQuery>) -> Result<Response, ApiError> {
+    let LogsRequest { filter, cursor, until } = q.parse()?;
+    let page = activity::page(&state, filter, cursor, until).await?;
+    Ok(wire::json(wire::ActivityPage {
+        data: page.entries.iter().map(wire::Activity::new).collect(),
+        next_cursor: page.next.as_ref().map(activity::cursor_token),
     }))
 }
 

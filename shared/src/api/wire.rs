@@ -309,6 +309,13 @@ pub struct ConnectSession<'a> {
     pub expires_at: OffsetDateTime,
 }
 
+/// A page of `GET /logs`: `{data: [entry, …], next_cursor}` (`null` on the last page).
+#[derive(Debug, Serialize)]
+pub struct ActivityPage<'a> {
+    pub data: Vec<Activity<'a>>,
+    pub next_cursor: Option<String>,
+}
+
 /// One activity entry.
 #[derive(Debug, Serialize)]
 pub struct Activity<'a> {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use super::keys::{self, CONNECTION_ID, INTEGRATION};
+use super::keys::{self, INTEGRATION};
 use super::table::retained;
 use super::{record_item, s, DynamoStore, Query, GSI1, GSI2};
 use crate::store::{ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
@@ -21,21 +21,24 @@ impl ActivityStore for DynamoStore {
             return Ok(Vec::new());
         }
         // The narrowest partition the filter names: one attempt, one connection, or all.
-        let mut q = match (&filter.attempt_id, &filter.connection_id) {
-            (Some(attempt), conn) => {
-                let mut q = Query::partition(None, keys::attempt_partition(attempt));
-                if let Some(conn) = conn {
-                    q.filter_equals(CONNECTION_ID, s(conn));
-                }
-                q
-            }
+        let q = match (&filter.attempt_id, &filter.connection_id) {
+            (Some(attempt), _) => Query::partition(None, keys::attempt_partition(attempt)),
             (None, Some(conn)) => Query::partition(Some(&GSI2), keys::connection_activity_partition(conn)),
             (None, None) => Query::partition(Some(&GSI1), keys::ACTIVITY.into()),
+        };
+        // The time range as a sort key condition; the cursor's own entry (its bound, included
+        // by BETWEEN) and the other fields are left to `ActivityFilter::matches`.
+        let upper = filter.before.as_ref().map(keys::activity_bound);
+        let mut q = match (filter.since.map(keys::activity_lower_bound), upper) {
+            (Some(low), Some(high)) => q.sort_between(low, high),
+            (Some(low), None) => q.sort_between(low, keys::ACTIVITY_SORT_MAX.into()),
+            (None, Some(high)) => q.sort_before(high),
+            (None, None) => q,
         }
         .newest_first();
         if let Some(int) = &filter.integration {
             q.filter_equals(INTEGRATION, s(int));
         }
-        self.query(&q, filter.limit).await
+        self.query_kept(&q, filter.limit, |e| filter.matches(e)).await
     }
 }

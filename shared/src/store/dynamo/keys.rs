@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::table::{GSI1, GSI2, GSI_REFRESH, PK, SK};
 use super::{n, s, Attributes, Item};
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::store::{ActivityEntry, ConnectionRecord};
+use crate::store::{ActivityCursor, ActivityEntry, ConnectionRecord};
 
 fn primary(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
@@ -175,10 +175,23 @@ pub(super) fn connection_activity_partition(connection_id: &str) -> String {
 /// GSI1 partition listing every entry of the environment, newest first.
 pub(super) const ACTIVITY: &str = "ACTS";
 
-/// Entries sort by time, then id.
+/// Entries sort by time, then id; everywhere (table and both indexes).
 fn activity_sort(entry: &ActivityEntry) -> String {
     format!("{}#{}", ts_key(entry.timestamp), entry.id)
 }
+
+/// Sort keys of entries older than the cursor are below this bound.
+pub(super) fn activity_bound(cursor: &ActivityCursor) -> String {
+    format!("{}#{}", ts_key(cursor.timestamp), cursor.id)
+}
+
+/// Sort keys of entries at or after `since` are at or above this bound.
+pub(super) fn activity_lower_bound(since: OffsetDateTime) -> String {
+    ts_key(since)
+}
+
+/// Above every activity sort key.
+pub(super) const ACTIVITY_SORT_MAX: &str = "~";
 
 pub(super) fn activity(entry: &ActivityEntry) -> Item {
     primary(attempt_partition(&entry.attempt_id), activity_sort(entry))

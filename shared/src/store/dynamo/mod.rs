@@ -201,6 +201,12 @@ impl Query {
         self.key_condition += &format!(" AND {} < {v}", self.sort_key);
         self
     }
+    /// Sort keys from `low` to `high`, both included.
+    fn sort_between(mut self, low: String, high: String) -> Self {
+        let (lo, hi) = (self.at.value(":lo", s(low)), self.at.value(":hi", s(high)));
+        self.key_condition += &format!(" AND {} BETWEEN {lo} AND {hi}", self.sort_key);
+        self
+    }
     fn newest_first(mut self) -> Self {
         self.forward = false;
         self
@@ -352,5 +358,46 @@ impl DynamoStore {
     /// `query_items`, decoded.
     async fn query<T: DeserializeOwned>(&self, q: &Query, enough: usize) -> StoreResult<Vec<T>> {
         self.query_items(q, enough).await?.iter().map(body).collect()
+    }
+
+    /// The records of a query that `keep` accepts (a rule the filter expression cannot state
+    /// on attributes), page after page, until `enough` were kept or the partition is exhausted.
+    async fn query_kept<T: DeserializeOwned>(
+        &self,
+        q: &Query,
+        enough: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> StoreResult<Vec<T>> {
+        let filter = (!q.filters.is_empty()).then(|| q.filters.join(" AND "));
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(q.index.map(str::to_owned))
+                .key_condition_expression(&q.key_condition)
+                .set_filter_expression(filter.clone())
+                .set_expression_attribute_names(q.at.names())
+                .set_expression_attribute_values(q.at.values())
+                .scan_index_forward(q.forward)
+                .set_exclusive_start_key(start.take())
+                .limit((enough - out.len()).clamp(50, 500) as i32)
+                .send()
+                .await
+                .map_err(map_err)?;
+            for item in page.items.unwrap_or_default() {
+                let record: T = body(&item)?;
+                if keep(&record) && out.len() < enough {
+                    out.push(record);
+                }
+            }
+            match page.last_evaluated_key {
+                Some(k) if out.len() < enough && !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        Ok(out)
     }
 }

@@ -1,10 +1,11 @@
-//! Activity entries: table `activity`, in insertion order (`seq`), indexed by connection.
+//! Activity entries: table `activity`, ordered by (`ts_ns`, entry id) like every backend,
+//! indexed by connection; the other filters read the entry's JSON.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{all, execute, nanos, to_json, SqliteStore};
-use crate::store::{ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
+use crate::store::{ActivityEntry, ActivityFilter, ActivityLevel, ActivityStore, StoreResult};
 
 #[async_trait]
 impl ActivityStore for SqliteStore {
@@ -26,18 +27,35 @@ impl ActivityStore for SqliteStore {
     }
 
     async fn list_activity(&self, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+        let level = filter.level.map(|l| match l {
+            ActivityLevel::Info => "info",
+            ActivityLevel::Error => "error",
+        });
+        let (before_ns, before_id) = match &filter.before {
+            Some(c) => (Some(nanos(c.timestamp)), Some(c.id.clone())),
+            None => (None, None),
+        };
         self.with(|c| {
             all(
                 c,
                 "SELECT body FROM activity
                  WHERE (?1 IS NULL OR integration = ?1) AND (?2 IS NULL OR connection_id = ?2)
                    AND (?3 IS NULL OR attempt_id = ?3)
-                 ORDER BY ts_ns DESC, seq DESC LIMIT ?4",
+                   AND (?5 IS NULL OR json_extract(body, '$.operation') = ?5)
+                   AND (?6 IS NULL OR json_extract(body, '$.level') = ?6)
+                   AND (?7 IS NULL OR ts_ns >= ?7)
+                   AND (?8 IS NULL OR ts_ns < ?8 OR (ts_ns = ?8 AND json_extract(body, '$.id') < ?9))
+                 ORDER BY ts_ns DESC, json_extract(body, '$.id') DESC LIMIT ?4",
                 params![
                     filter.integration,
                     filter.connection_id,
                     filter.attempt_id,
-                    filter.limit as i64
+                    filter.limit as i64,
+                    filter.operation,
+                    level,
+                    filter.since.map(nanos),
+                    before_ns,
+                    before_id
                 ],
             )
         })
