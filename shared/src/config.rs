@@ -22,6 +22,8 @@ pub struct Config {
     pub body_limit: usize,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long an operator's console session lasts after sign-in (2 hours).
+    pub console_session_ttl: time::Duration,
 }
 
 impl Config {
@@ -41,6 +43,7 @@ impl Config {
             provider_timeout: std::time::Duration::from_secs(10),
             body_limit: 256 * 1024,
             connect_session_ttl: time::Duration::minutes(30),
+            console_session_ttl: time::Duration::hours(2),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;

@@ -303,6 +303,19 @@ pub struct ConnectSession {
     pub expires_at: OffsetDateTime,
 }
 
+/// An operator's console session: only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    pub token_hash: String,
+    /// SHA-256 (hex) of the secret key it was signed in with: the session ends when that key
+    /// is no longer accepted, and manages keys only while it is the current one.
+    pub key_fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// The outcome of a browser flow, kept for the SDK's polling fallback under the SHA-256 of a
 /// client nonce; read once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -160,6 +160,10 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
     primary(format!("RESULT#{nonce_hash}"), "-")
 }
 
+pub(super) fn console_session(token_hash: &str) -> Item {
+    primary(format!("CONSOLE#{token_hash}"), "-")
+}
+
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.

@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "refresh columns (due time, lease)",
         apply: refresh_columns,
     },
+    Migration {
+        name: "console sessions",
+        apply: console_sessions,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -88,6 +92,15 @@ fn refresh_columns(c: &Connection) -> StoreResult<()> {
     }
     c.execute_batch(
         "CREATE INDEX IF NOT EXISTS connections_due ON connections (expires_ns) WHERE expires_ns IS NOT NULL;",
+    )
+    .map_err(unavailable)
+}
+
+/// The operator console's sessions (token hash, expiry for the purge).
+fn console_sessions(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS console_sessions (
+           token_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
     )
     .map_err(unavailable)
 }
