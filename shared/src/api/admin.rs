@@ -62,17 +62,18 @@ pub async fn delete_integration(State(state): State<AppState>, Path(raw): Path<S
     Ok(wire::json(wire::SUCCESS))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /logs`, and of the console's Activity tab.
+#[derive(Deserialize, Default, Clone)]
 pub struct LogsQuery {
-    connection_id: Option<String>,
-    integration: Option<String>,
-    attempt_id: Option<String>,
-    operation: Option<String>,
-    level: Option<String>,
-    since: Option<String>,
-    until: Option<String>,
-    cursor: Option<String>,
-    limit: Option<usize>,
+    pub connection_id: Option<String>,
+    pub integration: Option<String>,
+    pub attempt_id: Option<String>,
+    pub operation: Option<String>,
+    pub level: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: Option<usize>,
 }
 
 fn query_time(value: Option<&str>, name: &str) -> Result<Option<time::OffsetDateTime>, Error> {

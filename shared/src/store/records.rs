@@ -276,6 +276,8 @@ pub struct ConnectionFilter {
     pub end_user_id: Option<String>,
     /// Case-insensitive substring of the connection id.
     pub search: Option<String>,
+    /// Only connections with an active problem (`errors` not empty).
+    pub with_errors: bool,
     pub limit: usize,
     pub offset: usize,
 }

@@ -7,7 +7,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use super::keys::{self, CONNECTION_ID, END_USER_ID, INTEGRATION, LEASE_OWNER, LEASE_UNTIL, SEARCH, VERSION};
+use super::keys::{
+    self, CONNECTION_ID, END_USER_ID, HAS_ERRORS, INTEGRATION, LEASE_OWNER, LEASE_UNTIL, SEARCH, VERSION,
+};
 use super::{body, held, n, s, DynamoStore, Query, Update, GSI1, GSI_REFRESH};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::store::{ConnectionFilter, ConnectionRecord, ConnectionStore, StoreError, StoreResult, Upsert};
@@ -96,6 +98,10 @@ impl ConnectionStore for DynamoStore {
         if let Some(search) = &filter.search {
             let (name, value) = (q.at.name(SEARCH), q.at.value(":search", s(search.to_lowercase())));
             q.filter(format!("contains({name}, {value})"));
+        }
+        if filter.with_errors {
+            let name = q.at.name(HAS_ERRORS);
+            q.filter(format!("attribute_exists({name})"));
         }
         let items = self.query_items(&q, wanted).await?;
         items.iter().skip(filter.offset).take(filter.limit).map(body).collect()

@@ -79,6 +79,8 @@ pub(super) const CONNECTION_ID: &str = "connection_id";
 pub(super) const END_USER_ID: &str = "end_user_id";
 /// The connection id in lower case, for case-insensitive search.
 pub(super) const SEARCH: &str = "search_lc";
+/// Present (`"1"`) while the connection has active problems, for the listing's filter.
+pub(super) const HAS_ERRORS: &str = "has_errors";
 /// The record's `version`, beside the body so that writes can be conditioned on it.
 pub(super) const VERSION: &str = "version";
 /// The refresh lease: who holds it, and until when (ms since the epoch).
@@ -141,6 +143,7 @@ pub(super) fn connection_attributes(record: &ConnectionRecord) -> Attributes {
         (CONNECTION_ID, Some(s(record.connection_id.as_str()))),
         (SEARCH, Some(s(record.connection_id.as_str().to_lowercase()))),
         (END_USER_ID, end_user_id.map(s)),
+        (HAS_ERRORS, (!record.errors.is_empty()).then(|| s("1"))),
         (GSI_REFRESH.pk, refresh.as_ref().map(|(pk, _)| s(pk))),
         (GSI_REFRESH.sk, refresh.map(|(_, sk)| s(sk))),
     ]

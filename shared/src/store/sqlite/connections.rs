@@ -118,6 +118,9 @@ impl ConnectionStore for SqliteStore {
             args.push(format!("%{escaped}%"));
             sql.push_str(&format!(" AND connection_id LIKE ?{} ESCAPE '\\'", args.len()));
         }
+        if filter.with_errors {
+            sql.push_str(" AND json_array_length(body, '$.errors') > 0");
+        }
         sql.push_str(&format!(
             " ORDER BY created_ns DESC, connection_id LIMIT {} OFFSET {}",
             filter.limit, filter.offset
