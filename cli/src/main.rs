@@ -35,6 +35,9 @@ enum Command {
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
+        /// Lifetime of console sessions in seconds (tests shorten it).
+        #[arg(long, env = "LATCHKEY_CONSOLE_SESSION_TTL_SECS", default_value_t = 7200, hide = true)]
+        console_session_ttl_secs: u64,
     },
     /// Print the environment keys of a data directory.
     Keys {
@@ -70,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
             callback_url,
             environment,
             connect_session_ttl_secs,
+            console_session_ttl_secs,
         } => {
             let public_url = match public_url {
                 Some(u) => u,
@@ -77,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
+            config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
@@ -97,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("  2. Create an integration:  curl -X POST {public_url}integrations -H 'Authorization: Bearer <secret key>' ...");
                 println!("  3. Send a user to:         {public_url}oauth/connect/<integration>?connection_id=<id>&public_key=<public key>");
                 println!("  4. Read the connection:    curl {public_url}connections/<id>?provider_config_key=<integration> -H 'Authorization: Bearer <secret key>'");
+                println!("  Or open the console:       {public_url}console (sign in with the secret key)");
                 println!("  See README.md, 'Quick start'.");
             }
             let listener = tokio::net::TcpListener::bind(listen).await?;

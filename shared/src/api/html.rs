@@ -22,10 +22,17 @@ pub fn query_value(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
+/// What a path segment keeps as is: letters, digits and `- . _ ~`.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A path segment (an integration key or a connection id, whose alphabet includes `|`, `+`,
 /// `@` and `:`) for a link.
 pub fn path_segment(text: &str) -> String {
-    percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(text, SEGMENT).to_string()
 }
 
 #[cfg(test)]
@@ -39,6 +46,6 @@ mod tests {
             "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;"
         );
         assert_eq!(query_value("a b&c=d"), "a+b%26c%3Dd");
-        assert_eq!(path_segment("u:1@x|y+z/.."), "u%3A1%40x%7Cy%2Bz%2F%2E%2E");
+        assert_eq!(path_segment("u:1@x|y+z/a-b_c.d"), "u%3A1%40x%7Cy%2Bz%2Fa-b_c.d");
     }
 }

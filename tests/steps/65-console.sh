@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The operator console in headless Chromium against the real local stack (`latchkey serve`) and
+# oidc-provider: every tab end to end, session and CSRF refusals, axe-core on every page, page
+# weights, and screenshots at desktop and phone sizes in $LATCHKEY_TEST_OUTPUT/console.
+set -euo pipefail
+root="$PWD"
+if [[ ! -x /usr/bin/chromium ]]; then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
+(cd sdk/frontend && npm ci --no-audit --no-fund && npx tsc -p tsconfig.json)
+(cd tests/peers/oidc && npm ci --no-audit --no-fund)
+(cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+cargo build -p latchkey-cli --locked
+export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
+cd tests/browser
+node --test --test-concurrency=1 console.browser.test.mjs
