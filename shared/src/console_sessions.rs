@@ -36,18 +36,13 @@ fn audit() -> Attempt {
 pub async fn sign_in(state: &AppState, presented: &str) -> Result<(String, ConsoleSession), Error> {
     let now = state.clock.now();
     let accepted = |keys: &crate::config::EnvironmentKeys| {
-        keys.accepted_secret_keys(now)
+        let ok = keys
+            .accepted_secret_keys(now)
             .into_iter()
-            .fold(false, |ok, key| ok | constant_time_eq(presented, key))
+            .fold(false, |ok, key| ok | constant_time_eq(presented, key));
+        ok.then_some(()).ok_or(())
     };
-    let keys = state.keys.current(now).await;
-    if !accepted(&keys)
-        && !state
-            .keys
-            .reload_for_unknown_key(now)
-            .await
-            .is_some_and(|k| accepted(&k))
-    {
+    if state.keys.check(now, accepted).await.is_err() {
         audit()
             .failed(
                 state,

@@ -201,6 +201,23 @@ impl Keys {
         (after != before).then_some(after)
     }
 
+    /// `check` against the keys: the cached ones, and when they fail it, once more against
+    /// the source's (`reload_for_unknown_key`). The keys that passed come back with the result.
+    pub async fn check<T, E>(
+        &self,
+        now: OffsetDateTime,
+        check: impl Fn(&EnvironmentKeys) -> Result<T, E>,
+    ) -> Result<(T, Arc<EnvironmentKeys>), E> {
+        let keys = self.current(now).await;
+        match check(&keys) {
+            Ok(t) => Ok((t, keys)),
+            Err(first) => match self.reload_for_unknown_key(now).await {
+                Some(fresh) => check(&fresh).map(|t| (t, fresh)),
+                None => Err(first),
+            },
+        }
+    }
+
     async fn reload(&self, now: OffsetDateTime) -> Arc<EnvironmentKeys> {
         match self.source.load().await {
             Ok(keys) => self.install(keys, now),

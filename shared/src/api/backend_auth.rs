@@ -153,16 +153,11 @@ pub async fn require_backend_auth(
             now.unix_timestamp(),
         )
     };
-    let keys = state.keys.current(now).await;
-    let used = match check(&presented, &keys, now, signed) {
-        Ok(used) => used,
-        // A backend may already use a key another instance rotated in.
-        Err(e) if e.code != ErrorCode::ExpiredSignature => match state.keys.reload_for_unknown_key(now).await {
-            Some(fresh) => check(&presented, &fresh, now, signed)?,
-            None => return Err(e.into()),
-        },
-        Err(e) => return Err(e.into()),
-    };
+    // A backend may already use a key another instance rotated in: `check` reads again.
+    let (used, _) = state
+        .keys
+        .check(now, |keys| check(&presented, keys, now, signed))
+        .await?;
     let body = body.unwrap_or_else(|| Body::from(bytes.clone()));
     let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(used);

@@ -215,7 +215,7 @@ mod table {
             route(Public,   GET,    "/console/assets/console.js",      console::assets::script),
             route(Console,  GET,    "/console/integrations",           console::integrations::list),
             route(Console,  POST,   "/console/integrations",           console::integrations::create),
-            route(Console,  GET,    "/console/catalog",                console::integrations::catalog_page),
+            route(Console,  GET,    "/console/catalog",                console::catalog::page),
             route(Console,  GET,    "/console/catalog/{provider}",     console::integrations::new_form),
             route(Console,  GET,    "/console/integrations/{key}",     console::integrations::show),
             route(Console,  POST,   "/console/integrations/{key}",     console::integrations::update),

@@ -86,19 +86,20 @@ pub async fn authenticate(
         )
     })?;
     let now = state.clock.now();
-    let mut keys = state.keys.current(now).await;
-    if !constant_time_eq(public_key, &keys.public_key) {
-        // A frontend may already hold a key rotated by another instance.
-        keys = match state.keys.reload_for_unknown_key(now).await {
-            Some(fresh) if constant_time_eq(public_key, &fresh.public_key) => fresh,
-            _ => {
-                return Err(Error::unauthorized(
-                    ErrorCode::InvalidAuthToken,
-                    "The public key is not valid for this environment.",
-                ))
-            }
-        };
-    }
+    // A frontend may already hold a key rotated in by another instance: `check` reads again.
+    state
+        .keys
+        .check(now, |k| {
+            constant_time_eq(public_key, &k.public_key)
+                .then_some(())
+                .ok_or_else(|| {
+                    Error::unauthorized(
+                        ErrorCode::InvalidAuthToken,
+                        "The public key is not valid for this environment.",
+                    )
+                })
+        })
+        .await?;
     if settings.hmac_enabled {
         let digest = request.hmac.as_deref().ok_or_else(|| {
             Error::unauthorized(
@@ -107,21 +108,19 @@ pub async fn authenticate(
             )
         })?;
         let id = requested_id.as_ref().map(ConnectionId::as_str);
-        let matches = |k: &crate::config::EnvironmentKeys| {
-            verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
-        };
-        if !matches(&keys)
-            && !state
-                .keys
-                .reload_for_unknown_key(now)
-                .await
-                .is_some_and(|k| matches(&k))
-        {
-            return Err(Error::unauthorized(
-                ErrorCode::InvalidHmac,
-                "The hmac digest does not match the integration and connection id.",
-            ));
-        }
+        state
+            .keys
+            .check(now, |k| {
+                verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
+                    .then_some(())
+                    .ok_or_else(|| {
+                        Error::unauthorized(
+                            ErrorCode::InvalidHmac,
+                            "The hmac digest does not match the integration and connection id.",
+                        )
+                    })
+            })
+            .await?;
     }
     Ok(Caller {
         connection_id: requested_id.unwrap_or_else(ConnectionId::generate),

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde::Deserialize;
 
+use super::integrations::record_of;
 use super::page::{self, csrf_field, Notice, Page, Tab};
 use super::{base, Form, Signed};
 use crate::api::html::{escape, path_segment, query_value};
@@ -107,11 +108,6 @@ async fn hmac_for(
 
 fn test_connection_id() -> String {
     format!("console-test-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-}
-
-async fn record_of(state: &AppState, raw: &str) -> Result<IntegrationRecord, Error> {
-    let key = IntegrationKey::parse(raw).map_err(|_| Error::unknown_integration(raw))?;
-    crate::integrations::get(state, &key).await
 }
 
 async fn connect_page(
@@ -236,9 +232,8 @@ fn outcome_html(state: &AppState, integration: &str, connection_id: &str) -> Str
 }
 
 async fn failed(state: &AppState, signed: &Signed, record: &IntegrationRecord, e: Error) -> Response {
-    let text = format!("{} ({})", e.message, e.code);
-    let status = crate::api::error::status_of(e.kind, e.code);
-    connect_page(state, signed, record, None, Some(Notice::Failed(text)), status).await
+    let (notice, status) = super::failure(&e);
+    connect_page(state, signed, record, None, notice, status).await
 }
 
 /// `POST /console/integrations/{key}/connect`: the form without the script.

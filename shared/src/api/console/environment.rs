@@ -213,7 +213,7 @@ pub async fn show(
 }
 
 fn failed(e: &Error) -> Option<Notice> {
-    Some(Notice::Failed(format!("{} ({})", e.message, e.code)))
+    super::failure(e).0
 }
 
 /// `POST /console/environment`: the settings form, as one `PATCH /environment`.
@@ -249,8 +249,8 @@ pub async fn save(State(state): State<AppState>, Extension(signed): Extension<Si
     match environment::update(&state, patch, false).await {
         Ok(_) => see_other(&format!("{}/environment?notice=saved", base(&state))),
         Err(e) => {
-            let status = crate::api::error::status_of(e.kind, e.code);
-            environment_page(&state, &signed, Shown::Masked, failed(&e), status).await
+            let (notice, status) = super::failure(&e);
+            environment_page(&state, &signed, Shown::Masked, notice, status).await
         }
     }
 }
@@ -304,8 +304,8 @@ pub async fn rotate(State(state): State<AppState>, Extension(signed): Extension<
             environment_page(&state, &signed, shown, notice_of(Some("rotated")), StatusCode::OK).await
         }
         Err(e) => {
-            let status = crate::api::error::status_of(e.kind, e.code);
-            environment_page(&state, &signed, Shown::Masked, failed(&e), status).await
+            let (notice, status) = super::failure(&e);
+            environment_page(&state, &signed, Shown::Masked, notice, status).await
         }
     }
 }

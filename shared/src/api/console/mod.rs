@@ -13,9 +13,11 @@
 
 pub mod activity;
 pub mod assets;
+pub mod catalog;
 pub mod connect;
 pub mod connections;
 pub mod environment;
+pub mod integration_form;
 pub mod integrations;
 pub mod page;
 pub mod session;
@@ -98,6 +100,15 @@ pub fn refusal(state: &AppState, headers: &HeaderMap, e: Error) -> Response {
     let mut r = page::render(state, None, Page::new("Request refused", Tab::None, body));
     *r.status_mut() = status;
     r
+}
+
+/// A refused form's notice and status: the error's message and code, and the status the API
+/// would answer.
+pub fn failure(e: &Error) -> (Option<Notice>, StatusCode) {
+    (
+        Some(Notice::Failed(format!("{} ({})", e.message, e.code))),
+        super::error::status_of(e.kind, e.code),
+    )
 }
 
 /// The form fields of a body (`application/x-www-form-urlencoded`), in order.

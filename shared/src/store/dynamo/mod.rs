@@ -323,11 +323,16 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// Every page of a query, until `enough` items passed the filters or the partition is
-    /// exhausted.
-    async fn query_items(&self, q: &Query, enough: usize) -> StoreResult<Vec<Item>> {
+    /// Every page of a query, each item handed to `take` (which says whether it counts),
+    /// until `enough` counted or the partition is exhausted.
+    async fn pages(
+        &self,
+        q: &Query,
+        enough: usize,
+        mut take: impl FnMut(Item) -> StoreResult<bool>,
+    ) -> StoreResult<()> {
         let filter = (!q.filters.is_empty()).then(|| q.filters.join(" AND "));
-        let mut out = Vec::new();
+        let mut counted = 0;
         let mut start: Option<Item> = None;
         loop {
             let page = self
@@ -341,17 +346,31 @@ impl DynamoStore {
                 .set_expression_attribute_values(q.at.values())
                 .scan_index_forward(q.forward)
                 .set_exclusive_start_key(start.take())
-                .limit(enough.clamp(1, 500) as i32)
+                .limit((enough - counted).clamp(1, 500) as i32)
                 .send()
                 .await
                 .map_err(map_err)?;
-            out.extend(page.items.unwrap_or_default());
+            for item in page.items.unwrap_or_default() {
+                if counted < enough && take(item)? {
+                    counted += 1;
+                }
+            }
             match page.last_evaluated_key {
-                Some(k) if out.len() < enough && !k.is_empty() => start = Some(k),
-                _ => break,
+                Some(k) if counted < enough && !k.is_empty() => start = Some(k),
+                _ => return Ok(()),
             }
         }
-        out.truncate(enough);
+    }
+
+    /// Every page of a query, until `enough` items passed the filters or the partition is
+    /// exhausted.
+    async fn query_items(&self, q: &Query, enough: usize) -> StoreResult<Vec<Item>> {
+        let mut out = Vec::new();
+        self.pages(q, enough, |item| {
+            out.push(item);
+            Ok(true)
+        })
+        .await?;
         Ok(out)
     }
 
@@ -368,36 +387,16 @@ impl DynamoStore {
         enough: usize,
         keep: impl Fn(&T) -> bool,
     ) -> StoreResult<Vec<T>> {
-        let filter = (!q.filters.is_empty()).then(|| q.filters.join(" AND "));
         let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .set_index_name(q.index.map(str::to_owned))
-                .key_condition_expression(&q.key_condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(q.at.names())
-                .set_expression_attribute_values(q.at.values())
-                .scan_index_forward(q.forward)
-                .set_exclusive_start_key(start.take())
-                .limit((enough - out.len()).clamp(50, 500) as i32)
-                .send()
-                .await
-                .map_err(map_err)?;
-            for item in page.items.unwrap_or_default() {
-                let record: T = body(&item)?;
-                if keep(&record) && out.len() < enough {
-                    out.push(record);
-                }
+        self.pages(q, enough, |item| {
+            let record: T = body(&item)?;
+            let kept = keep(&record);
+            if kept {
+                out.push(record);
             }
-            match page.last_evaluated_key {
-                Some(k) if out.len() < enough && !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
+            Ok(kept)
+        })
+        .await?;
         Ok(out)
     }
 }
