@@ -16,7 +16,7 @@ use axum::Extension;
 use serde::Deserialize;
 
 use super::integrations::record_of;
-use super::page::{self, csrf_field, Notice, Page, Tab};
+use super::page::{self, csrf_field, Notice, Tab};
 use super::{base, Form, Signed};
 use crate::api::html::{escape, path_segment, query_value};
 use crate::api::wire;
@@ -178,13 +178,7 @@ async fn connect_page(
         csrf = csrf_field(signed),
         result = result.unwrap_or_default(),
     );
-    page::render(
-        state,
-        Some(signed),
-        Page::new("Test connect", Tab::Integrations, body)
-            .notice(notice)
-            .status(status),
-    )
+    page::answer(state, signed, Tab::Integrations, "Test connect", body, notice, status)
 }
 
 /// `GET /console/integrations/{key}/connect`.

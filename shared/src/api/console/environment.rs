@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
-use super::page::{self, copyable, csrf_field, input, notice_of, Notice, Page, Tab};
+use super::page::{self, copyable, csrf_field, input, notice_of, Notice, Tab};
 use super::{base, see_other, Form, Signed};
 use crate::activity::Attempt;
 use crate::api::html::escape;
@@ -187,13 +187,7 @@ async fn environment_page(
         settings_html(state, signed, &settings),
         rotate_html(state, signed),
     );
-    page::render(
-        state,
-        Some(signed),
-        Page::new("Environment", Tab::Environment, body)
-            .notice(notice)
-            .status(status),
-    )
+    page::answer(state, signed, Tab::Environment, "Environment", body, notice, status)
 }
 
 /// `GET /console/environment`.

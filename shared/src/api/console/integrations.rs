@@ -125,12 +125,14 @@ async fn new_page(
         needs(providers::provider(provider)),
         callback_html(state, &callback_url(state).await),
     );
-    page::render(
+    page::answer(
         state,
-        Some(signed),
-        Page::new("New integration", Tab::Integrations, body)
-            .notice(notice)
-            .status(status),
+        signed,
+        Tab::Integrations,
+        "New integration",
+        body,
+        notice,
+        status,
     )
 }
 
@@ -203,12 +205,14 @@ async fn edit_page(
         csrf_field(signed),
         q = query_value(record.key.as_str()),
     );
-    page::render(
+    page::answer(
         state,
-        Some(signed),
-        Page::new(record.key.to_string(), Tab::Integrations, body)
-            .notice(notice)
-            .status(status),
+        signed,
+        Tab::Integrations,
+        record.key.to_string(),
+        body,
+        notice,
+        status,
     )
 }
 

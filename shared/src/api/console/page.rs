@@ -153,6 +153,23 @@ pub fn render(state: &AppState, signed: Option<&Signed>, page: Page) -> Response
     secure(r)
 }
 
+/// A signed-in page with an outcome: the notice of a form's result and its status.
+pub fn answer(
+    state: &AppState,
+    signed: &Signed,
+    tab: Tab,
+    title: impl Into<String>,
+    body: String,
+    notice: Option<Notice>,
+    status: StatusCode,
+) -> Response {
+    render(
+        state,
+        Some(signed),
+        Page::new(title, tab, body).notice(notice).status(status),
+    )
+}
+
 /// A date as the console shows it: UTC to the second.
 pub fn when(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
