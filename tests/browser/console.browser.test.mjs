@@ -117,7 +117,7 @@ async function connectResult(page) {
   await page.waitForFunction(() => {
     const r = document.querySelector('#connect-result .notice');
     return r && !/Connecting/.test(r.textContent);
-  }, null, { timeout: 20000 });
+  }, null, { timeout: 60000 });
   return page.textContent('#connect-result');
 }
 
@@ -293,6 +293,7 @@ test('an API-key integration connects through the form, and with HMAC on the SDK
 
 test('changes without the CSRF token or from another origin are refused and change nothing', async () => {
   const { page, context } = operator;
+  assert.equal((await latchkey.backend('PATCH', '/environment', { hmac_enabled: false })).status, 200);
   const noToken = await fetchAs(page, '/console/environment', {
     method: 'POST',
     headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
