@@ -54,12 +54,12 @@ impl Attempt {
     }
 
     /// Runs a step of the attempt; its failure is recorded as the attempt's `failed` entry
-    /// (with the error's code and message) and returned. Every flow goes through here, so no
+    /// (with the error's code, message and operator detail) and returned. Every flow goes through here, so no
     /// failure of an auth attempt is left out of the activity log.
     pub async fn run<T>(&self, state: &AppState, step: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
         let result = step.await;
         if let Err(e) = &result {
-            self.failed(state, e.code, e.message.clone()).await;
+            self.failed(state, e.code, e.for_operator()).await;
         }
         result
     }

@@ -6,6 +6,28 @@ use url::Url;
 use crate::crypto::random_token;
 use crate::domain::Secret;
 
+/// 64 KiB: ten times the largest token response seen from a real provider.
+pub const DEFAULT_PROVIDER_RESPONSE_LIMIT: usize = 64 * 1024;
+/// The most a provider answer may be configured to hold: what is kept of it must still fit a
+/// stored item (`domain::limits`).
+pub const MAX_PROVIDER_RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// A provider response limit as configured (`--provider-response-limit`,
+/// `LATCHKEY_PROVIDER_RESPONSE_LIMIT`): bytes, 1 KiB to 1 MiB.
+pub fn parse_response_limit(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of bytes"))?;
+    if (1024..=MAX_PROVIDER_RESPONSE_LIMIT).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "the provider response limit must be 1024 to {MAX_PROVIDER_RESPONSE_LIMIT} bytes"
+        ))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Environment name, part of every encryption context (e.g. `dev`, `prod`).
@@ -20,10 +42,19 @@ pub struct Config {
     pub provider_timeout: std::time::Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// Largest provider answer read (a token response, a verification answer); a longer one is
+    /// refused after this many bytes and nothing is stored.
+    pub provider_response_limit: usize,
+    /// Local development only: requests whose host an end user chose may reach loopback and
+    /// private addresses, and plain http (`latchkey serve --allow-private-addresses`). Off by
+    /// default, and never on in a deployment.
+    pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
     /// How long an operator's console session lasts after sign-in (2 hours).
     pub console_session_ttl: time::Duration,
+    /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
+    pub refresh: crate::refresh_policy::RefreshPolicy,
 }
 
 impl Config {
@@ -42,8 +73,11 @@ impl Config {
             oauth_session_ttl: time::Duration::minutes(10),
             provider_timeout: std::time::Duration::from_secs(10),
             body_limit: 256 * 1024,
+            provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
+            allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
             console_session_ttl: time::Duration::hours(2),
+            refresh: crate::refresh_policy::RefreshPolicy::default(),
         }
     }
 }

@@ -89,6 +89,9 @@ error_codes! {
     MissingConnectionConfig = "missing_connection_config",
     InvalidCredentials = "invalid_credentials",
     ConnectionTestFailed = "connection_test_failed",
+    /// A host an end user chose is not one the integration allows, or not one Latchkey sends
+    /// requests to (a private address); nothing was sent.
+    HostNotAllowed = "host_not_allowed",
     // Frontend authentication.
     MissingAuthToken = "missing_auth_token",
     InvalidAuthToken = "invalid_auth_token",
@@ -147,6 +150,9 @@ pub struct Error {
     pub kind: ErrorKind,
     pub code: ErrorCode,
     pub message: String,
+    /// For the operator only (the activity entry, beside `message`): what the caller is not
+    /// told, such as the host that was refused or the status a provider answered. Never a secret.
+    pub detail: Option<String>,
 }
 
 impl Error {
@@ -155,6 +161,21 @@ impl Error {
             kind,
             code,
             message: message.into(),
+            detail: None,
+        }
+    }
+    /// The same failure with what only the operator is told.
+    pub fn with_detail(self, detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
+    /// The message as the operator's activity log records it: with the detail, if any.
+    pub fn for_operator(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} ({d})", self.message),
+            None => self.message.clone(),
         }
     }
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {

@@ -22,12 +22,16 @@ pub mod environment;
 pub mod error;
 pub mod flows;
 pub mod integrations;
+pub mod jobs;
 pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
+pub mod outbound;
 pub mod providers;
+pub mod queue;
+pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
 pub mod store;
@@ -44,9 +48,10 @@ pub struct AppState {
     pub keys: Arc<keys::Keys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
-    /// Outgoing requests to providers. No redirects are followed: a token endpoint that
-    /// redirects is misconfigured, and following it could leak the client secret.
-    pub http: reqwest::Client,
+    /// Every outgoing request: the one guarded HTTP client (`outbound`).
+    pub outbound: outbound::Outbound,
+    /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
+    pub jobs: Arc<dyn queue::JobQueue>,
 }
 
 impl AppState {
@@ -56,20 +61,27 @@ impl AppState {
         keys: impl Into<keys::Keys>,
         config: config::Config,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.provider_timeout)
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let outbound = outbound::Outbound::new(&config);
         Self {
             store,
             sealer,
             keys: Arc::new(keys.into()),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
-            http,
+            outbound,
+            jobs: Arc::new(queue::NoQueue),
         }
+    }
+
+    /// The same state sending through `outbound` (a client with a test's name table).
+    pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    pub fn with_jobs(mut self, jobs: Arc<dyn queue::JobQueue>) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {

@@ -1,5 +1,6 @@
 //! The local stack's data directory: SQLite store, sealing key file and environment keys, all
-//! created on first start with owner-only permissions.
+//! created on first start with owner-only permissions. The store also holds the job queue;
+//! `LocalStack::jobs` runs it (`latchkey serve` on a timer).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub const KEYS_FILE: &str = "environment-keys.json";
 
 pub struct LocalStack {
     pub state: AppState,
+    /// Runs the queued background jobs (`jobs::local`).
+    pub jobs: crate::jobs::local::Runner,
     /// True when this start created the data directory's keys: print them once.
     pub first_start: bool,
     pub data_dir: PathBuf,
@@ -80,10 +83,15 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     };
     let sealer = LocalSealer::open_or_create(&data_dir.join(SEALING_KEY_FILE))?;
     let store_path = data_dir.join(STORE_FILE);
-    let store = SqliteStore::open(&store_path).map_err(|e| io_context(&store_path, e))?;
+    let store = SqliteStore::open(&store_path)
+        .map_err(|e| io_context(&store_path, e))?
+        .with_refresh_policy(config.refresh.clone());
+    let store = Arc::new(store);
     let keys = Keys::new(Arc::new(KeysFile(keys_path)), keys, time::OffsetDateTime::now_utc());
-    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    let state = AppState::new(store.clone(), Arc::new(sealer), keys, config)
+        .with_jobs(Arc::new(crate::queue::local::StoreQueue::new(store.clone())));
     Ok(LocalStack {
+        jobs: crate::jobs::local::Runner::new(state.clone(), store),
         state,
         first_start,
         data_dir: data_dir.to_owned(),

@@ -19,15 +19,21 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL` and
-/// `LATCHKEY_CALLBACK_URL`.
+/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
+/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_PROVIDER_RESPONSE_LIMIT`. A deployment never reaches
+/// private addresses for an end user's host: the development switch is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
-    Ok(Config::new(environment, public_url, callback_url))
+    let mut config = Config::new(environment, public_url, callback_url);
+    if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
+        config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
+    }
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    Ok(config)
 }
 
 /// The backends this build can serve, for the error that names them.
@@ -56,7 +62,8 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     }
 }
 
-/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+/// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -74,13 +81,21 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     if let Some(secs) = var("LATCHKEY_KEYS_MAX_AGE_SECS") {
         keys = keys.with_max_age(time::Duration::seconds(secs.parse()?));
     }
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
+        .with_refresh_policy(config.refresh.clone());
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
-    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    Ok(match var("LATCHKEY_QUEUE_URL") {
+        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
+            crate::aws::sqs_client(&sdk),
+            url,
+        ))),
+        None => state,
+    })
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

@@ -1,7 +1,9 @@
 """Runs the built Lambda binaries under a local Lambda Runtime API and sends them API Gateway
 HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded brackets in the
 query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
-server (AWS_ENDPOINT_URL); a tiny OAuth2 provider answers the token request.
+server (AWS_ENDPOINT_URL) with the table and the jobs queue as template.yaml declares them; a
+tiny OAuth2 provider answers the token request. The worker gets SQS events built from the
+messages the other functions sent, and must report exactly the failed ones.
 
 It also counts the AWS calls per operation from the binaries' `aws_calls` log lines and writes
 them as JSON to the file named by LATCHKEY_CALLS_OUT.
@@ -26,6 +28,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+import yaml
 
 BIN_DIR = sys.argv[1]
 STAGE = "prod"
@@ -258,30 +261,102 @@ class Provider:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
+# ------------------------------------------------------------------ the worker
+def sqs_event(messages, queue_arn="arn:aws:sqs:us-east-1:123456789012:latchkey-jobs"):
+    """Lambda's SQS event for received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
+    """DELETE the integration, check its connection is gone at once, then feed the jobs queue's
+    messages to the worker (as the event source mapping would) until none is visible; a message
+    that is not a job, in the first batch, must be the only one reported failed."""
+    sqs = boto3.client("sqs")
+    ddb = boto3.client("dynamodb")
+    auth = {"authorization": f"Bearer {secret_key}"}
+    r = admin.invoke(v2_event("DELETE", "/integrations/acme-crm", headers=auth))
+    check("admin: DELETE /integrations/acme-crm", r["statusCode"] == 200, body_of(r))
+    r = conns.invoke(v2_event("GET", "/connections/user-1", query="provider_config_key=acme-crm", headers=auth))
+    check(
+        "connections: the deleted integration's connection is not found at once",
+        r["statusCode"] == 404 and json.loads(body_of(r))["error"]["code"] == "not_found",
+        body_of(r),
+    )
+    key = {"PK": {"S": "CONN#acme-crm#user-1"}, "SK": {"S": "CONN"}}
+    check("the connection item is still in the table", "Item" in ddb.get_item(TableName=table, Key=key))
+    sqs.send_message(QueueUrl=queue_url, MessageBody='{"kind": "not-a-job"}')
+    batches, failures = 0, []
+    for _ in range(50):
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        batches += 1
+        response = worker.invoke(sqs_event(got))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        failures.extend(m["Body"] for m in got if m["MessageId"] in failed)
+        for m in got:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=3600)
+    check("worker: the malformed message is the one failure reported", failures == ['{"kind": "not-a-job"}'], str(failures))
+    check("worker: the purge deleted the connection item", "Item" not in ddb.get_item(TableName=table, Key=key))
+    wait_for_log(worker, batches)
+    init, per_batch = worker.calls()
+    return {
+        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+            sum(c[i] for c in per_batch) for i in range(3)
+        ]
+        if per_batch
+        else None,
+    }
+
+
 # ------------------------------------------------------------------ the test
 OUT_DIR = os.environ.get("LATCHKEY_TEST_OUTPUT", "/tmp")
 os.makedirs(OUT_DIR, exist_ok=True)
+
+
+def template_table():
+    """The table's keys and indexes as template.yaml declares them (CloudFormation tags read as
+    plain values: the table's definition has none)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_mapping(node)
+
+    Loader.add_multi_constructor("!", any_tag)
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "template.yaml")
+    props = yaml.load(open(root), Loader=Loader)["Resources"]["Table"]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
 
 
 def setup_aws():
     suffix = uuid.uuid4().hex[:10]
     ddb = boto3.client("dynamodb")
     table = f"latchkey-lambda-{suffix}"
-    attrs = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "RPK", "RSK"]
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": name,
-                "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for name, pk, sk in [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK"), ("GSI_REFRESH", "RPK", "RSK")]
-        ],
-    )
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **template_table())
     ddb.update_time_to_live(
         TableName=table, TimeToLiveSpecification={"AttributeName": "expires_ttl", "Enabled": True}
     )
@@ -289,11 +364,12 @@ def setup_aws():
     seed = uuid.uuid4().hex + uuid.uuid4().hex
     secret_id = f"latchkey/{suffix}"
     boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=json.dumps({"seed": seed}))
-    return table, key_id, secret_id, seed
+    queue_url = boto3.client("sqs").create_queue(QueueName=f"latchkey-jobs-{suffix}")["QueueUrl"]
+    return table, key_id, secret_id, seed, queue_url
 
 
 def main():
-    table, key_id, secret_id, seed = setup_aws()
+    table, key_id, secret_id, seed, queue_url = setup_aws()
     secret_key = derive(seed, "lk_sk_", "latchkey secret key")
     public_key = derive(seed, "lk_pk_", "latchkey public key")
     public_url = f"https://abc123.execute-api.us-east-1.amazonaws.com/{STAGE}"
@@ -303,6 +379,7 @@ def main():
         "LATCHKEY_TABLE": table,
         "LATCHKEY_KMS_KEY_ID": key_id,
         "LATCHKEY_KEYS_SECRET_ID": secret_id,
+        "LATCHKEY_QUEUE_URL": queue_url,
         "LATCHKEY_PUBLIC_URL": public_url,
         "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
     }
@@ -431,6 +508,12 @@ def main():
         check("warm read is exactly one DynamoDB call and no KMS call", calls["warm read (GET /connections/{id}, again)"] == (1, 0, 0), str(calls))
         r_init, _ = redirect.calls()
         check("callback-redirect touches no AWS service", r_init is None, str(r_init))
+
+        # Deleting the integration: gone at once, purged by the worker from the queue.
+        worker = Function("worker", env)
+        fns.append(worker)
+        purge_calls = purge_through_worker(admin, conns, worker, secret_key, table, queue_url)
+        calls.update(purge_calls)
     finally:
         for fn in fns:
             fn.stop()

@@ -161,6 +161,7 @@ mod table {
             route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
             route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
             route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+            route(Frontend, POST,   "/auth/{mode}/{integration}",      credentials_auth::by_mode),
         ]
     }
 

@@ -14,8 +14,8 @@ use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
 use crate::keys::KeyName;
 use crate::store::{
-    ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, CustomOAuth2, EnvironmentSettings,
-    IntegrationRecord,
+    ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
+    EnvironmentSettings, IntegrationRecord,
 };
 use crate::time_fmt::rfc3339;
 
@@ -161,8 +161,8 @@ pub struct ConnectionList<'a> {
 }
 
 impl<'a> ConnectionList<'a> {
-    pub fn new(records: &'a [ConnectionRecord]) -> Self {
-        let item = |r: &'a ConnectionRecord| ConnectionListItem {
+    pub fn new(records: &'a [ConnectionSummary]) -> Self {
+        let item = |r: &'a ConnectionSummary| ConnectionListItem {
             id: &r.id,
             connection_id: &r.connection_id,
             provider_config_key: &r.integration,
@@ -201,6 +201,10 @@ pub struct Integration<'a> {
     updated_at: OffsetDateTime,
     credentials: IntegrationCredentials<'a>,
     custom: &'a Option<CustomOAuth2>,
+    /// The operator's allowed hosts (empty: the defaults below apply).
+    allowed_hosts: &'a [crate::domain::HostPattern],
+    /// The hosts the catalog's templates allow when the operator set none.
+    default_allowed_hosts: Vec<crate::domain::HostPattern>,
 }
 
 #[derive(Debug, Serialize)]
@@ -228,6 +232,8 @@ impl<'a> Integration<'a> {
                 scopes: record.scopes.join(","),
             },
             custom: &record.custom,
+            allowed_hosts: &record.allowed_hosts,
+            default_allowed_hosts: crate::providers::default_allowed_hosts(&record.provider),
         }
     }
 }
@@ -485,7 +491,7 @@ mod tests {
         };
         let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
         assert_eq!(wire["errors"], json!([{"type": "refresh", "log_id": "attempt-1"}]));
-        let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record))).unwrap();
+        let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record.summary()))).unwrap();
         assert_eq!(list["connections"][0]["errors"], wire["errors"]);
         record.errors.clear();
         let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();

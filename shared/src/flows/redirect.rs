@@ -30,6 +30,7 @@ pub async fn start(
         attempt,
         integration,
         connection_config,
+        vouched_config,
     } = begin(state, settings, request, key, &auth::redirect_modes()).await?;
     attempt
         .run(state, async {
@@ -40,6 +41,7 @@ pub async fn start(
                 state,
                 integration: &integration,
                 connection_config: &connection_config,
+                vouched_config: &vouched_config,
             };
             let redirect = scheme
                 .start(
@@ -67,6 +69,7 @@ pub async fn start(
                 code_verifier: redirect.kept.code_verifier,
                 redirect_uri,
                 connection_config: connection_config.clone(),
+                vouched_config: vouched_config.clone(),
                 origin,
                 attempt_id: attempt.id.clone(),
                 created_at: now,
@@ -202,6 +205,7 @@ async fn complete(
         state,
         integration: &integration,
         connection_config: &session.connection_config,
+        vouched_config: &session.vouched_config,
     };
     let kept = Kept {
         code_verifier: session.code_verifier.clone(),
@@ -213,9 +217,16 @@ async fn complete(
     };
     let obtained = scheme.finish(&cx, &callback).await.map_err(as_outcome)?;
     attempt.info(state, "token_received", obtained.note.clone()).await;
-    let stored = store_obtained(state, &integration, &session.connection_id, obtained, session.end_user)
-        .await
-        .map_err(as_outcome)?;
+    let stored = store_obtained(
+        state,
+        &integration,
+        &session.connection_id,
+        obtained,
+        session.vouched_config,
+        session.end_user,
+    )
+    .await
+    .map_err(as_outcome)?;
     let what = match stored {
         Upsert::Created => "Connection created.",
         Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",

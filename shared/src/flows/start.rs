@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::connect_session;
 use crate::activity::Attempt;
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, verify_connect_digest};
 use crate::store::{EnvironmentSettings, IntegrationRecord};
@@ -137,6 +137,8 @@ pub struct FlowStart {
     pub attempt: Attempt,
     pub integration: IntegrationRecord,
     pub connection_config: ConnectionConfig,
+    /// The keys of `connection_config` the connect session's defaults set: the backend's.
+    pub vouched_config: VouchedKeys,
 }
 
 /// The start shared by every public auth flow, for an integration of one of the `expected`
@@ -176,11 +178,18 @@ pub async fn begin(
             Ok((integration, connection_config))
         })
         .await?;
+    let vouched_config = caller
+        .config_defaults
+        .keys()
+        .filter(|k| connection_config.contains_key(*k))
+        .cloned()
+        .collect();
     Ok(FlowStart {
         caller,
         attempt,
         integration,
         connection_config,
+        vouched_config,
     })
 }
 

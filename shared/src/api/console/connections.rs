@@ -18,7 +18,7 @@ use crate::api::wire;
 use crate::connections::{delete_connection, list_connections, read_connection, read_fresh_connection};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::{Error, ErrorCode};
-use crate::store::{ConnectionFilter, ConnectionRecord};
+use crate::store::{ConnectionFilter, ConnectionSummary};
 use crate::AppState;
 
 const PAGE_SIZE: usize = 50;
@@ -130,23 +130,23 @@ pub async fn list(
     )
 }
 
-fn detail_path(b: &str, r: &ConnectionRecord) -> String {
+fn detail_path(b: &str, integration: &IntegrationKey, connection_id: &ConnectionId) -> String {
     format!(
         "{b}/connections/{}/{}",
-        path_segment(r.integration.as_str()),
-        path_segment(r.connection_id.as_str())
+        path_segment(integration.as_str()),
+        path_segment(connection_id.as_str())
     )
 }
 
-fn end_user_id(r: &ConnectionRecord) -> &str {
-    r.end_user
+fn end_user_id(end_user: &Option<Value>) -> &str {
+    end_user
         .as_ref()
         .and_then(|u| u.get("id"))
         .and_then(Value::as_str)
         .unwrap_or("")
 }
 
-fn row(b: &str, r: &ConnectionRecord) -> String {
+fn row(b: &str, r: &ConnectionSummary) -> String {
     let status = if r.errors.is_empty() {
         r#"<span class="badge ok">OK</span>"#.to_owned()
     } else {
@@ -158,10 +158,10 @@ fn row(b: &str, r: &ConnectionRecord) -> String {
     };
     format!(
         r#"<tr><th scope="row"><a href="{}">{}</a></th><td>{}</td><td>{}</td><td>{}</td><td>{status}</td></tr>"#,
-        detail_path(b, r),
+        detail_path(b, &r.integration, &r.connection_id),
         escape(r.connection_id.as_str()),
         escape(r.integration.as_str()),
-        escape(end_user_id(r)),
+        escape(end_user_id(&r.end_user)),
         page::time_html(r.created_at),
     )
 }
@@ -250,7 +250,7 @@ async fn detail_page(
         Ok(r) => r,
         Err(e) => return super::refusal(state, &HeaderMap::new(), e),
     };
-    let path = detail_path(&b, &record);
+    let path = detail_path(&b, &record.integration, &record.connection_id);
     let wire_creds = wire::credentials(&creds, revealed);
     let problems: String = record
         .errors
@@ -389,7 +389,10 @@ pub async fn refresh(
     match result {
         Ok((refreshed, record)) => {
             let notice = if refreshed { "refreshed" } else { "not_refreshed" };
-            see_other(&format!("{}?notice={notice}", detail_path(&base(&state), &record)))
+            see_other(&format!(
+                "{}?notice={notice}",
+                detail_path(&base(&state), &record.integration, &record.connection_id)
+            ))
         }
         Err(e) if e.kind == crate::error::ErrorKind::NotFound => super::refusal(&state, &HeaderMap::new(), e),
         Err(e) => {

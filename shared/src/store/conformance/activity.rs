@@ -1,30 +1,37 @@
-//! Activity: appended, listed newest first by connection and by attempt.
+//! Activity: appended, listed newest first by (timestamp, id) — for the environment, one
+//! connection or one attempt — and paged with a cursor, across days.
 
 use super::*;
 
 /// Every test of this file.
 pub async fn run(store: &dyn Store) {
     activity_is_queryable_by_connection_newest_first(store).await;
+    activity_pages_with_a_cursor_across_days(store).await;
     activity_filters_by_every_field_and_pages_by_cursor(store).await;
+}
+
+fn entry(attempt: &str, conn: &str, integration: &str, at: OffsetDateTime, event: &str) -> ActivityEntry {
+    ActivityEntry {
+        id: unique("act"),
+        attempt_id: attempt.to_owned(),
+        timestamp: at,
+        operation: "auth".into(),
+        event: event.into(),
+        level: ActivityLevel::Info,
+        integration: Some(integration.into()),
+        connection_id: Some(conn.to_owned()),
+        message: format!("{event} step"),
+        error_code: None,
+    }
 }
 
 pub async fn activity_is_queryable_by_connection_newest_first(store: &dyn Store) {
     let conn = unique("conn");
     let attempt = unique("attempt");
     for (i, event) in ["started", "redirected", "stored"].iter().enumerate() {
+        let at = now() + Duration::milliseconds(i as i64);
         store
-            .append_activity(&ActivityEntry {
-                id: unique("act"),
-                attempt_id: attempt.clone(),
-                timestamp: now() + Duration::milliseconds(i as i64),
-                operation: "auth".into(),
-                event: (*event).into(),
-                level: ActivityLevel::Info,
-                integration: Some("github".into()),
-                connection_id: Some(conn.clone()),
-                message: format!("step {i}"),
-                error_code: None,
-            })
+            .append_activity(&entry(&attempt, &conn, "github", at, event))
             .await
             .unwrap();
     }
@@ -52,6 +59,89 @@ pub async fn activity_is_queryable_by_connection_newest_first(store: &dyn Store)
         ..Default::default()
     };
     assert_eq!(store.list_activity(&by_attempt).await.unwrap().len(), 3);
+}
+
+pub async fn activity_pages_with_a_cursor_across_days(store: &dyn Store) {
+    // A window years ahead that only this run writes to, spanning three calendar days.
+    let base = now() + Duration::days(2000 + crate::crypto::random_bytes::<1>()[0] as i64);
+    let (conn, attempt, int) = (unique("conn"), unique("attempt"), unique("int"));
+    let mut written = Vec::new();
+    for i in 0..10 {
+        let e = entry(&attempt, &conn, &int, base + Duration::hours(7 * i), &format!("e{i}"));
+        store.append_activity(&e).await.unwrap();
+        written.push(e);
+    }
+    written.reverse();
+    let pages = |filter: ActivityFilter| async move {
+        let mut pages = Vec::new();
+        let mut before = filter.before.clone();
+        for _ in 0..3 {
+            let page = store
+                .list_activity(&ActivityFilter {
+                    before: before.clone(),
+                    ..filter.clone()
+                })
+                .await
+                .unwrap();
+            before = page.last().map(ActivityCursor::after).or(before);
+            pages.push(page);
+        }
+        pages
+    };
+    let newest = Some(ActivityCursor::newest(base + Duration::days(3)));
+    for (what, filter) in [
+        (
+            "environment",
+            ActivityFilter {
+                limit: 5,
+                before: newest.clone(),
+                ..Default::default()
+            },
+        ),
+        (
+            "integration",
+            ActivityFilter {
+                integration: Some(int.clone()),
+                limit: 5,
+                before: newest.clone(),
+                ..Default::default()
+            },
+        ),
+        (
+            "connection",
+            ActivityFilter {
+                connection_id: Some(conn.clone()),
+                limit: 5,
+                before: newest.clone(),
+                ..Default::default()
+            },
+        ),
+        (
+            "attempt",
+            ActivityFilter {
+                attempt_id: Some(attempt.clone()),
+                limit: 5,
+                before: newest.clone(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let got = pages(filter).await;
+        assert_eq!(got[0], written[..5], "{what}: first page");
+        assert_eq!(got[1], written[5..], "{what}: second page, from the cursor");
+        assert!(
+            !got[2].iter().any(|e| e.attempt_id == attempt),
+            "{what}: nothing after the oldest"
+        );
+    }
+    // A cursor in the middle of a day starts right after its entry.
+    let from_middle = ActivityFilter {
+        connection_id: Some(conn.clone()),
+        limit: 2,
+        before: Some(ActivityCursor::after(&written[3])),
+        ..Default::default()
+    };
+    assert_eq!(store.list_activity(&from_middle).await.unwrap(), written[4..6]);
 }
 
 /// Six entries of one integration (two connections, two operations, both levels, two of them

@@ -20,6 +20,7 @@ fn session(state: &str) -> OAuthSession {
         code_verifier: Some(PkceVerifier::new("verifier")),
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
+        vouched_config: Default::default(),
         origin: Some("http://localhost:5173".into()),
         attempt_id: unique("attempt"),
         created_at: now(),
