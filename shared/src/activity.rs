@@ -90,8 +90,16 @@ impl Attempt {
     }
 }
 
-/// Entries matching `filter`, newest first.
+/// Entries matching `filter`, newest first; without a cursor, everything written up to now by
+/// the state's clock.
 pub async fn list(state: &AppState, filter: &ActivityFilter) -> Result<Vec<ActivityEntry>, Error> {
+    if filter.before.is_none() {
+        let filter = ActivityFilter {
+            before: Some(ActivityCursor::newest(state.clock.now())),
+            ..filter.clone()
+        };
+        return Ok(state.store.list_activity(&filter).await?);
+    }
     Ok(state.store.list_activity(filter).await?)
 }
 
