@@ -14,6 +14,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod flows;
 pub mod integrations;
 pub mod jobs;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
@@ -44,7 +46,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn store::Store>,
     pub sealer: Arc<dyn crypto::Sealer>,
-    pub keys: Arc<config::EnvironmentKeys>,
+    /// The environment's keys, cached and re-read as `keys::Keys` says.
+    pub keys: Arc<keys::Keys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
     /// Every outgoing request: the one guarded HTTP client (`outbound`).
@@ -59,14 +62,14 @@ impl AppState {
     pub fn new(
         store: Arc<dyn store::Store>,
         sealer: Arc<dyn crypto::Sealer>,
-        keys: config::EnvironmentKeys,
+        keys: impl Into<keys::Keys>,
         config: config::Config,
     ) -> Self {
         let outbound = outbound::Outbound::new(&config);
         Self {
             store,
             sealer,
-            keys: Arc::new(keys),
+            keys: Arc::new(keys.into()),
             refusals: Arc::new(refusals::RefusalLog::new(config.refusals_recorded_per_minute)),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),

@@ -7,6 +7,8 @@
 //! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
 //!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
+//!   `LATCHKEY_KEYS_MAX_AGE_SECS` bounds how long a container uses its copy of the keys
+//!   (default 300) before reading the secret again.
 
 use crate::config::Config;
 use crate::AppState;
@@ -82,7 +84,16 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
-    let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
+    let secrets = crate::aws::secrets_client(&sdk);
+    let keys = crate::aws::environment_keys(&secrets, &secret_id).await?;
+    let source = crate::aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id,
+    };
+    let mut keys = crate::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
+    if let Some(secs) = var("LATCHKEY_KEYS_MAX_AGE_SECS") {
+        keys = keys.with_max_age(time::Duration::seconds(secs.parse()?));
+    }
     let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
         .with_activity_retention(config.activity_retention)
         .with_refresh_policy(config.refresh.clone());

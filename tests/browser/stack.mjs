@@ -17,8 +17,10 @@ export function stopAll() {
 }
 process.on('exit', stopAll);
 
-export async function startLatchkey({ connectSessionTtlSecs, callbackUrl } = {}) {
-  const env = connectSessionTtlSecs ? { LATCHKEY_CONNECT_SESSION_TTL_SECS: String(connectSessionTtlSecs) } : {};
+export async function startLatchkey({ connectSessionTtlSecs, consoleSessionTtlSecs, callbackUrl } = {}) {
+  const env = {};
+  if (connectSessionTtlSecs) env.LATCHKEY_CONNECT_SESSION_TTL_SECS = String(connectSessionTtlSecs);
+  if (consoleSessionTtlSecs) env.LATCHKEY_CONSOLE_SESSION_TTL_SECS = String(consoleSessionTtlSecs);
   if (callbackUrl) env.LATCHKEY_CALLBACK_URL = callbackUrl;
   const latchkey = await startServe({ env, label: 'latchkey-browser' });
   const { host, keys } = latchkey;
@@ -55,10 +57,10 @@ export async function startOidc() {
 }
 
 /**
- * Registers an OAuth client at the peer (dynamic registration) and creates the integration.
- * `redirectUri`: the callback URL registered with the provider (default: the API's own).
+ * Registers an OAuth client at the peer (dynamic registration). `redirectUri`: the callback URL
+ * registered with the provider (default: this stack's own).
  */
-export async function createOidcIntegration(latchkey, issuer, uniqueKey, { redirectUri } = {}) {
+export async function registerOidcClient(latchkey, issuer, { redirectUri } = {}) {
   const reg = await fetch(`${issuer}/reg`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -70,7 +72,12 @@ export async function createOidcIntegration(latchkey, issuer, uniqueKey, { redir
     }),
   });
   if (reg.status !== 201) throw new Error(`client registration failed: ${reg.status} ${await reg.text()}`);
-  const client = await reg.json();
+  return reg.json();
+}
+
+/** Registers an OAuth client at the peer and creates the integration (`redirectUri`: as above). */
+export async function createOidcIntegration(latchkey, issuer, uniqueKey, { redirectUri } = {}) {
+  const client = await registerOidcClient(latchkey, issuer, { redirectUri });
   const created = await latchkey.backend('POST', '/integrations', {
     provider: 'custom-oauth2',
     unique_key: uniqueKey,

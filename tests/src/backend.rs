@@ -132,9 +132,17 @@ async fn aws_state(table: &str, key_id: &str, secret_id: &str, queue_url: &str, 
     let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table)
         .with_activity_retention(config.activity_retention)
         .with_refresh_policy(config.refresh.clone());
-    let keys = aws::environment_keys(&aws::secrets_client(&sdk), secret_id)
+    let secrets = aws::secrets_client(&sdk);
+    let keys = aws::environment_keys(&secrets, secret_id)
         .await
         .expect("the keys are read");
+    // Every state over this backend reads the same secret: a rotation by one is seen by the
+    // others (another instance's keys are re-read on an unknown key).
+    let source = aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id: secret_id.to_owned(),
+    };
+    let keys = latchkey::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
     let sealer = latchkey::crypto::kms::KmsSealer::new(
         aws::kms_client(&sdk),
         key_id.to_owned(),

@@ -337,7 +337,7 @@ async fn callback_quirks_fill_connection_config_from_the_provider() {
     let (_, qb) = app.read_connection("qb", "c1", "").await;
     assert_eq!(qb["connection_config"]["realmId"], "9341453474484455");
     // (A second connection: with the public key alone, a flow creates and never replaces.)
-    let digest = latchkey_tests::wire::connect_digest(app.hmac_key(), "qb", "c1");
+    let digest = latchkey_tests::wire::connect_digest(&app.hmac_key(), "qb", "c1");
     callback_round(
         &app,
         "qb",

@@ -80,7 +80,7 @@ async fn extreme_header_values_are_refused_without_a_panic() {
         .map(String::from),
     );
     for ts in &timestamps {
-        let signature = latchkey_tests::wire::request_signature(app.secret_key(), 0, "GET", "/connections", b"");
+        let signature = latchkey_tests::wire::request_signature(&app.secret_key(), 0, "GET", "/connections", b"");
         let response = app
             .http
             .get(app.url("/connections"))

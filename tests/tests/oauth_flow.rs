@@ -78,7 +78,7 @@ async fn an_account_connected_through_the_provider_is_stored_and_readable_by_a_s
     assert!(activity.iter().all(|e| e["attempt_id"] == activity[0]["attempt_id"]));
     assert_no_secret(
         &serde_json::to_string(&activity).unwrap(),
-        &[&access_token, refresh_token, &client.client_secret, app.secret_key()],
+        &[&access_token, refresh_token, &client.client_secret, &app.secret_key()],
     );
 }
 
@@ -97,7 +97,7 @@ async fn a_second_authorization_of_the_same_connection_overrides_it_and_keeps_it
     let (_, before) = app.read_connection("acme-idp", "user-2", "").await;
 
     // Replacing takes the backend's word: an HMAC digest of the connection id.
-    let digest = latchkey_tests::wire::connect_digest(app.hmac_key(), "acme-idp", "user-2");
+    let digest = latchkey_tests::wire::connect_digest(&app.hmac_key(), "acme-idp", "user-2");
     let second = Browser::new(&app.callback_url())
         .connect(
             &app.connect_url(

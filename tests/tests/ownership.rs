@@ -121,7 +121,7 @@ async fn an_api_key_submitted_with_the_public_key_cannot_replace_a_connection() 
     app.failed_activity(Some(VICTIM), "connection_exists").await;
 
     // With the backend's digest of the id, replacing works as before, recorded as such.
-    let digest = wire::connect_digest(app.hmac_key(), "oa", VICTIM);
+    let digest = wire::connect_digest(&app.hmac_key(), "oa", VICTIM);
     let (status, body) = app
         .frontend_post(
             "/api-auth/api-key/oa",

@@ -8,9 +8,11 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::result_page::Outcome;
+use crate::config::EnvironmentKeys;
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
+use crate::keys::KeyName;
 use crate::store::{
     ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
     EnvironmentSettings, IntegrationRecord,
@@ -124,9 +126,9 @@ pub struct Shown {
 /// What a masked secret looks like on the wire (as an integration's client secret).
 const MASK: &str = "********";
 
-/// A connection's config as the backend reads it: the fields the provider marks secret are
-/// masked unless asked for.
-fn connection_config(record: &ConnectionRecord, show_secrets: bool) -> Map<String, Value> {
+/// A connection's config as the backend (and the console) reads it: the fields the provider
+/// marks secret are masked unless asked for.
+pub fn connection_config(record: &ConnectionRecord, show_secrets: bool) -> Map<String, Value> {
     let mut config = record.connection_config.clone();
     if !show_secrets {
         for name in crate::providers::secret_config_fields(&record.provider) {
@@ -282,21 +284,67 @@ impl<'a> Integration<'a> {
 #[derive(Debug, Serialize)]
 pub struct Environment<'a> {
     pub environment: &'a str,
-    pub public_key: &'a str,
-    pub callback_url: &'a str,
+    pub public_key: String,
+    /// The redirect URI sent to providers now.
+    pub callback_url: String,
+    /// The deployment's, used while `callback_url` is not set at run time.
+    pub default_callback_url: &'a str,
     pub hmac_enabled: bool,
     pub allowed_origins: &'a [String],
+    pub webhook_url: &'a Option<String>,
+    pub webhook_events: Vec<&'static str>,
+    /// While a rotated secret key's predecessor still works: until when.
+    #[serde(serialize_with = "optional_date")]
+    pub previous_secret_key_expires_at: Option<OffsetDateTime>,
+    /// Keys a `PATCH` just rotated, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_keys: Option<Map<String, Value>>,
+}
+
+fn optional_date<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 impl<'a> Environment<'a> {
-    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings) -> Self {
+    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings, keys: &EnvironmentKeys) -> Self {
         Self {
             environment: &state.config.environment,
-            public_key: &state.keys.public_key,
-            callback_url: state.config.callback_url.as_str(),
+            public_key: keys.public_key.clone(),
+            callback_url: crate::environment::callback_url(state, settings),
+            default_callback_url: state.config.callback_url.as_str(),
             hmac_enabled: settings.hmac_enabled,
             allowed_origins: &settings.allowed_origins,
+            webhook_url: &settings.webhook_url,
+            webhook_events: settings.webhook_events.iter().map(|e| e.as_str()).collect(),
+            previous_secret_key_expires_at: keys
+                .previous_secret_key
+                .as_ref()
+                .and(keys.previous_secret_key_expires_at),
+            rotated_keys: None,
         }
+    }
+
+    /// With the values of the keys just rotated.
+    pub fn with_rotated(mut self, names: &[KeyName], keys: &EnvironmentKeys) -> Self {
+        if names.is_empty() {
+            return self;
+        }
+        let value = |name: KeyName| match name {
+            KeyName::SecretKey => keys.secret_key.expose().to_owned(),
+            KeyName::PublicKey => keys.public_key.clone(),
+            KeyName::HmacKey => keys.hmac_key.expose().to_owned(),
+            KeyName::WebhookSigningKey => keys.webhook_signing_key.expose().to_owned(),
+        };
+        self.rotated_keys = Some(
+            names
+                .iter()
+                .map(|&n| (n.as_str().to_owned(), Value::String(value(n))))
+                .collect(),
+        );
+        self
     }
 }
 
@@ -307,6 +355,13 @@ pub struct ConnectSession<'a> {
     pub connect_link: &'a str,
     #[serde(serialize_with = "date")]
     pub expires_at: OffsetDateTime,
+}
+
+/// A page of `GET /logs`: `{data: [entry, …], next_cursor}` (`null` on the last page).
+#[derive(Debug, Serialize)]
+pub struct ActivityPage<'a> {
+    pub data: Vec<Activity<'a>>,
+    pub next_cursor: Option<String>,
 }
 
 /// One activity entry.

@@ -55,7 +55,7 @@ pub async fn start(
             let scheme = super::scheme_of(&integration)?;
             let flow_state = OAuthState::new(crate::crypto::random_token());
             let binding = browser_binding(flow_state.expose());
-            let redirect_uri = state.config.callback_url.to_string();
+            let redirect_uri = crate::environment::callback_url(state, settings);
             let cx = ModeContext {
                 state,
                 integration: &integration,

@@ -90,17 +90,34 @@ pub async fn authenticate(
             "The public_key (or connect_session_token) parameter is missing.",
         )
     })?;
-    if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(Error::unauthorized(
-            ErrorCode::InvalidAuthToken,
-            "The public key is not valid for this environment.",
-        ));
-    }
+    let now = state.clock.now();
+    // A frontend may already hold a key rotated in by another instance: `check` reads again.
+    state
+        .keys
+        .check(now, |k| {
+            constant_time_eq(public_key, &k.public_key)
+                .then_some(())
+                .ok_or_else(|| {
+                    Error::unauthorized(
+                        ErrorCode::InvalidAuthToken,
+                        "The public key is not valid for this environment.",
+                    )
+                })
+        })
+        .await?;
     let id = requested_id.as_ref().map(ConnectionId::as_str);
-    let vouched = request
-        .hmac
-        .as_deref()
-        .is_some_and(|digest| verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest));
+    let vouched = match request.hmac.as_deref() {
+        Some(digest) => state
+            .keys
+            .check(now, |k| {
+                verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
+                    .then_some(())
+                    .ok_or(())
+            })
+            .await
+            .is_ok(),
+        None => false,
+    };
     if settings.hmac_enabled && !vouched {
         return Err(match request.hmac {
             None => Error::unauthorized(
@@ -258,7 +275,7 @@ mod tests {
 
         let request = ConnectRequest {
             connection_id: Some("u1".into()),
-            public_key: Some(state.keys.public_key.clone()),
+            public_key: Some(state.keys.cached().public_key.clone()),
             ..Default::default()
         };
         let e = begin(&state, &settings, &request, &key, &[AuthMode::OAuth2])

@@ -320,15 +320,36 @@ pub struct ActivityEntry {
     pub error_code: Option<String>,
 }
 
+/// Which entries `list_activity` returns: every field set must match; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityFilter {
     pub integration: Option<String>,
     pub connection_id: Option<String>,
     pub attempt_id: Option<String>,
-    pub limit: usize,
-    /// Only entries older than this (the last entry of the previous page). `None` = from now
-    /// by the system clock; callers with a clock of their own pass `ActivityCursor::newest`.
+    pub operation: Option<String>,
+    pub level: Option<ActivityLevel>,
+    /// Entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only entries older than this position (the last entry of the previous page, or a time:
+    /// `ActivityCursor::at`). `None` = from now by the system clock; callers with a clock of
+    /// their own pass `ActivityCursor::newest`.
     pub before: Option<ActivityCursor>,
+    pub limit: usize,
+}
+
+impl ActivityFilter {
+    /// Whether `entry` passes every field of the filter: the one statement of the rule, for
+    /// backends that filter what their indexes return.
+    pub fn matches(&self, entry: &ActivityEntry) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
+        same(&self.integration, &entry.integration)
+            && same(&self.connection_id, &entry.connection_id)
+            && self.attempt_id.as_ref().is_none_or(|a| *a == entry.attempt_id)
+            && self.operation.as_ref().is_none_or(|o| *o == entry.operation)
+            && self.level.is_none_or(|l| l == entry.level)
+            && self.since.is_none_or(|t| entry.timestamp >= t)
+            && self.before.as_ref().is_none_or(|c| c.is_after(entry))
+    }
 }
 
 /// A position in the activity log, newest first: entries order by (timestamp, id).
@@ -355,6 +376,27 @@ impl ActivityCursor {
             id: String::new(),
         }
     }
+
+    /// Everything strictly before `t`.
+    pub fn at(t: OffsetDateTime) -> Self {
+        Self {
+            timestamp: t,
+            id: String::new(),
+        }
+    }
+
+    /// Whether `entry` comes after this position (is older, newest first).
+    pub fn is_after(&self, entry: &ActivityEntry) -> bool {
+        (entry.timestamp, entry.id.as_str()) < (self.timestamp, self.id.as_str())
+    }
+
+    /// The earlier of two positions.
+    pub fn min(self, other: Option<ActivityCursor>) -> Self {
+        match other {
+            Some(o) if (o.timestamp, &o.id) < (self.timestamp, &self.id) => o,
+            _ => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -364,6 +406,8 @@ pub struct ConnectionFilter {
     pub end_user_id: Option<String>,
     /// Case-insensitive substring of the connection id.
     pub search: Option<String>,
+    /// Only connections with an active problem (`errors` not empty).
+    pub with_errors: bool,
     pub limit: usize,
     pub offset: usize,
 }
@@ -391,6 +435,19 @@ pub struct ConnectSession {
     pub expires_at: OffsetDateTime,
 }
 
+/// An operator's console session: only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    pub token_hash: String,
+    /// SHA-256 (hex) of the secret key it was signed in with: the session ends when that key
+    /// is no longer accepted, and manages keys only while it is the current one.
+    pub key_fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// The outcome of a browser flow, kept for the SDK's polling fallback under the SHA-256 of a
 /// client nonce; read once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -402,13 +459,65 @@ pub struct AuthResult {
 }
 
 /// Environment-level settings changed at run time through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSettings {
     #[serde(default)]
     pub hmac_enabled: bool,
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The redirect URI sent to providers; `None` = the deployment's (`Config::callback_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Where auth webhooks go; `None` = none are sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Which auth webhooks are sent to `webhook_url`.
+    #[serde(default = "WebhookEvent::all")]
+    pub webhook_events: Vec<WebhookEvent>,
+}
+
+impl Default for EnvironmentSettings {
+    fn default() -> Self {
+        Self {
+            hmac_enabled: false,
+            allowed_origins: Vec::new(),
+            callback_url: None,
+            webhook_url: None,
+            webhook_events: WebhookEvent::all(),
+        }
+    }
+}
+
+/// An auth webhook the environment may send: a connection created, re-authorized (override),
+/// its refresh failed, or it works again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Creation,
+    Override,
+    RefreshFailed,
+    RefreshRecovered,
+}
+
+impl WebhookEvent {
+    pub fn all() -> Vec<WebhookEvent> {
+        vec![
+            WebhookEvent::Creation,
+            WebhookEvent::Override,
+            WebhookEvent::RefreshFailed,
+            WebhookEvent::RefreshRecovered,
+        ]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Creation => "creation",
+            WebhookEvent::Override => "override",
+            WebhookEvent::RefreshFailed => "refresh_failed",
+            WebhookEvent::RefreshRecovered => "refresh_recovered",
+        }
+    }
 }
 
 /// A job in the local, store-backed queue (`jobs::local`). The body is the job's JSON, which

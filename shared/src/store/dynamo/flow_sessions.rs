@@ -1,11 +1,11 @@
-//! OAuth sessions, connect sessions and auth results: one item each (`OAUTH#`, `CONNECT#`,
-//! `RESULT#` + its key, SK `-`) with a TTL; taken with a conditional delete.
+//! OAuth sessions, connect sessions, auth results and console sessions: one item each
+//! (`OAUTH#`, `CONNECT#`, `RESULT#`, `CONSOLE#` + its key, SK `-`) with a TTL; taken with a conditional delete.
 
 use async_trait::async_trait;
 
 use super::table::expiring;
 use super::{keys, record_item, DynamoStore};
-use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, StoreResult};
 
 #[async_trait]
 impl FlowSessionStore for DynamoStore {
@@ -36,5 +36,19 @@ impl FlowSessionStore for DynamoStore {
 
     async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
         self.take(keys::auth_result(nonce_hash)).await
+    }
+
+    async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        let key = keys::console_session(&session.token_hash);
+        self.put_new(record_item(key, session, expiring(session.expires_at)))
+            .await
+    }
+
+    async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        self.get(keys::console_session(token_hash)).await
+    }
+
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.delete(keys::console_session(token_hash)).await
     }
 }

@@ -37,6 +37,8 @@ pub(super) const CONNECTION_PREFIX: &str = "CONN#";
 pub(super) const OAUTH_SESSION_PREFIX: &str = "OAUTH#";
 pub(super) const CONNECT_SESSION_PREFIX: &str = "CONNECT#";
 pub(super) const AUTH_RESULT_PREFIX: &str = "RESULT#";
+/// An operator's console session (by the hash of its token).
+pub(super) const CONSOLE_SESSION_PREFIX: &str = "CONSOLE#";
 /// One attempt's activity entries.
 pub(super) const ATTEMPT_PREFIX: &str = "ACT#";
 /// A single-use nonce (a signed request's signature).
@@ -75,6 +77,7 @@ pub(super) fn table_leading_keys() -> Vec<String> {
         OAUTH_SESSION_PREFIX,
         CONNECT_SESSION_PREFIX,
         AUTH_RESULT_PREFIX,
+        CONSOLE_SESSION_PREFIX,
         ATTEMPT_PREFIX,
         NONCE_PREFIX,
     ]
@@ -318,6 +321,10 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
     primary(format!("{AUTH_RESULT_PREFIX}{nonce_hash}"), "-")
 }
 
+pub(super) fn console_session(token_hash: &str) -> Item {
+    primary(format!("{CONSOLE_SESSION_PREFIX}{token_hash}"), "-")
+}
+
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.
@@ -349,6 +356,11 @@ fn activity_sort(timestamp: OffsetDateTime, id: &str) -> String {
 /// Sort keys of entries older than the cursor are below this bound.
 pub(super) fn activity_bound(cursor: &ActivityCursor) -> String {
     activity_sort(cursor.timestamp, &cursor.id)
+}
+
+/// Sort keys of entries at or after `since` are at or above this bound.
+pub(super) fn activity_lower_bound(since: OffsetDateTime) -> String {
+    ts_key(since)
 }
 
 pub(super) fn activity(entry: &ActivityEntry) -> Item {

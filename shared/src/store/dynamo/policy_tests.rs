@@ -2,9 +2,9 @@
 //! names the partition keys it may touch (`dynamodb:LeadingKeys`), and those must be the
 //! partitions `keys.rs` writes. This checks the template against the code, and the rules the
 //! roles exist for: the public functions cannot write the settings (turn HMAC off), mint connect
-//! sessions or write an integration; only the operator's function writes integrations and
-//! settings; the worker deletes connections and nothing else; `callback-redirect` touches no
-//! table.
+//! or console sessions or write an integration; only the operator's function writes
+//! integrations, settings and sessions; the worker deletes connections and nothing else;
+//! `callback-redirect` touches no table.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -140,6 +140,7 @@ fn the_key_formats_fall_in_the_listed_partitions() {
         keys::oauth_session("s"),
         keys::connect_session("h"),
         keys::auth_result("h"),
+        keys::console_session("h"),
         keys::nonce("n"),
         keys::settings(),
     ];
@@ -216,6 +217,7 @@ fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect
         for key in [
             keys::SETTINGS.to_owned(),
             pattern(keys::CONNECT_SESSION_PREFIX),
+            pattern(keys::CONSOLE_SESSION_PREFIX),
             pattern(keys::INTEGRATION_PREFIX),
             pattern(keys::GENERATION_COPY_PREFIX),
         ] {
@@ -235,18 +237,31 @@ fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect
         "the callback reads no settings"
     );
     assert!(grants["callback-redirect"].is_empty());
-    // Only the operator's function changes the settings and the integrations.
+    // Only the operator's function changes the settings, the integrations and the sessions that
+    // stand for the operator (connect sessions, console sessions).
     for key in [
         keys::SETTINGS.to_owned(),
         pattern(keys::INTEGRATION_PREFIX),
         pattern(keys::GENERATION_COPY_PREFIX),
         pattern(keys::CONNECT_SESSION_PREFIX),
+        pattern(keys::CONSOLE_SESSION_PREFIX),
     ] {
         assert_eq!(writers(&grants, &key), ["admin"], "{key}");
     }
-    // The operator's function reads connections but never writes one; the worker only deletes
-    // them, and writes nothing else.
-    assert!(!writers(&grants, &pattern(keys::CONNECTION_PREFIX)).contains(&"admin".to_owned()));
+    // Nothing but the console's function reads console sessions.
+    for (function, gs) in &grants {
+        let reads = gs
+            .iter()
+            .any(|g| g.leading_keys.contains(&pattern(keys::CONSOLE_SESSION_PREFIX)));
+        assert_eq!(reads, function == "admin", "{function}: console sessions");
+    }
+    // Connections are written by the functions that connect, serve the backend or run the
+    // console (`admin`: refresh, delete, test connects); the worker only deletes them, and
+    // writes nothing else.
+    assert_eq!(
+        writers(&grants, &pattern(keys::CONNECTION_PREFIX)),
+        ["admin", "auth-start", "connections", "oauth-callback", "worker"]
+    );
     for g in &grants["worker"] {
         let writing = g
             .actions

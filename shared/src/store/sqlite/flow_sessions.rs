@@ -1,12 +1,13 @@
-//! OAuth sessions, connect sessions and auth results: a table each, keyed by state, token hash
-//! and nonce hash, with the row's expiry (`expires_ns`) for purging. Taking is one
-//! `DELETE … RETURNING`, so of two takes one gets the row.
+//! OAuth sessions, connect sessions, auth results and console sessions: a table each, keyed by
+//! state, token hash and nonce hash, with the row's expiry (`expires_ns`) for purging (expired
+//! console sessions are also purged when one is made). Taking is one `DELETE … RETURNING`, so of
+//! two takes one gets the row.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{execute, insert_new, nanos, one, to_json, SqliteStore};
-use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, StoreResult};
 
 #[async_trait]
 impl FlowSessionStore for SqliteStore {
@@ -63,5 +64,34 @@ impl FlowSessionStore for SqliteStore {
                 [nonce_hash],
             )
         })
+    }
+
+    async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()> {
+        self.with(|c| {
+            execute(
+                c,
+                "DELETE FROM console_sessions WHERE expires_ns < ?1",
+                [nanos(session.created_at)],
+            )?;
+            insert_new(
+                c,
+                "INSERT INTO console_sessions (token_hash, expires_ns, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![session.token_hash, nanos(session.expires_at), to_json(session)],
+            )
+        })
+    }
+
+    async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+        self.with(|c| {
+            one(
+                c,
+                "SELECT body FROM console_sessions WHERE token_hash = ?1",
+                [token_hash],
+            )
+        })
+    }
+
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
+        self.with(|c| execute(c, "DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash]).map(drop))
     }
 }

@@ -31,6 +31,10 @@ const MIGRATIONS: &[Migration] = &[
         apply: scale_columns,
     },
     Migration {
+        name: "console sessions",
+        apply: console_sessions,
+    },
+    Migration {
         name: "single-use nonces, the expiry of short-lived rows (purged), secret connection config apart",
         apply: nonces_and_expiry,
     },
@@ -186,6 +190,15 @@ fn scale_columns(c: &Connection) -> StoreResult<()> {
          CREATE INDEX connections_generation ON connections (integration, generation);
          CREATE INDEX activity_by_time ON activity (ts_ns, id);
          CREATE INDEX jobs_ready ON jobs (visible_ns, seq) WHERE dead = 0;",
+    )
+    .map_err(unavailable)
+}
+
+/// The operator console's sessions (token hash, expiry for the purge).
+fn console_sessions(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS console_sessions (
+           token_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
     )
     .map_err(unavailable)
 }

@@ -153,7 +153,13 @@ impl SqliteStore {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;
             let mut removed = 0;
-            for table in ["oauth_sessions", "connect_sessions", "auth_results", "nonces"] {
+            for table in [
+                "oauth_sessions",
+                "connect_sessions",
+                "auth_results",
+                "console_sessions",
+                "nonces",
+            ] {
                 removed += execute(&tx, &format!("DELETE FROM {table} WHERE expires_ns <= ?1"), [cutoff])?;
             }
             removed += execute(&tx, "DELETE FROM activity WHERE ts_ns < ?1", [nanos(activity_before)])?;
