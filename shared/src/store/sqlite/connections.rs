@@ -97,6 +97,19 @@ impl SqliteStore {
     }
 }
 
+/// `record` as a new connection (version 1), with any leftover row of an ended generation
+/// removed first: it is replaced whole, lease included.
+fn new_row(c: &Connection, record: &ConnectionRecord) -> StoreResult<ConnectionRecord> {
+    execute(
+        c,
+        "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
+        [record.integration.as_str(), record.connection_id.as_str()],
+    )?;
+    let mut record = record.clone();
+    record.version = 1;
+    Ok(record)
+}
+
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
@@ -106,17 +119,7 @@ impl ConnectionStore for SqliteStore {
             let existing = live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?;
             let (record, outcome) = match existing {
                 Some(old) => (record.clone().replacing(&old), Upsert::Replaced),
-                None => {
-                    let mut record = record.clone();
-                    record.version = 1;
-                    // A leftover of an ended generation is replaced whole, lease included.
-                    execute(
-                        &tx,
-                        "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                        [record.integration.as_str(), record.connection_id.as_str()],
-                    )?;
-                    (record, Upsert::Created)
-                }
+                None => (new_row(&tx, record)?, Upsert::Created),
             };
             self.write_row(&tx, &record, &generation)?;
             tx.commit().map_err(unavailable)?;
@@ -134,14 +137,7 @@ impl ConnectionStore for SqliteStore {
             if live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?.is_some() {
                 return Err(StoreError::Conflict);
             }
-            let mut record = record.clone();
-            record.version = 1;
-            // A leftover of an ended generation is replaced whole, lease included.
-            execute(
-                &tx,
-                "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                [record.integration.as_str(), record.connection_id.as_str()],
-            )?;
+            let record = new_row(&tx, record)?;
             self.write_row(&tx, &record, &generation)?;
             tx.commit().map_err(unavailable)?;
             Ok(record.version)
