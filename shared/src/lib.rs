@@ -28,6 +28,7 @@ pub mod local;
 pub mod providers;
 pub mod runtime;
 pub mod signing;
+pub mod sockets;
 pub mod store;
 pub mod time_fmt;
 
@@ -41,6 +42,8 @@ pub struct AppState {
     pub keys: Arc<config::EnvironmentKeys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
+    /// Where the sockets of Nango's frontend client are held (in-process by default).
+    pub sockets: Arc<dyn sockets::SocketTransport>,
     /// Outgoing requests to providers. No redirects are followed: a token endpoint that
     /// redirects is misconfigured, and following it could leak the client secret.
     pub http: reqwest::Client,
@@ -65,6 +68,7 @@ impl AppState {
             keys: Arc::new(keys),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
+            sockets: Arc::new(sockets::LocalSockets::default()),
             http,
         }
     }
@@ -72,5 +76,20 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn with_sockets(mut self, sockets: Arc<dyn sockets::SocketTransport>) -> Self {
+        self.sockets = sockets;
+        self
+    }
+
+    /// What the socket operations (`sockets`) need of this state.
+    pub fn hub(&self) -> sockets::Hub<'_> {
+        sockets::Hub {
+            store: &*self.store,
+            transport: &*self.sockets,
+            clock: &*self.clock,
+            own_origin: self.config.own_origin(),
+        }
     }
 }

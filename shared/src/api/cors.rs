@@ -18,12 +18,9 @@ use crate::error::{Error, ErrorCode};
 use crate::store::EnvironmentSettings;
 use crate::AppState;
 
-/// The one allow-list rule: CORS here, and the `postMessage` target of browser flows.
+/// The allow-list rule (`EnvironmentSettings::allows_origin`) with this API's own origin.
 pub fn origin_allowed(state: &AppState, settings: &EnvironmentSettings, origin: &str) -> bool {
-    origin != "null"
-        && (settings.allowed_origins.is_empty()
-            || settings.allowed_origins.iter().any(|o| o == origin)
-            || state.config.public_url.origin().ascii_serialization() == origin)
+    settings.allows_origin(&state.config.own_origin(), origin)
 }
 
 fn allow(headers: &mut HeaderMap, origin: &str) {

@@ -50,6 +50,7 @@ pub fn parse_connect_query(raw: Option<&str>) -> Result<ConnectRequest, Error> {
             "client_nonce" => {
                 q.result_nonce_hash = Some(crate::flows::poll::nonce_hash(&auth_result::parse_nonce(&value)?));
             }
+            "ws_client_id" if !value.is_empty() => q.ws_client_id = Some(crate::sockets::parse_client_id(&value)?),
             k => {
                 if let Some(name) = bracketed(k, "params") {
                     check_param("params", name, &value)?;

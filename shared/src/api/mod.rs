@@ -19,6 +19,7 @@ pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
+pub mod sockets;
 pub mod wire;
 
 use std::collections::HashSet;
@@ -146,10 +147,12 @@ mod table {
     const PATCH: Method = Method::PATCH;
     const DELETE: Method = Method::DELETE;
 
-    /// The public auth routes a frontend calls.
+    /// The public auth routes a frontend calls. `GET /` is the socket of Nango's frontend
+    /// client when upgraded (locally; on AWS the WebSocket API's, `websocket`), else a redirect.
     #[rustfmt::skip]
     pub(super) fn auth_start() -> Vec<Route> {
         vec![
+            route(Public,   GET,    "/",                               sockets::root),
             route(Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
             route(Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
             route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),

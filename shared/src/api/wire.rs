@@ -378,6 +378,89 @@ impl<'a> From<&Outcome<'a>> for ResultMessage<'a> {
     }
 }
 
+/// The result page's message in Nango's form, for clients that listen for Nango's callback
+/// page (to the opener and on `BroadcastChannel("nango-oauth-callback")`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum NangoCallbackMessage<'a> {
+    #[serde(rename = "nango_oauth_callback_success")]
+    Success,
+    #[serde(rename = "nango_oauth_callback_error")]
+    Error { payload: NangoCallbackError<'a> },
+}
+
+#[derive(Debug, Serialize)]
+pub struct NangoCallbackError<'a> {
+    message: &'a str,
+    #[serde(rename = "errorType")]
+    error_type: &'a str,
+}
+
+impl<'a> From<&Outcome<'a>> for NangoCallbackMessage<'a> {
+    fn from(outcome: &Outcome<'a>) -> Self {
+        match *outcome {
+            Outcome::Success { .. } => NangoCallbackMessage::Success,
+            Outcome::Failure {
+                error_type,
+                description,
+            } => NangoCallbackMessage::Error {
+                payload: NangoCallbackError {
+                    message: description,
+                    error_type,
+                },
+            },
+        }
+    }
+}
+
+/// A message on the socket of Nango's frontend client (`GET /` upgraded, or the WebSocket API):
+/// the greeting with the socket's client id, then one outcome.
+#[derive(Debug, Serialize)]
+#[serde(tag = "message_type", rename_all = "snake_case")]
+pub enum SocketMessage<'a> {
+    ConnectionAck {
+        ws_client_id: &'a str,
+    },
+    Success {
+        provider_config_key: &'a str,
+        connection_id: &'a str,
+        /// Nango's flows that finish later (asynchronous installs); Latchkey's never do.
+        is_pending: bool,
+    },
+    Error {
+        error_type: &'a str,
+        error_desc: &'a str,
+    },
+}
+
+impl<'a> From<&Outcome<'a>> for SocketMessage<'a> {
+    fn from(outcome: &Outcome<'a>) -> Self {
+        match *outcome {
+            Outcome::Success {
+                integration,
+                connection_id,
+            } => SocketMessage::Success {
+                provider_config_key: integration,
+                connection_id,
+                is_pending: false,
+            },
+            Outcome::Failure {
+                error_type,
+                description,
+            } => SocketMessage::Error {
+                error_type,
+                error_desc: description,
+            },
+        }
+    }
+}
+
+impl SocketMessage<'_> {
+    pub fn text(&self) -> String {
+        serde_json::to_string(self).expect("wire objects serialize")
+    }
+}
+
 /// A catalog entry, and whether Latchkey can connect it yet.
 #[derive(Debug, Serialize)]
 pub struct ProviderEntry<'a> {
@@ -466,6 +549,27 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ResultMessage::from(&err)).unwrap(),
             json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
+            json!({"type": "nango_oauth_callback_success"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
+            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
+        );
+        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
+        assert_eq!(
+            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
+            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
+            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
+            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
         );
     }
 }

@@ -27,6 +27,8 @@ pub struct ConnectRequest {
     pub user_scope: Option<String>,
     /// SHA-256 (hex) of the SDK's client nonce: where the outcome is kept for polling.
     pub result_nonce_hash: Option<String>,
+    /// The `ws_client_id` of the socket Nango's frontend client waits on (`crate::sockets`).
+    pub ws_client_id: Option<String>,
 }
 
 impl ConnectRequest {

@@ -139,6 +139,13 @@ pub trait FlowSessionStore: Send + Sync {
     async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
     /// Removes and returns the result: readable once, like `take_oauth_session`.
     async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+
+    /// `Conflict` when the client hash exists already.
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+    /// Reading does not consume it: a flow binds to it at its start.
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+    /// Removes and returns the socket: a flow's outcome is sent once.
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
 }
 
 /// The activity log: entries are appended, never changed.

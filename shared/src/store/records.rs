@@ -172,6 +172,10 @@ pub struct OAuthSession {
     /// The end user of the connect session that started the flow, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<serde_json::Value>,
+    /// SHA-256 (hex) of the `ws_client_id` of the socket waiting for the outcome (Nango's
+    /// frontend client), bound when the flow started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +255,21 @@ pub struct AuthResult {
     pub expires_at: OffsetDateTime,
 }
 
+/// A socket waiting for the outcome of a browser flow (the WebSocket of Nango's frontend
+/// client), under the SHA-256 of the `ws_client_id` it was given. Taken once, by the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketRecord {
+    pub client_hash: String,
+    /// Where the socket is held, in its transport's terms: an API Gateway connection id, or the
+    /// local server's own id.
+    pub connection: String,
+    /// The web origin of the page that opened the socket: only a flow started by that origin
+    /// may send to it.
+    pub origin: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// Environment-level settings changed at run time through the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct EnvironmentSettings {
@@ -259,4 +278,17 @@ pub struct EnvironmentSettings {
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+}
+
+impl EnvironmentSettings {
+    /// The one allow-list rule, for every channel that answers a web page (CORS, the result
+    /// page's `postMessage`, the popup sockets, framing of the Connect page): an origin may when
+    /// `allowed_origins` names it, when that list is empty, or when it is the API's own origin
+    /// (`own_origin`). The opaque origin `null` never may.
+    pub fn allows_origin(&self, own_origin: &str, origin: &str) -> bool {
+        origin != "null"
+            && (self.allowed_origins.is_empty()
+                || self.allowed_origins.iter().any(|o| o == origin)
+                || own_origin == origin)
+    }
 }

@@ -1,4 +1,5 @@
-//! Flow sessions: OAuth sessions and auth results taken exactly once, connect sessions reusable.
+//! Flow sessions: OAuth sessions, auth results and sockets taken exactly once, connect sessions
+//! reusable.
 
 use super::*;
 
@@ -8,6 +9,7 @@ pub async fn run(store: &dyn Store) {
     concurrent_takes_of_one_session_yield_one_winner(store).await;
     connect_sessions_are_found_by_token_hash(store).await;
     auth_results_are_read_once(store).await;
+    sockets_are_found_then_taken_once(store).await;
 }
 
 fn session(state: &str) -> OAuthSession {
@@ -24,6 +26,7 @@ fn session(state: &str) -> OAuthSession {
         expires_at: now() + Duration::minutes(10),
         result_nonce_hash: None,
         end_user: None,
+        socket_hash: Some(crate::signing::sha256_hex(b"ws")),
     }
 }
 
@@ -93,4 +96,31 @@ pub async fn auth_results_are_read_once(store: &dyn Store) {
         Some(result.clone())
     );
     assert_eq!(store.take_auth_result(&result.nonce_hash).await.unwrap(), None);
+}
+
+pub async fn sockets_are_found_then_taken_once(store: &dyn Store) {
+    let socket = SocketRecord {
+        client_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        connection: unique("conn"),
+        origin: "https://app.example.com".into(),
+        expires_at: now() + Duration::minutes(15),
+    };
+    store.put_socket(&socket).await.unwrap();
+    assert_eq!(
+        store.put_socket(&socket).await,
+        Err(StoreError::Conflict),
+        "a client id is never reused"
+    );
+    assert_eq!(
+        store.get_socket(&socket.client_hash).await.unwrap(),
+        Some(socket.clone())
+    );
+    let takes = (0..4).map(|_| store.take_socket(&socket.client_hash));
+    let winners: Vec<_> = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(winners, [socket.clone()], "one outcome reaches a socket");
+    assert_eq!(store.get_socket(&socket.client_hash).await.unwrap(), None);
 }

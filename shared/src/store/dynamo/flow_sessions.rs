@@ -1,11 +1,12 @@
-//! OAuth sessions, connect sessions and auth results: one item each (`OAUTH#`, `CONNECT#`,
-//! `RESULT#` + its key, SK `-`) with a TTL; taken with a conditional delete.
+//! OAuth sessions, connect sessions, auth results and sockets: one item each (`OAUTH#`,
+//! `CONNECT#`, `RESULT#`, `SOCKET#` + its key, SK `-`) with a TTL; taken with a conditional
+//! delete.
 
 use async_trait::async_trait;
 
 use super::table::expiring;
 use super::{keys, record_item, DynamoStore};
-use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, SocketRecord, StoreResult};
 
 #[async_trait]
 impl FlowSessionStore for DynamoStore {
@@ -36,5 +37,19 @@ impl FlowSessionStore for DynamoStore {
 
     async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>> {
         self.take(keys::auth_result(nonce_hash)).await
+    }
+
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()> {
+        let key = keys::socket(&socket.client_hash);
+        self.put_new(record_item(key, socket, expiring(socket.expires_at)))
+            .await
+    }
+
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.get(keys::socket(client_hash)).await
+    }
+
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.take(keys::socket(client_hash)).await
     }
 }

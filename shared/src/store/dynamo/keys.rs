@@ -160,6 +160,10 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
     primary(format!("RESULT#{nonce_hash}"), "-")
 }
 
+pub(super) fn socket(client_hash: &str) -> Item {
+    primary(format!("SOCKET#{client_hash}"), "-")
+}
+
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.

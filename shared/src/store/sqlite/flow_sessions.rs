@@ -1,11 +1,11 @@
-//! OAuth sessions, connect sessions and auth results: a table each, keyed by state, token hash
-//! and nonce hash. Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
+//! OAuth sessions, connect sessions, auth results and sockets: a table each, keyed by state,
+//! token hash, nonce hash and client hash. Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{execute, insert_new, one, to_json, SqliteStore};
-use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{AuthResult, ConnectSession, FlowSessionStore, OAuthSession, SocketRecord, StoreResult};
 
 #[async_trait]
 impl FlowSessionStore for SqliteStore {
@@ -60,6 +60,30 @@ impl FlowSessionStore for SqliteStore {
                 c,
                 "DELETE FROM auth_results WHERE nonce_hash = ?1 RETURNING body",
                 [nonce_hash],
+            )
+        })
+    }
+
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()> {
+        self.with(|c| {
+            insert_new(
+                c,
+                "INSERT INTO sockets (client_hash, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![socket.client_hash, to_json(socket)],
+            )
+        })
+    }
+
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.with(|c| one(c, "SELECT body FROM sockets WHERE client_hash = ?1", [client_hash]))
+    }
+
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.with(|c| {
+            one(
+                c,
+                "DELETE FROM sockets WHERE client_hash = ?1 RETURNING body",
+                [client_hash],
             )
         })
     }

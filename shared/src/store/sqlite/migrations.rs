@@ -26,6 +26,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "refresh columns (due time, lease)",
         apply: refresh_columns,
     },
+    Migration {
+        name: "sockets waiting for flow outcomes",
+        apply: sockets_table,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -90,6 +94,12 @@ fn refresh_columns(c: &Connection) -> StoreResult<()> {
         "CREATE INDEX IF NOT EXISTS connections_due ON connections (expires_ns) WHERE expires_ns IS NOT NULL;",
     )
     .map_err(unavailable)
+}
+
+/// The sockets of Nango's frontend client, by the hash of their client id.
+fn sockets_table(c: &Connection) -> StoreResult<()> {
+    c.execute_batch("CREATE TABLE IF NOT EXISTS sockets (client_hash TEXT PRIMARY KEY, body TEXT NOT NULL);")
+        .map_err(unavailable)
 }
 
 fn user_version(c: &Connection) -> StoreResult<usize> {
