@@ -5,8 +5,18 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { ROOT, startLatchkey, startOidc, startApp, createOidcIntegration, stopAll } from './stack.mjs';
+import {
+  ROOT,
+  startLatchkey,
+  startOidc,
+  startApp,
+  createOidcIntegration,
+  stopAll,
+  launchChromium,
+  openPage,
+  login,
+  approve,
+} from './stack.mjs';
 
 const OUTPUT = process.env.LATCHKEY_TEST_OUTPUT ?? join(ROOT, 'tests/output');
 const SHOTS = join(OUTPUT, 'browser');
@@ -26,19 +36,7 @@ before(async () => {
   ]);
   await createOidcIntegration(latchkey, oidc.issuer, 'oidc');
   await createOidcIntegration(latchkey, oidc.issuer, 'other');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {
@@ -50,13 +48,8 @@ after(async () => {
 });
 
 /** A fresh browser profile on the customer app's page (no provider session cookies). */
-async function openApp(path = '/app.html') {
-  const context = await browser.newContext();
-  // The provider's dev pages import a web font; there is no internet here.
-  await context.route(/fonts\.googleapis\.com/, (route) => route.abort());
-  const page = await context.newPage();
-  await page.goto(`${app.origin}${path}`);
-  return { context, page };
+function openApp(path = '/app.html') {
+  return openPage(browser, `${app.origin}${path}`);
 }
 
 /** Clicks Connect with this flow and returns the popup (found by the context: a severed
@@ -73,19 +66,6 @@ async function start(ctx, flow) {
 async function outcome(page, ms = 20000) {
   await page.waitForFunction(() => window.outcome && window.outcome.state !== 'pending', null, { timeout: ms });
   return page.evaluate(() => window.outcome);
-}
-
-async function login(popup, user = 'alice') {
-  await popup.waitForSelector('input[name=login]');
-  await popup.fill('input[name=login]', user);
-  await popup.fill('input[name=password]', 'x');
-  await popup.click('button[type=submit]');
-  await popup.waitForSelector('text=Continue');
-}
-
-async function approve(popup, user) {
-  await login(popup, user);
-  await popup.click('text=Continue');
 }
 
 const hmacOf = (message) => createHmac('sha256', latchkey.keys.hmac_key).update(message).digest('hex');
