@@ -1,10 +1,11 @@
 //! The environment's settings changed at run time (`GET/PATCH /environment`): whether connect
-//! requests need an HMAC digest, and which web origins may receive auth results.
+//! requests need an HMAC digest, which web origins may receive auth results (and embed the
+//! Connect page), and the Connect page's theme.
 
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::store::EnvironmentSettings;
+use crate::store::{ConnectUi, EnvironmentSettings};
 use crate::AppState;
 
 pub async fn settings(state: &AppState) -> Result<EnvironmentSettings, Error> {
@@ -16,6 +17,28 @@ pub async fn settings(state: &AppState) -> Result<EnvironmentSettings, Error> {
 pub struct EnvironmentPatch {
     pub hmac_enabled: Option<bool>,
     pub allowed_origins: Option<Vec<String>>,
+    /// Replaces the Connect page's theme whole.
+    pub connect_ui: Option<ConnectUi>,
+}
+
+/// A theme is put in the Connect page as is: a plain name and a hex colour, nothing else.
+fn check_connect_ui(ui: &ConnectUi) -> Result<(), Error> {
+    if let Some(name) = &ui.app_name {
+        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(Error::invalid_body(
+                "connect_ui.app_name must be 1 to 64 characters without control characters.",
+            ));
+        }
+    }
+    if let Some(color) = &ui.primary_color {
+        let hex = color.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid_body(
+                "connect_ui.primary_color must be a colour like #5b4cdb.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
@@ -38,6 +61,10 @@ pub async fn update(state: &AppState, patch: EnvironmentPatch) -> Result<Environ
     if let Some(on) = patch.hmac_enabled {
         settings.hmac_enabled = on;
     }
+    if let Some(ui) = patch.connect_ui {
+        check_connect_ui(&ui)?;
+        settings.connect_ui = ui;
+    }
     state.store.put_settings(&settings).await?;
     Ok(settings)
 }
@@ -56,6 +83,27 @@ mod tests {
         );
         for bad in ["https://app.example.com/path", "ftp://x.com", "app.example.com", "*"] {
             assert!(super::parse_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_connect_page_theme_holds_only_safe_values() {
+        use crate::store::ConnectUi;
+        let ui = |name: Option<&str>, color: Option<&str>| ConnectUi {
+            app_name: name.map(str::to_owned),
+            primary_color: color.map(str::to_owned),
+            theme: None,
+        };
+        assert!(super::check_connect_ui(&ui(Some("Acme <CRM>"), Some("#5B4cdb"))).is_ok());
+        for bad in [
+            ui(Some(""), None),
+            ui(Some(&"x".repeat(65)), None),
+            ui(Some("a\nb"), None),
+            ui(None, Some("red")),
+            ui(None, Some("#12345")),
+            ui(None, Some("#123456;}body{display:none")),
+        ] {
+            assert!(super::check_connect_ui(&bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth_result;
 pub mod backend_auth;
+pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
 pub mod cors;
@@ -158,6 +159,9 @@ mod table {
             route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
             route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
             route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+            route(Public,   GET,    "/connect",                        connect_page::page),
+            route(Public,   GET,    "/connect/",                       connect_page::page),
+            route(Frontend, GET,    "/connect/session",                connect_page::session),
         ]
     }
 

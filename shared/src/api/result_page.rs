@@ -27,7 +27,7 @@ pub enum Outcome<'a> {
     },
 }
 
-fn escape_html(text: &str) -> String {
+pub(super) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -43,7 +43,7 @@ fn escape_html(text: &str) -> String {
 }
 
 /// JSON that is safe inside a `<script>` element.
-fn script_json(value: &serde_json::Value) -> String {
+pub(super) fn script_json(value: &serde_json::Value) -> String {
     serde_json::to_string(value)
         .expect("JSON serializes")
         .replace('<', "\\u003c")

@@ -1,6 +1,10 @@
 //! The wire objects of the API, in one place: what every response body looks like. Domain
 //! modules return records and outcomes; handlers render them through these. Secrets leave only
-//! as the contract says: a refresh token only when asked for, client secrets never.
+//! as the contract says: a refresh token only when asked for, client secrets never. The
+//! messages of Nango's clients and the Connect page's reads are in `wire/browser.rs`.
+
+mod browser;
+pub use browser::*;
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -12,7 +16,7 @@ use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
 use crate::store::{
-    ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, CustomOAuth2, EnvironmentSettings,
+    ActivityEntry, ActivityLevel, ConnectUi, ConnectionProblem, ConnectionRecord, CustomOAuth2, EnvironmentSettings,
     IntegrationRecord,
 };
 use crate::time_fmt::rfc3339;
@@ -238,6 +242,7 @@ pub struct Environment<'a> {
     pub callback_url: &'a str,
     pub hmac_enabled: bool,
     pub allowed_origins: &'a [String],
+    pub connect_ui: &'a ConnectUi,
 }
 
 impl<'a> Environment<'a> {
@@ -248,6 +253,7 @@ impl<'a> Environment<'a> {
             callback_url: state.config.callback_url.as_str(),
             hmac_enabled: settings.hmac_enabled,
             allowed_origins: &settings.allowed_origins,
+            connect_ui: &settings.connect_ui,
         }
     }
 }
@@ -378,89 +384,6 @@ impl<'a> From<&Outcome<'a>> for ResultMessage<'a> {
     }
 }
 
-/// The result page's message in Nango's form, for clients that listen for Nango's callback
-/// page (to the opener and on `BroadcastChannel("nango-oauth-callback")`).
-#[derive(Debug, Serialize)]
-#[serde(tag = "type")]
-pub enum NangoCallbackMessage<'a> {
-    #[serde(rename = "nango_oauth_callback_success")]
-    Success,
-    #[serde(rename = "nango_oauth_callback_error")]
-    Error { payload: NangoCallbackError<'a> },
-}
-
-#[derive(Debug, Serialize)]
-pub struct NangoCallbackError<'a> {
-    message: &'a str,
-    #[serde(rename = "errorType")]
-    error_type: &'a str,
-}
-
-impl<'a> From<&Outcome<'a>> for NangoCallbackMessage<'a> {
-    fn from(outcome: &Outcome<'a>) -> Self {
-        match *outcome {
-            Outcome::Success { .. } => NangoCallbackMessage::Success,
-            Outcome::Failure {
-                error_type,
-                description,
-            } => NangoCallbackMessage::Error {
-                payload: NangoCallbackError {
-                    message: description,
-                    error_type,
-                },
-            },
-        }
-    }
-}
-
-/// A message on the socket of Nango's frontend client (`GET /` upgraded, or the WebSocket API):
-/// the greeting with the socket's client id, then one outcome.
-#[derive(Debug, Serialize)]
-#[serde(tag = "message_type", rename_all = "snake_case")]
-pub enum SocketMessage<'a> {
-    ConnectionAck {
-        ws_client_id: &'a str,
-    },
-    Success {
-        provider_config_key: &'a str,
-        connection_id: &'a str,
-        /// Nango's flows that finish later (asynchronous installs); Latchkey's never do.
-        is_pending: bool,
-    },
-    Error {
-        error_type: &'a str,
-        error_desc: &'a str,
-    },
-}
-
-impl<'a> From<&Outcome<'a>> for SocketMessage<'a> {
-    fn from(outcome: &Outcome<'a>) -> Self {
-        match *outcome {
-            Outcome::Success {
-                integration,
-                connection_id,
-            } => SocketMessage::Success {
-                provider_config_key: integration,
-                connection_id,
-                is_pending: false,
-            },
-            Outcome::Failure {
-                error_type,
-                description,
-            } => SocketMessage::Error {
-                error_type,
-                error_desc: description,
-            },
-        }
-    }
-}
-
-impl SocketMessage<'_> {
-    pub fn text(&self) -> String {
-        serde_json::to_string(self).expect("wire objects serialize")
-    }
-}
-
 /// A catalog entry, and whether Latchkey can connect it yet.
 #[derive(Debug, Serialize)]
 pub struct ProviderEntry<'a> {
@@ -549,27 +472,6 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ResultMessage::from(&err)).unwrap(),
             json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
-        );
-        assert_eq!(
-            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
-            json!({"type": "nango_oauth_callback_success"})
-        );
-        assert_eq!(
-            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
-            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
-        );
-        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
-        assert_eq!(
-            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
-            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
-        );
-        assert_eq!(
-            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
-            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
-        );
-        assert_eq!(
-            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
-            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
         );
     }
 }

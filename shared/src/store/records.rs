@@ -278,6 +278,33 @@ pub struct EnvironmentSettings {
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// How the end user's Connect page looks.
+    #[serde(default)]
+    pub connect_ui: ConnectUi,
+}
+
+/// The Connect page's theme: the team's app name and colour, and light or dark. Checked when set
+/// (`environment::update`), so a value is always safe to put in the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectUi {
+    /// Shown to the end user ("Connect your account to Acme"). 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Buttons and links, as `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// `light`, `dark` or `system` (the default: the end user's setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<ConnectTheme>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectTheme {
+    Light,
+    Dark,
+    System,
 }
 
 impl EnvironmentSettings {

@@ -83,6 +83,7 @@ fn rows() -> Rows {
         settings: EnvironmentSettings {
             hmac_enabled: true,
             allowed_origins: vec!["https://app.example.com".into()],
+            ..Default::default()
         },
         connection,
     }
