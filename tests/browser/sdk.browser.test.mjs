@@ -190,7 +190,7 @@ test('a connect session token: server-chosen id, end user stored, integrations a
   }) => {
     const r = await latchkey.backend('POST', path, body);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.ok(r.body.data.expires_at && r.body.data.connect_link.includes('/demo?session_token='));
+    assert.ok(r.body.data.expires_at && r.body.data.connect_link.includes('/connect?session_token='));
     return { host: latchkey.host, connectSessionToken: r.body.data.token };
   };
 

@@ -87,7 +87,7 @@ function el(tag, attrs = {}, ...children) {
 function show(title, lead, ...content) {
   $('view-title').textContent = title;
   $('view-lead').textContent = lead ?? '';
-  $('view').replaceChildren(...content.flat());
+  $('view').replaceChildren(...content.flat().filter((c) => c !== null && c !== undefined));
   $('view-title').focus();
 }
 
@@ -258,7 +258,7 @@ function fieldRow(field, index) {
     { class: 'field', 'data-name': field.name },
     el('label', { for: id }, label(field.name), field.required ? null : el('span', { class: 'optional' }, ' (optional)')),
     el('div', { class: 'control' }, field.prefix ? el('span', {}, field.prefix) : null, control, field.suffix ? el('span', {}, field.suffix) : null),
-    el('p', { class: 'hint', id: `${id}-hint` }, field.example ? `For example: ${field.example}` : ''),
+    el('p', { class: 'hint', id: `${id}-hint` }, field.required ? '' : 'Leave it empty if you are not sure.'),
     el('p', { class: 'problem', id: `${id}-problem` }),
   );
 }
