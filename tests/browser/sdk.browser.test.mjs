@@ -328,3 +328,27 @@ test('the demo page runs auth() for a configured integration', async () => {
   await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });
   await context.close();
 });
+
+test('the demo page does not hang when its popup is closed', async () => {
+  const { context, page } = await openPage(browser, `${latchkey.host}/demo`);
+  await page.fill('#public-key', latchkey.keys.public_key);
+  await page.fill('#integration', 'oidc');
+  await page.fill('#connection-id', 'demo-closer');
+  const popupEvent = context.waitForEvent('page');
+  await page.click('#connect');
+  const popup = await popupEvent;
+  await popup.waitForSelector('input[name=login]');
+  await popup.close();
+  await page.waitForSelector('#result.err');
+  assert.equal(JSON.parse(await page.textContent('#result')).type, 'window_closed');
+  assert.equal(await page.isEnabled('#connect'), true, 'ready for another try');
+
+  // With detection off (a provider that severs its popup), the person stops waiting.
+  await page.uncheck('#detect-closed');
+  const second = context.waitForEvent('page');
+  await page.click('#connect');
+  await (await second).close();
+  await page.click('#stop');
+  assert.equal(JSON.parse(await page.textContent('#result')).type, 'stopped');
+  await context.close();
+});
