@@ -8,6 +8,9 @@
 //! - A signed backend request is verified against the path the client sent, stage prefix
 //!   included (the URL the client called), carried as `ClientPath`.
 
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;

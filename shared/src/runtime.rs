@@ -6,14 +6,16 @@
 //!   keys file).
 //! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
-//!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
+//!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator. With
+//!   `LATCHKEY_WEBSOCKET_ENDPOINT` (the WebSocket API stage's management endpoint), flow
+//!   outcomes reach the sockets of Nango's frontend client through it.
 
 use crate::config::Config;
 use crate::AppState;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -69,7 +71,13 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
-    Ok(AppState::new(Arc::new(store), Arc::new(sealer), keys, config))
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    Ok(match var("LATCHKEY_WEBSOCKET_ENDPOINT") {
+        Some(endpoint) => state.with_sockets(Arc::new(crate::sockets::api_gateway::ApiGatewaySockets::new(
+            &sdk, &endpoint,
+        ))),
+        None => state,
+    })
 }
 
 /// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).

@@ -72,8 +72,23 @@ pub const CALLBACK_REDIRECT: Function = Function {
     routes: table::callback_redirect,
 };
 
+/// The WebSocket API's function: the socket of Nango's frontend client on AWS. Its routes are
+/// the API's route keys; `lambda::websocket` serves them (locally the socket is `GET /`
+/// upgraded, in `AUTH_START`).
+pub const WEBSOCKET: Function = Function {
+    name: "websocket",
+    routes: table::websocket,
+};
+
 /// Every function: the whole route table.
-pub const FUNCTIONS: [Function; 5] = [AUTH_START, OAUTH_CALLBACK, CONNECTIONS, ADMIN, CALLBACK_REDIRECT];
+pub const FUNCTIONS: [Function; 6] = [
+    AUTH_START,
+    OAUTH_CALLBACK,
+    CONNECTIONS,
+    ADMIN,
+    CALLBACK_REDIRECT,
+    WEBSOCKET,
+];
 
 /// Who may call a route. The router puts the guard in front of the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +104,9 @@ pub enum Access {
     Backend,
     /// No guard: the OAuth callback (its `state` is the check) and public files.
     Public,
+    /// A route of the WebSocket API: `path` is its route key (`$connect`, `$disconnect`,
+    /// `$default`), the method unused. Served outside the routers (`lambda::websocket`).
+    Socket,
 }
 
 /// One line of the route table.
@@ -108,6 +126,7 @@ impl Route {
         match self.access {
             Access::Frontend => vec![self.method.clone(), Method::OPTIONS],
             Access::Backend | Access::Public => vec![self.method.clone()],
+            Access::Socket => Vec::new(),
         }
     }
 }
@@ -124,6 +143,11 @@ where
         path,
         handler: Some(axum::routing::on(filter, handler)),
     }
+}
+
+/// A route of the WebSocket API, by its route key.
+fn socket(route_key: &'static str) -> Route {
+    external(Access::Socket, Method::GET, route_key)
 }
 
 /// A route this crate does not serve (`CALLBACK_REDIRECT`), listed for the template check.
@@ -216,6 +240,16 @@ mod table {
             external(Public, GET, "/{*path}"),
         ]
     }
+
+    /// The WebSocket API's route keys, answered by `functions/websocket`.
+    #[rustfmt::skip]
+    pub(super) fn websocket() -> Vec<Route> {
+        vec![
+            socket("$connect"),
+            socket("$disconnect"),
+            socket("$default"),
+        ]
+    }
 }
 
 type Group = Vec<(&'static str, MethodRouter<AppState>)>;
@@ -240,7 +274,7 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
             Access::Frontend if preflighted.insert(route.path) => frontend.push((route.path, cors::public(handler))),
             Access::Frontend => frontend.push((route.path, handler)),
             Access::Backend => backend.push((route.path, handler)),
-            Access::Public => public.push((route.path, handler)),
+            Access::Public | Access::Socket => public.push((route.path, handler)),
         }
     }
     let mut router = group(public);
