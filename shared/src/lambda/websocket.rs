@@ -96,39 +96,40 @@ async fn handle(s: &Socketry, payload: Value) -> Result<Value, Error> {
         .connection_id
         .clone()
         .ok_or("a WebSocket event without a connection id")?;
-    match context.event_type.as_deref() {
-        Some("CONNECT") => {
-            let origin = event.headers.get("origin").and_then(|v| v.to_str().ok());
-            let opened = sockets::open(&s.hub(), origin, &connection).await;
-            if let Err(e) = &opened {
-                tracing::info!(code = e.code.as_str(), "socket refused");
-            }
-            let greeting = Greeting {
-                connection_id: connection,
-                text: crate::api::sockets::greeting(&opened),
-            };
-            // Accepted even when refused: the client then reads why, instead of waiting on a
-            // socket that never opened.
-            s.lambda
-                .invoke()
-                .function_name(&s.function)
-                .invocation_type(InvocationType::Event)
-                .payload(Blob::new(serde_json::to_vec(
-                    &json!({ "latchkey_greeting": greeting }),
-                )?))
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "invoking the greeting: {}",
-                        aws_sdk_lambda::error::DisplayErrorContext(&e)
-                    )
-                })?;
-        }
-        // $disconnect, $default: nothing to do.
-        _ => {}
+    // $disconnect and $default have nothing to do.
+    if context.event_type.as_deref() == Some("CONNECT") {
+        let origin = event.headers.get("origin").and_then(|v| v.to_str().ok());
+        connect(s, origin, connection).await?;
     }
     Ok(json!({ "statusCode": 200 }))
+}
+
+/// Registers the socket and has its greeting sent. Accepted even when refused: the client then
+/// reads why, instead of waiting on a socket that never opened.
+async fn connect(s: &Socketry, origin: Option<&str>, connection: String) -> Result<(), Error> {
+    let opened = sockets::open(&s.hub(), origin, &connection).await;
+    if let Err(e) = &opened {
+        tracing::info!(code = e.code.as_str(), "socket refused");
+    }
+    let greeting = Greeting {
+        connection_id: connection,
+        text: crate::api::sockets::greeting(&opened),
+    };
+    let payload = serde_json::to_vec(&json!({ "latchkey_greeting": greeting }))?;
+    s.lambda
+        .invoke()
+        .function_name(&s.function)
+        .invocation_type(InvocationType::Event)
+        .payload(Blob::new(payload))
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "invoking the greeting: {}",
+                aws_sdk_lambda::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(())
 }
 
 /// Sends the greeting, once `$connect` has completed: until then API Gateway answers "gone".
