@@ -3,6 +3,12 @@ HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded br
 query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
 server (AWS_ENDPOINT_URL); a tiny OAuth2 provider answers the token request.
 
+The WebSocket API's function gets API Gateway WebSocket events ($connect, $default,
+$disconnect); its greeting is an asynchronous invocation of itself, which a small emulation of
+Lambda's Invoke API (AWS_ENDPOINT_URL_LAMBDA) queues for the same binary. What the functions
+post to sockets goes to moto's apigatewaymanagementapi (PostToConnection) and is read back
+from moto's request recorder.
+
 It also counts the AWS calls per operation from the binaries' `aws_calls` log lines and writes
 them as JSON to the file named by LATCHKEY_CALLS_OUT.
 
@@ -22,6 +28,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -91,6 +98,10 @@ class Runtime:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
 
+    def enqueue(self, event):
+        """An asynchronous invocation: queued, its response not awaited."""
+        self.events.put((str(uuid.uuid4()), event))
+
     def invoke(self, event, timeout=30):
         request_id = str(uuid.uuid4())
         self.events.put((request_id, event))
@@ -148,6 +159,82 @@ class Function:
         self.proc.kill()
         self.proc.wait()
         self.runtime.server.shutdown()
+
+
+class InvokeApi:
+    """Lambda's Invoke API for the functions started here: `InvocationType: Event` is queued for
+    the named function's binary, as Lambda's asynchronous invocation does."""
+
+    def __init__(self):
+        self.functions = {}
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                payload = json.loads(self.rfile.read(length) or b"{}")
+                m = re.match(r"^/2015-03-31/functions/([^/]+)/invocations", self.path)
+                fn = api.functions.get(urllib.parse.unquote(m.group(1))) if m else None
+                if fn is None or self.headers.get("X-Amz-Invocation-Type") != "Event":
+                    self.send_response(404 if fn is None else 400)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                fn.runtime.enqueue(payload)
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+def ws_event(event_type, route_key, connection_id, headers=None, body=None):
+    """An API Gateway WebSocket event as the WebSocket API sends it to a Lambda proxy."""
+    ctx = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": str(uuid.uuid4()),
+        "requestTime": "26/Nov/2026:23:00:00 +0000",
+        "messageDirection": "IN",
+        "stage": "live",
+        "connectedAt": int(time.time() * 1000),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": "runtime-test"},
+        "requestId": str(uuid.uuid4()),
+        "domainName": "ws123.execute-api.us-east-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": "ws123",
+    }
+    event = {"requestContext": ctx, "isBase64Encoded": False}
+    if headers is not None:
+        event["headers"] = headers
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+def posted(connection_id, timeout=10):
+    """The frames posted to a connection through moto's PostToConnection, from its recorder."""
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    deadline = time.time() + timeout
+    while True:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/recorder/download-recording") as r:
+            lines = r.read().decode().splitlines()
+        frames = []
+        for line in lines:
+            entry = json.loads(line)
+            if entry["method"] == "POST" and entry["url"].endswith(f"/@connections/{connection_id}"):
+                body = entry["body"]
+                frames.append(json.loads(base64.b64decode(body) if entry.get("body_encoded") else body))
+        if frames or time.time() > deadline:
+            return frames
+        time.sleep(0.05)
 
 
 def wait_for_log(fn, count, timeout=10):
@@ -305,6 +392,8 @@ def main():
         "LATCHKEY_KEYS_SECRET_ID": secret_id,
         "LATCHKEY_PUBLIC_URL": public_url,
         "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
+        # The WebSocket stage's management endpoint: moto serves PostToConnection at its root.
+        "LATCHKEY_WEBSOCKET_ENDPOINT": os.environ["AWS_ENDPOINT_URL"],
     }
     provider = Provider()
     calls = {}
@@ -415,6 +504,62 @@ def main():
         signed_path = f"/{STAGE}/connections/user-1?{q}"
         r = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=sign(secret_key, "GET", signed_path)))
         check("connections: signed read with the stage in the signed path", r["statusCode"] == 200, body_of(r))
+
+        # The socket of Nango's frontend client on the WebSocket API.
+        invoke_api = InvokeApi()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/recorder/start-recording", method="POST")
+        ).read()
+        ws = Function("websocket", {**env, "AWS_ENDPOINT_URL_LAMBDA": invoke_api.url})
+        fns.append(ws)
+        invoke_api.functions["websocket"] = ws
+        app_origin = "https://app.example.com"
+        r = ws.invoke(ws_event("CONNECT", "$connect", "conn-ws-1", headers={"Origin": app_origin, "Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        check("websocket: $connect is accepted", r.get("statusCode") == 200, json.dumps(r))
+        frames = posted("conn-ws-1")
+        ack = frames[0] if frames else {}
+        check(
+            "websocket: the greeting (an invocation of itself) posts connection_ack with a ws_client_id",
+            ack.get("message_type") == "connection_ack" and len(ack.get("ws_client_id", "")) >= 43,
+            json.dumps(frames),
+        )
+        client_id = ack.get("ws_client_id", "")
+        r = ws.invoke(ws_event("CONNECT", "$connect", "conn-ws-bare", headers={"Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        refused = posted("conn-ws-bare")
+        check(
+            "websocket: a socket from no web page is greeted with origin_not_allowed",
+            r.get("statusCode") == 200 and refused and refused[0].get("error_type") == "origin_not_allowed",
+            json.dumps(refused),
+        )
+        r = ws.invoke(ws_event("MESSAGE", "$default", "conn-ws-1", body='{"action":"hello"}'))
+        check("websocket: $default ignores a message", r.get("statusCode") == 200, json.dumps(r))
+
+        # Another page cannot bind its flow to this socket.
+        query = f"public_key={urllib.parse.quote(public_key)}&connection_id=user-ws&ws_client_id={client_id}"
+        r = start.invoke(
+            v2_event("GET", "/oauth/connect/acme-crm", query=query, headers={"origin": "https://evil.example", "accept": "application/json"})
+        )
+        check(
+            "auth-start: a ws_client_id from another page's socket is refused",
+            r["statusCode"] == 400 and "another page" in body_of(r),
+            f"{r['statusCode']} {body_of(r)}",
+        )
+        r = start.invoke(v2_event("GET", "/oauth/connect/acme-crm", query=query, headers={"origin": app_origin}))
+        location = header(r, "location") or ""
+        check("auth-start: the socket's own page starts the flow", r["statusCode"] == 302, f"{r['statusCode']} {body_of(r)}")
+        ws_state = (urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("state") or [""])[0]
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=f"code=the-code&state={urllib.parse.quote(ws_state)}"))
+        check("oauth-callback: stores the socket's connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:200]}")
+        frames = posted("conn-ws-1")
+        check(
+            "oauth-callback: PostToConnection carries the success message",
+            frames[1:] == [{"message_type": "success", "provider_config_key": "acme-crm", "connection_id": "user-ws", "is_pending": False}],
+            json.dumps(frames),
+        )
+        r = ws.invoke(ws_event("DISCONNECT", "$disconnect", "conn-ws-1", headers={"Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        check("websocket: $disconnect", r.get("statusCode") == 200, json.dumps(r))
+        w_init, _ = ws.calls()
+        check("websocket: reads no secret at start", w_init is not None and w_init[2] == 0, str(w_init))
 
         for fn, n in [(admin, 6), (start, 1), (callback, 1), (conns, 3)]:
             wait_for_log(fn, n)

@@ -77,6 +77,7 @@ pub async fn serve() -> Result<(), Error> {
         lambda: aws_sdk_lambda::Client::new(&sdk),
         function,
     });
+    super::log_init_calls();
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let socketry = socketry.clone();
         async move { handle(&socketry, event.payload).await }
