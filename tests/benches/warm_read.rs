@@ -93,6 +93,9 @@ counting_store! {
         fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
         fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
         fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+        fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+        fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+        fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
     }
     impl ActivityStore {
         fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;

@@ -121,6 +121,6 @@ pub async fn sockets_are_found_then_taken_once(store: &dyn Store) {
         .into_iter()
         .filter_map(|r| r.unwrap())
         .collect();
-    assert_eq!(winners, [socket.clone()], "one outcome reaches a socket");
+    assert_eq!(winners, std::slice::from_ref(&socket), "one outcome reaches a socket");
     assert_eq!(store.get_socket(&socket.client_hash).await.unwrap(), None);
 }
