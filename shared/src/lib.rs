@@ -93,3 +93,17 @@ impl AppState {
         }
     }
 }
+
+#[cfg(all(test, feature = "sqlite"))]
+impl AppState {
+    /// A whole state in memory for unit tests: SQLite in memory, a fixed sealing key, fresh
+    /// keys, the API at `http://127.0.0.1:3003`.
+    pub(crate) fn in_memory() -> Self {
+        Self::new(
+            Arc::new(store::sqlite::SqliteStore::in_memory().unwrap()),
+            Arc::new(crypto::local::LocalSealer::from_key([5; 32])),
+            config::EnvironmentKeys::generate(),
+            config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+        )
+    }
+}

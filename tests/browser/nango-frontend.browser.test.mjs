@@ -7,31 +7,20 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ROOT,
-  startLatchkey,
-  startOidc,
-  startApp,
-  createOidcIntegration,
-  stopAll,
-  launchChromium,
-  openPage,
-  login,
-  approve,
-} from './stack.mjs';
+import { ROOT, startSuite, openPage, login, approve, outcome, clickConnect } from './stack.mjs';
 
 const OUTPUT = process.env.LATCHKEY_TEST_OUTPUT ?? join(ROOT, 'tests/output');
 const SHOTS = join(OUTPUT, 'connect');
 
+let suite;
 let browser;
 let latchkey;
-let oidc;
 let app;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [latchkey, oidc, app] = await Promise.all([startLatchkey(), startOidc(), startApp()]);
-  await createOidcIntegration(latchkey, oidc.issuer, 'oidc');
+  suite = await startSuite();
+  ({ browser, latchkey, app } = suite);
   const created = await latchkey.backend('POST', '/integrations', {
     provider: 'openai',
     unique_key: 'openai',
@@ -39,31 +28,18 @@ before(async () => {
     custom: { proxy_base_url: app.providerApi },
   });
   assert.equal(created.status, 200, JSON.stringify(created.body));
-  browser = await launchChromium();
 });
 
-after(async () => {
-  await browser?.close();
-  latchkey?.stop();
-  oidc?.stop();
-  app?.stop();
-  stopAll();
-});
+after(() => suite?.stop());
 
 const openApp = () => openPage(browser, `${app.origin}/nango.html`);
 const publicKeyConfig = () => ({ host: latchkey.host, publicKey: latchkey.keys.public_key });
 
 /** Clicks Connect with this flow; resolves with the popup `auth()` opens. */
 async function startPopup(ctx, flow) {
-  await ctx.page.evaluate((f) => (window.flow = f), flow);
   const popup = ctx.context.waitForEvent('page');
-  await ctx.page.click('#go');
+  await clickConnect(ctx.page, flow);
   return popup;
-}
-
-async function outcome(page, ms = 20000) {
-  await page.waitForFunction(() => window.outcome && window.outcome.state !== 'pending', null, { timeout: ms });
-  return page.evaluate(() => window.outcome);
 }
 
 test('auth() opens its socket, gets a ws_client_id, and resolves with the connection through the popup', async () => {
@@ -91,13 +67,12 @@ test('auth() opens its socket, gets a ws_client_id, and resolves with the connec
 test('an API-key auth() resolves with one POST, and a key the provider refuses rejects by type', async () => {
   const ctx = await openApp();
   const submit = async (connectionId, apiKey) => {
-    await ctx.page.evaluate((f) => (window.flow = f), {
+    await clickConnect(ctx.page, {
       config: publicKeyConfig(),
       integration: 'openai',
       connectionId,
       options: { credentials: { apiKey } },
     });
-    await ctx.page.click('#go');
     return outcome(ctx.page);
   };
   assert.deepEqual(await submit('nango-key', 'good-key'), {
@@ -151,19 +126,15 @@ async function newSession(allowed) {
   return r.body.data;
 }
 
-async function setEnvironment(patch) {
-  const r = await latchkey.backend('PATCH', '/environment', patch);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-}
+const setEnvironment = (patch) => latchkey.setEnvironment(patch);
 
 /** openConnectUI() of the published client, as the team's app calls it. */
 async function openConnectUI(ctx, sessionToken) {
-  await ctx.page.evaluate((f) => (window.flow = f), {
+  await clickConnect(ctx.page, {
     config: { host: latchkey.host },
     method: 'openConnectUI',
     options: { baseURL: latchkey.host, apiURL: latchkey.host, sessionToken },
   });
-  await ctx.page.click('#go');
   return ctx.page.frameLocator('#connect-ui');
 }
 

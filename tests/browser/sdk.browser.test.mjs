@@ -5,47 +5,25 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  ROOT,
-  startLatchkey,
-  startOidc,
-  startApp,
-  createOidcIntegration,
-  stopAll,
-  launchChromium,
-  openPage,
-  login,
-  approve,
-} from './stack.mjs';
+import { ROOT, startSuite, createOidcIntegration, openPage, login, approve, outcome, clickConnect } from './stack.mjs';
 
 const OUTPUT = process.env.LATCHKEY_TEST_OUTPUT ?? join(ROOT, 'tests/output');
 const SHOTS = join(OUTPUT, 'browser');
 const SESSION_TTL_SECS = 8;
 
+let suite;
 let browser;
 let latchkey;
-let oidc;
 let app;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [latchkey, oidc, app] = await Promise.all([
-    startLatchkey({ connectSessionTtlSecs: SESSION_TTL_SECS }),
-    startOidc(),
-    startApp(),
-  ]);
-  await createOidcIntegration(latchkey, oidc.issuer, 'oidc');
-  await createOidcIntegration(latchkey, oidc.issuer, 'other');
-  browser = await launchChromium();
+  suite = await startSuite({ connectSessionTtlSecs: SESSION_TTL_SECS });
+  ({ browser, latchkey, app } = suite);
+  await createOidcIntegration(latchkey, suite.oidc.issuer, 'other');
 });
 
-after(async () => {
-  await browser?.close();
-  latchkey?.stop();
-  oidc?.stop();
-  app?.stop();
-  stopAll();
-});
+after(() => suite?.stop());
 
 /** A fresh browser profile on the customer app's page (no provider session cookies). */
 function openApp(path = '/app.html') {
@@ -57,23 +35,14 @@ function openApp(path = '/app.html') {
 async function start(ctx, flow) {
   const config = flow.config ?? { host: latchkey.host, publicKey: latchkey.keys.public_key };
   const pollIntervalMs = flow.noPolling ? 10 * 60 * 1000 : 300;
-  await ctx.page.evaluate((f) => (window.flow = f), { ...flow, config: { pollIntervalMs, ...config } });
   const popup = ctx.context.waitForEvent('page');
-  await ctx.page.click('#go');
+  await clickConnect(ctx.page, { ...flow, config: { pollIntervalMs, ...config } });
   return popup;
-}
-
-async function outcome(page, ms = 20000) {
-  await page.waitForFunction(() => window.outcome && window.outcome.state !== 'pending', null, { timeout: ms });
-  return page.evaluate(() => window.outcome);
 }
 
 const hmacOf = (message) => createHmac('sha256', latchkey.keys.hmac_key).update(message).digest('hex');
 
-async function setEnvironment(patch) {
-  const r = await latchkey.backend('PATCH', '/environment', patch);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-}
+const setEnvironment = (patch) => latchkey.setEnvironment(patch);
 
 test('OAuth in a popup resolves with the connection id, and the backend reads the connection', async () => {
   const ctx = await openApp();
@@ -113,13 +82,12 @@ test('API key flow: one POST (CORS preflight included), no popup; a key the prov
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const ctx = await openApp();
   const submit = async (connectionId, apiKey, hmac) => {
-    await ctx.page.evaluate((f) => (window.flow = f), {
+    await clickConnect(ctx.page, {
       config: { host: latchkey.host, publicKey: latchkey.keys.public_key },
       integration: 'apikey',
       connectionId,
       options: { credentials: { apiKey }, hmac },
     });
-    await ctx.page.click('#go');
     return outcome(ctx.page);
   };
   assert.deepEqual(await submit('key-user', 'good-key'), {

@@ -32,7 +32,11 @@ export async function startLatchkey({ connectSessionTtlSecs } = {}) {
     const json = await r.json().catch(() => null);
     return { status: r.status, body: json };
   };
-  return { host, keys, backend, stop: () => latchkey.stop() };
+  const setEnvironment = async (patch) => {
+    const r = await backend('PATCH', '/environment', patch);
+    if (r.status !== 200) throw new Error(`PATCH /environment ${JSON.stringify(patch)}: ${JSON.stringify(r.body)}`);
+  };
+  return { host, keys, backend, setEnvironment, stop: () => latchkey.stop() };
 }
 
 export async function startOidc() {
@@ -215,4 +219,34 @@ export async function login(popup, user = 'alice') {
 export async function approve(popup, user) {
   await login(popup, user);
   await popup.click('text=Continue');
+}
+
+/** The app page's `window.outcome` once its flow settled (resolved or rejected). */
+export async function outcome(page, ms = 20000) {
+  await page.waitForFunction(() => window.outcome && window.outcome.state !== 'pending', null, { timeout: ms });
+  return page.evaluate(() => window.outcome);
+}
+
+/**
+ * What each browser suite runs against: latchkey (`latchkeyOptions`), the OAuth peer with one
+ * integration `oidc` for it, the customer app, and Chromium. `stop()` ends them all.
+ */
+export async function startSuite(latchkeyOptions = {}) {
+  const [latchkey, oidc, app] = await Promise.all([startLatchkey(latchkeyOptions), startOidc(), startApp()]);
+  await createOidcIntegration(latchkey, oidc.issuer, 'oidc');
+  const browser = await launchChromium();
+  const stop = async () => {
+    await browser.close();
+    latchkey.stop();
+    oidc.stop();
+    app.stop();
+    stopAll();
+  };
+  return { latchkey, oidc, app, browser, stop };
+}
+
+/** Clicks the app page's Connect button for `flow` (read by the page from `window.flow`). */
+export async function clickConnect(page, flow) {
+  await page.evaluate((f) => (window.flow = f), flow);
+  await page.click('#go');
 }

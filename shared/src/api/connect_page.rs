@@ -13,12 +13,12 @@
 //! by `Authorization: Bearer <connect session token>`.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::Response;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::result_page::{escape_html, script_json};
+use super::result_page::{escape_html, html_page, script_json};
 use super::wire;
 use crate::error::{Error, ErrorCode};
 use crate::flows::connect_offer;
@@ -129,21 +129,8 @@ pub async fn page(State(state): State<AppState>) -> Result<Response, ApiError> {
          connect-src {own}; base-uri 'none'; form-action 'none'; frame-ancestors {}",
         ancestors.join(" ")
     );
-    let mut response = html.into_response();
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Only the origin ever leaves as a Referer: the page's URL may hold the session token.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("origins are ASCII"),
-    );
-    Ok(response)
+    Ok(html_page(StatusCode::OK, html, &csp, "strict-origin"))
 }
 
 /// The connect session token of `Authorization: Bearer <token>`.

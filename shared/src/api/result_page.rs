@@ -125,6 +125,12 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
         },
     );
     let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    html_page(status, html, &csp, "no-referrer")
+}
+
+/// An HTML page of ours: never cached or sniffed, under its content security policy and
+/// referrer policy.
+pub(super) fn html_page(status: StatusCode, html: String, csp: &str, referrer_policy: &'static str) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -132,11 +138,11 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer_policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("CSP is ASCII"),
+        HeaderValue::from_str(csp).expect("a CSP of ASCII origins and nonces"),
     );
     response
 }

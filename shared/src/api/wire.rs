@@ -473,5 +473,26 @@ mod tests {
             serde_json::to_value(ResultMessage::from(&err)).unwrap(),
             json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
         );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
+            json!({"type": "nango_oauth_callback_success"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
+            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
+        );
+        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
+        assert_eq!(
+            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
+            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
+            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
+            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
+        );
     }
 }

@@ -129,12 +129,7 @@ mod tests {
     use serde_json::json;
 
     async fn stack() -> AppState {
-        let state = AppState::new(
-            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([3; 32])),
-            crate::config::EnvironmentKeys::generate(),
-            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-        );
+        let state = AppState::in_memory();
         for body in [
             json!({"provider": "zendesk", "unique_key": "zendesk", "credentials": {"type": "OAUTH2", "client_id": "c", "client_secret": "s"}}),
             json!({"provider": "freshdesk", "unique_key": "freshdesk"}),

@@ -177,12 +177,7 @@ mod tests {
     use crate::store::ActivityFilter;
 
     async fn stack() -> AppState {
-        let state = AppState::new(
-            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([5; 32])),
-            crate::config::EnvironmentKeys::generate(),
-            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-        );
+        let state = AppState::in_memory();
         crate::integrations::create(
             &state,
             serde_json::from_value(serde_json::json!({"provider": "openai", "unique_key": "ai"})).unwrap(),

@@ -9,13 +9,7 @@ const APP: &str = "https://app.example.com";
 
 fn stack() -> (AppState, Arc<ShiftedClock>) {
     let clock = Arc::new(ShiftedClock::default());
-    let state = AppState::new(
-        Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-        Arc::new(crate::crypto::local::LocalSealer::from_key([7; 32])),
-        crate::config::EnvironmentKeys::generate(),
-        crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-    )
-    .with_clock(clock.clone());
+    let state = AppState::in_memory().with_clock(clock.clone());
     (state, clock)
 }
 
