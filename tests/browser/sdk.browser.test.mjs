@@ -51,6 +51,15 @@ test('OAuth in a popup resolves with the connection id, and the backend reads th
   await approve(popup);
   const o = await outcome(ctx.page);
   assert.deepEqual(o, { state: 'resolved', result: { providerConfigKey: 'oidc', connectionId: 'user-123' } });
+  // The result page spoke Latchkey's message and Nango's, to the app's origin only.
+  const messages = await ctx.page.evaluate(() => window.messages);
+  assert.deepEqual(
+    messages.map((m) => [m.origin, m.data.type]),
+    [
+      [latchkey.host, 'latchkey:auth:success'],
+      [latchkey.host, 'nango_oauth_callback_success'],
+    ],
+  );
   const conn = await latchkey.backend('GET', '/connections/user-123?provider_config_key=oidc');
   assert.equal(conn.status, 200);
   assert.equal(conn.body.credentials.type, 'OAUTH2');
@@ -287,10 +296,24 @@ test('the demo page runs auth() for a configured integration', async () => {
   await page.fill('#public-key', latchkey.keys.public_key);
   await page.fill('#integration', 'oidc');
   await page.fill('#connection-id', 'demo-user');
+  // A page of Latchkey's own origin hears the result page on Nango's channel, and its ack
+  // closes the popup.
+  await page.evaluate(() => {
+    window.heard = [];
+    const channel = new BroadcastChannel('nango-oauth-callback');
+    channel.onmessage = (e) => {
+      window.heard.push(e.data);
+      channel.postMessage({ type: 'nango_oauth_callback_ack' });
+    };
+  });
   const popupEvent = context.waitForEvent('page');
   await page.click('#connect');
-  await approve(await popupEvent);
+  const popup = await popupEvent;
+  await approve(popup);
   await page.waitForSelector('#result.ok');
+  await page.waitForFunction(() => window.heard.length > 0);
+  assert.deepEqual(await page.evaluate(() => window.heard), [{ type: 'nango_oauth_callback_success' }]);
+  if (!popup.isClosed()) await popup.waitForEvent('close');
   const shown = JSON.parse(await page.textContent('#result'));
   assert.deepEqual(shown, { providerConfigKey: 'oidc', connectionId: 'demo-user' });
   await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });

@@ -96,6 +96,9 @@ const APP_PAGE = `<!doctype html>
 <script type="module">
 import { Latchkey } from '/sdk/index.js';
 window.outcome = null;
+// Every message the page receives, as the SDK's and other listeners would see them.
+window.messages = [];
+window.addEventListener('message', (e) => window.messages.push({ origin: e.origin, data: e.data }));
 document.getElementById('go').addEventListener('click', () => {
   const f = window.flow;
   const latchkey = new Latchkey(f.config);

@@ -318,7 +318,7 @@ function open(integration) {
     integration.flow === 'popup'
       ? `A window opens where you sign in to ${integration.display_name} and allow access.`
       : `Enter your ${integration.display_name} details.`;
-  show(`Connect ${integration.display_name}`, lead, form);
+  show(`${offer.is_reconnecting ? 'Reconnect' : 'Connect'} ${integration.display_name}`, lead, form);
   if (fields.length > 0) form.querySelector('input,select')?.focus();
 }
 
