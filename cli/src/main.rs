@@ -32,9 +32,21 @@ enum Command {
         /// Environment name, bound into every encryption context.
         #[arg(long, env = "LATCHKEY_ENVIRONMENT", default_value = "dev")]
         environment: String,
+        /// Largest provider answer read, in bytes (1024 to 1048576); a longer one is refused.
+        #[arg(long, env = "LATCHKEY_PROVIDER_RESPONSE_LIMIT", default_value = "65536",
+              value_parser = latchkey::config::parse_response_limit)]
+        provider_response_limit: usize,
+        /// Local development only: let hosts an end user names reach loopback and private
+        /// addresses (and plain http). Never in a deployment.
+        #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_ADDRESSES", action = clap::ArgAction::SetTrue,
+              value_parser = clap::builder::FalseyValueParser::new())]
+        allow_private_addresses: bool,
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
+        /// Lifetime of console sessions in seconds (tests shorten it).
+        #[arg(long, env = "LATCHKEY_CONSOLE_SESSION_TTL_SECS", default_value_t = 7200, hide = true)]
+        console_session_ttl_secs: u64,
     },
     /// Print the environment keys of a data directory.
     Keys {
@@ -69,7 +81,10 @@ async fn main() -> anyhow::Result<()> {
             public_url,
             callback_url,
             environment,
+            provider_response_limit,
+            allow_private_addresses,
             connect_session_ttl_secs,
+            console_session_ttl_secs,
         } => {
             let public_url = match public_url {
                 Some(u) => u,
@@ -77,13 +92,23 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
+            config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
+            config.provider_response_limit = provider_response_limit;
+            config.allow_private_addresses = allow_private_addresses;
+            if allow_private_addresses {
+                tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
+            }
+            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(|name| {
+                std::env::var(name).ok().filter(|v| !v.is_empty())
+            })
+            .map_err(anyhow::Error::msg)?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
                     "Created a new environment in {} (keep this directory private).",
                     data_dir.display()
                 );
-                print_keys(&stack.state.keys);
+                print_keys(&stack.state.keys.cached());
                 println!(
                     "Shown once; `latchkey keys --data-dir {}` prints them again.",
                     data_dir.display()
@@ -97,8 +122,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("  2. Create an integration:  curl -X POST {public_url}integrations -H 'Authorization: Bearer <secret key>' ...");
                 println!("  3. Send a user to:         {public_url}oauth/connect/<integration>?connection_id=<id>&public_key=<public key>");
                 println!("  4. Read the connection:    curl {public_url}connections/<id>?provider_config_key=<integration> -H 'Authorization: Bearer <secret key>'");
+                println!("  Or open the console:       {public_url}console (sign in with the secret key)");
                 println!("  See README.md, 'Quick start'.");
             }
+            // Background jobs (integration purges, …) on a timer, in this process.
+            tokio::spawn(stack.jobs.clone().run_every(std::time::Duration::from_secs(1)));
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
             axum::serve(listener, latchkey::api::local(stack.state))

@@ -69,13 +69,18 @@ fn main() {
         client_secret: None,
         scopes: vec![],
         custom: None,
+        allowed_hosts: vec![],
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     println!(
         "render zendesk OAuth2 endpoints:   {:?}",
         measure(50, 2_000, || {
-            black_box(latchkey::auth::oauth2::endpoints::for_connection(black_box(&record), &config).unwrap());
+            black_box(
+                latchkey::auth::oauth2::endpoints::for_connection(black_box(&record), &config, &Default::default())
+                    .unwrap(),
+            );
         })
     );
 }

@@ -1,7 +1,9 @@
 //! Checks of the crate's shape, run with the unit tests: the top-level modules of `src/` form
-//! no circle (from their `crate::<module>` and `super::` paths), and no module outside `api/`
-//! (and the Lambda adapter, `lambda.rs`) names an HTTP status or response type. Sources are read
-//! as text, comments and string literals left out, test modules skipped.
+//! no circle (from their `crate::<module>` and `super::` paths), no module outside `api/`
+//! (and the Lambda adapter, `lambda.rs`) names an HTTP status or response type, and no module
+//! outside `outbound/` names the HTTP client crate (`reqwest`): every outgoing request goes
+//! through the one guarded client. Sources are read as text, comments and string literals left
+//! out, test modules skipped.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -10,6 +12,10 @@ use std::path::{Path, PathBuf};
 /// status codes and response types.
 const HTTP_ONLY: &[&str] = &["axum", "http", "StatusCode", "IntoResponse", "Response"];
 const HTTP_ALLOWED: &[&str] = &["api", "lambda"];
+
+/// The HTTP client crate, and the one module that may name it.
+const CLIENT_CRATE: &str = "reqwest";
+const CLIENT_ALLOWED: &str = "outbound";
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -457,6 +463,41 @@ fn only_api_and_the_lambda_adapter_know_http_statuses_and_responses() {
     assert!(offences.is_empty(), "HTTP outside api/:\n{}", offences.join("\n"));
 }
 
+/// Whether a file's code names `crate_name` as the first segment of a path (`reqwest::Client`,
+/// `use reqwest::{…}`), not as a field or a module of ours.
+fn names_crate(code: &str, crate_name: &str) -> bool {
+    let toks = tokens(code);
+    toks.iter().enumerate().any(|(i, tok)| {
+        matches!(tok, Token::Ident(name) if name == crate_name)
+            && toks.get(i + 1) == Some(&Token::Path)
+            && !(i > 0 && toks[i - 1] == Token::Path)
+    })
+}
+
+#[test]
+fn only_the_outbound_module_names_the_http_client() {
+    let krate = read_crate();
+    assert!(
+        krate.code[CLIENT_ALLOWED]
+            .iter()
+            .any(|(_, code)| names_crate(code, CLIENT_CRATE)),
+        "the scan finds the client where it is"
+    );
+    let offences: Vec<String> = krate
+        .code
+        .iter()
+        .filter(|(module, _)| module.as_str() != CLIENT_ALLOWED)
+        .flat_map(|(_, files)| files)
+        .filter(|(_, code)| names_crate(code, CLIENT_CRATE))
+        .map(|(file, _)| file.display().to_string())
+        .collect();
+    assert!(
+        offences.is_empty(),
+        "{CLIENT_CRATE} outside {CLIENT_ALLOWED}/ (send through `state.outbound` instead):\n{}",
+        offences.join("\n")
+    );
+}
+
 #[test]
 fn the_scanner_resolves_paths_and_ignores_comments_strings_and_tests() {
     let modules: BTreeSet<String> = ["api", "store", "domain"].iter().map(|s| s.to_string()).collect();
@@ -483,4 +524,14 @@ fn the_scanner_resolves_paths_and_ignores_comments_strings_and_tests() {
         ),
         BTreeSet::from(["axum".to_owned(), "StatusCode".to_owned()])
     );
+    let client = |text: &str| names_crate(&without_tests(&code_only(text)), CLIENT_CRATE);
+    assert!(client("let c = reqwest::Client::new();"));
+    assert!(client("use reqwest::{header, Method};"));
+    assert!(!client(
+        "let r = state.reqwest; // reqwest::Client\nlet s = \"reqwest::get\";"
+    ));
+    assert!(!client("let m = crate::outbound::reqwest::Method::GET;"));
+    assert!(!client(
+        "#[cfg(test)]\nmod tests { fn t() { reqwest::Client::new(); } }"
+    ));
 }

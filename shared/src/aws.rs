@@ -44,13 +44,21 @@ pub struct CallCounter {
     pub dynamodb: AtomicU64,
     pub kms: AtomicU64,
     pub secretsmanager: AtomicU64,
+    pub sqs: AtomicU64,
 }
 
 pub static CALLS: CallCounter = CallCounter {
     dynamodb: AtomicU64::new(0),
     kms: AtomicU64::new(0),
     secretsmanager: AtomicU64::new(0),
+    sqs: AtomicU64::new(0),
 };
+
+/// SQS calls made by this process (kept out of `call_counts`, whose triple the request path
+/// logs and the benchmarks read).
+pub fn sqs_calls() -> u64 {
+    CALLS.sqs.load(Ordering::Relaxed)
+}
 
 /// A snapshot of `CALLS`: (dynamodb, kms, secretsmanager).
 pub fn call_counts() -> (u64, u64, u64) {
@@ -66,6 +74,7 @@ pub(crate) enum Service {
     DynamoDb,
     Kms,
     SecretsManager,
+    Sqs,
 }
 
 /// Counts every attempt sent to one service.
@@ -87,6 +96,7 @@ impl aws_sdk_dynamodb::config::Intercept for Counting {
             Service::DynamoDb => &CALLS.dynamodb,
             Service::Kms => &CALLS.kms,
             Service::SecretsManager => &CALLS.secretsmanager,
+            Service::Sqs => &CALLS.sqs,
         };
         counter.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -107,6 +117,13 @@ pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(conf)
 }
 
+pub fn sqs_client(config: &SdkConfig) -> aws_sdk_sqs::Client {
+    let conf = aws_sdk_sqs::config::Builder::from(config)
+        .interceptor(Counting(Service::Sqs))
+        .build();
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
 pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
     let conf = aws_sdk_secretsmanager::config::Builder::from(config)
         .interceptor(Counting(Service::SecretsManager))
@@ -116,12 +133,9 @@ pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
 
 /// Reads the environment keys: one secret whose string is the `EnvironmentKeys` JSON
 /// (`secret_key`, `public_key`, `hmac_key`, `webhook_signing_key`, optional
-/// `previous_secret_key`). Called once per container; the result lives in `AppState`.
-///
-/// Rotation: put a new version of the secret with the new `secret_key` and the old one as
-/// `previous_secret_key`. Containers started after that accept both; containers still warm keep
-/// the old value until they are recycled (at most the Lambda idle lifetime, a few hours), so
-/// keep `previous_secret_key` for a day, then remove it.
+/// `previous_secret_key` and `previous_secret_key_expires_at`) or the generated `{"seed": …}`.
+/// Read when a container starts, then again as `keys::Keys` says (after its maximum age, or
+/// when a caller presents a key the container does not know).
 pub async fn environment_keys(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
@@ -141,4 +155,39 @@ pub async fn environment_keys(
         .secret_string()
         .ok_or_else(|| format!("secret {secret_id} has no string value"))?;
     EnvironmentKeys::from_secret_json(text).map_err(|e| format!("secret {secret_id}: {e}").into())
+}
+
+/// The keys secret as a `KeySource`. A rotation puts a new version of the secret with the
+/// explicit keys JSON (a seed-derived secret becomes explicit on its first rotation); it takes
+/// `secretsmanager:PutSecretValue`, which only the admin function's role has.
+pub struct SecretsManagerKeys {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+}
+
+#[async_trait::async_trait]
+impl crate::keys::KeySource for SecretsManagerKeys {
+    async fn load(&self) -> Result<EnvironmentKeys, crate::error::Error> {
+        environment_keys(&self.client, &self.secret_id).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the keys secret");
+            crate::error::Error::unavailable("The key service")
+        })
+    }
+
+    async fn save(&self, keys: &EnvironmentKeys) -> Result<(), crate::error::Error> {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(serde_json::to_string(keys).expect("keys serialize"))
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::error!(
+                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(&e),
+                    "cannot write the keys secret"
+                );
+                crate::error::Error::unavailable("The key service")
+            })?;
+        Ok(())
+    }
 }

@@ -6,6 +6,28 @@ use url::Url;
 use crate::crypto::random_token;
 use crate::domain::Secret;
 
+/// 64 KiB: ten times the largest token response seen from a real provider.
+pub const DEFAULT_PROVIDER_RESPONSE_LIMIT: usize = 64 * 1024;
+/// The most a provider answer may be configured to hold: what is kept of it must still fit a
+/// stored item (`domain::limits`).
+pub const MAX_PROVIDER_RESPONSE_LIMIT: usize = 1024 * 1024;
+
+/// A provider response limit as configured (`--provider-response-limit`,
+/// `LATCHKEY_PROVIDER_RESPONSE_LIMIT`): bytes, 1 KiB to 1 MiB.
+pub fn parse_response_limit(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of bytes"))?;
+    if (1024..=MAX_PROVIDER_RESPONSE_LIMIT).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "the provider response limit must be 1024 to {MAX_PROVIDER_RESPONSE_LIMIT} bytes"
+        ))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Environment name, part of every encryption context (e.g. `dev`, `prod`).
@@ -20,8 +42,19 @@ pub struct Config {
     pub provider_timeout: std::time::Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
+    /// Largest provider answer read (a token response, a verification answer); a longer one is
+    /// refused after this many bytes and nothing is stored.
+    pub provider_response_limit: usize,
+    /// Local development only: requests whose host an end user chose may reach loopback and
+    /// private addresses, and plain http (`latchkey serve --allow-private-addresses`). Off by
+    /// default, and never on in a deployment.
+    pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long an operator's console session lasts after sign-in (2 hours).
+    pub console_session_ttl: time::Duration,
+    /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
+    pub refresh: crate::refresh_policy::RefreshPolicy,
 }
 
 impl Config {
@@ -40,7 +73,11 @@ impl Config {
             oauth_session_ttl: time::Duration::minutes(10),
             provider_timeout: std::time::Duration::from_secs(10),
             body_limit: 256 * 1024,
+            provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
+            allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
+            console_session_ttl: time::Duration::hours(2),
+            refresh: crate::refresh_policy::RefreshPolicy::default(),
         }
     }
 
@@ -59,19 +96,37 @@ pub struct EnvironmentKeys {
     pub public_key: String,
     pub hmac_key: Secret,
     pub webhook_signing_key: Secret,
-    /// During a rotation, the previous secret key is still accepted.
+    /// During a rotation, the previous secret key is still accepted ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_key: Option<Secret>,
+    /// ... until then (absent: until it is removed from the keys by hand).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub previous_secret_key_expires_at: Option<time::OffsetDateTime>,
+}
+
+pub const SECRET_KEY_PREFIX: &str = "lk_sk_";
+pub const PUBLIC_KEY_PREFIX: &str = "lk_pk_";
+pub const HMAC_KEY_PREFIX: &str = "lk_hk_";
+pub const WEBHOOK_KEY_PREFIX: &str = "lk_wk_";
+
+/// A new random key with its kind's prefix.
+pub fn new_key(prefix: &str) -> String {
+    format!("{prefix}{}", random_token())
 }
 
 impl EnvironmentKeys {
     pub fn generate() -> Self {
         Self {
-            secret_key: Secret::new(format!("lk_sk_{}", random_token())),
-            public_key: format!("lk_pk_{}", random_token()),
-            hmac_key: Secret::new(format!("lk_hk_{}", random_token())),
-            webhook_signing_key: Secret::new(format!("lk_wk_{}", random_token())),
+            secret_key: Secret::new(new_key(SECRET_KEY_PREFIX)),
+            public_key: new_key(PUBLIC_KEY_PREFIX),
+            hmac_key: Secret::new(new_key(HMAC_KEY_PREFIX)),
+            webhook_signing_key: Secret::new(new_key(WEBHOOK_KEY_PREFIX)),
             previous_secret_key: None,
+            previous_secret_key_expires_at: None,
         }
     }
 
@@ -104,18 +159,26 @@ impl EnvironmentKeys {
             )
         };
         EnvironmentKeys {
-            secret_key: crate::domain::Secret::new(derive("lk_sk_", "latchkey secret key")),
-            public_key: derive("lk_pk_", "latchkey public key"),
-            hmac_key: crate::domain::Secret::new(derive("lk_hk_", "latchkey hmac key")),
-            webhook_signing_key: crate::domain::Secret::new(derive("lk_wk_", "latchkey webhook signing key")),
+            secret_key: Secret::new(derive(SECRET_KEY_PREFIX, "latchkey secret key")),
+            public_key: derive(PUBLIC_KEY_PREFIX, "latchkey public key"),
+            hmac_key: Secret::new(derive(HMAC_KEY_PREFIX, "latchkey hmac key")),
+            webhook_signing_key: Secret::new(derive(WEBHOOK_KEY_PREFIX, "latchkey webhook signing key")),
             previous_secret_key: None,
+            previous_secret_key_expires_at: None,
         }
     }
 
-    /// Secret keys a backend request may be authenticated with, current first.
-    pub fn accepted_secret_keys(&self) -> Vec<&str> {
+    /// The previous secret key, while its grace period lasts at `now`.
+    pub fn previous_secret_key_at(&self, now: time::OffsetDateTime) -> Option<&Secret> {
+        self.previous_secret_key
+            .as_ref()
+            .filter(|_| self.previous_secret_key_expires_at.is_none_or(|until| now < until))
+    }
+
+    /// Secret keys a backend request may be authenticated with at `now`, current first.
+    pub fn accepted_secret_keys(&self, now: time::OffsetDateTime) -> Vec<&str> {
         std::iter::once(self.secret_key.expose())
-            .chain(self.previous_secret_key.as_ref().map(Secret::expose))
+            .chain(self.previous_secret_key_at(now).map(Secret::expose))
             .collect()
     }
 }

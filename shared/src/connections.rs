@@ -8,9 +8,12 @@ use serde_json::{Map, Value};
 use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
-use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::domain::limits;
+use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
-use crate::store::{ConnectionFilter, ConnectionRecord, IntegrationRecord, Sealed, StoreError, Upsert};
+use crate::store::{
+    ConnectionFilter, ConnectionRecord, ConnectionSummary, IntegrationRecord, Sealed, StoreError, Upsert,
+};
 use crate::AppState;
 
 pub struct NewConnection<'a> {
@@ -18,6 +21,8 @@ pub struct NewConnection<'a> {
     pub connection_id: &'a ConnectionId,
     pub credentials: &'a Credentials,
     pub connection_config: ConnectionConfig,
+    /// The keys of `connection_config` the team's backend set.
+    pub vouched_config: VouchedKeys,
     pub metadata: Map<String, Value>,
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
@@ -27,10 +32,37 @@ fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
 
+/// The parts of a connection besides its credentials, each within its bound (`domain::limits`),
+/// so that the stored item is too. Every path that brings them checks here before it calls a
+/// provider or writes.
+pub fn check_parts(
+    connection_config: &ConnectionConfig,
+    metadata: &Map<String, Value>,
+    end_user: Option<&Value>,
+    tags: &Map<String, Value>,
+) -> Result<(), Error> {
+    limits::check("connection_config", connection_config, limits::CONNECTION_CONFIG)?;
+    limits::check("metadata", metadata, limits::METADATA)?;
+    if let Some(end_user) = end_user {
+        check_end_user(end_user)?;
+    }
+    check_tags(tags)
+}
+
 /// Seals the credentials to this connection and writes it, replacing an earlier authorization
 /// of the same connection id.
 pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
+    if plain.len() > limits::CREDENTIALS {
+        return Err(Error::invalid(
+            ErrorCode::InvalidCredentials,
+            format!(
+                "The credentials are larger than Latchkey stores ({} KiB as JSON).",
+                limits::CREDENTIALS / 1024
+            ),
+        ));
+    }
+    check_parts(&new.connection_config, &new.metadata, new.end_user.as_ref(), &new.tags)?;
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
     let sealed = state.sealer.seal(&plain, &ctx).await?;
     let now = state.clock.now();
@@ -42,6 +74,7 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         auth_mode: new.credentials.auth_mode(),
         credentials: Sealed(sealed),
         connection_config: new.connection_config,
+        vouched_config: new.vouched_config,
         metadata: new.metadata,
         end_user: new.end_user,
         tags: new.tags,
@@ -50,6 +83,14 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         updated_at: now,
         last_fetched_at: now,
         version: 0,
+        has_refresh_token: matches!(
+            new.credentials,
+            Credentials::OAuth2 {
+                refresh_token: Some(_),
+                ..
+            }
+        ),
+        last_read_at: None,
         errors: Vec::new(),
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
@@ -64,7 +105,8 @@ pub fn connection_not_found(integration: &IntegrationKey, connection_id: &Connec
     )
 }
 
-/// A warm read: one store read and one open of the sealed blob.
+/// A warm read: one store read and one open of the sealed blob. (The store records the read
+/// when it changes the connection's refresh schedule: `ConnectionStore::read_connection`.)
 pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
@@ -72,7 +114,7 @@ pub async fn read_connection(
 ) -> Result<(ConnectionRecord, Credentials), Error> {
     let record = state
         .store
-        .get_connection(integration, connection_id)
+        .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
     let plain = state
@@ -108,6 +150,7 @@ pub async fn read_fresh_connection(
         state,
         integration: &integration_record,
         connection_config: &record.connection_config,
+        vouched_config: &record.vouched_config,
     };
     let fresh = scheme.refresh(&cx, &credentials).await.map_err(|e| {
         // The caller learns the credentials no longer work, unless the trouble is ours.
@@ -124,6 +167,7 @@ pub async fn read_fresh_connection(
             connection_id,
             credentials: &fresh.credentials,
             connection_config: fresh.connection_config,
+            vouched_config: record.vouched_config.clone(),
             metadata: record.metadata.clone(),
             end_user: record.end_user.clone(),
             tags: record.tags.clone(),
@@ -135,12 +179,13 @@ pub async fn read_fresh_connection(
 
 /// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
 /// conditional write on its version, read again and retried when a concurrent write won — so
-/// a refresh or re-authorization running at the same time is never overwritten.
+/// a refresh or re-authorization running at the same time is never overwritten. An edit that
+/// fails (a merge grown past its bound) writes nothing.
 pub async fn edit_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-    edit: impl Fn(&mut ConnectionRecord),
+    edit: impl Fn(&mut ConnectionRecord) -> Result<(), Error>,
 ) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
@@ -150,7 +195,7 @@ pub async fn edit_connection(
             .await?
             .ok_or_else(|| connection_not_found(integration, connection_id))?;
         let version = record.version;
-        edit(&mut record);
+        edit(&mut record)?;
         record.updated_at = state.clock.now();
         match state.store.update_connection(&record, version).await {
             Ok(()) => {
@@ -180,7 +225,7 @@ pub async fn delete_connection(
 }
 
 /// Ordered by creation time, newest first.
-pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Result<Vec<ConnectionRecord>, Error> {
+pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Result<Vec<ConnectionSummary>, Error> {
     Ok(state.store.list_connections(filter).await?)
 }
 
@@ -192,10 +237,13 @@ pub struct ConnectionPatch {
     pub tags: Option<Map<String, Value>>,
 }
 
-/// An end user is an object with a string `id` (and whatever else the team keeps on it).
+/// An end user is an object with a string `id` (and whatever else the team keeps on it, within
+/// its bound).
 fn check_end_user(end_user: &Value) -> Result<(), Error> {
     match end_user.get("id").and_then(Value::as_str) {
-        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => Ok(()),
+        Some(id) if end_user.is_object() && !id.is_empty() && id.len() <= 255 => {
+            limits::check("end_user", end_user, limits::END_USER)
+        }
         _ => Err(Error::invalid_body(
             "end_user must be an object with a non-empty string id.",
         )),
@@ -203,12 +251,13 @@ fn check_end_user(end_user: &Value) -> Result<(), Error> {
 }
 
 fn check_tags(tags: &Map<String, Value>) -> Result<(), Error> {
-    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !v.is_string()) {
+    let fits = |v: &Value| v.as_str().is_some_and(|s| s.len() <= 255);
+    if tags.len() > 64 || tags.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || !fits(v)) {
         return Err(Error::invalid_body(
-            "tags must be at most 64 string values under keys of 1 to 64 characters.",
+            "tags must be at most 64 string values of up to 255 characters under keys of 1 to 64 characters.",
         ));
     }
-    Ok(())
+    limits::check("tags", tags, limits::TAGS)
 }
 
 /// Applies a patch: checked first, then one conditional edit.
@@ -231,6 +280,7 @@ pub async fn patch_connection(
         if let Some(tags) = &patch.tags {
             record.tags = tags.clone();
         }
+        Ok(())
     })
     .await
 }
@@ -251,15 +301,30 @@ pub async fn write_metadata(
     metadata: &Map<String, Value>,
     how: MetadataWrite,
 ) -> Result<(), Error> {
+    limits::check("metadata", metadata, limits::METADATA)?;
+    let merged = |record: &ConnectionRecord| {
+        let mut merged = match how {
+            MetadataWrite::Merge => record.metadata.clone(),
+            MetadataWrite::Replace => Map::new(),
+        };
+        merged.extend(metadata.clone());
+        merged
+    };
     for id in connection_ids {
-        if state.store.get_connection(integration, id).await?.is_none() {
-            return Err(connection_not_found(integration, id));
-        }
+        let record = state
+            .store
+            .get_connection(integration, id)
+            .await?
+            .ok_or_else(|| connection_not_found(integration, id))?;
+        limits::check("metadata", &merged(&record), limits::METADATA)?;
     }
     for id in connection_ids {
-        edit_connection(state, integration, id, |record| match how {
-            MetadataWrite::Merge => record.metadata.extend(metadata.clone()),
-            MetadataWrite::Replace => record.metadata = metadata.clone(),
+        edit_connection(state, integration, id, |record| {
+            let metadata = merged(record);
+            // Checked again: a concurrent merge may have grown it since.
+            limits::check("metadata", &metadata, limits::METADATA)?;
+            record.metadata = metadata;
+            Ok(())
         })
         .await?;
     }

@@ -89,6 +89,9 @@ error_codes! {
     MissingConnectionConfig = "missing_connection_config",
     InvalidCredentials = "invalid_credentials",
     ConnectionTestFailed = "connection_test_failed",
+    /// A host an end user chose is not one the integration allows, or not one Latchkey sends
+    /// requests to (a private address); nothing was sent.
+    HostNotAllowed = "host_not_allowed",
     // Frontend authentication.
     MissingAuthToken = "missing_auth_token",
     InvalidAuthToken = "invalid_auth_token",
@@ -104,6 +107,16 @@ error_codes! {
     InvalidSecretKey = "invalid_secret_key",
     ExpiredSignature = "expired_signature",
     InvalidSignature = "invalid_signature",
+    /// Rotating keys takes the current secret key, not the previous one in its grace period.
+    KeyManagementForbidden = "key_management_forbidden",
+    // The console's sessions.
+    /// No console session, or one that was signed out.
+    ConsoleSignInRequired = "console_sign_in_required",
+    ConsoleSessionExpired = "console_session_expired",
+    /// A console change without the session's CSRF token.
+    InvalidCsrfToken = "invalid_csrf_token",
+    /// A console change sent from another site (its `Origin`).
+    CrossOriginRequest = "cross_origin_request",
     // Outcomes of a browser flow (`error_type` of the result page).
     /// The callback matches no live flow: no state, an unknown or used one, or an expired one.
     StateErr = "state_err",
@@ -137,6 +150,9 @@ pub struct Error {
     pub kind: ErrorKind,
     pub code: ErrorCode,
     pub message: String,
+    /// For the operator only (the activity entry, beside `message`): what the caller is not
+    /// told, such as the host that was refused or the status a provider answered. Never a secret.
+    pub detail: Option<String>,
 }
 
 impl Error {
@@ -145,6 +161,21 @@ impl Error {
             kind,
             code,
             message: message.into(),
+            detail: None,
+        }
+    }
+    /// The same failure with what only the operator is told.
+    pub fn with_detail(self, detail: impl Into<String>) -> Self {
+        Self {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
+    /// The message as the operator's activity log records it: with the detail, if any.
+    pub fn for_operator(&self) -> String {
+        match &self.detail {
+            Some(d) => format!("{} ({d})", self.message),
+            None => self.message.clone(),
         }
     }
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {

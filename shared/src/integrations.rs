@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use crate::auth;
+use crate::domain::HostPattern;
 use crate::domain::{AuthMode, ClientSecret, IntegrationKey};
 use crate::error::{Error, ErrorCode};
 use crate::providers;
@@ -50,6 +51,8 @@ pub struct CreateIntegration {
     pub display_name: Option<String>,
     pub credentials: Option<CredentialsInput>,
     pub custom: Option<CustomOAuth2>,
+    /// Hosts an end user may name in connection config (`*.instructure.com`).
+    pub allowed_hosts: Option<Vec<HostPattern>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,6 +62,20 @@ pub struct UpdateIntegration {
     pub display_name: Option<String>,
     pub credentials: Option<CredentialsInput>,
     pub custom: Option<CustomOAuth2>,
+    /// Replaces the list; `[]` returns to the catalog's defaults.
+    pub allowed_hosts: Option<Vec<HostPattern>>,
+}
+
+/// At most this many allowed-host patterns per integration.
+const MAX_ALLOWED_HOSTS: usize = 50;
+
+fn check_allowed_hosts(hosts: &[HostPattern]) -> Result<(), Error> {
+    if hosts.len() > MAX_ALLOWED_HOSTS {
+        return Err(Error::invalid_body(format!(
+            "allowed_hosts takes at most {MAX_ALLOWED_HOSTS} patterns."
+        )));
+    }
+    Ok(())
 }
 
 fn check_display_name(name: &Option<String>) -> Result<(), Error> {
@@ -118,6 +135,7 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     if let Some(custom) = &input.custom {
         auth::oauth2::endpoints::validate_custom(custom, &input.provider)?;
     }
+    check_allowed_hosts(input.allowed_hosts.as_deref().unwrap_or_default())?;
     let now = state.clock.now();
     let mut record = IntegrationRecord {
         key,
@@ -128,8 +146,10 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         client_secret: None,
         scopes: Vec::new(),
         custom: input.custom,
+        allowed_hosts: input.allowed_hosts.unwrap_or_default(),
         created_at: now,
         updated_at: now,
+        generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
@@ -163,6 +183,19 @@ pub async fn update(
         auth::oauth2::endpoints::validate_custom(&custom, &record.provider)?;
         record.custom = Some(custom);
     }
+    if let Some(hosts) = input.allowed_hosts {
+        check_allowed_hosts(&hosts)?;
+        // A new pattern widens where the client secret may be sent: only whoever knows it may.
+        let before = auth::allowed_hosts(&record);
+        let widens = hosts.iter().any(|h| !before.covers(h));
+        let secret_given = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
+        if widens && record.client_secret.is_some() && !secret_given {
+            return Err(Error::invalid_body(
+                "A new allowed host widens where the client secret may be sent: send credentials.client_secret with it.",
+            ));
+        }
+        record.allowed_hosts = hosts;
+    }
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
     }
@@ -186,8 +219,10 @@ pub async fn list(state: &AppState) -> Result<Vec<IntegrationRecord>, Error> {
 }
 
 /// Deletes the integration and every connection of it.
+/// Deletes the integration at once; its connections are purged in the background
+/// (`jobs::purge`), and none of them is read, listed or refreshed from this moment.
 pub async fn delete(state: &AppState, key: &IntegrationKey) -> Result<(), Error> {
-    if state.store.delete_integration(key).await? {
+    if crate::jobs::purge::delete_integration(state, key).await? {
         Ok(())
     } else {
         Err(Error::unknown_integration(key.as_str()))

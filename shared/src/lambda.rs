@@ -79,6 +79,45 @@ pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
     run(crate::api::router(function, state)).await
 }
 
+/// The `worker` function's whole `main`: SQS batches of jobs in (`jobs::sqs::handle`), partial
+/// batch failures out. Logs the AWS calls of the container's start and of each batch.
+#[cfg(feature = "aws")]
+pub async fn serve_worker() -> Result<(), Error> {
+    use crate::jobs::sqs::handle;
+    use crate::queue::sqs::SqsEvent;
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    crate::runtime::init_tracing();
+    let state = crate::runtime::state_from_env().await?;
+    let (d, k, s) = crate::aws::call_counts();
+    tracing::info!(
+        dynamodb = d,
+        kms = k,
+        secretsmanager = s,
+        sqs = crate::aws::sqs_calls(),
+        "aws_calls init"
+    );
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let state = state.clone();
+        async move {
+            let before = (crate::aws::call_counts(), crate::aws::sqs_calls());
+            let records = event.payload.records.len();
+            let response = handle(&state, event.payload).await;
+            let after = (crate::aws::call_counts(), crate::aws::sqs_calls());
+            tracing::info!(
+                dynamodb = after.0 .0 - before.0 .0,
+                kms = after.0 .1 - before.0 .1,
+                secretsmanager = after.0 .2 - before.0 .2,
+                sqs = after.1 - before.1,
+                records,
+                failed = response.batch_item_failures.len(),
+                "aws_calls invocation"
+            );
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}
+
 /// Serves one router as a Lambda function. With the AWS backend, logs the AWS calls of the
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
@@ -21,11 +22,16 @@ pub mod environment;
 pub mod error;
 pub mod flows;
 pub mod integrations;
+pub mod jobs;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
+pub mod outbound;
 pub mod providers;
+pub mod queue;
+pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
 pub mod sockets;
@@ -39,38 +45,47 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn store::Store>,
     pub sealer: Arc<dyn crypto::Sealer>,
-    pub keys: Arc<config::EnvironmentKeys>,
+    /// The environment's keys, cached and re-read as `keys::Keys` says.
+    pub keys: Arc<keys::Keys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
+    /// Every outgoing request: the one guarded HTTP client (`outbound`).
+    pub outbound: outbound::Outbound,
+    /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
+    pub jobs: Arc<dyn queue::JobQueue>,
     /// Where the sockets of Nango's frontend client are held (in-process by default).
     pub sockets: Arc<dyn sockets::SocketTransport>,
-    /// Outgoing requests to providers. No redirects are followed: a token endpoint that
-    /// redirects is misconfigured, and following it could leak the client secret.
-    pub http: reqwest::Client,
 }
 
 impl AppState {
     pub fn new(
         store: Arc<dyn store::Store>,
         sealer: Arc<dyn crypto::Sealer>,
-        keys: config::EnvironmentKeys,
+        keys: impl Into<keys::Keys>,
         config: config::Config,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(config.provider_timeout)
-            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("the HTTP client builds");
+        let outbound = outbound::Outbound::new(&config);
         Self {
             store,
             sealer,
-            keys: Arc::new(keys),
+            keys: Arc::new(keys.into()),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
+            outbound,
+            jobs: Arc::new(queue::NoQueue),
             sockets: Arc::new(sockets::LocalSockets::default()),
-            http,
         }
+    }
+
+    /// The same state sending through `outbound` (a client with a test's name table).
+    pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Self {
+        self.outbound = outbound;
+        self
+    }
+
+    pub fn with_jobs(mut self, jobs: Arc<dyn queue::JobQueue>) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {

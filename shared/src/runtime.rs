@@ -6,9 +6,11 @@
 //!   keys file).
 //! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
-//!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator. With
-//!   `LATCHKEY_WEBSOCKET_ENDPOINT` (the WebSocket API stage's management endpoint), flow
-//!   outcomes reach the sockets of Nango's frontend client through it.
+//!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
+//!   `LATCHKEY_KEYS_MAX_AGE_SECS` bounds how long a container uses its copy of the keys
+//!   (default 300) before reading the secret again. With `LATCHKEY_WEBSOCKET_ENDPOINT` (the
+//!   WebSocket API stage's management endpoint), flow outcomes reach the sockets of Nango's
+//!   frontend client through it.
 
 use crate::config::Config;
 use crate::AppState;
@@ -19,15 +21,21 @@ pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL` and
-/// `LATCHKEY_CALLBACK_URL`.
+/// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
+/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_PROVIDER_RESPONSE_LIMIT`. A deployment never reaches
+/// private addresses for an end user's host: the development switch is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
         .ok_or("LATCHKEY_PUBLIC_URL is required")?
         .parse()?;
     let callback_url = var("LATCHKEY_CALLBACK_URL").map(|u| u.parse()).transpose()?;
-    Ok(Config::new(environment, public_url, callback_url))
+    let mut config = Config::new(environment, public_url, callback_url);
+    if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
+        config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
+    }
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    Ok(config)
 }
 
 /// The backends this build can serve, for the error that names them.
@@ -56,7 +64,10 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
     }
 }
 
-/// The AWS backend: one SDK configuration, three clients, keys read once from Secrets Manager.
+/// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`),
+/// socket messages through the management endpoint `LATCHKEY_WEBSOCKET_ENDPOINT` (without it,
+/// sockets are held in-process: `sockets::LocalSockets`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -64,14 +75,31 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
-    let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table);
+    let secrets = crate::aws::secrets_client(&sdk);
+    let keys = crate::aws::environment_keys(&secrets, &secret_id).await?;
+    let source = crate::aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id,
+    };
+    let mut keys = crate::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
+    if let Some(secs) = var("LATCHKEY_KEYS_MAX_AGE_SECS") {
+        keys = keys.with_max_age(time::Duration::seconds(secs.parse()?));
+    }
+    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
+        .with_refresh_policy(config.refresh.clone());
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
+    let state = match var("LATCHKEY_QUEUE_URL") {
+        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
+            crate::aws::sqs_client(&sdk),
+            url,
+        ))),
+        None => state,
+    };
     Ok(match var("LATCHKEY_WEBSOCKET_ENDPOINT") {
         Some(endpoint) => state.with_sockets(Arc::new(crate::sockets::api_gateway::ApiGatewaySockets::new(
             &sdk, &endpoint,

@@ -41,10 +41,156 @@ async fn sealer(limits: CacheLimits) -> (KmsSealer, aws_sdk_kms::Client, String)
     (KmsSealer::new(client.clone(), key.clone(), limits), client, key)
 }
 
+/// `template.yaml` declares the table `table.rs` creates: every index with its keys and
+/// projection, and no other (the Lambda runtime test builds its table from the template, these
+/// tests from `table.rs`).
+#[test]
+fn the_template_declares_the_table_the_code_uses() {
+    use latchkey::store::dynamo::{Projection, INDEXES};
+    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let table = &template[template.find("  Table:\n").unwrap()..template.find("\n  Key:\n").unwrap()];
+    for index in INDEXES {
+        let projection = match index.projection {
+            Projection::KeysOnly => "{ ProjectionType: KEYS_ONLY }".to_owned(),
+            Projection::Include(attrs) => format!(
+                "{{ ProjectionType: INCLUDE, NonKeyAttributes: [{}] }}",
+                attrs.join(", ")
+            ),
+        };
+        let block = format!(
+            "        - IndexName: {}\n          KeySchema:\n            - {{ AttributeName: {}, KeyType: HASH }}\n            \
+             - {{ AttributeName: {}, KeyType: RANGE }}\n          Projection: {projection}\n",
+            index.name, index.pk, index.sk
+        );
+        assert!(
+            table.contains(&block),
+            "template.yaml lacks, or differs on, index:\n{block}"
+        );
+        for attr in [index.pk, index.sk] {
+            assert!(
+                table.contains(&format!("- {{ AttributeName: {attr}, AttributeType: S }}")),
+                "{attr}"
+            );
+        }
+    }
+    assert_eq!(
+        table.matches("- IndexName:").count(),
+        INDEXES.len(),
+        "no index the code doesn't know"
+    );
+    assert!(!table.contains("ProjectionType: ALL"));
+}
+
 #[tokio::test]
 async fn dynamo_store_passes_the_conformance_suite() {
     let store = fresh_store().await;
     latchkey::store::conformance::run_all(&store).await;
+}
+
+/// Every index of the table, scanned whole: no index item holds a connection's sealed
+/// credentials, its body, or an integration's sealed client secret — only the keys and the
+/// attributes the index declares.
+#[tokio::test]
+async fn no_index_item_carries_sealed_credentials() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use base64::Engine;
+    use latchkey::store::conformance::{connection, live_integration};
+    use latchkey::store::dynamo::{Projection, INDEXES};
+    use latchkey::store::{ActivityEntry, ActivityLevel, Sealed};
+
+    let store = fresh_store().await;
+    let marker = b"SEALED-CREDENTIALS-MUST-STAY-IN-THE-TABLE".to_vec();
+    let key = "indexed";
+    let mut integration = latchkey::store::conformance::integration(key);
+    integration.client_secret = Some(Sealed(marker.clone()));
+    store.create_integration(&integration).await.unwrap();
+    let _ = live_integration(&store, key).await;
+    let now = time::OffsetDateTime::now_utc();
+    for i in 0..20 {
+        let mut c = connection(key, &format!("c-{i}"));
+        c.credentials = Sealed(marker.clone());
+        c.last_read_at = Some(now);
+        store.upsert_connection(&c).await.unwrap();
+        store
+            .append_activity(&ActivityEntry {
+                id: format!("act-{i}"),
+                attempt_id: format!("attempt-{i}"),
+                timestamp: now,
+                operation: "auth".into(),
+                event: "stored".into(),
+                level: ActivityLevel::Info,
+                integration: Some(key.into()),
+                connection_id: Some(format!("c-{i}")),
+                message: "stored".into(),
+                error_code: None,
+            })
+            .await
+            .unwrap();
+    }
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&marker);
+    let marker_text = String::from_utf8(marker.clone()).unwrap();
+    let client = aws::dynamodb_client(&sdk().await);
+    for index in INDEXES {
+        let mut allowed = vec!["PK", "SK", index.pk, index.sk];
+        if let Projection::Include(attrs) = index.projection {
+            allowed.extend(attrs);
+        }
+        let mut seen = 0;
+        let mut start = None;
+        loop {
+            let page = client
+                .scan()
+                .table_name(store.table())
+                .index_name(index.name)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .unwrap();
+            for item in page.items() {
+                seen += 1;
+                for (name, value) in item {
+                    assert!(
+                        allowed.contains(&name.as_str()),
+                        "{}: {name} is not projected",
+                        index.name
+                    );
+                    let leaks = match value {
+                        AttributeValue::B(b) => b.as_ref().windows(marker.len()).any(|w| w == marker),
+                        AttributeValue::S(s) => s.contains(&b64) || s.contains(&marker_text),
+                        _ => false,
+                    };
+                    assert!(!leaks, "{}: {name} holds the sealed bytes", index.name);
+                }
+                let is_connection = item.get("SK") == Some(&AttributeValue::S("CONN".into()));
+                assert!(
+                    !is_connection || (!item.contains_key("credentials") && !item.contains_key("body")),
+                    "{}: a connection's credentials or body",
+                    index.name
+                );
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        assert!(seen > 0, "{} holds items (else this test proves nothing)", index.name);
+    }
+    // The table itself still has them, apart from the body.
+    let item = client
+        .get_item()
+        .table_name(store.table())
+        .key("PK", AttributeValue::S(format!("CONN#{key}#c-0")))
+        .key("SK", AttributeValue::S("CONN".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(item.get("credentials"), Some(&AttributeValue::B(marker.clone().into())));
+    let AttributeValue::S(body) = &item["body"] else {
+        panic!()
+    };
+    assert!(!body.contains(&b64), "the body holds no credentials");
 }
 
 #[tokio::test]
@@ -236,9 +382,67 @@ async fn keys_come_from_secrets_manager_and_the_aws_backend_builds() {
         let config = latchkey::config::Config::new("prod", "http://127.0.0.1:3003".parse().unwrap(), None);
         latchkey::runtime::aws_state(config).await.unwrap()
     };
-    assert_eq!(state.keys.public_key, keys.public_key);
+    assert_eq!(state.keys.cached().public_key, keys.public_key);
     let ctx = SealContext::integration("prod", "github");
     let blob = state.sealer.seal(b"s", &ctx).await.unwrap();
     assert_eq!(state.sealer.open(&blob, &ctx).await.unwrap(), b"s");
     assert_eq!(state.store.get_settings().await.unwrap(), Default::default());
+}
+
+/// Two instances read one keys secret. A rotation on one writes a new version of the secret
+/// (a seed becomes explicit keys); the other takes the new secret key the first time a caller
+/// presents it, keeps accepting the previous one during the grace period, and picks up keys it
+/// was never shown once its copy is older than the maximum age.
+#[tokio::test]
+async fn a_rotation_on_one_instance_reaches_the_others_through_the_secret() {
+    use latchkey::keys::{KeyName, Keys, DEFAULT_MAX_AGE};
+    let sdk = sdk().await;
+    let sm = aws::secrets_client(&sdk);
+    let name = format!("latchkey/test/{}", table_name());
+    let seed = r#"{"seed": "0123456789abcdef0123456789abcdef0123456789abcdef"}"#;
+    sm.create_secret().name(&name).secret_string(seed).send().await.unwrap();
+    let instance = || async {
+        let keys = aws::environment_keys(&sm, &name).await.unwrap();
+        let source = aws::SecretsManagerKeys {
+            client: sm.clone(),
+            secret_id: name.clone(),
+        };
+        Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc())
+    };
+    let (a, b) = (instance().await, instance().await);
+    let before = b.cached();
+    let now = time::OffsetDateTime::now_utc();
+    let rotated = a
+        .rotate(&[KeyName::SecretKey], time::Duration::hours(24), now)
+        .await
+        .unwrap();
+
+    let stored = sm.get_secret_value().secret_id(&name).send().await.unwrap();
+    let explicit: latchkey::config::EnvironmentKeys = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    assert_eq!(explicit, *rotated, "the secret now holds the explicit keys");
+    assert_eq!(explicit.public_key, before.public_key, "keys not rotated are kept");
+    assert_eq!(explicit.previous_secret_key.as_ref(), Some(&before.secret_key));
+
+    assert_eq!(
+        b.current(now).await.secret_key,
+        before.secret_key,
+        "b still has its copy"
+    );
+    let seen = b.reload_for_unknown_key(now).await.expect("b reads the new version");
+    assert_eq!(seen.accepted_secret_keys(now), rotated.accepted_secret_keys(now));
+    assert_eq!(
+        seen.accepted_secret_keys(now + time::Duration::hours(25)),
+        [rotated.secret_key.expose()]
+    );
+
+    let later = a
+        .rotate(&[KeyName::PublicKey], time::Duration::ZERO, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.secret_key, rotated.secret_key,
+        "a rotation keeps what the last one wrote"
+    );
+    assert_ne!(b.current(now).await.public_key, later.public_key);
+    assert_eq!(b.current(now + DEFAULT_MAX_AGE).await.public_key, later.public_key);
 }

@@ -51,17 +51,24 @@ impl CountingStore {
     }
 }
 
-/// Every method counts one call, then delegates to the real store: one impl per domain trait,
-/// so `CountingStore` is a `Store` through the blanket impl. (The impls are generated, so that
-/// `async_trait` sees plain methods.)
+/// Every async method counts one call, then delegates to the real store: one impl per domain
+/// trait, so `CountingStore` is a `Store` through the blanket impl. (`sync fn`s answer a
+/// constant without I/O and count nothing. The impls are generated, so that `async_trait` sees
+/// plain methods.)
 macro_rules! counting_store {
-    ($( impl $trait:ident { $( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )* } )*) => {
+    ($( impl $trait:ident {
+        $( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*
+        $( sync fn $sync:ident(&self) -> $sret:ty; )*
+    } )*) => {
         $(
             #[async_trait]
             impl $trait for CountingStore {
                 $( async fn $name(&self $(, $arg: $ty)*) -> $ret {
                     self.hit();
                     self.inner.$name($($arg),*).await
+                } )*
+                $( fn $sync(&self) -> $sret {
+                    self.inner.$sync()
                 } )*
             }
         )*
@@ -74,17 +81,21 @@ counting_store! {
         fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool>;
         fn get_integration(&self, key: &IntegrationKey) -> StoreResult<Option<IntegrationRecord>>;
         fn list_integrations(&self) -> StoreResult<Vec<IntegrationRecord>>;
-        fn delete_integration(&self, key: &IntegrationKey) -> StoreResult<bool>;
+        fn delete_integration(&self, key: &IntegrationKey, generation: &str) -> StoreResult<bool>;
+        fn purge_connections(&self, integration: &IntegrationKey, generation: &str, shard: u32, limit: usize) -> StoreResult<Purged>;
+        sync fn purge_shards(&self) -> u32;
     }
     impl ConnectionStore {
         fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
         fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
         fn get_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
-        fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>>;
+        fn read_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId, at: OffsetDateTime) -> StoreResult<Option<ConnectionRecord>>;
+        fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>>;
         fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool>;
         fn acquire_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str, now: OffsetDateTime, until: OffsetDateTime) -> StoreResult<bool>;
         fn release_refresh_lease(&self, integration: &IntegrationKey, connection_id: &ConnectionId, owner: &str) -> StoreResult<()>;
-        fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>>;
+        fn due_connections(&self, shard: u32, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<DueConnection>>;
+        sync fn refresh_shards(&self) -> u32;
     }
     impl FlowSessionStore {
         fn put_oauth_session(&self, session: &OAuthSession) -> StoreResult<()>;
@@ -93,6 +104,9 @@ counting_store! {
         fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
         fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
         fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+        fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+        fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+        fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
         fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
         fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
         fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
@@ -171,6 +185,7 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
             connection_config: [("subdomain".to_owned(), serde_json::json!("acme"))]
                 .into_iter()
                 .collect(),
+            vouched_config: Default::default(),
             metadata: Default::default(),
             end_user: None,
             tags: Default::default(),
@@ -190,11 +205,14 @@ enum Auth {
 fn request(state: &AppState, auth: Auth) -> Request<Body> {
     let builder = Request::get(PATH);
     let builder = match auth {
-        Auth::Bearer => builder.header("Authorization", format!("Bearer {}", state.keys.secret_key.expose())),
+        Auth::Bearer => builder.header(
+            "Authorization",
+            format!("Bearer {}", state.keys.cached().secret_key.expose()),
+        ),
         Auth::Signed => {
             let ts = state.clock.now().unix_timestamp();
             let signature =
-                latchkey_tests::wire::request_signature(state.keys.secret_key.expose(), ts, "GET", PATH, b"");
+                latchkey_tests::wire::request_signature(state.keys.cached().secret_key.expose(), ts, "GET", PATH, b"");
             builder
                 .header("Latchkey-Timestamp", ts.to_string())
                 .header("Latchkey-Signature", signature)

@@ -18,8 +18,10 @@ export function stopAll() {
 }
 process.on('exit', stopAll);
 
-export async function startLatchkey({ connectSessionTtlSecs } = {}) {
-  const env = connectSessionTtlSecs ? { LATCHKEY_CONNECT_SESSION_TTL_SECS: String(connectSessionTtlSecs) } : {};
+export async function startLatchkey({ connectSessionTtlSecs, consoleSessionTtlSecs } = {}) {
+  const env = {};
+  if (connectSessionTtlSecs) env.LATCHKEY_CONNECT_SESSION_TTL_SECS = String(connectSessionTtlSecs);
+  if (consoleSessionTtlSecs) env.LATCHKEY_CONSOLE_SESSION_TTL_SECS = String(consoleSessionTtlSecs);
   const latchkey = await startServe({ env, label: 'latchkey-browser' });
   const { host, keys } = latchkey;
   if (!latchkey.firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
@@ -58,8 +60,8 @@ export async function startOidc() {
   return { issuer: ready.issuer, stop: () => child.kill('SIGTERM') };
 }
 
-/** Registers an OAuth client at the peer (dynamic registration) and creates the integration. */
-export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
+/** Registers an OAuth client for this stack's callback at the peer (dynamic registration). */
+export async function registerOidcClient(latchkey, issuer) {
   const reg = await fetch(`${issuer}/reg`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
@@ -71,7 +73,12 @@ export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
     }),
   });
   if (reg.status !== 201) throw new Error(`client registration failed: ${reg.status} ${await reg.text()}`);
-  const client = await reg.json();
+  return reg.json();
+}
+
+/** Registers an OAuth client at the peer and creates the integration. */
+export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
+  const client = await registerOidcClient(latchkey, issuer);
   const created = await latchkey.backend('POST', '/integrations', {
     provider: 'custom-oauth2',
     unique_key: uniqueKey,

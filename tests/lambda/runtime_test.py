@@ -1,7 +1,9 @@
 """Runs the built Lambda binaries under a local Lambda Runtime API and sends them API Gateway
 HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded brackets in the
 query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
-server (AWS_ENDPOINT_URL); a tiny OAuth2 provider answers the token request.
+server (AWS_ENDPOINT_URL) with the table and the jobs queue as template.yaml declares them; a
+tiny OAuth2 provider answers the token request. The worker gets SQS events built from the
+messages the other functions sent, and must report exactly the failed ones.
 
 The WebSocket API's function gets API Gateway WebSocket events ($connect, $default,
 $disconnect); its greeting is an asynchronous invocation of itself, which a small emulation of
@@ -21,9 +23,6 @@ import hashlib
 import hmac
 import json
 import os
-import queue
-import re
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +32,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
+import yaml
+
+from emulator import Function, InvokeApi
 
 BIN_DIR = sys.argv[1]
 STAGE = "prod"
@@ -46,151 +48,6 @@ def check(name, cond, detail=""):
     else:
         RESULTS["failed"] += 1
         print(f"FAIL {name} {detail}")
-
-
-# ------------------------------------------------------------------ Lambda Runtime API emulator
-class Runtime:
-    """One Runtime API endpoint serving one function process, one invocation at a time."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.responses = {}
-        self.done = threading.Condition()
-        runtime = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path == "/2018-06-01/runtime/invocation/next":
-                    request_id, event = runtime.events.get()
-                    body = json.dumps(event).encode()
-                    self.send_response(200)
-                    self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
-                    self.send_header(
-                        "Lambda-Runtime-Invoked-Function-Arn",
-                        "arn:aws:lambda:us-east-1:123456789012:function:test",
-                    )
-                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                m = re.match(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$", self.path)
-                if m:
-                    with runtime.done:
-                        runtime.responses[m.group(1)] = (m.group(2), body)
-                        runtime.done.notify_all()
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def enqueue(self, event):
-        """An asynchronous invocation: queued, its response not awaited."""
-        self.events.put((str(uuid.uuid4()), event))
-
-    def invoke(self, event, timeout=30):
-        request_id = str(uuid.uuid4())
-        self.events.put((request_id, event))
-        deadline = time.time() + timeout
-        with self.done:
-            while request_id not in self.responses:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise TimeoutError("no response from the function")
-                self.done.wait(left)
-            kind, body = self.responses.pop(request_id)
-        if kind == "error":
-            raise RuntimeError(f"function error: {body!r}")
-        return json.loads(body)
-
-
-class Function:
-    """A function binary running against its own Runtime API emulator."""
-
-    def __init__(self, name, env):
-        self.name = name
-        self.runtime = Runtime()
-        self.log = open(os.path.join(OUT_DIR, f"lambda-{name}.log"), "w+")
-        full_env = dict(os.environ)
-        full_env.update(env)
-        full_env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self.runtime.address,
-                "AWS_LAMBDA_FUNCTION_NAME": name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "test",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-                "RUST_LOG": "info",
-            }
-        )
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN_DIR, name)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def invoke(self, event):
-        return self.runtime.invoke(event)
-
-    def calls(self):
-        """(init, [per invocation]) AWS call counts from the log lines."""
-        self.log.flush()
-        with open(self.log.name) as f:
-            text = f.read()
-        pattern = r"aws_calls (init|invocation) dynamodb=(\d+) kms=(\d+) secretsmanager=(\d+)"
-        found = [(m.group(1), tuple(int(m.group(i)) for i in (2, 3, 4))) for m in re.finditer(pattern, text)]
-        init = [c for k, c in found if k == "init"]
-        return (init[0] if init else None), [c for k, c in found if k == "invocation"]
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.runtime.server.shutdown()
-
-
-class InvokeApi:
-    """Lambda's Invoke API for the functions started here: `InvocationType: Event` is queued for
-    the named function's binary, as Lambda's asynchronous invocation does."""
-
-    def __init__(self):
-        self.functions = {}
-        api = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                payload = json.loads(self.rfile.read(length) or b"{}")
-                m = re.match(r"^/2015-03-31/functions/([^/]+)/invocations", self.path)
-                fn = api.functions.get(urllib.parse.unquote(m.group(1))) if m else None
-                if fn is None or self.headers.get("X-Amz-Invocation-Type") != "Event":
-                    self.send_response(404 if fn is None else 400)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                fn.runtime.enqueue(payload)
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
 def ws_event(event_type, route_key, connection_id, headers=None, body=None):
@@ -345,30 +202,102 @@ class Provider:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
 
+# ------------------------------------------------------------------ the worker
+def sqs_event(messages, queue_arn="arn:aws:sqs:us-east-1:123456789012:latchkey-jobs"):
+    """Lambda's SQS event for received messages."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": str(int(time.time() * 1000))},
+                "messageAttributes": {},
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
+
+
+def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
+    """DELETE the integration, check its connection is gone at once, then feed the jobs queue's
+    messages to the worker (as the event source mapping would) until none is visible; a message
+    that is not a job, in the first batch, must be the only one reported failed."""
+    sqs = boto3.client("sqs")
+    ddb = boto3.client("dynamodb")
+    auth = {"authorization": f"Bearer {secret_key}"}
+    r = admin.invoke(v2_event("DELETE", "/integrations/acme-crm", headers=auth))
+    check("admin: DELETE /integrations/acme-crm", r["statusCode"] == 200, body_of(r))
+    r = conns.invoke(v2_event("GET", "/connections/user-1", query="provider_config_key=acme-crm", headers=auth))
+    check(
+        "connections: the deleted integration's connection is not found at once",
+        r["statusCode"] == 404 and json.loads(body_of(r))["error"]["code"] == "not_found",
+        body_of(r),
+    )
+    key = {"PK": {"S": "CONN#acme-crm#user-1"}, "SK": {"S": "CONN"}}
+    check("the connection item is still in the table", "Item" in ddb.get_item(TableName=table, Key=key))
+    sqs.send_message(QueueUrl=queue_url, MessageBody='{"kind": "not-a-job"}')
+    batches, failures = 0, []
+    for _ in range(50):
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+        if not got:
+            break
+        batches += 1
+        response = worker.invoke(sqs_event(got))
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        failures.extend(m["Body"] for m in got if m["MessageId"] in failed)
+        for m in got:
+            if m["MessageId"] not in failed:
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            else:
+                sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=3600)
+    check("worker: the malformed message is the one failure reported", failures == ['{"kind": "not-a-job"}'], str(failures))
+    check("worker: the purge deleted the connection item", "Item" not in ddb.get_item(TableName=table, Key=key))
+    wait_for_log(worker, batches)
+    init, per_batch = worker.calls()
+    return {
+        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+            sum(c[i] for c in per_batch) for i in range(3)
+        ]
+        if per_batch
+        else None,
+    }
+
+
 # ------------------------------------------------------------------ the test
 OUT_DIR = os.environ.get("LATCHKEY_TEST_OUTPUT", "/tmp")
 os.makedirs(OUT_DIR, exist_ok=True)
+
+
+def template_table():
+    """The table's keys and indexes as template.yaml declares them (CloudFormation tags read as
+    plain values: the table's definition has none)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def any_tag(loader, suffix, node):
+        if isinstance(node, yaml.ScalarNode):
+            return loader.construct_scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node)
+        return loader.construct_mapping(node)
+
+    Loader.add_multi_constructor("!", any_tag)
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "template.yaml")
+    props = yaml.load(open(root), Loader=Loader)["Resources"]["Table"]["Properties"]
+    return {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes")}
 
 
 def setup_aws():
     suffix = uuid.uuid4().hex[:10]
     ddb = boto3.client("dynamodb")
     table = f"latchkey-lambda-{suffix}"
-    attrs = ["PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "RPK", "RSK"]
-    ddb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in attrs],
-        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": name,
-                "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}, {"AttributeName": sk, "KeyType": "RANGE"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for name, pk, sk in [("GSI1", "GSI1PK", "GSI1SK"), ("GSI2", "GSI2PK", "GSI2SK"), ("GSI_REFRESH", "RPK", "RSK")]
-        ],
-    )
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST", **template_table())
     ddb.update_time_to_live(
         TableName=table, TimeToLiveSpecification={"AttributeName": "expires_ttl", "Enabled": True}
     )
@@ -376,11 +305,12 @@ def setup_aws():
     seed = uuid.uuid4().hex + uuid.uuid4().hex
     secret_id = f"latchkey/{suffix}"
     boto3.client("secretsmanager").create_secret(Name=secret_id, SecretString=json.dumps({"seed": seed}))
-    return table, key_id, secret_id, seed
+    queue_url = boto3.client("sqs").create_queue(QueueName=f"latchkey-jobs-{suffix}")["QueueUrl"]
+    return table, key_id, secret_id, seed, queue_url
 
 
 def main():
-    table, key_id, secret_id, seed = setup_aws()
+    table, key_id, secret_id, seed, queue_url = setup_aws()
     secret_key = derive(seed, "lk_sk_", "latchkey secret key")
     public_key = derive(seed, "lk_pk_", "latchkey public key")
     public_url = f"https://abc123.execute-api.us-east-1.amazonaws.com/{STAGE}"
@@ -390,6 +320,7 @@ def main():
         "LATCHKEY_TABLE": table,
         "LATCHKEY_KMS_KEY_ID": key_id,
         "LATCHKEY_KEYS_SECRET_ID": secret_id,
+        "LATCHKEY_QUEUE_URL": queue_url,
         "LATCHKEY_PUBLIC_URL": public_url,
         "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
         # The WebSocket stage's management endpoint: moto serves PostToConnection at its root.
@@ -399,7 +330,7 @@ def main():
     calls = {}
     fns = []
     try:
-        admin = Function("admin", env)
+        admin = Function("admin", env, BIN_DIR, OUT_DIR)
         fns.append(admin)
         # base64 body, Bearer, stage prefix
         create = json.dumps(
@@ -451,7 +382,7 @@ def main():
         check("admin: $default stage (no prefix)", r["statusCode"] == 200, body_of(r))
 
         # Connect: percent-encoded brackets in the raw query.
-        start = Function("auth-start", env)
+        start = Function("auth-start", env, BIN_DIR, OUT_DIR)
         fns.append(start)
         query = (
             f"public_key={urllib.parse.quote(public_key)}&connection_id=user-1"
@@ -470,7 +401,7 @@ def main():
         state = (auth_q.get("state") or [""])[0]
 
         # callback-redirect: 308, query kept byte for byte.
-        redirect = Function("callback-redirect", env)
+        redirect = Function("callback-redirect", env, BIN_DIR, OUT_DIR)
         fns.append(redirect)
         raw = f"code=the-code&state={urllib.parse.quote(state)}&extra%5Bx%5D=a%2Fb"
         r = redirect.invoke(v2_event("GET", "/oauth/callback", query=raw, stage="$default"))
@@ -480,12 +411,12 @@ def main():
             json.dumps(r),
         )
 
-        callback = Function("oauth-callback", env)
+        callback = Function("oauth-callback", env, BIN_DIR, OUT_DIR)
         fns.append(callback)
         r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
         check("oauth-callback: stores the connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:300]}")
 
-        conns = Function("connections", env)
+        conns = Function("connections", env, BIN_DIR, OUT_DIR)
         fns.append(conns)
         q = "provider_config_key=acme-crm"
         auth = {"authorization": f"Bearer {secret_key}"}
@@ -510,7 +441,7 @@ def main():
         urllib.request.urlopen(
             urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/recorder/start-recording", method="POST")
         ).read()
-        ws = Function("websocket", {**env, "AWS_ENDPOINT_URL_LAMBDA": invoke_api.url})
+        ws = Function("websocket", {**env, "AWS_ENDPOINT_URL_LAMBDA": invoke_api.url}, BIN_DIR, OUT_DIR)
         fns.append(ws)
         invoke_api.functions["websocket"] = ws
         app_origin = "https://app.example.com"
@@ -576,6 +507,12 @@ def main():
         check("warm read is exactly one DynamoDB call and no KMS call", calls["warm read (GET /connections/{id}, again)"] == (1, 0, 0), str(calls))
         r_init, _ = redirect.calls()
         check("callback-redirect touches no AWS service", r_init is None, str(r_init))
+
+        # Deleting the integration: gone at once, purged by the worker from the queue.
+        worker = Function("worker", env, BIN_DIR, OUT_DIR)
+        fns.append(worker)
+        purge_calls = purge_through_worker(admin, conns, worker, secret_key, table, queue_url)
+        calls.update(purge_calls)
     finally:
         for fn in fns:
             fn.stop()

@@ -12,7 +12,8 @@ moto_start() {
   local port
   port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
   MOTO_LOG=$(mktemp)
-  .venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
+  # moto with DynamoDB requests serialized, so conditional writes are atomic as on AWS.
+  .venv/bin/python tests/lib/moto_server.py -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do

@@ -1,11 +1,13 @@
 //! `spawn_app()`: the whole local API (`latchkey::api::local`) served in-process on
-//! 127.0.0.1:0 with a fresh data directory and a clock the test can move.
+//! 127.0.0.1:0 with a fresh data directory, a clock the test can move, and a name table the
+//! test can fill (`app.names`), so a public-looking name can lead to a local listener.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use latchkey::clock::{Clock, ShiftedClock};
 use latchkey::config::{Config, EnvironmentKeys};
+use latchkey::outbound::{NameTable, Outbound};
 use latchkey::AppState;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
@@ -19,8 +21,13 @@ pub struct TestApp {
     pub state: AppState,
     /// Latchkey's clock: advance it to expire states and signatures.
     pub clock: Arc<ShiftedClock>,
+    /// Where Latchkey's outgoing requests look names up: `app.names.insert("evil.example", addr)`
+    /// makes that name lead to `addr` (other names go to the system resolver).
+    pub names: Arc<NameTable>,
     /// A plain client: no cookies, no redirects followed.
     pub http: reqwest::Client,
+    /// What runs the background jobs the stack enqueues (`run_jobs`).
+    pub jobs: crate::backend::Jobs,
     _data_dir: tempfile::TempDir,
     server: tokio::task::JoinHandle<()>,
 }
@@ -46,9 +53,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     configure(&mut config);
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
-    let state = crate::backend::build_state(data_dir.path(), config)
-        .await
-        .with_clock(clock.clone());
+    let names = Arc::new(NameTable::default());
+    let (state, jobs) = crate::backend::build_state(data_dir.path(), config).await;
+    let outbound = Outbound::with_lookup(&state.config, names.clone());
+    let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router).await.expect("the test server runs");
@@ -62,24 +70,33 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         address,
         state,
         clock,
+        names,
         http,
+        jobs,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
-    pub fn keys(&self) -> &EnvironmentKeys {
-        &self.state.keys
+    /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
+    /// runner or worker would. Returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        self.jobs.run(&self.state).await
     }
-    pub fn secret_key(&self) -> &str {
-        self.state.keys.secret_key.expose()
+
+    /// The keys the stack holds now (a rotation replaces them).
+    pub fn keys(&self) -> Arc<EnvironmentKeys> {
+        self.state.keys.cached()
     }
-    pub fn public_key(&self) -> &str {
-        &self.state.keys.public_key
+    pub fn secret_key(&self) -> String {
+        self.keys().secret_key.expose().to_owned()
     }
-    pub fn hmac_key(&self) -> &str {
-        self.state.keys.hmac_key.expose()
+    pub fn public_key(&self) -> String {
+        self.keys().public_key.clone()
+    }
+    pub fn hmac_key(&self) -> String {
+        self.keys().hmac_key.expose().to_owned()
     }
     pub fn callback_url(&self) -> String {
         format!("{}/oauth/callback", self.address)
@@ -108,7 +125,7 @@ impl TestApp {
 
     /// A signed request with an explicit timestamp and raw body (signature over exactly them).
     pub fn signed_raw(&self, method: Method, path_and_query: &str, body: Vec<u8>, timestamp: i64) -> RequestBuilder {
-        let signature = wire::request_signature(self.secret_key(), timestamp, method.as_str(), path_and_query, &body);
+        let signature = wire::request_signature(&self.secret_key(), timestamp, method.as_str(), path_and_query, &body);
         let mut req = self
             .http
             .request(method, self.url(path_and_query))
@@ -180,6 +197,25 @@ impl TestApp {
             url.push_str(extra);
         }
         url
+    }
+
+    /// Starts a browser flow (`GET` of `connect_url`), which must answer 302: the provider URL
+    /// the browser was sent to, and the flow's `state`.
+    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> (url::Url, String) {
+        let r = self
+            .http
+            .get(self.connect_url(integration, connection_id, extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302, "{}", r.text().await.unwrap());
+        let location = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+        let state = location
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+            .expect("the provider URL carries the state");
+        (location, state)
     }
 
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.

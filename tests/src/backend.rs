@@ -1,7 +1,7 @@
-//! Which store and sealer the stack under test runs on, chosen by `LATCHKEY_TEST_BACKEND`:
-//! `sqlite` (default: the local stack's SQLite store and key-file sealer in a temp directory).
-//! Every backend is built here and nowhere else, so a new one (e.g. `aws`: DynamoDB and KMS on
-//! moto) is one more arm of `build_state`.
+//! Which store, sealer and job queue the stack under test runs on, chosen by
+//! `LATCHKEY_TEST_BACKEND`: `sqlite` (default: the local stack's SQLite store, key-file sealer
+//! and store-backed job queue in a temp directory) or `aws` (DynamoDB, KMS and SQS on moto).
+//! Every backend is built here and nowhere else, so a new one is one more arm of `build_state`.
 
 use std::path::Path;
 
@@ -18,22 +18,42 @@ pub fn selected_backend() -> String {
         .unwrap_or_else(|| "sqlite".into())
 }
 
-/// Builds the `AppState` of the selected backend. `data_dir` is private to one test.
-pub async fn build_state(data_dir: &Path, config: Config) -> AppState {
+/// How a test runs the background jobs its requests enqueued: the way the backend's own
+/// runner does (the local runner; the worker's SQS handler on messages received from moto).
+pub enum Jobs {
+    Local(latchkey::jobs::local::Runner),
+    Sqs { client: aws_sdk_sqs::Client, url: String },
+}
+
+impl Jobs {
+    /// Runs every job visible now on `state` (its clock decides what is visible locally),
+    /// including the ones those jobs enqueue without delay. Returns how many ran.
+    pub async fn run(&self, state: &AppState) -> usize {
+        match self {
+            Jobs::Local(runner) => runner.clone().with_state(state.clone()).drain(1000).await.total(),
+            Jobs::Sqs { client, url } => latchkey::jobs::sqs::receive_and_run(state, client, url, 1000)
+                .await
+                .expect("the queue answers"),
+        }
+    }
+}
+
+/// Builds the `AppState` of the selected backend, and what runs its jobs. `data_dir` is
+/// private to one test.
+pub async fn build_state(data_dir: &Path, config: Config) -> (AppState, Jobs) {
     match selected_backend().as_str() {
         "sqlite" => {
-            latchkey::local::open(data_dir, config)
-                .expect("the local data directory opens")
-                .state
+            let stack = latchkey::local::open(data_dir, config).expect("the local data directory opens");
+            (stack.state, Jobs::Local(stack.jobs))
         }
         "aws" => aws_state(config).await,
         other => panic!("{BACKEND_ENV}={other:?} is not a known test backend; use \"sqlite\" (the default) or \"aws\""),
     }
 }
 
-/// DynamoDB, KMS and Secrets Manager on the moto server of `AWS_ENDPOINT_URL` (started by
-/// `tests/steps/40-aws.sh`): a table, a key and a secret of its own per test.
-async fn aws_state(config: Config) -> AppState {
+/// DynamoDB, KMS, Secrets Manager and SQS on the moto server of `AWS_ENDPOINT_URL` (started by
+/// `tests/steps/40-aws.sh`): a table, a key, a secret and a queue of its own per test.
+async fn aws_state(config: Config) -> (AppState, Jobs) {
     use latchkey::aws;
     use std::sync::Arc;
     assert!(
@@ -42,7 +62,8 @@ async fn aws_state(config: Config) -> AppState {
     );
     let sdk = aws::sdk_config().await;
     let suffix = latchkey::crypto::random_token()[..12].replace(['-', '_'], "x");
-    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), format!("e2e-{suffix}"));
+    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), format!("e2e-{suffix}"))
+        .with_refresh_policy(config.refresh.clone());
     store.create_table().await.expect("the test table is created");
     let kms = aws::kms_client(&sdk);
     let key = kms.create_key().send().await.expect("the test key is created");
@@ -60,6 +81,22 @@ async fn aws_state(config: Config) -> AppState {
     let keys = aws::environment_keys(&secrets, &secret_id)
         .await
         .expect("the keys are read");
+    let source = aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id,
+    };
+    let keys = latchkey::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
     let sealer = latchkey::crypto::kms::KmsSealer::new(kms, key_id, latchkey::crypto::kms::CacheLimits::default());
-    AppState::new(Arc::new(store), Arc::new(sealer), keys, config)
+    let sqs = aws::sqs_client(&sdk);
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("e2e-{suffix}"))
+        .send()
+        .await
+        .expect("the test queue is created")
+        .queue_url
+        .expect("a queue URL");
+    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), url.clone());
+    let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config).with_jobs(Arc::new(queue));
+    (state, Jobs::Sqs { client: sqs, url })
 }

@@ -2,10 +2,12 @@
 //! `spawn_app()` starts the whole local router on a random loopback port with a fresh data
 //! directory, and the peers it talks to run beside it — the certified `oidc-provider` (a real
 //! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, a
-//! `FaultPeer` for token endpoints that misbehave on purpose, and local stand-ins for a
-//! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`.
+//! `FaultPeer` for token endpoints that misbehave on purpose, local stand-ins for a
+//! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`, and an
+//! `AttackerHost` that counts whatever reaches it.
 
 pub mod app;
+pub mod attacker;
 pub mod backend;
 pub mod browser;
 pub mod fault;
@@ -15,6 +17,7 @@ pub mod provider;
 pub mod wire;
 
 pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
+pub use attacker::{Answer, AttackerHost};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
 pub use local_peer::LocalPeer;

@@ -18,7 +18,8 @@ use axum::response::Response;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::result_page::{escape_html, html_page, script_json};
+use super::html::{escape as escape_html, script_json};
+use super::result_page::html_page;
 use super::wire;
 use crate::error::{Error, ErrorCode};
 use crate::flows::connect_offer;

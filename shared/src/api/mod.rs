@@ -10,12 +10,14 @@ pub mod backend_auth;
 pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
+pub mod console;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod frontend;
+pub mod html;
 pub mod import;
 pub mod oauth;
 pub mod providers;
@@ -104,6 +106,10 @@ pub enum Access {
     Backend,
     /// No guard: the OAuth callback (its `state` is the check) and public files.
     Public,
+    /// The operator console's pages and changes: a console session (cookie), and for a change
+    /// its CSRF token from the console's own origin (`console::guard`). Not behind the IAM
+    /// switch: a browser signs no request.
+    Console,
     /// A route of the WebSocket API: `path` is its route key (`$connect`, `$disconnect`,
     /// `$default`), the method unused. Served outside the routers (`lambda::websocket`).
     Socket,
@@ -125,7 +131,7 @@ impl Route {
     pub fn gateway_methods(&self) -> Vec<Method> {
         match self.access {
             Access::Frontend => vec![self.method.clone(), Method::OPTIONS],
-            Access::Backend | Access::Public => vec![self.method.clone()],
+            Access::Backend | Access::Public | Access::Console => vec![self.method.clone()],
             Access::Socket => Vec::new(),
         }
     }
@@ -166,7 +172,7 @@ fn external(access: Access, method: Method, path: &'static str) -> Route {
 /// merge into one method router, in this order.
 mod table {
     use super::*;
-    use Access::{Backend, Frontend, Public};
+    use Access::{Backend, Console, Frontend, Public};
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
     const PATCH: Method = Method::PATCH;
@@ -186,6 +192,7 @@ mod table {
             route(Public,   GET,    "/connect",                        connect_page::page),
             route(Public,   GET,    "/connect/",                       connect_page::page),
             route(Frontend, GET,    "/connect/session",                connect_page::session),
+            route(Frontend, POST,   "/auth/{mode}/{integration}",      credentials_auth::by_mode),
         ]
     }
 
@@ -210,7 +217,8 @@ mod table {
         ]
     }
 
-    /// The operator's routes, and the demo page with the SDK file it loads (public, no secrets).
+    /// The operator's routes, the demo page with the SDK file it loads (public, no secrets), and
+    /// the console (`GET /` of `auth_start` leads there).
     #[rustfmt::skip]
     pub(super) fn admin() -> Vec<Route> {
         vec![
@@ -230,6 +238,32 @@ mod table {
             route(Public,   GET,    "/demo/demo.css",                  demo::style),
             route(Public,   GET,    "/demo/demo.js",                   demo::script),
             route(Public,   GET,    "/demo/latchkey.js",               demo::sdk),
+            route(Console,  GET,    "/console",                        console::home),
+            route(Public,   GET,    "/console/sign-in",                console::session::sign_in_form),
+            route(Public,   POST,   "/console/sign-in",                console::session::sign_in),
+            route(Console,  POST,   "/console/sign-out",               console::session::sign_out),
+            route(Public,   GET,    "/console/assets/console.css",     console::assets::style),
+            route(Public,   GET,    "/console/assets/console.js",      console::assets::script),
+            route(Console,  GET,    "/console/integrations",           console::integrations::list),
+            route(Console,  POST,   "/console/integrations",           console::integrations::create),
+            route(Console,  GET,    "/console/catalog",                console::catalog::page),
+            route(Console,  GET,    "/console/catalog/{provider}",     console::integrations::new_form),
+            route(Console,  GET,    "/console/integrations/{key}",     console::integrations::show),
+            route(Console,  POST,   "/console/integrations/{key}",     console::integrations::update),
+            route(Console,  POST,   "/console/integrations/{key}/delete", console::integrations::delete),
+            route(Console,  GET,    "/console/integrations/{key}/connect", console::connect::page),
+            route(Console,  POST,   "/console/integrations/{key}/connect", console::connect::submit),
+            route(Console,  POST,   "/console/integrations/{key}/connect/digest", console::connect::digest),
+            route(Console,  GET,    "/console/connections",            console::connections::list),
+            route(Console,  GET,    "/console/connections/{integration}/{id}", console::connections::show),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/reveal", console::connections::reveal),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/refresh", console::connections::refresh),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/delete", console::connections::delete),
+            route(Console,  GET,    "/console/activity",               console::activity::page),
+            route(Console,  GET,    "/console/environment",            console::environment::show),
+            route(Console,  POST,   "/console/environment",            console::environment::save),
+            route(Console,  POST,   "/console/environment/reveal",     console::environment::reveal),
+            route(Console,  POST,   "/console/environment/rotate",     console::environment::rotate),
         ]
     }
 
@@ -263,7 +297,7 @@ fn group(routes: Group) -> Router<AppState> {
 /// The router of `routes`, each access group behind its guard, merged. Routes served outside
 /// this crate are left out.
 fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
-    let (mut frontend, mut backend, mut public) = (Group::new(), Group::new(), Group::new());
+    let (mut frontend, mut backend, mut public, mut console) = (Group::new(), Group::new(), Group::new(), Group::new());
     let mut preflighted = HashSet::new();
     for route in routes {
         let Some(handler) = route.handler else {
@@ -275,6 +309,7 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
             Access::Frontend => frontend.push((route.path, handler)),
             Access::Backend => backend.push((route.path, handler)),
             Access::Public | Access::Socket => public.push((route.path, handler)),
+            Access::Console => console.push((route.path, handler)),
         }
     }
     let mut router = group(public);
@@ -285,6 +320,10 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
     if !backend.is_empty() {
         let guard = middleware::from_fn_with_state(state.clone(), backend_auth::require_backend_auth);
         router = router.merge(group(backend).route_layer(guard));
+    }
+    if !console.is_empty() {
+        let guard = middleware::from_fn_with_state(state.clone(), console::guard);
+        router = router.merge(group(console).route_layer(guard));
     }
     router
 }

@@ -14,6 +14,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use super::html::{escape as escape_html, script_json};
 use super::wire::{NangoCallbackMessage, ResultMessage};
 
 pub enum Outcome<'a> {
@@ -25,32 +26,6 @@ pub enum Outcome<'a> {
         error_type: &'a str,
         description: &'a str,
     },
-}
-
-pub(super) fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// JSON that is safe inside a `<script>` element.
-pub(super) fn script_json(value: &serde_json::Value) -> String {
-    serde_json::to_string(value)
-        .expect("JSON serializes")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
 }
 
 pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: StatusCode) -> Response {

@@ -12,12 +12,14 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::result_page::Outcome;
+use crate::config::EnvironmentKeys;
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
+use crate::keys::KeyName;
 use crate::store::{
-    ActivityEntry, ActivityLevel, ConnectUi, ConnectionProblem, ConnectionRecord, CustomOAuth2, EnvironmentSettings,
-    IntegrationRecord,
+    ActivityEntry, ActivityLevel, ConnectUi, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
+    EnvironmentSettings, IntegrationRecord,
 };
 use crate::time_fmt::rfc3339;
 
@@ -163,8 +165,8 @@ pub struct ConnectionList<'a> {
 }
 
 impl<'a> ConnectionList<'a> {
-    pub fn new(records: &'a [ConnectionRecord]) -> Self {
-        let item = |r: &'a ConnectionRecord| ConnectionListItem {
+    pub fn new(records: &'a [ConnectionSummary]) -> Self {
+        let item = |r: &'a ConnectionSummary| ConnectionListItem {
             id: &r.id,
             connection_id: &r.connection_id,
             provider_config_key: &r.integration,
@@ -203,6 +205,10 @@ pub struct Integration<'a> {
     updated_at: OffsetDateTime,
     credentials: IntegrationCredentials<'a>,
     custom: &'a Option<CustomOAuth2>,
+    /// The operator's allowed hosts (empty: the defaults below apply).
+    allowed_hosts: &'a [crate::domain::HostPattern],
+    /// The hosts the catalog's templates allow when the operator set none.
+    default_allowed_hosts: Vec<crate::domain::HostPattern>,
 }
 
 #[derive(Debug, Serialize)]
@@ -230,6 +236,8 @@ impl<'a> Integration<'a> {
                 scopes: record.scopes.join(","),
             },
             custom: &record.custom,
+            allowed_hosts: &record.allowed_hosts,
+            default_allowed_hosts: crate::providers::default_allowed_hosts(&record.provider),
         }
     }
 }
@@ -238,23 +246,69 @@ impl<'a> Integration<'a> {
 #[derive(Debug, Serialize)]
 pub struct Environment<'a> {
     pub environment: &'a str,
-    pub public_key: &'a str,
-    pub callback_url: &'a str,
+    pub public_key: String,
+    /// The redirect URI sent to providers now.
+    pub callback_url: String,
+    /// The deployment's, used while `callback_url` is not set at run time.
+    pub default_callback_url: &'a str,
     pub hmac_enabled: bool,
     pub allowed_origins: &'a [String],
+    pub webhook_url: &'a Option<String>,
+    pub webhook_events: Vec<&'static str>,
     pub connect_ui: &'a ConnectUi,
+    /// While a rotated secret key's predecessor still works: until when.
+    #[serde(serialize_with = "optional_date")]
+    pub previous_secret_key_expires_at: Option<OffsetDateTime>,
+    /// Keys a `PATCH` just rotated, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_keys: Option<Map<String, Value>>,
+}
+
+fn optional_date<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 impl<'a> Environment<'a> {
-    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings) -> Self {
+    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings, keys: &EnvironmentKeys) -> Self {
         Self {
             environment: &state.config.environment,
-            public_key: &state.keys.public_key,
-            callback_url: state.config.callback_url.as_str(),
+            public_key: keys.public_key.clone(),
+            callback_url: crate::environment::callback_url(state, settings),
+            default_callback_url: state.config.callback_url.as_str(),
             hmac_enabled: settings.hmac_enabled,
             allowed_origins: &settings.allowed_origins,
+            webhook_url: &settings.webhook_url,
+            webhook_events: settings.webhook_events.iter().map(|e| e.as_str()).collect(),
             connect_ui: &settings.connect_ui,
+            previous_secret_key_expires_at: keys
+                .previous_secret_key
+                .as_ref()
+                .and(keys.previous_secret_key_expires_at),
+            rotated_keys: None,
         }
+    }
+
+    /// With the values of the keys just rotated.
+    pub fn with_rotated(mut self, names: &[KeyName], keys: &EnvironmentKeys) -> Self {
+        if names.is_empty() {
+            return self;
+        }
+        let value = |name: KeyName| match name {
+            KeyName::SecretKey => keys.secret_key.expose().to_owned(),
+            KeyName::PublicKey => keys.public_key.clone(),
+            KeyName::HmacKey => keys.hmac_key.expose().to_owned(),
+            KeyName::WebhookSigningKey => keys.webhook_signing_key.expose().to_owned(),
+        };
+        self.rotated_keys = Some(
+            names
+                .iter()
+                .map(|&n| (n.as_str().to_owned(), Value::String(value(n))))
+                .collect(),
+        );
+        self
     }
 }
 
@@ -265,6 +319,13 @@ pub struct ConnectSession<'a> {
     pub connect_link: &'a str,
     #[serde(serialize_with = "date")]
     pub expires_at: OffsetDateTime,
+}
+
+/// A page of `GET /logs`: `{data: [entry, …], next_cursor}` (`null` on the last page).
+#[derive(Debug, Serialize)]
+pub struct ActivityPage<'a> {
+    pub data: Vec<Activity<'a>>,
+    pub next_cursor: Option<String>,
 }
 
 /// One activity entry.
@@ -436,7 +497,7 @@ mod tests {
         };
         let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
         assert_eq!(wire["errors"], json!([{"type": "refresh", "log_id": "attempt-1"}]));
-        let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record))).unwrap();
+        let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record.summary()))).unwrap();
         assert_eq!(list["connections"][0]["errors"], wire["errors"]);
         record.errors.clear();
         let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();

@@ -21,7 +21,9 @@ pub const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 /// then are they kept with the credentials (otherwise the integration's serve every re-fetch).
 async fn fetch(cx: &ModeContext<'_>, own: Option<(String, ClientSecret)>) -> Result<Obtained, Error> {
     let integration = cx.integration;
-    let endpoints = endpoints::for_connection(integration, cx.connection_config)?;
+    let endpoints = endpoints::for_connection(integration, cx.connection_config, cx.vouched_config)?;
+    // Before any secret is opened: the token URL's host must be one the integration allows.
+    endpoints.check_hosts()?;
     let (client_id, client_secret, keep) = match own {
         Some((id, secret)) => (id, secret, true),
         None => {

@@ -20,9 +20,12 @@ use url::Url;
 
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
-use crate::domain::{AuthMode, ClientSecret, ConnectionConfig, IntegrationKey, OAuthState, PkceVerifier, Secret};
+use crate::domain::{
+    AuthMode, ClientSecret, ConnectionConfig, IntegrationKey, OAuthState, PkceVerifier, Secret, VouchedKeys,
+};
 use crate::error::{Error, ErrorCode};
-use crate::providers::template::Vars;
+use crate::outbound::{AllowedHosts, HostChoice, Target};
+use crate::providers::template::{RenderedUrl, Vars};
 use crate::store::{IntegrationRecord, Sealed};
 use crate::AppState;
 
@@ -83,6 +86,44 @@ pub struct ModeContext<'a> {
     pub integration: &'a IntegrationRecord,
     /// The connection's config, already validated against the provider: fills its templates.
     pub connection_config: &'a ConnectionConfig,
+    /// Which of its keys the team's backend set: a host they fill was vouched for.
+    pub vouched_config: &'a VouchedKeys,
+}
+
+/// The hosts an end user may name for an integration: the operator's `allowed_hosts`, or the
+/// defaults the catalog's templates imply.
+pub fn allowed_hosts(integration: &IntegrationRecord) -> AllowedHosts {
+    if integration.allowed_hosts.is_empty() {
+        AllowedHosts {
+            patterns: crate::providers::default_allowed_hosts(&integration.provider),
+            set_by_operator: false,
+        }
+    } else {
+        AllowedHosts {
+            patterns: integration.allowed_hosts.clone(),
+            set_by_operator: true,
+        }
+    }
+}
+
+/// Who chose the host of a URL rendered from the catalog's templates for one connection: the
+/// catalog when no value filled it, the backend when every value that did was one it set,
+/// otherwise the end user (named by the first such field), held to the allowed hosts.
+pub fn target_of(integration: &IntegrationRecord, vouched: &VouchedKeys, rendered: RenderedUrl) -> Target {
+    let field_of = |var: &str| var.strip_prefix("connectionConfig.").unwrap_or(var).to_owned();
+    let from_end_user = rendered.host_from.iter().find(|var| {
+        !var.strip_prefix("connectionConfig.")
+            .is_some_and(|k| vouched.contains(k))
+    });
+    let chosen_by = match from_end_user {
+        _ if rendered.host_from.is_empty() => HostChoice::Catalog,
+        None => HostChoice::Backend,
+        Some(var) => HostChoice::EndUser {
+            field: field_of(var),
+            allowed: allowed_hosts(integration),
+        },
+    };
+    Target::new(rendered.url, chosen_by)
 }
 
 /// What a flow prepared before sending the browser away.
@@ -152,24 +193,7 @@ pub struct Obtained {
 /// The catalog's templates fill its URL and headers (by lowercase name); the mode then adds its
 /// authentication, and may sign all of it (method, URL, headers, body). Its `Debug` shows no
 /// value: header values and query strings carry credentials.
-pub struct ProviderRequest {
-    pub method: reqwest::Method,
-    pub url: Url,
-    pub headers: BTreeMap<String, String>,
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for ProviderRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProviderRequest")
-            .field("method", &self.method)
-            .field("host", &self.url.host_str())
-            .field("path", &self.url.path())
-            .field("headers", &self.headers.keys().collect::<Vec<_>>())
-            .field("body_bytes", &self.body.len())
-            .finish()
-    }
-}
+pub type ProviderRequest = crate::outbound::Request;
 
 /// One auth mode. Methods a mode does not take (a redirect for a credentials mode) keep their
 /// defaults, which refuse; flows only call what `obtains` says.
@@ -306,8 +330,10 @@ mod tests {
             client_secret: None,
             scopes: vec![],
             custom: None,
+            allowed_hosts: vec![],
             created_at: now,
             updated_at: now,
+            generation: String::new(),
         }
     }
 
@@ -321,16 +347,15 @@ mod tests {
             state: &state,
             integration: &integration,
             connection_config: &config,
+            vouched_config: &VouchedKeys::new(),
         };
-        let mut request = ProviderRequest {
-            method: reqwest::Method::GET,
-            url: Url::parse("https://api.example.test/me?key=k-SECRET").unwrap(),
-            headers: preset
-                .map(|v| ("authorization".to_owned(), v.to_owned()))
-                .into_iter()
-                .collect(),
-            body: Vec::new(),
-        };
+        let mut request = ProviderRequest::new(
+            crate::outbound::Method::GET,
+            Target::catalog(Url::parse("https://api.example.test/me?key=k-SECRET").unwrap()),
+        );
+        if let Some(v) = preset {
+            request = request.header("authorization", v);
+        }
         scheme(mode)
             .unwrap()
             .apply(&cx, &credentials, &mut request)

@@ -1,15 +1,16 @@
 //! What the credentials modes share: a submitted value checked against the catalog's field spec
 //! (`check_field`), and the provider's `proxy.verification` request that proves credentials
 //! before anything is stored (`verify_with_provider`), built from the catalog's templates with
-//! the mode's values and authentication. Any failure of that request is
-//! `connection_test_failed`; the provider's answer is not echoed.
-
-use reqwest::header::{HeaderName, HeaderValue};
+//! the mode's values and authentication. Any failure of that request is one generic
+//! `connection_test_failed` (the status, and whether a host answered, go to the operator's
+//! activity entry only); a host the integration does not allow is `host_not_allowed`, and
+//! nothing is sent.
 
 use super::{AuthScheme, ModeContext, Obtained, ProviderRequest};
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorCode};
-use crate::providers::template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
+use crate::outbound::{Method, Target};
+use crate::providers::template::{check_spec, render_text, render_url_traced, Slot, TemplateError, Vars};
 
 pub fn invalid_credentials(message: String) -> Error {
     Error::invalid(ErrorCode::InvalidCredentials, message)
@@ -47,6 +48,11 @@ fn test_failed(message: impl Into<String>) -> Error {
     Error::invalid(ErrorCode::ConnectionTestFailed, message)
 }
 
+/// What the end user is told when the provider did not accept the credentials, whatever the
+/// reason: the answer's status, and whether a host answered at all, are the operator's to see
+/// (the activity entry), not a probe's.
+const NOT_VERIFIED: &str = "The credentials could not be verified with the provider.";
+
 /// Calls the provider's verification endpoint with the credentials, when the catalog names one.
 /// An integration's `custom.proxy_base_url` replaces the catalog's base URL.
 pub async fn verify_with_provider(
@@ -69,14 +75,20 @@ pub async fn verify_with_provider(
         ..Vars::config(cx.connection_config, provider.connection_config.as_ref())
     };
     scheme.template_values(credentials, &mut vars);
-    let base_template = cx
-        .integration
-        .custom
-        .as_ref()
-        .and_then(|c| c.proxy_base_url.as_deref())
-        .or(verification.base_url_override.as_deref())
-        .unwrap_or(&proxy.base_url);
-    let base = render_url(base_template, &vars).map_err(|e| e.into_error(&what))?;
+    let operator_base = cx.integration.custom.as_ref().and_then(|c| c.proxy_base_url.as_deref());
+    let base = match operator_base {
+        Some(url) => Target::operator(
+            url::Url::parse(url).map_err(|_| test_failed("The integration's proxy_base_url is not valid."))?,
+        ),
+        None => {
+            let template = verification.base_url_override.as_deref().unwrap_or(&proxy.base_url);
+            let rendered = render_url_traced(template, &vars).map_err(|e| e.into_error(&what))?;
+            super::target_of(cx.integration, cx.vouched_config, rendered)
+        }
+    };
+    // Before any credential is put into a request: the host must be one the integration allows.
+    base.check()
+        .map_err(|e| e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED))?;
     let mut headers = std::collections::BTreeMap::new();
     for (k, v) in proxy
         .headers
@@ -104,7 +116,7 @@ pub async fn verify_with_provider(
             ))
         })
         .collect::<Result<_, Error>>()?;
-    let method = reqwest::Method::from_bytes(verification.method.as_deref().unwrap_or("GET").as_bytes())
+    let method = Method::from_bytes(verification.method.as_deref().unwrap_or("GET").as_bytes())
         .map_err(|_| test_failed("The provider's verification method is not valid."))?;
     let mut last_status = None;
     for endpoint in &verification.endpoints {
@@ -114,55 +126,34 @@ pub async fn verify_with_provider(
                 format!("{what} verifies at a templated endpoint, which Latchkey does not support yet."),
             ));
         }
-        let mut url = url::Url::parse(&format!("{}{endpoint}", base.as_str().trim_end_matches('/')))
+        let mut url = url::Url::parse(&format!("{}{endpoint}", base.url().as_str().trim_end_matches('/')))
             .map_err(|_| test_failed("The verification URL is not valid."))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(&query);
         }
-        let mut request = ProviderRequest {
-            method: method.clone(),
-            url,
-            headers: headers.clone(),
-            body: Vec::new(),
-        };
+        let mut request = ProviderRequest::new(method.clone(), base.with_url(url));
+        request.headers = headers.clone();
         scheme.apply(cx, credentials, &mut request).await?;
-        let mut req = cx
-            .state
-            .http
-            .request(request.method, request.url)
-            .timeout(cx.state.config.provider_timeout);
-        for (k, v) in &request.headers {
-            let (Ok(name), Ok(mut value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) else {
-                return Err(test_failed("A verification header is not valid."));
-            };
-            value.set_sensitive(true);
-            req = req.header(name, value);
-        }
-        if !request.body.is_empty() {
-            req = req.body(request.body);
-        }
-        match req.send().await {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => last_status = Some(r.status().as_u16()),
+        match cx.state.outbound.send(request).await {
+            Ok(reply) if reply.is_success() => return Ok(()),
+            Ok(reply) => last_status = Some(reply.status),
             Err(e) => {
-                tracing::warn!(provider = %provider.name, timeout = e.is_timeout(), "verification request failed");
-                return Err(Error::provider(
-                    true,
-                    ErrorCode::ConnectionTestFailed,
-                    format!(
-                        "The credentials could not be verified: {} did not answer.",
-                        base.host_str().unwrap_or("the provider")
-                    ),
-                ));
+                tracing::warn!(provider = %provider.name, error = %e, "verification request failed");
+                // A refused host is the caller's to fix; anything else is one generic answer.
+                return Err(if e.is_refused_host() {
+                    e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
+                } else {
+                    Error::provider(e.is_transient(), ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
+                        .with_detail(e.to_string())
+                });
             }
         }
     }
     let status = last_status.unwrap_or(0);
     // A provider failing on its side (or throttling) has not judged the credentials yet.
     let transient = status >= 500 || status == 429;
-    Err(Error::provider(
-        transient,
-        ErrorCode::ConnectionTestFailed,
-        format!("The provider rejected the credentials (HTTP {status})."),
-    ))
+    Err(
+        Error::provider(transient, ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
+            .with_detail(format!("the verification request answered HTTP {status}")),
+    )
 }

@@ -1,7 +1,11 @@
 //! Domain values parsed once at the edge. A value of these types is already valid; secrets are
 //! wrapped so that `Debug` and `Display` can never print them.
 
+pub mod hosts;
+pub mod limits;
 mod secret;
+
+pub use hosts::{AllowedHosts, HostPattern};
 
 use serde::{Deserialize, Serialize};
 
@@ -94,6 +98,15 @@ macro_rules! auth_modes {
                     $(AuthMode::$variant => $wire,)*
                 }
             }
+
+            /// The mode a route segment names: its wire name in lowercase with `-` for `_`
+            /// (`two-step`, `aws-sigv4`), as in `POST /auth/{mode}/{integration}`.
+            pub fn from_route_segment(segment: &str) -> Option<AuthMode> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| m.as_str().replace('_', "-").eq_ignore_ascii_case(segment))
+            }
         }
     };
 }
@@ -139,6 +152,11 @@ impl std::fmt::Display for AuthMode {
 /// Connection config (`params[...]` of the connect URL): flat string values chosen by the end
 /// user, validated before they reach any URL.
 pub type ConnectionConfig = serde_json::Map<String, serde_json::Value>;
+
+/// The connection config keys the team's backend set (a connect session's defaults, an
+/// import): a host such a value fills was vouched for. Every other key's value came from the
+/// end user (or from the provider's answer about the end user's account).
+pub type VouchedKeys = std::collections::BTreeSet<String>;
 
 #[cfg(test)]
 mod tests {

@@ -102,6 +102,11 @@ fn integration_key(raw: &str) -> Result<IntegrationKey, Error> {
 /// default fails the backend's request rather than the end user's flow.
 fn config_defaults(raw: Option<Map<String, Value>>) -> Result<Map<String, Value>, Error> {
     let raw = raw.unwrap_or_default();
+    crate::domain::limits::check(
+        "integrations_config_defaults",
+        &raw,
+        crate::domain::limits::CONFIG_DEFAULTS,
+    )?;
     for (integration, defaults) in &raw {
         integration_key(integration)?;
         let Some(defaults) = defaults.as_object() else {

@@ -45,13 +45,24 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
         )));
     }
     let scheme = super::scheme_of(&integration)?;
+    // Every part within its bound before the provider is asked or anything is written.
+    crate::domain::limits::check("credentials", &input.credentials, crate::domain::limits::CREDENTIALS)?;
+    crate::connections::check_parts(
+        &input.connection_config,
+        &input.metadata,
+        input.end_user.as_ref(),
+        &input.tags,
+    )?;
     // The backend vouches for what it imports: it may set the fields the provider fills in.
     let connection_config =
         crate::providers::validate_imported_connection_config(&integration.provider, &input.connection_config)?;
+    // Every key of it is the backend's: so are the hosts it fills.
+    let vouched_config = connection_config.keys().cloned().collect();
     let cx = ModeContext {
         state,
         integration: &integration,
         connection_config: &connection_config,
+        vouched_config: &vouched_config,
     };
     let credentials = scheme.verify(&cx, input.credentials).await?;
     save_connection(
@@ -61,6 +72,7 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
             connection_id: &connection_id,
             credentials: &credentials,
             connection_config,
+            vouched_config,
             metadata: input.metadata,
             end_user: input.end_user,
             tags: input.tags,

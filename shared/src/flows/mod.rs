@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::auth::{self, AuthScheme, Obtained};
 use crate::connections::{save_connection, NewConnection};
-use crate::domain::{ConnectionId, IntegrationKey};
+use crate::domain::{ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::store::{IntegrationRecord, Upsert};
 use crate::AppState;
@@ -57,6 +57,7 @@ async fn store_obtained(
     integration: &IntegrationRecord,
     connection_id: &ConnectionId,
     obtained: Obtained,
+    vouched_config: VouchedKeys,
     end_user: Option<Value>,
 ) -> Result<Upsert, Error> {
     save_connection(
@@ -66,6 +67,7 @@ async fn store_obtained(
             connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
+            vouched_config,
             metadata: Default::default(),
             end_user,
             tags: Default::default(),

@@ -31,6 +31,7 @@ pub async fn start(
         attempt,
         integration,
         connection_config,
+        vouched_config,
     } = begin(state, settings, request, key, &auth::redirect_modes()).await?;
     attempt
         .run(state, async {
@@ -40,11 +41,12 @@ pub async fn start(
                 None => None,
             };
             let flow_state = OAuthState::new(crate::crypto::random_token());
-            let redirect_uri = state.config.callback_url.to_string();
+            let redirect_uri = crate::environment::callback_url(state, settings);
             let cx = ModeContext {
                 state,
                 integration: &integration,
                 connection_config: &connection_config,
+                vouched_config: &vouched_config,
             };
             let redirect = scheme
                 .start(
@@ -72,6 +74,7 @@ pub async fn start(
                 code_verifier: redirect.kept.code_verifier,
                 redirect_uri,
                 connection_config: connection_config.clone(),
+                vouched_config: vouched_config.clone(),
                 origin,
                 attempt_id: attempt.id.clone(),
                 created_at: now,
@@ -213,6 +216,7 @@ async fn complete(
         state,
         integration: &integration,
         connection_config: &session.connection_config,
+        vouched_config: &session.vouched_config,
     };
     let kept = Kept {
         code_verifier: session.code_verifier.clone(),
@@ -224,9 +228,16 @@ async fn complete(
     };
     let obtained = scheme.finish(&cx, &callback).await.map_err(as_outcome)?;
     attempt.info(state, "token_received", obtained.note.clone()).await;
-    let stored = store_obtained(state, &integration, &session.connection_id, obtained, session.end_user)
-        .await
-        .map_err(as_outcome)?;
+    let stored = store_obtained(
+        state,
+        &integration,
+        &session.connection_id,
+        obtained,
+        session.vouched_config,
+        session.end_user,
+    )
+    .await
+    .map_err(as_outcome)?;
     let what = match stored {
         Upsert::Created => "Connection created.",
         Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::connect_session;
 use crate::activity::Attempt;
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey};
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, verify_connect_digest};
 use crate::store::{EnvironmentSettings, IntegrationRecord};
@@ -87,12 +87,21 @@ pub async fn authenticate(
             "The public_key (or connect_session_token) parameter is missing.",
         )
     })?;
-    if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(Error::unauthorized(
-            ErrorCode::InvalidAuthToken,
-            "The public key is not valid for this environment.",
-        ));
-    }
+    let now = state.clock.now();
+    // A frontend may already hold a key rotated in by another instance: `check` reads again.
+    state
+        .keys
+        .check(now, |k| {
+            constant_time_eq(public_key, &k.public_key)
+                .then_some(())
+                .ok_or_else(|| {
+                    Error::unauthorized(
+                        ErrorCode::InvalidAuthToken,
+                        "The public key is not valid for this environment.",
+                    )
+                })
+        })
+        .await?;
     if settings.hmac_enabled {
         let digest = request.hmac.as_deref().ok_or_else(|| {
             Error::unauthorized(
@@ -101,12 +110,19 @@ pub async fn authenticate(
             )
         })?;
         let id = requested_id.as_ref().map(ConnectionId::as_str);
-        if !verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest) {
-            return Err(Error::unauthorized(
-                ErrorCode::InvalidHmac,
-                "The hmac digest does not match the integration and connection id.",
-            ));
-        }
+        state
+            .keys
+            .check(now, |k| {
+                verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
+                    .then_some(())
+                    .ok_or_else(|| {
+                        Error::unauthorized(
+                            ErrorCode::InvalidHmac,
+                            "The hmac digest does not match the integration and connection id.",
+                        )
+                    })
+            })
+            .await?;
     }
     Ok(Caller {
         connection_id: requested_id.unwrap_or_else(ConnectionId::generate),
@@ -123,6 +139,8 @@ pub struct FlowStart {
     pub attempt: Attempt,
     pub integration: IntegrationRecord,
     pub connection_config: ConnectionConfig,
+    /// The keys of `connection_config` the connect session's defaults set: the backend's.
+    pub vouched_config: VouchedKeys,
 }
 
 /// The start shared by every public auth flow, for an integration of one of the `expected`
@@ -162,11 +180,18 @@ pub async fn begin(
             Ok((integration, connection_config))
         })
         .await?;
+    let vouched_config = caller
+        .config_defaults
+        .keys()
+        .filter(|k| connection_config.contains_key(*k))
+        .cloned()
+        .collect();
     Ok(FlowStart {
         caller,
         attempt,
         integration,
         connection_config,
+        vouched_config,
     })
 }
 
@@ -220,7 +245,7 @@ mod tests {
 
         let request = ConnectRequest {
             connection_id: Some("u1".into()),
-            public_key: Some(state.keys.public_key.clone()),
+            public_key: Some(state.keys.cached().public_key.clone()),
             ..Default::default()
         };
         let e = begin(&state, &settings, &request, &key, &[AuthMode::OAuth2])

@@ -24,6 +24,7 @@ pub async fn submit(
         attempt,
         integration,
         connection_config,
+        vouched_config,
     } = begin(state, settings, request, key, &[mode]).await?;
     attempt
         .run(state, async {
@@ -32,6 +33,7 @@ pub async fn submit(
                 state,
                 integration: &integration,
                 connection_config: &connection_config,
+                vouched_config: &vouched_config,
             };
             let obtained = scheme.submit(&cx, submission).await?;
             attempt.info(state, "verified", obtained.note.clone()).await;
@@ -40,6 +42,7 @@ pub async fn submit(
                 &integration,
                 &caller.connection_id,
                 obtained,
+                vouched_config.clone(),
                 caller.end_user.clone(),
             )
             .await?;

@@ -5,6 +5,7 @@
 //! `auth_mode` and `validate_connection_config` are what every flow asks of it.
 
 pub mod catalog;
+pub mod hosts;
 pub mod schema;
 pub mod template;
 
@@ -13,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::domain::{AuthMode, ConnectionConfig};
 use crate::error::{Error, ErrorCode};
 pub use catalog::{catalog, provider};
+pub use hosts::default_allowed_hosts;
 use schema::Provider;
 use template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 
@@ -101,6 +103,12 @@ fn check_connection_config(
         return Ok(input.clone());
     };
     let specs = p.connection_config.as_ref();
+    if crate::domain::limits::stored_size(input) > crate::domain::limits::CONNECTION_CONFIG {
+        return Err(invalid_config(format!(
+            "The connection config is larger than Latchkey stores ({} KiB as JSON).",
+            crate::domain::limits::CONNECTION_CONFIG / 1024
+        )));
+    }
     let mut out = Map::new();
     for (key, value) in input {
         let spec = specs.and_then(|s| s.get(key)).ok_or_else(|| {
@@ -185,6 +193,8 @@ pub fn config_from_provider(
     for (k, v) in token_metadata {
         match v {
             Value::String(s) if !admissible(k, s) => continue,
+            // Other values are kept as sent, within the bound a string has.
+            other if crate::domain::limits::stored_size(other) > 2048 => continue,
             _ => {
                 config.insert(k.clone(), v.clone());
             }

@@ -418,7 +418,14 @@ fn present(tokens: &[Token], vars: &Vars<'_>) -> Result<(), String> {
     Ok(())
 }
 
-fn render_tokens(tokens: &[Token], vars: &Vars<'_>, slot_of: &dyn Fn(&str) -> Slot) -> Result<String, TemplateError> {
+/// Renders tokens; the names of the variables that landed in a URL's scheme-and-host or host
+/// slot are added to `hosts`: they say who chose the host.
+fn render_tokens(
+    tokens: &[Token],
+    vars: &Vars<'_>,
+    slot_of: &dyn Fn(&str) -> Slot,
+    hosts: &mut Vec<String>,
+) -> Result<String, TemplateError> {
     let mut out = String::new();
     for t in tokens {
         match t {
@@ -432,11 +439,14 @@ fn render_tokens(tokens: &[Token], vars: &Vars<'_>, slot_of: &dyn Fn(&str) -> Sl
                     }
                 })?;
                 let slot = slot_of(&out);
+                if matches!(slot, Slot::Origin | Slot::Host) {
+                    hosts.push(name.clone());
+                }
                 out.push_str(&admit(name, &found, slot)?);
             }
             Token::Func(f, args) if f == "base64" && slot_of("") == Slot::Header => {
                 use base64::Engine;
-                let inner = render_tokens(args, vars, slot_of)?;
+                let inner = render_tokens(args, vars, slot_of, hosts)?;
                 out.push_str(&base64::engine::general_purpose::STANDARD.encode(inner));
             }
             Token::Func(f, _) => return Err(TemplateError::Unsupported(format!("{f}(…)"))),
@@ -478,10 +488,24 @@ fn is_builtin(name: &str) -> bool {
         || name.starts_with("step")
 }
 
+/// A rendered URL, with the variables that filled its host (`connectionConfig.subdomain`),
+/// none when the template fixes the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedUrl {
+    pub url: Url,
+    pub host_from: Vec<String>,
+}
+
 /// Renders a URL template and parses the result.
 pub fn render_url(template: &str, vars: &Vars<'_>) -> Result<Url, TemplateError> {
+    render_url_traced(template, vars).map(|r| r.url)
+}
+
+/// `render_url`, saying which variables chose the host.
+pub fn render_url_traced(template: &str, vars: &Vars<'_>) -> Result<RenderedUrl, TemplateError> {
     let tokens = choose(template, vars)?;
-    let text = render_tokens(&tokens, vars, &url_slot)?;
+    let mut host_from = Vec::new();
+    let text = render_tokens(&tokens, vars, &url_slot, &mut host_from)?;
     let url = Url::parse(&text).map_err(|_| TemplateError::NotAUrl)?;
     if !matches!(url.scheme(), "http" | "https")
         || url.host_str().is_none()
@@ -490,13 +514,13 @@ pub fn render_url(template: &str, vars: &Vars<'_>) -> Result<Url, TemplateError>
     {
         return Err(TemplateError::NotAUrl);
     }
-    Ok(url)
+    Ok(RenderedUrl { url, host_from })
 }
 
 /// Renders a header value or a request parameter.
 pub fn render_text(template: &str, vars: &Vars<'_>, slot: Slot) -> Result<String, TemplateError> {
     let tokens = choose(template, vars)?;
-    render_tokens(&tokens, vars, &|_| slot)
+    render_tokens(&tokens, vars, &|_| slot, &mut Vec::new())
 }
 
 /// A JSON parameter value as text: strings verbatim, other scalars in JSON form.

@@ -79,11 +79,13 @@ pub async fn open(hub: &Hub<'_>, origin: Option<&str>, connection: &str) -> Resu
             )
         })?;
     let client_id = crate::crypto::random_token();
+    let now = hub.clock.now();
     let record = SocketRecord {
         client_hash: sha256_hex(client_id.as_bytes()),
         connection: connection.to_owned(),
         origin: origin.to_owned(),
-        expires_at: hub.clock.now() + SOCKET_TTL,
+        created_at: now,
+        expires_at: now + SOCKET_TTL,
     };
     hub.store.put_socket(&record).await?;
     Ok(client_id)

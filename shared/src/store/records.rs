@@ -1,11 +1,14 @@
 //! The records the store keeps: plain data, serialized as JSON into each backend's `body`
 //! column or attribute. Secrets inside them are already sealed (`Sealed`), or are one-use flow
-//! secrets (an OAuth `state`, a PKCE verifier) that never outlive their session.
+//! secrets (an OAuth `state`, a PKCE verifier) that never outlive their session. A connection's
+//! sealed credentials are the exception to "all in `body`": every backend keeps them in a column
+//! or attribute of their own, so no listing, index or copy of the body ever holds them.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
+use crate::domain::HostPattern;
+use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, OAuthState, PkceVerifier, VouchedKeys};
 
 /// Sealed bytes, kept as base64 inside serialized records.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -74,10 +77,20 @@ pub struct IntegrationRecord {
     pub client_secret: Option<Sealed>,
     pub scopes: Vec<String>,
     pub custom: Option<CustomOAuth2>,
+    /// The hosts an end user may name in this integration's connection config; empty = the
+    /// defaults the catalog's templates imply (`providers::hosts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_hosts: Vec<HostPattern>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Assigned by the store when the integration is created (the input's value is ignored):
+    /// its connections belong to this generation. Deleting the integration ends it at once,
+    /// so its connections are gone for reads and listings while they are purged in the
+    /// background, and an integration created again under the same key starts empty.
+    #[serde(default)]
+    pub generation: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,13 +101,19 @@ pub struct ConnectionRecord {
     pub connection_id: ConnectionId,
     pub provider: String,
     pub auth_mode: AuthMode,
-    /// The credentials JSON, sealed with `SealContext::connection`.
+    /// The credentials JSON, sealed with `SealContext::connection`. Not part of the record's
+    /// JSON: each backend stores it apart (see the module doc).
+    #[serde(skip)]
     pub credentials: Sealed,
     pub connection_config: ConnectionConfig,
+    /// The connection config keys the team's backend set: hosts they fill were vouched for.
+    #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
+    pub vouched_config: VouchedKeys,
     pub metadata: serde_json::Map<String, serde_json::Value>,
     pub end_user: Option<serde_json::Value>,
     pub tags: serde_json::Map<String, serde_json::Value>,
-    /// When the access token expires, if it does: what the refresh scheduler orders by.
+    /// When the access token expires, if it does (with `last_fetched_at`, its lifetime: what
+    /// `RefreshPolicy` schedules by).
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -106,6 +125,16 @@ pub struct ConnectionRecord {
     pub last_fetched_at: OffsetDateTime,
     /// Optimistic-locking counter, incremented by every write.
     pub version: u64,
+    /// Whether the sealed credentials hold a refresh token: what a keepalive refresh needs
+    /// (`refresh_policy`). Records written before the field existed count as having one.
+    #[serde(default = "has_refresh_token_by_default")]
+    pub has_refresh_token: bool,
+    /// The last backend read the store recorded. Like the refresh lease it is kept beside the
+    /// record: `ConnectionStore::read_connection` writes it only when the read changes when the
+    /// connection is next renewed (`RefreshPolicy::read_moves_schedule`), without a version
+    /// bump; record writes store the value they carry.
+    #[serde(skip)]
+    pub last_read_at: Option<OffsetDateTime>,
     /// The connection's active problems (a failed refresh), cleared when it works again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ConnectionProblem>,
@@ -119,6 +148,24 @@ pub struct ConnectionProblem {
     pub kind: String,
     /// The `attempt_id` of the activity entries that describe it.
     pub log_id: String,
+}
+
+/// What the refresh policy reads of a connection.
+impl<'a> From<&'a ConnectionRecord> for crate::refresh_policy::RefreshFacts<'a> {
+    fn from(r: &'a ConnectionRecord) -> Self {
+        Self {
+            auth_mode: r.auth_mode,
+            has_refresh_token: r.has_refresh_token,
+            provider: &r.provider,
+            expires_at: r.expires_at,
+            last_fetched_at: r.last_fetched_at,
+            last_read_at: r.last_read_at,
+        }
+    }
+}
+
+fn has_refresh_token_by_default() -> bool {
+    true
 }
 
 impl ConnectionRecord {
@@ -138,8 +185,63 @@ impl ConnectionRecord {
         if self.tags.is_empty() {
             self.tags = previous.tags.clone();
         }
+        if self.last_read_at.is_none() {
+            self.last_read_at = previous.last_read_at;
+        }
         self
     }
+
+    /// What a listing shows of the connection.
+    pub fn summary(&self) -> ConnectionSummary {
+        ConnectionSummary {
+            id: self.id.clone(),
+            integration: self.integration.clone(),
+            connection_id: self.connection_id.clone(),
+            provider: self.provider.clone(),
+            auth_mode: self.auth_mode,
+            metadata: self.metadata.clone(),
+            end_user: self.end_user.clone(),
+            tags: self.tags.clone(),
+            created_at: self.created_at,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+/// A connection as listings show it: no credentials, nothing that changes when they are
+/// renewed (so listing indexes are not rewritten by refreshes) — only when renewing fails or
+/// recovers (`errors`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionSummary {
+    pub id: String,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub provider: String,
+    pub auth_mode: AuthMode,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub end_user: Option<serde_json::Value>,
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ConnectionProblem>,
+}
+
+/// A connection the refresh index says is due: its key, and when it fell due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueConnection {
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub due_at: OffsetDateTime,
+}
+
+/// What one step of purging a deleted integration's connections did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Purged {
+    /// Connections of the generation the step found (0: none left in that shard).
+    pub examined: usize,
+    /// How many of them it deleted (the others were gone or re-created meanwhile).
+    pub deleted: usize,
 }
 
 /// Whether an upsert created the connection or replaced an earlier one (a re-authorization).
@@ -158,6 +260,9 @@ pub struct OAuthSession {
     pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
     pub connection_config: ConnectionConfig,
+    /// The connection config keys the team's backend set (a connect session's defaults).
+    #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
+    pub vouched_config: VouchedKeys,
     /// The web origin that started the flow: the only target of the result `postMessage`.
     pub origin: Option<String>,
     /// Groups this attempt's activity entries.
@@ -203,12 +308,83 @@ pub struct ActivityEntry {
     pub error_code: Option<String>,
 }
 
+/// Which entries `list_activity` returns: every field set must match; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityFilter {
     pub integration: Option<String>,
     pub connection_id: Option<String>,
     pub attempt_id: Option<String>,
+    pub operation: Option<String>,
+    pub level: Option<ActivityLevel>,
+    /// Entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only entries older than this position (the last entry of the previous page, or a time:
+    /// `ActivityCursor::at`). `None` = from now by the system clock; callers with a clock of
+    /// their own pass `ActivityCursor::newest`.
+    pub before: Option<ActivityCursor>,
     pub limit: usize,
+}
+
+impl ActivityFilter {
+    /// Whether `entry` passes every field of the filter: the one statement of the rule, for
+    /// backends that filter what their indexes return.
+    pub fn matches(&self, entry: &ActivityEntry) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
+        same(&self.integration, &entry.integration)
+            && same(&self.connection_id, &entry.connection_id)
+            && self.attempt_id.as_ref().is_none_or(|a| *a == entry.attempt_id)
+            && self.operation.as_ref().is_none_or(|o| *o == entry.operation)
+            && self.level.is_none_or(|l| l == entry.level)
+            && self.since.is_none_or(|t| entry.timestamp >= t)
+            && self.before.as_ref().is_none_or(|c| c.is_after(entry))
+    }
+}
+
+/// A position in the activity log, newest first: entries order by (timestamp, id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityCursor {
+    #[serde(with = "time::serde::rfc3339")]
+    pub timestamp: OffsetDateTime,
+    pub id: String,
+}
+
+impl ActivityCursor {
+    /// The position after `entry`: the next page starts with the entry older than it.
+    pub fn after(entry: &ActivityEntry) -> Self {
+        Self {
+            timestamp: entry.timestamp,
+            id: entry.id.clone(),
+        }
+    }
+
+    /// Everything written up to `now` (a second of slack for clocks between processes).
+    pub fn newest(now: OffsetDateTime) -> Self {
+        Self {
+            timestamp: now + time::Duration::seconds(1),
+            id: String::new(),
+        }
+    }
+
+    /// Everything strictly before `t`.
+    pub fn at(t: OffsetDateTime) -> Self {
+        Self {
+            timestamp: t,
+            id: String::new(),
+        }
+    }
+
+    /// Whether `entry` comes after this position (is older, newest first).
+    pub fn is_after(&self, entry: &ActivityEntry) -> bool {
+        (entry.timestamp, entry.id.as_str()) < (self.timestamp, self.id.as_str())
+    }
+
+    /// The earlier of two positions.
+    pub fn min(self, other: Option<ActivityCursor>) -> Self {
+        match other {
+            Some(o) if (o.timestamp, &o.id) < (self.timestamp, &self.id) => o,
+            _ => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -218,6 +394,8 @@ pub struct ConnectionFilter {
     pub end_user_id: Option<String>,
     /// Case-insensitive substring of the connection id.
     pub search: Option<String>,
+    /// Only connections with an active problem (`errors` not empty).
+    pub with_errors: bool,
     pub limit: usize,
     pub offset: usize,
 }
@@ -239,6 +417,19 @@ pub struct ConnectSession {
     /// Set for a reconnect session: the one connection it may re-authorize.
     #[serde(default)]
     pub reconnect: Option<(IntegrationKey, ConnectionId)>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// An operator's console session: only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    pub token_hash: String,
+    /// SHA-256 (hex) of the secret key it was signed in with: the session ends when that key
+    /// is no longer accepted, and manages keys only while it is the current one.
+    pub key_fingerprint: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -267,20 +458,75 @@ pub struct SocketRecord {
     /// may send to it.
     pub origin: String,
     #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 
 /// Environment-level settings changed at run time through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSettings {
     #[serde(default)]
     pub hmac_enabled: bool,
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The redirect URI sent to providers; `None` = the deployment's (`Config::callback_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+    /// Where auth webhooks go; `None` = none are sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Which auth webhooks are sent to `webhook_url`.
+    #[serde(default = "WebhookEvent::all")]
+    pub webhook_events: Vec<WebhookEvent>,
     /// How the end user's Connect page looks.
     #[serde(default)]
     pub connect_ui: ConnectUi,
+}
+
+impl Default for EnvironmentSettings {
+    fn default() -> Self {
+        Self {
+            hmac_enabled: false,
+            allowed_origins: Vec::new(),
+            callback_url: None,
+            webhook_url: None,
+            webhook_events: WebhookEvent::all(),
+            connect_ui: ConnectUi::default(),
+        }
+    }
+}
+
+/// An auth webhook the environment may send: a connection created, re-authorized (override),
+/// its refresh failed, or it works again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Creation,
+    Override,
+    RefreshFailed,
+    RefreshRecovered,
+}
+
+impl WebhookEvent {
+    pub fn all() -> Vec<WebhookEvent> {
+        vec![
+            WebhookEvent::Creation,
+            WebhookEvent::Override,
+            WebhookEvent::RefreshFailed,
+            WebhookEvent::RefreshRecovered,
+        ]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Creation => "creation",
+            WebhookEvent::Override => "override",
+            WebhookEvent::RefreshFailed => "refresh_failed",
+            WebhookEvent::RefreshRecovered => "refresh_recovered",
+        }
+    }
 }
 
 /// The Connect page's theme: the team's app name and colour, and light or dark. Checked when set
@@ -318,4 +564,19 @@ impl EnvironmentSettings {
                 || self.allowed_origins.iter().any(|o| o == origin)
                 || own_origin == origin)
     }
+}
+
+/// A job in the local, store-backed queue (`jobs::local`). The body is the job's JSON, which
+/// names records and never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: String,
+    pub body: String,
+    /// Deliveries so far, this one included (a claim counts one).
+    pub attempts: u32,
+    /// When it may be claimed (again).
+    pub visible_at: OffsetDateTime,
+    /// Identifies the current claim: only its holder finishes, retries or buries the job.
+    pub claim: String,
+    pub last_error: Option<String>,
 }

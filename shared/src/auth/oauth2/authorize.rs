@@ -76,7 +76,7 @@ pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest
             }
         }
     }
-    let mut url = endpoints.authorization_url.clone();
+    let mut url = endpoints.authorization_url.url().clone();
     url.query_pairs_mut().extend_pairs(pairs);
     url
 }
@@ -90,8 +90,8 @@ mod tests {
         let endpoints = OAuth2Endpoints {
             authorization_params: vec![("prompt".into(), "consent".into())],
             ..OAuth2Endpoints::new(
-                Url::parse("https://id.example.com/auth?audience=api").unwrap(),
-                Url::parse("https://id.example.com/token").unwrap(),
+                crate::outbound::Target::catalog(Url::parse("https://id.example.com/auth?audience=api").unwrap()),
+                crate::outbound::Target::catalog(Url::parse("https://id.example.com/token").unwrap()),
             )
         };
         let state = OAuthState::new("st");

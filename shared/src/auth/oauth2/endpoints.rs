@@ -6,10 +6,11 @@
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::domain::{AuthMode, ConnectionConfig};
+use crate::domain::{AuthMode, ConnectionConfig, VouchedKeys};
 use crate::error::{Error, ErrorCode};
+use crate::outbound::Target;
 use crate::providers::schema::BodyFormat;
-use crate::providers::template::{param_text, render_text, render_url, Slot, Vars};
+use crate::providers::template::{param_text, render_text, render_url_traced, Slot, Vars};
 use crate::providers::{provider, unknown_provider, CUSTOM_OAUTH2};
 use crate::store::{CustomOAuth2, IntegrationRecord};
 
@@ -51,13 +52,14 @@ pub struct TokenShape {
     pub metadata: Vec<String>,
 }
 
-/// A provider's OAuth2 endpoints and quirks, resolved for one integration and connection.
+/// A provider's OAuth2 endpoints and quirks, resolved for one integration and connection. Each
+/// URL is a `Target`: it knows who chose its host.
 #[derive(Debug, Clone)]
 pub struct OAuth2Endpoints {
-    pub authorization_url: Url,
-    pub token_url: Url,
+    pub authorization_url: Target,
+    pub token_url: Target,
     /// Where refresh requests go, when not the token URL.
-    pub refresh_url: Option<Url>,
+    pub refresh_url: Option<Target>,
     pub authorization_params: Vec<(String, String)>,
     /// Parameter renames in the authorization URL (`client_id` → `client_key`); an empty
     /// target drops the parameter.
@@ -79,7 +81,7 @@ pub struct OAuth2Endpoints {
 
 impl OAuth2Endpoints {
     /// Standard OAuth2 at these two URLs; quirks are set field by field.
-    pub fn new(authorization_url: Url, token_url: Url) -> Self {
+    pub fn new(authorization_url: Target, token_url: Target) -> Self {
         Self {
             authorization_url,
             token_url,
@@ -99,6 +101,25 @@ impl OAuth2Endpoints {
             code_param: "code".into(),
         }
     }
+
+    /// The allowed-host rule for every URL of the flow, decided when it starts: the browser is
+    /// not sent to a host the integration does not allow, nor is a code later exchanged there.
+    pub fn check_hosts(&self) -> Result<(), Error> {
+        for target in [&self.authorization_url, &self.token_url]
+            .into_iter()
+            .chain(self.refresh_url.as_ref())
+        {
+            target
+                .check()
+                .map_err(|e| e.into_error(ErrorCode::InvalidConnectionConfig, "The authorization"))?;
+        }
+        Ok(())
+    }
+}
+
+/// An operator's endpoint URL: the operator chose its host.
+fn operator_endpoint(field: &str, value: &str) -> Result<Target, Error> {
+    parse_endpoint(field, value).map(Target::operator)
 }
 
 fn parse_endpoint(field: &str, value: &str) -> Result<Url, Error> {
@@ -147,8 +168,13 @@ pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(),
 }
 
 /// The OAuth2 endpoints of an integration (OAUTH2 or OAUTH2_CC), rendered for one connection's
-/// config. Catalog URLs are replaced by the integration's `custom` block when it has one.
-pub fn for_connection(integration: &IntegrationRecord, config: &ConnectionConfig) -> Result<OAuth2Endpoints, Error> {
+/// config (of which the backend set the `vouched` keys). Catalog URLs are replaced by the
+/// integration's `custom` block when it has one.
+pub fn for_connection(
+    integration: &IntegrationRecord,
+    config: &ConnectionConfig,
+    vouched: &VouchedKeys,
+) -> Result<OAuth2Endpoints, Error> {
     let custom = integration.custom.as_ref();
     if integration.provider == CUSTOM_OAUTH2 {
         let custom = custom.ok_or_else(|| {
@@ -158,8 +184,8 @@ pub fn for_connection(integration: &IntegrationRecord, config: &ConnectionConfig
             )
         })?;
         let mut e = OAuth2Endpoints::new(
-            parse_endpoint("authorization_url", &custom.authorization_url)?,
-            parse_endpoint("token_url", &custom.token_url)?,
+            operator_endpoint("authorization_url", &custom.authorization_url)?,
+            operator_endpoint("token_url", &custom.token_url)?,
         );
         apply_custom(&mut e, custom);
         return Ok(e);
@@ -176,7 +202,11 @@ pub fn for_connection(integration: &IntegrationRecord, config: &ConnectionConfig
     };
     let what = format!("Provider '{}'", p.name);
     let vars = Vars::config(config, p.connection_config.as_ref());
-    let url = |t: &str| render_url(t, &vars).map_err(|e| e.into_error(&what));
+    let url = |t: &str| {
+        render_url_traced(t, &vars)
+            .map(|rendered| crate::auth::target_of(integration, vouched, rendered))
+            .map_err(|e| e.into_error(&what))
+    };
     let text = |t: &str, slot| render_text(t, &vars, slot).map_err(|e| e.into_error(&what));
     let no_url = |field: &str| {
         Error::invalid(
@@ -188,11 +218,11 @@ pub fn for_connection(integration: &IntegrationRecord, config: &ConnectionConfig
         )
     };
     let token_url = match custom.filter(|c| !c.token_url.is_empty()) {
-        Some(c) => parse_endpoint("token_url", &c.token_url)?,
+        Some(c) => operator_endpoint("token_url", &c.token_url)?,
         None => url(p.token_url_for(mode).ok_or_else(|| no_url("token_url"))?)?,
     };
     let authorization_url = match (custom.filter(|c| !c.authorization_url.is_empty()), &p.authorization_url) {
-        (Some(c), _) => parse_endpoint("authorization_url", &c.authorization_url)?,
+        (Some(c), _) => operator_endpoint("authorization_url", &c.authorization_url)?,
         (None, Some(t)) => url(t)?,
         (None, None) if mode == AuthMode::OAuth2Cc => token_url.clone(),
         (None, None) => return Err(no_url("authorization_url")),

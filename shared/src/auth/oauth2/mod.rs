@@ -22,8 +22,8 @@ use token::{Grant, TokenError, TokenRequest, TokenResponse};
 
 pub struct OAuth2;
 
-/// The token request of the OAuth2 modes: `grant` at the endpoints, through the stack's HTTP
-/// client and within its provider timeout (`token::request_token` builds and sends it).
+/// The token request of the OAuth2 modes: `grant` at the endpoints, through the guarded client
+/// (`token::request_token` builds and sends it).
 pub async fn token_grant(
     cx: &ModeContext<'_>,
     endpoints: &OAuth2Endpoints,
@@ -32,8 +32,7 @@ pub async fn token_grant(
     grant: Grant<'_>,
 ) -> Result<TokenResponse, TokenError> {
     token::request_token(
-        &cx.state.http,
-        cx.state.config.provider_timeout,
+        &cx.state.outbound,
         &TokenRequest {
             endpoints,
             client_id,
@@ -45,9 +44,21 @@ pub async fn token_grant(
 }
 
 /// A failed token request as the caller sees it: retrying helps when the endpoint did not
-/// answer or failed on its side, not when it refused. The message never holds the body.
+/// answer or failed on its side, not when it refused; a host the integration does not allow is
+/// the caller's. The message never holds the body, a status or a host (the operator's
+/// activity entry has them).
 pub fn token_failure(code: ErrorCode, what: &str, e: TokenError) -> Error {
-    Error::provider(e.is_transient(), code, format!("{what}: {e} [{}]", e.code()))
+    let short = e.code();
+    match e {
+        TokenError::Outbound(o) => {
+            let error = o.into_error(code, what);
+            let detail = format!("{} [{short}]", error.detail.clone().unwrap_or_default());
+            error.with_detail(detail)
+        }
+        TokenError::Status(status) => Error::provider(e.is_transient(), code, format!("{what}: {e} [{short}]"))
+            .with_detail(format!("HTTP {status}")),
+        other => Error::provider(other.is_transient(), code, format!("{what}: {other} [{short}]")),
+    }
 }
 
 /// For the activity log: what the provider issued, without any of it.
@@ -81,7 +92,10 @@ impl AuthScheme for OAuth2 {
                 format!("Integration '{}' has no client id configured.", cx.integration.key),
             )
         })?;
-        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config, cx.vouched_config)?;
+        // Decided now: no browser is sent to, and no code later exchanged at, a host the
+        // integration does not allow.
+        endpoints.check_hosts()?;
         let verifier = endpoints.pkce.then(pkce::new_verifier);
         let user_scope: Option<Vec<String>> = start.user_scope.map(|u| {
             u.split([',', ' '])
@@ -111,7 +125,7 @@ impl AuthScheme for OAuth2 {
     }
 
     async fn finish(&self, cx: &ModeContext<'_>, callback: &Callback<'_>) -> Result<Obtained, Error> {
-        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config, cx.vouched_config)?;
         let code = callback
             .params
             .get(&endpoints.code_param)
@@ -167,7 +181,7 @@ impl AuthScheme for OAuth2 {
                 "The connection has no refresh token; it must be authorized again.",
             )
         })?;
-        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config)?;
+        let endpoints = endpoints::for_connection(cx.integration, cx.connection_config, cx.vouched_config)?;
         let client_id = cx.integration.client_id.clone().unwrap_or_default();
         let client_secret = open_client_secret(cx.state, cx.integration).await?;
         let token = token_grant(

@@ -16,6 +16,7 @@ use super::authorize::*;
 use super::endpoints::*;
 use super::token::*;
 use crate::domain::{ClientSecret, OAuthState};
+use crate::outbound::{Outbound, Target};
 
 #[derive(Debug, Clone, Default)]
 struct Seen {
@@ -55,13 +56,21 @@ async fn token_peer(reply: serde_json::Value) -> (Url, Arc<Mutex<Seen>>) {
 }
 
 fn endpoints(token_url: Url) -> OAuth2Endpoints {
-    OAuth2Endpoints::new(Url::parse("https://id.example.com/auth").unwrap(), token_url)
+    OAuth2Endpoints::new(
+        Target::operator(Url::parse("https://id.example.com/auth").unwrap()),
+        Target::operator(token_url),
+    )
+}
+
+fn outbound() -> Outbound {
+    let mut config = crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None);
+    config.provider_timeout = Duration::from_secs(5);
+    Outbound::new(&config)
 }
 
 async fn exchange(e: &OAuth2Endpoints) -> Result<TokenResponse, TokenError> {
     request_token(
-        &reqwest::Client::new(),
-        Duration::from_secs(5),
+        &outbound(),
         &TokenRequest {
             endpoints: e,
             client_id: "cid",

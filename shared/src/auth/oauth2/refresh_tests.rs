@@ -81,6 +81,7 @@ async fn refresh(
         state,
         integration,
         connection_config: &config,
+        vouched_config: &Default::default(),
     };
     OAuth2.refresh(&cx, current).await.map(|o| o.credentials)
 }

@@ -3,14 +3,13 @@
 //! (JSON bodies, Basic client auth, nested tokens, odd expiry units) are data in
 //! `OAuth2Endpoints`.
 
-use std::time::Duration;
-
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::endpoints::{ClientAuth, OAuth2Endpoints, TokenBody, TokenShape};
 use crate::credentials::{Credentials, RawResponse};
 use crate::domain::{AccessToken, ClientSecret, PkceVerifier, RefreshToken};
+use crate::outbound::{Method, Outbound, OutboundError, Request};
 
 /// Why a token request failed. `Display` is safe to show: it never includes a response body.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -22,21 +21,21 @@ pub enum TokenError {
         description: Option<String>,
         status: u16,
     },
-    #[error("the token endpoint answered HTTP {0}")]
+    /// A failure status without an OAuth error. The status is for the operator (`detail`).
+    #[error("the token endpoint answered with an error")]
     Status(u16),
     #[error("the token response could not be read: {0}")]
     Malformed(&'static str),
-    #[error("the token endpoint did not answer in time")]
-    Timeout,
-    #[error("the token endpoint could not be reached")]
-    Unreachable,
+    /// Not sent (a host the integration does not allow), not answered, or answered too long.
+    #[error("{0}")]
+    Outbound(OutboundError),
 }
 
 impl TokenError {
     /// Worth retrying: the endpoint did not answer, or failed on its side.
     pub fn is_transient(&self) -> bool {
         match self {
-            TokenError::Timeout | TokenError::Unreachable => true,
+            TokenError::Outbound(e) => e.is_transient(),
             TokenError::Status(status) => *status >= 500,
             TokenError::Provider { .. } | TokenError::Malformed(_) => false,
         }
@@ -48,8 +47,10 @@ impl TokenError {
             TokenError::Provider { .. } => "token_error_response",
             TokenError::Status(_) => "token_http_error",
             TokenError::Malformed(_) => "token_malformed",
-            TokenError::Timeout => "token_timeout",
-            TokenError::Unreachable => "token_unreachable",
+            TokenError::Outbound(OutboundError::Timeout) => "token_timeout",
+            TokenError::Outbound(OutboundError::TooLarge { .. }) => "token_too_large",
+            TokenError::Outbound(OutboundError::Unreachable) => "token_unreachable",
+            TokenError::Outbound(_) => "token_host_refused",
         }
     }
 }
@@ -223,6 +224,12 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
                 .map(|v| (p.clone(), v.clone()))
         })
         .collect();
+    // What is kept of the answer must fit the stored connection, whatever the read limit.
+    if crate::domain::limits::stored_size(&raw) > crate::domain::limits::RAW {
+        return Err(TokenError::Outbound(OutboundError::TooLarge {
+            limit: crate::domain::limits::RAW,
+        }));
+    }
     Ok(TokenResponse {
         access_token: token,
         refresh_token,
@@ -236,14 +243,11 @@ fn form_encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-pub async fn request_token(
-    http: &reqwest::Client,
-    timeout: Duration,
-    req: &TokenRequest<'_>,
-) -> Result<TokenResponse, TokenError> {
+/// Sends the token request of `req.grant` through the guarded client and reads the answer.
+pub async fn request_token(outbound: &Outbound, req: &TokenRequest<'_>) -> Result<TokenResponse, TokenError> {
     let endpoints = req.endpoints;
     let mut form: Vec<(String, String)> = Vec::new();
-    let mut url = endpoints.token_url.clone();
+    let mut target = &endpoints.token_url;
     let provider_params = match &req.grant {
         Grant::AuthorizationCode {
             code,
@@ -262,7 +266,7 @@ pub async fn request_token(
             form.push(("grant_type".into(), "refresh_token".into()));
             form.push(("refresh_token".into(), refresh_token.expose().into()));
             if let Some(u) = &endpoints.refresh_url {
-                url = u.clone();
+                target = u;
             }
             &endpoints.refresh_params
         }
@@ -282,46 +286,38 @@ pub async fn request_token(
         form.push(("client_id".into(), req.client_id.into()));
         form.push(("client_secret".into(), req.client_secret.expose().into()));
     }
+    let mut url = target.url().clone();
     if endpoints.token_body == TokenBody::Query {
         url.query_pairs_mut().extend_pairs(&form);
     }
-    let mut builder = http.post(url).timeout(timeout).header("Accept", "application/json");
+    let mut request = Request::new(Method::POST, target.with_url(url)).header("accept", "application/json");
     for (k, v) in &endpoints.token_headers {
-        builder = builder.header(k.as_str(), v.as_str());
+        request = request.header(k, v.as_str());
     }
     if endpoints.client_auth == ClientAuth::Basic {
-        builder = builder.basic_auth(
+        use base64::Engine;
+        let pair = format!(
+            "{}:{}",
             form_encode(req.client_id),
-            Some(form_encode(req.client_secret.expose())),
+            form_encode(req.client_secret.expose())
+        );
+        request = request.header(
+            "authorization",
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
         );
     }
-    builder = match endpoints.token_body {
-        TokenBody::Form => builder.form(&form),
-        TokenBody::Json => builder.json(
-            &form
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect::<Map<String, Value>>(),
-        ),
-        TokenBody::Query => builder,
+    request = match endpoints.token_body {
+        TokenBody::Form => request.form(&form),
+        TokenBody::Json => request.json(&Value::Object(
+            form.into_iter().map(|(k, v)| (k, Value::String(v))).collect(),
+        )),
+        TokenBody::Query => request,
     };
-    let response = builder.send().await.map_err(|e| {
-        tracing::warn!(url = %endpoints.token_url, timeout = e.is_timeout(), "token request failed to complete");
-        if e.is_timeout() {
-            TokenError::Timeout
-        } else {
-            TokenError::Unreachable
-        }
+    let reply = outbound.send(request).await.map_err(|e| {
+        tracing::warn!(host = ?endpoints.token_url.url().host_str(), error = %e, "token request failed to complete");
+        TokenError::Outbound(e)
     })?;
-    let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|e| {
-        if e.is_timeout() {
-            TokenError::Timeout
-        } else {
-            TokenError::Unreachable
-        }
-    })?;
-    parse_token_response_with(status, &body, &endpoints.token_shape)
+    parse_token_response_with(reply.status, &reply.body, &endpoints.token_shape)
 }
 
 #[cfg(test)]
@@ -413,6 +409,18 @@ mod tests {
             err.to_string(),
             "the provider refused the token request: invalid_grant (code expired)"
         );
+    }
+
+    #[test]
+    fn a_response_larger_than_a_stored_raw_is_refused() {
+        let limit = crate::domain::limits::RAW;
+        let body = json!({"access_token": "at", "padding": "p".repeat(limit)}).to_string();
+        assert_eq!(
+            parse(200, &body),
+            Err(TokenError::Outbound(OutboundError::TooLarge { limit }))
+        );
+        let fits = json!({"access_token": "at", "padding": "p".repeat(limit - 100)}).to_string();
+        assert!(parse(200, &fits).is_ok());
     }
 
     #[test]

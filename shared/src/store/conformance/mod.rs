@@ -1,13 +1,17 @@
 //! The behaviour every `Store` must have, written once. `run_all` is called by each backend's
 //! tests (SQLite in-process, DynamoDB on the emulator). Keys are random per run, so the suite
 //! also works on a store that already holds data. One file per domain trait, each with its
-//! `run`; a test that needs two domains (deleting an integration deletes its connections) lives
-//! with the one it is about.
+//! `run`; a test that needs two domains (deleting an integration ends its connections) lives
+//! with the one it is about. The stores under test use the default `RefreshPolicy`.
+//! `queue` is not in `run_all`: only the stores that implement `QueueStore` run it.
 
 mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
+mod listing;
+pub mod queue;
+mod refresh;
 mod settings;
 
 use serde_json::json;
@@ -41,9 +45,33 @@ pub fn integration(key: &str) -> IntegrationRecord {
             token_url: "https://id.example.com/token".into(),
             ..Default::default()
         }),
+        // Kept through every write: which hosts end users may name.
+        allowed_hosts: vec![crate::domain::HostPattern::parse("*.example.com").unwrap()],
         created_at: now(),
         updated_at: now(),
+        generation: String::new(),
     }
+}
+
+/// Creates integration `key` (unless it exists) and returns it as stored, generation included.
+pub async fn live_integration(store: &dyn Store, key: &str) -> IntegrationRecord {
+    let record = integration(key);
+    match store.create_integration(&record).await {
+        Ok(()) | Err(StoreError::Conflict) => {}
+        Err(e) => panic!("creating integration {key}: {e}"),
+    }
+    store.get_integration(&record.key).await.unwrap().unwrap()
+}
+
+/// Creates the integration if needed and upserts the connection: the connection as stored.
+pub async fn stored(store: &dyn Store, record: &ConnectionRecord) -> ConnectionRecord {
+    live_integration(store, record.integration.as_str()).await;
+    store.upsert_connection(record).await.unwrap();
+    store
+        .get_connection(&record.integration, &record.connection_id)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
@@ -55,6 +83,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         auth_mode: AuthMode::OAuth2,
         credentials: Sealed(vec![9; 40]),
         connection_config: json!({"subdomain": "acme"}).as_object().unwrap().clone(),
+        vouched_config: ["subdomain".to_owned()].into(),
         metadata: Default::default(),
         end_user: Some(json!({"id": format!("user-of-{id}")})),
         tags: Default::default(),
@@ -63,6 +92,8 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         updated_at: now(),
         last_fetched_at: now(),
         version: 0,
+        has_refresh_token: true,
+        last_read_at: None,
         errors: Vec::new(),
     }
 }
@@ -70,6 +101,8 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
 pub async fn run_all(store: &dyn Store) {
     integrations::run(store).await;
     connections::run(store).await;
+    listing::run(store).await;
+    refresh::run(store).await;
     flow_sessions::run(store).await;
     activity::run(store).await;
     settings::run(store).await;

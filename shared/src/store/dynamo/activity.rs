@@ -1,12 +1,16 @@
 //! Activity entries: one item per entry in its attempt's partition (`ACT#<attempt>`), listed
-//! through GSI1 (the environment) and GSI2 (one connection), expired by TTL.
+//! through `ActivityByTime` (the environment: a partition per day and shard, read newest day
+//! first and merged across shards) and `ActivityByConnection`, expired by TTL. Both indexes
+//! project the entry's `body` (which never holds a secret).
 
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
-use super::keys::{self, CONNECTION_ID, INTEGRATION};
-use super::table::retained;
-use super::{record_item, s, DynamoStore, Query, GSI1, GSI2};
-use crate::store::{ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
+use super::keys;
+use super::table::{retained, ACTIVITY_BY_CONNECTION, ACTIVITY_BY_TIME, ACTIVITY_RETENTION};
+use super::{body, record_item, DynamoStore, Query};
+use crate::store::shards::ACTIVITY_SHARDS;
+use crate::store::{ActivityCursor, ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
 
 #[async_trait]
 impl ActivityStore for DynamoStore {
@@ -20,22 +24,55 @@ impl ActivityStore for DynamoStore {
         if filter.limit == 0 {
             return Ok(Vec::new());
         }
-        // The narrowest partition the filter names: one attempt, one connection, or all.
-        let mut q = match (&filter.attempt_id, &filter.connection_id) {
-            (Some(attempt), conn) => {
-                let mut q = Query::partition(None, keys::attempt_partition(attempt));
-                if let Some(conn) = conn {
-                    q.filter_equals(CONNECTION_ID, s(conn));
-                }
-                q
+        let cursor = filter
+            .before
+            .clone()
+            .unwrap_or_else(|| ActivityCursor::newest(OffsetDateTime::now_utc()));
+        let bound = keys::activity_bound(&cursor);
+        // The partition and the time range come from the keys; every other field (and `since`
+        // within the first day read) is the one rule of `ActivityFilter::matches`.
+        let keep = |item: &super::Item| -> StoreResult<Option<ActivityEntry>> {
+            let entry: ActivityEntry = body(item)?;
+            Ok(filter.matches(&entry).then_some(entry))
+        };
+        // The narrowest partition the filter names: one attempt, one connection, or the days.
+        let single = match (&filter.attempt_id, &filter.connection_id) {
+            (Some(attempt), _) => Some(Query::partition(None, keys::attempt_partition(attempt))),
+            (None, Some(conn)) => Some(Query::partition(
+                Some(&ACTIVITY_BY_CONNECTION),
+                keys::connection_activity_partition(conn),
+            )),
+            (None, None) => None,
+        };
+        if let Some(q) = single {
+            let q = match filter.since {
+                Some(since) => q.sort_between(keys::activity_lower_bound(since), bound),
+                None => q.sort_before(bound),
             }
-            (None, Some(conn)) => Query::partition(Some(&GSI2), keys::connection_activity_partition(conn)),
-            (None, None) => Query::partition(Some(&GSI1), keys::ACTIVITY.into()),
+            .newest_first();
+            return self.merge(std::slice::from_ref(&q), filter.limit, keep).await;
         }
-        .newest_first();
-        if let Some(int) = &filter.integration {
-            q.filter_equals(INTEGRATION, s(int));
+        // Day by day, from the cursor's back to the retention horizon (older entries are gone
+        // or going: TTL).
+        let mut out = Vec::new();
+        let mut day = cursor.timestamp;
+        let retained_from = cursor.timestamp - ACTIVITY_RETENTION - time::Duration::days(1);
+        let horizon = filter.since.map_or(retained_from, |since| since.max(retained_from));
+        while out.len() < filter.limit && day >= horizon {
+            let name = keys::day(day);
+            let queries: Vec<Query> = (0..ACTIVITY_SHARDS)
+                .map(|shard| {
+                    let q = Query::partition(Some(&ACTIVITY_BY_TIME), keys::activity_day_partition(&name, shard));
+                    match filter.since {
+                        Some(since) => q.sort_between(keys::activity_lower_bound(since), bound.clone()),
+                        None => q.sort_before(bound.clone()),
+                    }
+                    .newest_first()
+                })
+                .collect();
+            out.extend(self.merge(&queries, filter.limit - out.len(), keep).await?);
+            day -= time::Duration::days(1);
         }
-        self.query(&q, filter.limit).await
+        Ok(out)
     }
 }

@@ -1,51 +1,205 @@
-//! Connections: item `INT#<integration>` / `CONN#<id>` in its integration's partition, listed
-//! through GSI1 (`CONNS`), due for refresh through the sharded GSI_REFRESH. Every record write
-//! is an `UpdateItem` conditioned on the stored `version` (never a whole-item put), so the
-//! refresh lease beside the record survives it.
+//! Connections: item `CONN#<integration>#<id>` / `CONN`, a partition per connection. The item
+//! holds the record in three parts (`view`, `body`, `credentials`), its `gen`eration, `version`,
+//! the recorded read and the lease, and the keys that place it in the listing and refresh
+//! indexes (`keys::connection_index_attributes`).
+//!
+//! Reads are one `BatchGetItem` of the item and the integration's generation copy for its id:
+//! a connection exists only while its generation is the integration's. Every record write is an
+//! `UpdateItem` conditioned on the stored `version` (never a whole-item put), so the refresh
+//! lease beside the record survives it. Writes after the integration's delete land in the ended
+//! generation, which no read sees and the purge removes.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::keys::{self, CONNECTION_ID, END_USER_ID, INTEGRATION, LEASE_OWNER, LEASE_UNTIL, SEARCH, VERSION};
-use super::{body, held, n, s, DynamoStore, Query, Update, GSI1, GSI_REFRESH};
-use crate::domain::{ConnectionId, IntegrationKey};
-use crate::store::{ConnectionFilter, ConnectionRecord, ConnectionStore, StoreError, StoreResult, Upsert};
+use super::keys::{
+    self, ConnectionPlacement, CREDENTIALS, GENERATION, LAST_READ, LEASE_OWNER, LEASE_UNTIL, VERSION, VIEW,
+};
+use super::{held, json_attr, n, s, s_attr, to_json, DynamoStore, Item, Update, BODY};
+use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
+use crate::refresh_policy::RefreshFacts;
+use crate::store::{
+    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, Sealed, StoreError,
+    StoreResult, Upsert,
+};
 
 /// How often `upsert_connection` reads again after losing a race to a concurrent writer.
 const UPSERT_ATTEMPTS: usize = 5;
 
-/// The update writing `record` (body, version, index and filter attributes).
-fn write_of(record: &ConnectionRecord) -> Update {
-    Update::record(record, keys::connection_attributes(record))
+/// What a connection's `body` holds: the record minus its `view` and its credentials. A field
+/// added to `ConnectionRecord` goes here, or into `ConnectionSummary` when listings show it
+/// (`decode` does not compile until it is placed).
+#[derive(Serialize, Deserialize)]
+struct Rest {
+    connection_config: ConnectionConfig,
+    /// The config keys the team's backend set (`ConnectionRecord::vouched_config`).
+    #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
+    vouched_config: VouchedKeys,
+    #[serde(with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    last_fetched_at: OffsetDateTime,
+    has_refresh_token: bool,
 }
 
-/// The condition "the stored version is still `expected`", over `update`'s placeholders.
-fn version_is(update: &mut Update, expected: u64) -> String {
-    let name = update.at.name(VERSION);
-    let value = update.at.value(":expected", n(expected));
-    format!("{name} = {value}")
+/// The record of a connection item (`None` fields of the item are corrupt).
+pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
+    let view: ConnectionSummary = json_attr(item, VIEW)?;
+    let rest: Rest = json_attr(item, BODY)?;
+    let credentials = match item.get(CREDENTIALS) {
+        Some(AttributeValue::B(b)) => Sealed(b.as_ref().to_vec()),
+        _ => return Err(StoreError::Corrupt("connection without credentials".into())),
+    };
+    let number = |name| match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+        _ => None,
+    };
+    Ok(ConnectionRecord {
+        id: view.id,
+        integration: view.integration,
+        connection_id: view.connection_id,
+        provider: view.provider,
+        auth_mode: view.auth_mode,
+        credentials,
+        connection_config: rest.connection_config,
+        vouched_config: rest.vouched_config,
+        metadata: view.metadata,
+        end_user: view.end_user,
+        tags: view.tags,
+        expires_at: rest.expires_at,
+        created_at: view.created_at,
+        updated_at: rest.updated_at,
+        last_fetched_at: rest.last_fetched_at,
+        version: number(VERSION).unwrap_or(0).max(0) as u64,
+        has_refresh_token: rest.has_refresh_token,
+        last_read_at: number(LAST_READ).map(keys::from_ms),
+        errors: view.errors,
+    })
+}
+
+fn end_user_id(record: &ConnectionRecord) -> Option<&str> {
+    record.end_user.as_ref()?.get("id")?.as_str()
+}
+
+impl DynamoStore {
+    /// The update that writes the whole record (into `generation`, or keeping the item's own):
+    /// its three parts, version, recorded read and index keys (absent ones removed). The lease
+    /// is not touched.
+    fn write_of(&self, record: &ConnectionRecord, generation: Option<&str>) -> Update {
+        let rest = Rest {
+            connection_config: record.connection_config.clone(),
+            vouched_config: record.vouched_config.clone(),
+            expires_at: record.expires_at,
+            updated_at: record.updated_at,
+            last_fetched_at: record.last_fetched_at,
+            has_refresh_token: record.has_refresh_token,
+        };
+        let placement = ConnectionPlacement {
+            id: &record.id,
+            integration: &record.integration,
+            generation,
+            created_at: record.created_at,
+            end_user_id: end_user_id(record),
+            next_refresh: self.policy.next_proactive(&RefreshFacts::from(record)).map(|p| p.at),
+        };
+        let mut u = Update::default();
+        u.set(VIEW, s(to_json(&record.summary())));
+        u.set(BODY, s(to_json(&rest)));
+        u.set(CREDENTIALS, AttributeValue::B(record.credentials.0.clone().into()));
+        if let Some(generation) = generation {
+            u.set(GENERATION, s(generation));
+        }
+        u.set(VERSION, n(record.version));
+        match record.last_read_at {
+            Some(t) => u.set(LAST_READ, n(keys::ms(t))),
+            None => u.remove(LAST_READ),
+        }
+        u.apply(keys::connection_index_attributes(&placement));
+        u
+    }
+
+    /// The connection item and the integration's live generation, in one consistent read.
+    pub(super) async fn fetch(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+    ) -> StoreResult<(Option<Item>, Option<String>)> {
+        let key = keys::connection(integration, connection_id);
+        let copy = keys::generation_copy_of(integration, connection_id);
+        let items = self.batch_get(vec![key, copy], None).await?;
+        let mut found = (None, None);
+        for item in items {
+            match s_attr(&item, super::table::SK) {
+                Some("CONN") => found.0 = Some(item),
+                _ => found.1 = s_attr(&item, GENERATION).map(str::to_owned),
+            }
+        }
+        Ok(found)
+    }
+
+    /// The connection if it belongs to its integration's live generation.
+    async fn live(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        match self.fetch(integration, connection_id).await? {
+            (Some(item), Some(live)) if s_attr(&item, GENERATION) == Some(live.as_str()) => decode(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// The condition "the stored version is still `expected`", over `update`'s placeholders.
+    fn version_is(update: &mut Update, expected: u64) -> String {
+        let name = update.at.name(VERSION);
+        let value = update.at.value(":expected", n(expected));
+        format!("{name} = {value}")
+    }
 }
 
 #[async_trait]
 impl ConnectionStore for DynamoStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
-        // Read, then write conditioned on what was read; a concurrent writer makes the condition
-        // fail and the loop reads again.
+        // Read (with the live generation), then write conditioned on what was read; a
+        // concurrent writer makes the condition fail and the loop reads again.
         let key = keys::connection(&record.integration, &record.connection_id);
         for _ in 0..UPSERT_ATTEMPTS {
-            let existing: Option<ConnectionRecord> = self.get(key.clone()).await?;
-            let (record, outcome) = match &existing {
-                Some(old) => (record.clone().replacing(old), Upsert::Replaced),
+            let (item, live) = self.fetch(&record.integration, &record.connection_id).await?;
+            let generation = live.ok_or(StoreError::Conflict)?;
+            let existing = item
+                .as_ref()
+                .map(|i| (decode(i), s_attr(i, GENERATION) == Some(generation.as_str())));
+            let (record, outcome, condition_version) = match existing {
+                Some((Ok(old), true)) => (record.clone().replacing(&old), Upsert::Replaced, Some(old.version)),
+                // A leftover of an ended generation (or unreadable) is replaced whole.
+                Some((old, _)) => {
+                    let mut fresh = record.clone();
+                    fresh.version = 1;
+                    let seen = old.map(|o| o.version).ok().or_else(|| {
+                        item.as_ref().and_then(|i| match i.get(VERSION) {
+                            Some(AttributeValue::N(v)) => v.parse().ok(),
+                            _ => None,
+                        })
+                    });
+                    (fresh, Upsert::Created, seen)
+                }
                 None => {
-                    let mut record = record.clone();
-                    record.version = 1;
-                    (record, Upsert::Created)
+                    let mut fresh = record.clone();
+                    fresh.version = 1;
+                    (fresh, Upsert::Created, None)
                 }
             };
-            let mut update = write_of(&record);
-            let condition = match &existing {
-                Some(old) => version_is(&mut update, old.version),
+            let mut update = self.write_of(&record, Some(&generation));
+            if outcome == Upsert::Created && item.is_some() {
+                update.remove(LEASE_OWNER);
+                update.remove(LEASE_UNTIL);
+            }
+            let condition = match condition_version {
+                Some(v) => format!("attribute_exists(PK) AND {}", Self::version_is(&mut update, v)),
                 None => "attribute_not_exists(PK)".to_owned(),
             };
             match self.update(key.clone(), update, &condition).await {
@@ -60,9 +214,13 @@ impl ConnectionStore for DynamoStore {
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
         let mut record = record.clone();
         record.version = expected_version + 1;
-        let mut update = write_of(&record);
-        let condition = format!("attribute_exists(PK) AND {}", version_is(&mut update, expected_version));
+        // The item keeps its generation: the condition is on the version that was read.
         let key = keys::connection(&record.integration, &record.connection_id);
+        let mut update = self.write_of(&record, None);
+        let condition = format!(
+            "attribute_exists(PK) AND {}",
+            Self::version_is(&mut update, expected_version)
+        );
         self.update(key, update, &condition).await
     }
 
@@ -71,39 +229,53 @@ impl ConnectionStore for DynamoStore {
         integration: &IntegrationKey,
         connection_id: &ConnectionId,
     ) -> StoreResult<Option<ConnectionRecord>> {
-        self.get(keys::connection(integration, connection_id)).await
+        self.live(integration, connection_id).await
     }
 
-    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>> {
-        let wanted = filter.offset.saturating_add(filter.limit);
-        if wanted == 0 {
-            return Ok(Vec::new());
+    async fn read_connection(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        let Some(record) = self.live(integration, connection_id).await? else {
+            return Ok(None);
+        };
+        if !self.policy.read_moves_schedule(&RefreshFacts::from(&record), at) {
+            return Ok(Some(record));
         }
-        let mut q = Query::partition(Some(&GSI1), keys::CONNECTIONS.into()).newest_first();
-        if !filter.integrations.is_empty() {
-            let name = q.at.name(INTEGRATION);
-            let marks: Vec<String> = (filter.integrations.iter().enumerate())
-                .map(|(i, k)| q.at.value(&format!(":i{i}"), s(k.as_str())))
-                .collect();
-            q.filter(format!("{name} IN ({})", marks.join(", ")));
-        }
-        if let Some(id) = &filter.connection_id {
-            q.filter_equals(CONNECTION_ID, s(id.as_str()));
-        }
-        if let Some(user) = &filter.end_user_id {
-            q.filter_equals(END_USER_ID, s(user));
-        }
-        if let Some(search) = &filter.search {
-            let (name, value) = (q.at.name(SEARCH), q.at.value(":search", s(search.to_lowercase())));
-            q.filter(format!("contains({name}, {value})"));
-        }
-        let items = self.query_items(&q, wanted).await?;
-        items.iter().skip(filter.offset).take(filter.limit).map(body).collect()
+        let mut read = record.clone();
+        read.last_read_at = Some(at);
+        let next = self.policy.next_proactive(&RefreshFacts::from(&read)).map(|p| p.at);
+        let mut update = Update::default();
+        update.set(LAST_READ, n(keys::ms(at)));
+        update.apply(keys::refresh_index_attributes(&read.id, next));
+        let condition = format!(
+            "attribute_exists(PK) AND {}",
+            Self::version_is(&mut update, record.version)
+        );
+        let key = keys::connection(integration, connection_id);
+        // Lost to a concurrent write: that write stored its own read and schedule.
+        Ok(Some(if held(self.update(key, update, &condition).await)? {
+            read
+        } else {
+            record
+        }))
+    }
+
+    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>> {
+        self.listing(filter).await
     }
 
     async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool> {
-        let key = keys::connection(integration, connection_id);
-        Ok(self.take_item(key).await?.is_some())
+        let (Some(item), Some(live)) = self.fetch(integration, connection_id).await? else {
+            return Ok(false);
+        };
+        if s_attr(&item, GENERATION) != Some(live.as_str()) {
+            return Ok(false);
+        }
+        self.delete_if_generation(keys::connection(integration, connection_id), &live)
+            .await
     }
 
     async fn acquire_refresh_lease(
@@ -145,28 +317,16 @@ impl ConnectionStore for DynamoStore {
         held(self.update(key, update, &condition).await).map(|_| ())
     }
 
-    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let queries: Vec<Query> = (0..keys::REFRESH_SHARDS)
-            .map(|shard| {
-                Query::partition(Some(&GSI_REFRESH), keys::refresh_partition(shard))
-                    .sort_before(keys::refresh_bound(before))
-            })
-            .collect();
-        let pages = futures::future::join_all(queries.iter().map(|q| self.query_items(q, limit))).await;
-        // Each shard is sorted; merge them by sort key (expiry, then id).
-        let mut due: Vec<(String, ConnectionRecord)> = Vec::new();
-        for items in pages {
-            for item in items? {
-                let Some(AttributeValue::S(sort)) = item.get(GSI_REFRESH.sk) else {
-                    continue;
-                };
-                due.push((sort.clone(), body(&item)?));
-            }
-        }
-        due.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(due.into_iter().take(limit).map(|(_, r)| r).collect())
+    fn refresh_shards(&self) -> u32 {
+        crate::store::shards::REFRESH_SHARDS
+    }
+
+    async fn due_connections(
+        &self,
+        shard: u32,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> StoreResult<Vec<DueConnection>> {
+        self.due(shard, before, limit).await
     }
 }

@@ -1,16 +1,27 @@
 //! Every key the table uses, per domain: the primary key of each entity's items, the index and
 //! filter attributes they carry, and the partitions queries read. The only place a key format
-//! is written (the table in `infra/README.md` mirrors this file).
+//! is written (the table in `infra/README.md` mirrors this file; `bench/scale_sim.py` models
+//! the load on each partition).
+//!
+//! The rule throughout: no partition key takes more than DynamoDB's per-partition limits
+//! (about 1,000 write and 3,000 read units per second). Items that are read or written per
+//! connection have a partition of their own; partitions that collect many items (listings, the
+//! refresh index, the activity log) are written-sharded with `shards::shard` and read by fanning
+//! out over the shards.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
-use super::table::{GSI1, GSI2, GSI_REFRESH, PK, SK};
+use super::table::{
+    ACTIVITY_BY_CONNECTION, ACTIVITY_BY_TIME, CONNECTIONS_BY_END_USER, CONNECTIONS_BY_ENVIRONMENT,
+    CONNECTIONS_BY_INTEGRATION, INTEGRATIONS, PK, REFRESH_DUE, SK,
+};
 use super::{n, s, Attributes, Item};
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::store::{ActivityEntry, ConnectionRecord};
+use crate::store::shards::{shard, ACTIVITY_SHARDS, GENERATION_COPIES, LISTING_SHARDS, REFRESH_SHARDS};
+use crate::store::{ActivityCursor, ActivityEntry};
 
 fn primary(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
@@ -30,8 +41,12 @@ fn ts_key(t: OffsetDateTime) -> String {
     format!("{:020}", t.unix_timestamp_nanos().max(0))
 }
 
-fn ms(t: OffsetDateTime) -> i128 {
-    t.unix_timestamp_nanos() / 1_000_000
+pub(super) fn ms(t: OffsetDateTime) -> i64 {
+    t.unix_timestamp_nanos().div_euclid(1_000_000) as i64
+}
+
+pub(super) fn from_ms(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::UNIX_EPOCH + time::Duration::milliseconds(ms)
 }
 
 /// Sortable time in milliseconds, zero-padded.
@@ -39,48 +54,20 @@ fn ms_key(t: OffsetDateTime) -> String {
     format!("{:015}", ms(t).max(0))
 }
 
-// ---------------------------------------------------------------- integrations
+// ---------------------------------------------------------------- attributes
 
-/// The partition of an integration: its own item and its connections' items.
-pub(super) fn integration_partition(key: &IntegrationKey) -> String {
-    format!("INT#{}", key.as_str())
-}
-
-pub(super) fn integration(key: &IntegrationKey) -> Item {
-    primary(integration_partition(key), "INT")
-}
-
-/// GSI1 partition listing every integration, by key.
-pub(super) const INTEGRATIONS: &str = "INTS";
-
-pub(super) fn integration_attributes(key: &IntegrationKey) -> Attributes {
-    vec![(GSI1.pk, Some(s(INTEGRATIONS))), (GSI1.sk, Some(s(key.as_str())))]
-}
-
-// ---------------------------------------------------------------- connections
-
-/// Sort keys of the connections in an integration's partition start with this.
-pub(super) const CONNECTION_SK_PREFIX: &str = "CONN#";
-
-pub(super) fn connection(integration: &IntegrationKey, connection_id: &ConnectionId) -> Item {
-    primary(
-        integration_partition(integration),
-        format!("{CONNECTION_SK_PREFIX}{}", connection_id.as_str()),
-    )
-}
-
-/// GSI1 partition listing every connection, newest first.
-pub(super) const CONNECTIONS: &str = "CONNS";
-
-/// Filter attributes of connection items (and of activity items: `integration`,
-/// `connection_id`).
-pub(super) const INTEGRATION: &str = "integration";
-pub(super) const CONNECTION_ID: &str = "connection_id";
-pub(super) const END_USER_ID: &str = "end_user_id";
-/// The connection id in lower case, for case-insensitive search.
-pub(super) const SEARCH: &str = "search_lc";
+/// The record's JSON (for connections: what is neither in `view` nor in `credentials`).
+pub(super) const BODY: &str = "body";
+/// A connection's summary JSON: all that listings read (their indexes project it).
+pub(super) const VIEW: &str = "view";
+/// A connection's sealed credentials (binary). No index projects it.
+pub(super) const CREDENTIALS: &str = "credentials";
+/// The generation an integration is in, or a connection belongs to.
+pub(super) const GENERATION: &str = "gen";
 /// The record's `version`, beside the body so that writes can be conditioned on it.
 pub(super) const VERSION: &str = "version";
+/// The last read the store recorded (ms since the epoch).
+pub(super) const LAST_READ: &str = "last_read";
 /// The refresh lease: who holds it, and until when (ms since the epoch).
 pub(super) const LEASE_OWNER: &str = "lease_owner";
 pub(super) const LEASE_UNTIL: &str = "lease_until";
@@ -89,60 +76,149 @@ pub(super) fn lease_time(t: OffsetDateTime) -> AttributeValue {
     n(ms(t))
 }
 
-/// Shards of the refresh index: due connections are spread over this many partitions so the
-/// scheduler's reads and the writers' index updates never pile onto one key.
-pub const REFRESH_SHARDS: u32 = 8;
+// ---------------------------------------------------------------- integrations
 
-/// FNV-1a of the connection's internal id: a stable shard for the refresh index.
-pub fn refresh_shard(id: &str) -> u32 {
-    let mut h: u32 = 0x811c_9dc5;
-    for b in id.bytes() {
-        h ^= b as u32;
-        h = h.wrapping_mul(0x0100_0193);
-    }
-    h % REFRESH_SHARDS
+/// An integration's own item.
+pub(super) fn integration(key: &IntegrationKey) -> Item {
+    primary(format!("INT#{}", key.as_str()), "INT")
 }
 
-/// GSI_REFRESH partition of one shard.
+/// The partition of the `Integrations` index listing every integration, by key.
+pub(super) const INTEGRATIONS_PARTITION: &str = "INTS";
+
+pub(super) fn integration_attributes(key: &IntegrationKey, generation: &str) -> Attributes {
+    vec![
+        (GENERATION, Some(s(generation))),
+        (INTEGRATIONS.pk, Some(s(INTEGRATIONS_PARTITION))),
+        (INTEGRATIONS.sk, Some(s(key.as_str()))),
+    ]
+}
+
+/// Copy `copy` of an integration's generation: each connection read also reads the copy of its
+/// connection id's shard, so one integration's reads spread over `GENERATION_COPIES` items.
+pub(super) fn generation_copy(key: &IntegrationKey, copy: u32) -> Item {
+    primary(format!("INTGEN#{}#{copy}", key.as_str()), "GEN")
+}
+
+/// The copy a connection's reads check.
+pub(super) fn generation_copy_of(key: &IntegrationKey, connection_id: &ConnectionId) -> Item {
+    generation_copy(key, shard(connection_id.as_str(), GENERATION_COPIES))
+}
+
+// ---------------------------------------------------------------- connections
+
+/// A connection's item: a partition of its own, so reads of different connections never share
+/// one. Integration keys and connection ids never contain `#`.
+pub(super) fn connection(integration: &IntegrationKey, connection_id: &ConnectionId) -> Item {
+    primary(
+        format!("CONN#{}#{}", integration.as_str(), connection_id.as_str()),
+        "CONN",
+    )
+}
+
+/// The (integration, connection id) of a connection item's partition key.
+pub(super) fn parse_connection(pk: &str) -> Option<(IntegrationKey, ConnectionId)> {
+    let (integration, id) = pk.strip_prefix("CONN#")?.split_once('#')?;
+    Some((
+        IntegrationKey::try_from(integration.to_owned()).ok()?,
+        ConnectionId::try_from(id.to_owned()).ok()?,
+    ))
+}
+
+/// Listings sort by creation time, then internal id.
+fn listed(created_at: OffsetDateTime, id: &str) -> String {
+    format!("{}#{id}", ts_key(created_at))
+}
+
+/// A shard of one integration generation's connections.
+pub(super) fn integration_listing(integration: &IntegrationKey, generation: &str, shard: u32) -> String {
+    format!("CI#{}#{generation}#{shard}", integration.as_str())
+}
+
+/// A shard of the environment's connections.
+pub(super) fn environment_listing(shard: u32) -> String {
+    format!("CONNS#{shard}")
+}
+
+/// One end user's connections. Long ids (they come from the team's backend) are hashed so the
+/// key stays far below DynamoDB's 2 KB limit; the listing checks the id itself.
+pub(super) fn end_user_listing(end_user_id: &str) -> String {
+    if end_user_id.len() <= 512 {
+        format!("EU#{end_user_id}")
+    } else {
+        use sha2::Digest;
+        format!(
+            "EU#sha256:{}",
+            hex::encode(sha2::Sha256::digest(end_user_id.as_bytes()))
+        )
+    }
+}
+
+/// A shard of the refresh index.
 pub(super) fn refresh_partition(shard: u32) -> String {
     format!("REFRESH#{shard}")
 }
 
-/// GSI_REFRESH sort keys below this bound expire strictly before `before`.
+/// Refresh index sort keys below this bound are due strictly before `before`.
 pub(super) fn refresh_bound(before: OffsetDateTime) -> String {
     ms_key(before)
 }
 
-/// Everything of a connection item besides its key and body. Attributes of a missing value
-/// are `None`: a write removes them (the connection leaves the refresh index when its
-/// `expires_at` is cleared). The lease is not here: record writes never touch it.
-pub(super) fn connection_attributes(record: &ConnectionRecord) -> Attributes {
-    let end_user_id = record
-        .end_user
-        .as_ref()
-        .and_then(|u| u.get("id")?.as_str().map(str::to_owned));
-    let listed = format!(
-        "{}#{}#{}",
-        ts_key(record.created_at),
-        record.integration.as_str(),
-        record.connection_id.as_str()
-    );
-    let refresh = record.expires_at.map(|at| {
+/// When a refresh index sort key (`<ms>#<id>`) falls due.
+pub(super) fn refresh_due_at(sort_key: &str) -> Option<OffsetDateTime> {
+    sort_key.split('#').next()?.parse().ok().map(from_ms)
+}
+
+/// What places a connection in the indexes: a listing key per listing (the end user's only
+/// when it has one) and the refresh index key when it has a next proactive renewal.
+pub struct ConnectionPlacement<'a> {
+    pub id: &'a str,
+    pub integration: &'a IntegrationKey,
+    /// The generation the item is written into; `None` keeps the item's own (and its
+    /// per-generation listing key, which nothing else can change).
+    pub generation: Option<&'a str>,
+    pub created_at: OffsetDateTime,
+    pub end_user_id: Option<&'a str>,
+    pub next_refresh: Option<OffsetDateTime>,
+}
+
+/// The index keys of a connection item. Absent values are `None`: a write removes them, and
+/// the connection leaves that index.
+pub(super) fn connection_index_attributes(p: &ConnectionPlacement<'_>) -> Attributes {
+    let sort = listed(p.created_at, p.id);
+    let listing = shard(p.id, LISTING_SHARDS);
+    let mut attributes = Vec::new();
+    if let Some(generation) = p.generation {
+        attributes.push((
+            CONNECTIONS_BY_INTEGRATION.pk,
+            Some(s(integration_listing(p.integration, generation, listing))),
+        ));
+        attributes.push((CONNECTIONS_BY_INTEGRATION.sk, Some(s(&sort))));
+    }
+    attributes.extend([
+        (CONNECTIONS_BY_ENVIRONMENT.pk, Some(s(environment_listing(listing)))),
+        (CONNECTIONS_BY_ENVIRONMENT.sk, Some(s(&sort))),
         (
-            refresh_partition(refresh_shard(&record.id)),
-            format!("{}#{}", ms_key(at), record.id),
+            CONNECTIONS_BY_END_USER.pk,
+            p.end_user_id.map(|u| s(end_user_listing(u))),
+        ),
+        (CONNECTIONS_BY_END_USER.sk, p.end_user_id.map(|_| s(&sort))),
+    ]);
+    attributes.extend(refresh_index_attributes(p.id, p.next_refresh));
+    attributes
+}
+
+/// The refresh index keys of connection `id` renewed next at `next` (none: not in the index).
+pub(super) fn refresh_index_attributes(id: &str, next: Option<OffsetDateTime>) -> Attributes {
+    let refresh = next.map(|at| {
+        (
+            refresh_partition(shard(id, REFRESH_SHARDS)),
+            format!("{}#{id}", ms_key(at)),
         )
     });
     vec![
-        (VERSION, Some(n(record.version))),
-        (GSI1.pk, Some(s(CONNECTIONS))),
-        (GSI1.sk, Some(s(listed))),
-        (INTEGRATION, Some(s(record.integration.as_str()))),
-        (CONNECTION_ID, Some(s(record.connection_id.as_str()))),
-        (SEARCH, Some(s(record.connection_id.as_str().to_lowercase()))),
-        (END_USER_ID, end_user_id.map(s)),
-        (GSI_REFRESH.pk, refresh.as_ref().map(|(pk, _)| s(pk))),
-        (GSI_REFRESH.sk, refresh.map(|(_, sk)| s(sk))),
+        (REFRESH_DUE.pk, refresh.as_ref().map(|(pk, _)| s(pk))),
+        (REFRESH_DUE.sk, refresh.map(|(_, sk)| s(sk))),
     ]
 }
 
@@ -160,6 +236,10 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
     primary(format!("RESULT#{nonce_hash}"), "-")
 }
 
+pub(super) fn console_session(token_hash: &str) -> Item {
+    primary(format!("CONSOLE#{token_hash}"), "-")
+}
+
 pub(super) fn socket(client_hash: &str) -> Item {
     primary(format!("SOCKET#{client_hash}"), "-")
 }
@@ -171,34 +251,61 @@ pub(super) fn attempt_partition(attempt_id: &str) -> String {
     format!("ACT#{attempt_id}")
 }
 
-/// GSI2 partition of one connection's entries.
+/// The `ActivityByConnection` partition of one connection id's entries.
 pub(super) fn connection_activity_partition(connection_id: &str) -> String {
     format!("ACTCONN#{connection_id}")
 }
 
-/// GSI1 partition listing every entry of the environment, newest first.
-pub(super) const ACTIVITY: &str = "ACTS";
+/// A day (UTC) of the environment's entries, as the `ActivityByTime` partitions name it.
+pub(super) fn day(t: OffsetDateTime) -> String {
+    let d = t.to_offset(time::UtcOffset::UTC).date();
+    format!("{:04}{:02}{:02}", d.year(), u8::from(d.month()), d.day())
+}
 
-/// Entries sort by time, then id.
-fn activity_sort(entry: &ActivityEntry) -> String {
-    format!("{}#{}", ts_key(entry.timestamp), entry.id)
+/// One shard of one day of the environment's entries.
+pub(super) fn activity_day_partition(day: &str, shard: u32) -> String {
+    format!("ACTS#{day}#{shard}")
+}
+
+/// Entries sort by time, then id; everywhere (table and both indexes).
+fn activity_sort(timestamp: OffsetDateTime, id: &str) -> String {
+    format!("{}#{id}", ts_key(timestamp))
+}
+
+/// Sort keys of entries older than the cursor are below this bound.
+pub(super) fn activity_bound(cursor: &ActivityCursor) -> String {
+    activity_sort(cursor.timestamp, &cursor.id)
+}
+
+/// Sort keys of entries at or after `since` are at or above this bound.
+pub(super) fn activity_lower_bound(since: OffsetDateTime) -> String {
+    ts_key(since)
 }
 
 pub(super) fn activity(entry: &ActivityEntry) -> Item {
-    primary(attempt_partition(&entry.attempt_id), activity_sort(entry))
+    primary(
+        attempt_partition(&entry.attempt_id),
+        activity_sort(entry.timestamp, &entry.id),
+    )
 }
 
 pub(super) fn activity_attributes(entry: &ActivityEntry) -> Attributes {
-    let sort = activity_sort(entry);
+    let sort = activity_sort(entry.timestamp, &entry.id);
     let conn = entry.connection_id.as_deref();
     vec![
-        (GSI1.pk, Some(s(ACTIVITY))),
-        (GSI1.sk, Some(s(&sort))),
-        (GSI2.pk, conn.map(|c| s(connection_activity_partition(c)))),
-        (GSI2.sk, conn.map(|_| s(sort))),
-        (CONNECTION_ID, conn.map(s)),
-        (INTEGRATION, entry.integration.as_deref().map(s)),
-        ("attempt_id", Some(s(&entry.attempt_id))),
+        (
+            ACTIVITY_BY_TIME.pk,
+            Some(s(activity_day_partition(
+                &day(entry.timestamp),
+                shard(&entry.id, ACTIVITY_SHARDS),
+            ))),
+        ),
+        (ACTIVITY_BY_TIME.sk, Some(s(&sort))),
+        (
+            ACTIVITY_BY_CONNECTION.pk,
+            conn.map(|c| s(connection_activity_partition(c))),
+        ),
+        (ACTIVITY_BY_CONNECTION.sk, conn.map(|_| s(sort))),
     ]
 }
 
@@ -206,4 +313,31 @@ pub(super) fn activity_attributes(entry: &ActivityEntry) -> Attributes {
 
 pub(super) fn settings() -> Item {
     primary("SETTINGS".into(), "-")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_keys_parse_back() {
+        let (i, c) = (
+            IntegrationKey::parse("acme.crm").unwrap(),
+            ConnectionId::parse("u:1@x|y+z").unwrap(),
+        );
+        let key = connection(&i, &c);
+        let Some(AttributeValue::S(pk)) = key.get(PK) else {
+            panic!()
+        };
+        assert_eq!(parse_connection(pk), Some((i, c)));
+        assert_eq!(parse_connection("INT#x"), None);
+    }
+
+    #[test]
+    fn days_and_refresh_keys_read_back() {
+        let t = OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000) + time::Duration::milliseconds(1234);
+        assert_eq!(day(t), "20241004");
+        assert_eq!(refresh_due_at(&format!("{}#id", ms_key(t))), Some(t));
+        assert!(end_user_listing(&"x".repeat(600)).len() < 100);
+    }
 }

@@ -1,21 +1,93 @@
 //! Connections: table `connections`, keyed by (integration, connection_id), with the columns
-//! queries use beside the body (`created_ns`, `end_user_id`, `version`, `expires_ns`) and the
-//! refresh lease (`lease_owner`, `lease_until_ns`), which record writes never touch.
+//! queries use beside the body (`created_ns`, `end_user_id`, `version`, `generation`,
+//! `refresh_ns`), the sealed `credentials`, and what record writes never touch: the refresh
+//! lease (`lease_owner`, `lease_until_ns`) and the recorded read (`last_read_ns`, written by
+//! `read_connection`; record writes store the value they carry). Only rows of their
+//! integration's current generation are read, listed or due: every query joins `integrations`.
 
 use async_trait::async_trait;
-use rusqlite::params;
+use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
-use super::{all, execute, nanos, one, to_json, unavailable, SqliteStore};
+use super::{all, execute, from_json, nanos, to_json, unavailable, SqliteStore};
 use crate::domain::{ConnectionId, IntegrationKey};
-use crate::store::{ConnectionFilter, ConnectionRecord, ConnectionStore, StoreError, StoreResult, Upsert};
+use crate::refresh_policy::{RefreshFacts, RefreshPolicy};
+use crate::store::{
+    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, Sealed, StoreError,
+    StoreResult, Upsert,
+};
 
 fn end_user_id(record: &ConnectionRecord) -> Option<String> {
     record.end_user.as_ref()?.get("id")?.as_str().map(str::to_owned)
 }
 
-fn expires_ns(record: &ConnectionRecord) -> Option<i64> {
-    record.expires_at.map(nanos)
+/// The refresh schedule column: the next proactive renewal, if any.
+pub(super) fn refresh_ns(policy: &RefreshPolicy, record: &ConnectionRecord) -> Option<i64> {
+    policy.next_proactive(&RefreshFacts::from(record)).map(|p| nanos(p.at))
+}
+
+fn from_nanos(ns: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(ns.into()).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The live generation of an integration; `None` when it does not exist.
+pub(super) fn live_generation(c: &Connection, integration: &str) -> StoreResult<Option<String>> {
+    c.prepare_cached("SELECT generation FROM integrations WHERE key = ?1")
+        .and_then(|mut s| s.query_row([integration], |r| r.get(0)).optional())
+        .map_err(unavailable)
+}
+
+/// The columns that make a connection row: (body, credentials, last_read_ns), selected from
+/// `connections c` joined to its live integration `i`.
+const ROW: &str = "SELECT c.body, c.credentials, c.last_read_ns FROM connections c
+     JOIN integrations i ON i.key = c.integration AND i.generation = c.generation";
+
+fn record_of(row: (String, Option<Vec<u8>>, Option<i64>)) -> StoreResult<ConnectionRecord> {
+    let (body, credentials, last_read) = row;
+    let mut record: ConnectionRecord = from_json(&body)?;
+    record.credentials = Sealed(credentials.unwrap_or_default());
+    record.last_read_at = last_read.map(from_nanos);
+    Ok(record)
+}
+
+fn live_row(c: &Connection, integration: &str, connection_id: &str) -> StoreResult<Option<ConnectionRecord>> {
+    let row = c
+        .prepare_cached(&format!("{ROW} WHERE c.integration = ?1 AND c.connection_id = ?2"))
+        .and_then(|mut s| {
+            s.query_row([integration, connection_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+        })
+        .map_err(unavailable)?;
+    row.map(record_of).transpose()
+}
+
+impl SqliteStore {
+    /// Writes every column of `record` (an insert, or a whole replacement of the row).
+    fn write_row(&self, c: &Connection, record: &ConnectionRecord, generation: &str) -> StoreResult<()> {
+        execute(
+            c,
+            "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body,
+               generation, credentials, last_read_ns, refresh_ns)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+             ON CONFLICT (integration, connection_id) DO UPDATE SET created_ns = excluded.created_ns,
+               end_user_id = excluded.end_user_id, version = excluded.version, body = excluded.body,
+               generation = excluded.generation, credentials = excluded.credentials,
+               last_read_ns = excluded.last_read_ns, refresh_ns = excluded.refresh_ns",
+            params![
+                record.integration.as_str(),
+                record.connection_id.as_str(),
+                nanos(record.created_at),
+                end_user_id(record),
+                record.version as i64,
+                to_json(record),
+                generation,
+                record.credentials.0,
+                record.last_read_at.map(nanos),
+                refresh_ns(&self.policy, record)
+            ],
+        )
+        .map(drop)
+    }
 }
 
 #[async_trait]
@@ -23,36 +95,23 @@ impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         self.with(|c| {
             let tx = c.transaction().map_err(unavailable)?;
-            let existing: Option<ConnectionRecord> = one(
-                &tx,
-                "SELECT body FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                [record.integration.as_str(), record.connection_id.as_str()],
-            )?;
+            let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
+            let existing = live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?;
             let (record, outcome) = match existing {
                 Some(old) => (record.clone().replacing(&old), Upsert::Replaced),
                 None => {
                     let mut record = record.clone();
                     record.version = 1;
+                    // A leftover of an ended generation is replaced whole, lease included.
+                    execute(
+                        &tx,
+                        "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
+                        [record.integration.as_str(), record.connection_id.as_str()],
+                    )?;
                     (record, Upsert::Created)
                 }
             };
-            execute(
-                &tx,
-                "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body, expires_ns)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                 ON CONFLICT (integration, connection_id) DO UPDATE SET created_ns = excluded.created_ns,
-                   end_user_id = excluded.end_user_id, version = excluded.version, body = excluded.body,
-                   expires_ns = excluded.expires_ns",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    nanos(record.created_at),
-                    end_user_id(&record),
-                    record.version as i64,
-                    to_json(&record),
-                    expires_ns(&record)
-                ],
-            )?;
+            self.write_row(&tx, &record, &generation)?;
             tx.commit().map_err(unavailable)?;
             Ok((outcome, record.version))
         })
@@ -64,8 +123,10 @@ impl ConnectionStore for SqliteStore {
         let n = self.with(|c| {
             execute(
                 c,
-                "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, expires_ns = ?7
-                 WHERE integration = ?1 AND connection_id = ?2 AND version = ?6",
+                "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
+                   last_read_ns = ?8, refresh_ns = ?9
+                 WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
+                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)",
                 params![
                     record.integration.as_str(),
                     record.connection_id.as_str(),
@@ -73,7 +134,9 @@ impl ConnectionStore for SqliteStore {
                     record.version as i64,
                     end_user_id(&record),
                     expected_version as i64,
-                    expires_ns(&record)
+                    record.credentials.0,
+                    record.last_read_at.map(nanos),
+                    refresh_ns(&self.policy, &record)
                 ],
             )
         })?;
@@ -88,48 +151,83 @@ impl ConnectionStore for SqliteStore {
         integration: &IntegrationKey,
         connection_id: &ConnectionId,
     ) -> StoreResult<Option<ConnectionRecord>> {
+        self.with(|c| live_row(c, integration.as_str(), connection_id.as_str()))
+    }
+
+    async fn read_connection(
+        &self,
+        integration: &IntegrationKey,
+        connection_id: &ConnectionId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<ConnectionRecord>> {
         self.with(|c| {
-            one(
-                c,
-                "SELECT body FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                [integration.as_str(), connection_id.as_str()],
-            )
+            let Some(mut record) = live_row(c, integration.as_str(), connection_id.as_str())? else {
+                return Ok(None);
+            };
+            if self.policy.read_moves_schedule(&RefreshFacts::from(&record), at) {
+                let mut read = record.clone();
+                read.last_read_at = Some(at);
+                let n = execute(
+                    c,
+                    "UPDATE connections SET last_read_ns = ?3, refresh_ns = ?4
+                     WHERE integration = ?1 AND connection_id = ?2 AND version = ?5",
+                    params![
+                        integration.as_str(),
+                        connection_id.as_str(),
+                        nanos(at),
+                        refresh_ns(&self.policy, &read),
+                        record.version as i64
+                    ],
+                )?;
+                if n == 1 {
+                    record = read;
+                }
+            }
+            Ok(Some(record))
         })
     }
 
-    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionRecord>> {
-        let mut sql = String::from("SELECT body FROM connections WHERE 1 = 1");
+    async fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>> {
+        let mut sql = String::from(
+            "SELECT c.body FROM connections c
+             JOIN integrations i ON i.key = c.integration AND i.generation = c.generation WHERE 1 = 1",
+        );
         let mut args: Vec<String> = Vec::new();
         if !filter.integrations.is_empty() {
             let marks: Vec<String> = (1..=filter.integrations.len()).map(|i| format!("?{i}")).collect();
-            sql.push_str(&format!(" AND integration IN ({})", marks.join(",")));
+            sql.push_str(&format!(" AND c.integration IN ({})", marks.join(",")));
             args.extend(filter.integrations.iter().map(|k| k.as_str().to_owned()));
         }
         if let Some(id) = &filter.connection_id {
             args.push(id.as_str().to_owned());
-            sql.push_str(&format!(" AND connection_id = ?{}", args.len()));
+            sql.push_str(&format!(" AND c.connection_id = ?{}", args.len()));
         }
         if let Some(user) = &filter.end_user_id {
             args.push(user.clone());
-            sql.push_str(&format!(" AND end_user_id = ?{}", args.len()));
+            sql.push_str(&format!(" AND c.end_user_id = ?{}", args.len()));
         }
         if let Some(search) = &filter.search {
             let escaped = search.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             args.push(format!("%{escaped}%"));
-            sql.push_str(&format!(" AND connection_id LIKE ?{} ESCAPE '\\'", args.len()));
+            sql.push_str(&format!(" AND c.connection_id LIKE ?{} ESCAPE '\\'", args.len()));
+        }
+        if filter.with_errors {
+            sql.push_str(" AND json_array_length(c.body, '$.errors') > 0");
         }
         sql.push_str(&format!(
-            " ORDER BY created_ns DESC, connection_id LIMIT {} OFFSET {}",
+            " ORDER BY c.created_ns DESC, c.connection_id LIMIT {} OFFSET {}",
             filter.limit, filter.offset
         ));
-        self.with(|c| all(c, &sql, rusqlite::params_from_iter(args.iter())))
+        let records: Vec<ConnectionRecord> = self.with(|c| all(c, &sql, rusqlite::params_from_iter(args.iter())))?;
+        Ok(records.iter().map(ConnectionRecord::summary).collect())
     }
 
     async fn delete_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<bool> {
         let n = self.with(|c| {
             execute(
                 c,
-                "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
+                "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2
+                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)",
                 [integration.as_str(), connection_id.as_str()],
             )
         })?;
@@ -149,6 +247,7 @@ impl ConnectionStore for SqliteStore {
                 c,
                 "UPDATE connections SET lease_owner = ?3, lease_until_ns = ?4
                  WHERE integration = ?1 AND connection_id = ?2
+                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)
                    AND (lease_until_ns IS NULL OR lease_until_ns <= ?5)",
                 params![
                     integration.as_str(),
@@ -179,14 +278,42 @@ impl ConnectionStore for SqliteStore {
         })
     }
 
-    async fn due_connections(&self, before: OffsetDateTime, limit: usize) -> StoreResult<Vec<ConnectionRecord>> {
+    fn refresh_shards(&self) -> u32 {
+        1
+    }
+
+    async fn due_connections(
+        &self,
+        shard: u32,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> StoreResult<Vec<DueConnection>> {
+        if shard != 0 {
+            return Ok(Vec::new());
+        }
         self.with(|c| {
-            all(
-                c,
-                "SELECT body FROM connections WHERE expires_ns IS NOT NULL AND expires_ns < ?1
-                 ORDER BY expires_ns LIMIT ?2",
-                params![nanos(before), limit as i64],
-            )
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT c.integration, c.connection_id, c.refresh_ns FROM connections c
+                     JOIN integrations i ON i.key = c.integration AND i.generation = c.generation
+                     WHERE c.refresh_ns IS NOT NULL AND c.refresh_ns < ?1
+                     ORDER BY c.refresh_ns, c.integration, c.connection_id LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![nanos(before), limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let (integration, connection_id, due) = row.map_err(unavailable)?;
+                Ok(DueConnection {
+                    integration: IntegrationKey::try_from(integration).map_err(StoreError::Corrupt)?,
+                    connection_id: ConnectionId::try_from(connection_id).map_err(StoreError::Corrupt)?,
+                    due_at: from_nanos(due),
+                })
+            })
+            .collect()
         })
     }
 }

@@ -27,8 +27,16 @@ const MIGRATIONS: &[Migration] = &[
         apply: refresh_columns,
     },
     Migration {
+        name: "generations, credentials apart, the refresh schedule, activity ids, the job queue",
+        apply: scale_columns,
+    },
+    Migration {
+        name: "console sessions",
+        apply: console_sessions,
+    },
+    Migration {
         name: "sockets waiting for flow outcomes",
-        apply: sockets_table,
+        apply: sockets,
     },
 ];
 
@@ -96,10 +104,119 @@ fn refresh_columns(c: &Connection) -> StoreResult<()> {
     .map_err(unavailable)
 }
 
-/// The sockets of Nango's frontend client, by the hash of their client id.
-fn sockets_table(c: &Connection) -> StoreResult<()> {
-    c.execute_batch("CREATE TABLE IF NOT EXISTS sockets (client_hash TEXT PRIMARY KEY, body TEXT NOT NULL);")
-        .map_err(unavailable)
+/// Integration generations (a new one per existing integration; each connection joins its
+/// integration's), the sealed credentials moved out of the body into their own column, the
+/// recorded last read, the refresh schedule (`refresh_ns`, computed with the default
+/// `RefreshPolicy`; a configured one applies from each connection's next write) replacing
+/// `expires_ns`, activity ids for cursors, and the local job queue.
+fn scale_columns(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "ALTER TABLE integrations ADD COLUMN generation TEXT;
+         ALTER TABLE connections ADD COLUMN generation TEXT;
+         ALTER TABLE connections ADD COLUMN credentials BLOB;
+         ALTER TABLE connections ADD COLUMN last_read_ns INTEGER;
+         ALTER TABLE connections ADD COLUMN refresh_ns INTEGER;
+         DROP INDEX IF EXISTS connections_due;
+         ALTER TABLE connections DROP COLUMN expires_ns;
+         ALTER TABLE activity ADD COLUMN id TEXT;
+         CREATE TABLE jobs (
+           id TEXT PRIMARY KEY, body TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+           visible_ns INTEGER NOT NULL, claim TEXT, last_error TEXT, dead INTEGER NOT NULL DEFAULT 0,
+           seq INTEGER NOT NULL);",
+    )
+    .map_err(unavailable)?;
+    let keys: Vec<String> = strings(c, "SELECT key FROM integrations")?;
+    for key in keys {
+        execute(
+            c,
+            "UPDATE integrations SET generation = ?2 WHERE key = ?1",
+            params![key, super::new_generation()],
+        )?;
+    }
+    execute(
+        c,
+        "UPDATE connections SET generation = (SELECT generation FROM integrations WHERE key = connections.integration)",
+        [],
+    )?;
+    let policy = crate::refresh_policy::RefreshPolicy::default();
+    let rows: Vec<(String, String, String)> = {
+        let mut stmt = c
+            .prepare("SELECT integration, connection_id, body FROM connections")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(unavailable)?;
+        rows.collect::<Result<_, _>>().map_err(unavailable)?
+    };
+    for (integration, connection_id, body) in rows {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let sealed = value
+            .as_object_mut()
+            .and_then(|o| o.remove("credentials"))
+            .map(serde_json::from_value::<crate::store::Sealed>)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .unwrap_or_default();
+        let record: ConnectionRecord =
+            serde_json::from_value(value.clone()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        execute(
+            c,
+            "UPDATE connections SET body = ?3, credentials = ?4, refresh_ns = ?5
+             WHERE integration = ?1 AND connection_id = ?2",
+            params![
+                integration,
+                connection_id,
+                value.to_string(),
+                sealed.0,
+                super::connections::refresh_ns(&policy, &record)
+            ],
+        )?;
+    }
+    let activity: Vec<(i64, String)> = {
+        let mut stmt = c.prepare("SELECT seq, body FROM activity").map_err(unavailable)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(unavailable)?;
+        rows.collect::<Result<_, _>>().map_err(unavailable)?
+    };
+    for (seq, body) in activity {
+        let entry: crate::store::ActivityEntry =
+            serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        execute(c, "UPDATE activity SET id = ?2 WHERE seq = ?1", params![seq, entry.id])?;
+    }
+    c.execute_batch(
+        "CREATE INDEX connections_refresh ON connections (refresh_ns) WHERE refresh_ns IS NOT NULL;
+         CREATE INDEX connections_generation ON connections (integration, generation);
+         CREATE INDEX activity_by_time ON activity (ts_ns, id);
+         CREATE INDEX jobs_ready ON jobs (visible_ns, seq) WHERE dead = 0;",
+    )
+    .map_err(unavailable)
+}
+
+/// The operator console's sessions (token hash, expiry for the purge).
+fn console_sessions(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS console_sessions (
+           token_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
+    )
+    .map_err(unavailable)
+}
+
+/// The sockets of Nango's frontend client, by the hash of their client id, with their expiry
+/// for the purge (as console sessions).
+fn sockets(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sockets (
+           client_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
+    )
+    .map_err(unavailable)
+}
+
+fn strings(c: &Connection, sql: &str) -> StoreResult<Vec<String>> {
+    let mut stmt = c.prepare(sql).map_err(unavailable)?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
 fn user_version(c: &Connection) -> StoreResult<usize> {

@@ -6,13 +6,16 @@
 //! - this file: opening, and the statements every domain uses — `one`, `all`, `insert_new`,
 //!   `execute` — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs`, `flow_sessions.rs`,
-//!   `activity.rs`, `settings.rs`.
+//!   `activity.rs`, `settings.rs`, and `queue.rs` (the local job queue).
+//!
+//! Everything is one partition: the refresh index and every purge have a single shard.
 
 mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
 mod migrations;
+mod queue;
 mod settings;
 
 use std::path::Path;
@@ -24,10 +27,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{StoreError, StoreResult};
+use crate::refresh_policy::RefreshPolicy;
 pub use migrations::SCHEMA_VERSION;
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
+    /// What the refresh schedule (`refresh_ns`) of each written connection is computed with.
+    policy: RefreshPolicy,
+}
+
+/// A fresh integration generation.
+fn new_generation() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
 }
 
 fn unavailable(e: rusqlite::Error) -> StoreError {
@@ -96,7 +107,16 @@ impl SqliteStore {
         migrations::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(unavailable)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+            policy: RefreshPolicy::default(),
+        })
+    }
+
+    /// Schedules connection renewals with `policy` (the default policy otherwise).
+    pub fn with_refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -112,5 +132,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = super::SqliteStore::open(&dir.path().join("t.sqlite3")).unwrap();
         crate::store::conformance::run_all(&store).await;
+        crate::store::conformance::queue::run(&store).await;
     }
 }

@@ -45,6 +45,7 @@ fn rows() -> Rows {
             code_verifier: Some(PkceVerifier::new("old-verifier")),
             redirect_uri: "http://127.0.0.1/oauth/callback".into(),
             connection_config: Default::default(),
+            vouched_config: Default::default(),
             origin: None,
             attempt_id: "old-attempt".into(),
             created_at: now,
@@ -93,6 +94,16 @@ fn body<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap()
 }
 
+/// A connection's body as the builds before schema version 3 wrote it: the sealed credentials
+/// inside, no `has_refresh_token`.
+fn old_connection_body(c: &ConnectionRecord) -> String {
+    let mut value = serde_json::to_value(c).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.remove("has_refresh_token");
+    object.insert("credentials".into(), serde_json::to_value(&c.credentials).unwrap());
+    value.to_string()
+}
+
 /// A database file as an old build left it: the first schema (plus the refresh columns when
 /// `with_refresh_columns`), `user_version` = `version`, one row in every table.
 fn old_database(path: &Path, version: i64, with_refresh_columns: bool, r: &Rows) {
@@ -115,7 +126,7 @@ fn old_database(path: &Path, version: i64, with_refresh_columns: bool, r: &Rows)
             super::super::nanos(r.connection.created_at),
             "user-of-old-conn",
             r.connection.version as i64,
-            body(&r.connection)
+            old_connection_body(&r.connection)
         ],
     )
     .unwrap();
@@ -171,9 +182,14 @@ fn version_of(path: &Path) -> i64 {
 /// refresh index.
 async fn assert_rows_kept(store: &SqliteStore, r: &Rows) {
     let c = &r.connection;
+    let integration = store.get_integration(&r.integration.key).await.unwrap().unwrap();
+    assert!(!integration.generation.is_empty(), "the integration got a generation");
     assert_eq!(
-        store.get_integration(&r.integration.key).await.unwrap().as_ref(),
-        Some(&r.integration)
+        integration,
+        IntegrationRecord {
+            generation: integration.generation.clone(),
+            ..r.integration.clone()
+        }
     );
     assert_eq!(
         store
@@ -189,15 +205,17 @@ async fn assert_rows_kept(store: &SqliteStore, r: &Rows) {
         ..Default::default()
     };
     assert_eq!(store.list_connections(&by_user).await.unwrap().len(), 1);
+    let keepalive = c.last_fetched_at + crate::refresh_policy::RefreshPolicy::default().keepalive;
     let due = store
-        .due_connections(c.expires_at.unwrap() + Duration::seconds(1), 10)
+        .due_connections(0, keepalive + Duration::seconds(1), 10)
         .await
         .unwrap();
     assert_eq!(
         due.iter().map(|d| &d.connection_id).collect::<Vec<_>>(),
         [&c.connection_id],
-        "expires_ns is filled from the body"
+        "the refresh schedule is computed from the body"
     );
+    assert!(store.due_connections(0, keepalive, 10).await.unwrap().is_empty());
     assert_eq!(
         store.get_connect_session(&r.connect.token_hash).await.unwrap().as_ref(),
         Some(&r.connect)
@@ -242,6 +260,19 @@ async fn lease_is_free(store: &SqliteStore, c: &ConnectionRecord) -> bool {
         .acquire_refresh_lease(&c.integration, &c.connection_id, "w1", now, now + Duration::seconds(30))
         .await
         .unwrap()
+}
+
+#[tokio::test]
+async fn upgraded_credentials_live_apart_from_the_body() {
+    let (dir, _store, r) = upgraded(2, true).await;
+    let c = Connection::open(dir.path().join("old.sqlite3")).unwrap();
+    let (body, sealed): (String, Vec<u8>) = c
+        .query_row("SELECT body, credentials FROM connections", [], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .unwrap();
+    assert!(!body.contains("credentials"), "{body}");
+    assert_eq!(sealed, r.connection.credentials.0);
 }
 
 #[tokio::test]
@@ -300,15 +331,14 @@ async fn reopening_applies_nothing_and_keeps_what_was_written() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.sqlite3");
     let rec = integration("kept");
-    SqliteStore::open(&path)
-        .unwrap()
-        .create_integration(&rec)
-        .await
-        .unwrap();
+    let first = SqliteStore::open(&path).unwrap();
+    first.create_integration(&rec).await.unwrap();
+    let written = first.get_integration(&rec.key).await.unwrap();
+    drop(first);
     assert_eq!(version_of(&path), SCHEMA_VERSION as i64);
     let again = SqliteStore::open(&path).unwrap();
     assert_eq!(version_of(&path), SCHEMA_VERSION as i64);
-    assert_eq!(again.get_integration(&rec.key).await.unwrap(), Some(rec));
+    assert_eq!(again.get_integration(&rec.key).await.unwrap(), written);
 }
 
 #[test]

@@ -1,0 +1,401 @@
+//! Every request Latchkey sends — token, refresh and verification requests today; webhooks, the
+//! proxy and MCP discovery later — goes through `Outbound::send`, the crate's only HTTP client
+//! (`architecture.rs` fails when another module names `reqwest`). Each request says who chose
+//! its host (`HostChoice`), and that decides what it may reach:
+//!
+//! - the catalog (a template with a fixed host), the operator (an integration's custom URLs, the
+//!   environment's webhook URL) or the team's backend (connect-session defaults, imports): sent
+//!   as is, private networks included — these parties are trusted with configuration;
+//! - an end user (a `params[...]` value that fills a URL's host): only when the integration's
+//!   allowed hosts admit it (`hosts`), over https, and only to public addresses, checked on the
+//!   resolved address the connection is made to (`resolve`, `address`). `allow_private` (the
+//!   `--allow-private-addresses` switch, for local development) lifts the last two.
+//!
+//! No redirect is followed (a token endpoint that redirects is misconfigured, and following it
+//! could carry the client secret elsewhere), no proxy from the environment is used (it would
+//! resolve the host instead of us), every header value is marked sensitive, and every answer is
+//! read as a stream up to `response_limit` bytes: a longer one is dropped with `TooLarge`
+//! before more of it is read. Errors name the failure, never the answer's body.
+
+pub mod address;
+pub mod resolve;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::config::Config;
+pub use crate::domain::{AllowedHosts, HostPattern};
+use crate::error::{Error, ErrorCode};
+pub use resolve::{Lookup, NameTable, SystemLookup};
+
+/// The method of an outgoing request.
+pub use reqwest::Method;
+
+/// Who chose the host a request goes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostChoice {
+    /// The catalog's template fixes the host.
+    Catalog,
+    /// The operator set it: an integration's custom URLs, the environment's webhook URL.
+    Operator,
+    /// The team's backend vouched for it: connect-session config defaults, an import.
+    Backend,
+    /// A value from an end user (`params[<field>]`, or a value a provider sent back about the end
+    /// user's account) filled the host: used only where `allowed` admits it.
+    EndUser { field: String, allowed: AllowedHosts },
+}
+
+/// Where a request goes, and who chose its host. `Debug` shows the host and path only: query
+/// strings may carry credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Target {
+    url: Url,
+    chosen_by: HostChoice,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Target")
+            .field("host", &self.url.host_str())
+            .field("path", &self.url.path())
+            .field("chosen_by", &self.chosen_by)
+            .finish()
+    }
+}
+
+impl Target {
+    pub fn new(url: Url, chosen_by: HostChoice) -> Self {
+        Self { url, chosen_by }
+    }
+    pub fn catalog(url: Url) -> Self {
+        Self::new(url, HostChoice::Catalog)
+    }
+    pub fn operator(url: Url) -> Self {
+        Self::new(url, HostChoice::Operator)
+    }
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+    pub fn chosen_by(&self) -> &HostChoice {
+        &self.chosen_by
+    }
+    /// Another URL on the same host, chosen by the same party (a path under a base URL).
+    pub fn with_url(&self, url: Url) -> Self {
+        Self::new(url, self.chosen_by.clone())
+    }
+
+    /// The allowed-host rule, decided before anything is sent (and before a browser is sent
+    /// anywhere): a host an end user chose must be admitted by the integration's allowed hosts.
+    pub fn check(&self) -> Result<(), OutboundError> {
+        match &self.chosen_by {
+            HostChoice::EndUser { field, allowed } => {
+                let host = self.url.host_str().unwrap_or_default();
+                if allowed.admits(host) {
+                    Ok(())
+                } else {
+                    Err(OutboundError::HostNotAllowed {
+                        field: field.clone(),
+                        host: host.to_owned(),
+                        operator_set: allowed.set_by_operator,
+                    })
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn end_user_field(&self) -> Option<&str> {
+        match &self.chosen_by {
+            HostChoice::EndUser { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// An outgoing request. Header names are lowercase; `Debug` shows no header value and no body.
+pub struct Request {
+    pub method: Method,
+    pub target: Target,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("target", &self.target)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+impl Request {
+    pub fn new(method: Method, target: Target) -> Self {
+        Self {
+            method,
+            target,
+            headers: BTreeMap::new(),
+            body: Vec::new(),
+        }
+    }
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), value.into());
+        self
+    }
+    /// A form-encoded body (`application/x-www-form-urlencoded`).
+    pub fn form(mut self, pairs: &[(String, String)]) -> Self {
+        self.body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish()
+            .into_bytes();
+        self.header("content-type", "application/x-www-form-urlencoded")
+    }
+    /// A JSON body.
+    pub fn json(mut self, value: &serde_json::Value) -> Self {
+        self.body = serde_json::to_vec(value).expect("JSON values serialize");
+        self.header("content-type", "application/json")
+    }
+}
+
+/// An answer, read whole within the response limit. `Debug` shows no body.
+pub struct Reply {
+    pub status: u16,
+    /// By lowercase name; the first value of each, where it is text.
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+impl Reply {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// Why a request failed. `HostNotAllowed`, `AddressNotAllowed`, `NotHttps` and `InvalidRequest`
+/// mean nothing was sent. `Display` is for the operator (it may name the host), never for the
+/// end user: `into_error` gives the caller's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OutboundError {
+    #[error("the host '{host}' of '{field}' is not admitted by the integration's {}", if *.operator_set { "allowed_hosts" } else { "default allowed hosts" })]
+    HostNotAllowed {
+        field: String,
+        host: String,
+        operator_set: bool,
+    },
+    #[error("the host '{host}' of '{field}' leads to {why}")]
+    AddressNotAllowed {
+        field: String,
+        host: String,
+        why: &'static str,
+    },
+    #[error("the URL of '{field}' is not https")]
+    NotHttps { field: String },
+    #[error("the request could not be built: {0}")]
+    InvalidRequest(&'static str),
+    #[error("no answer in time")]
+    Timeout,
+    #[error("the host could not be reached")]
+    Unreachable,
+    #[error("the answer is larger than {limit} bytes")]
+    TooLarge { limit: usize },
+}
+
+impl OutboundError {
+    /// Worth retrying: the host did not answer (in time).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OutboundError::Timeout | OutboundError::Unreachable)
+    }
+
+    /// The host was refused (not allowed, not public, not https): the caller's to fix.
+    pub fn is_refused_host(&self) -> bool {
+        matches!(
+            self,
+            OutboundError::HostNotAllowed { .. }
+                | OutboundError::AddressNotAllowed { .. }
+                | OutboundError::NotHttps { .. }
+        )
+    }
+
+    /// The domain error. A refused host is the caller's input (`host_not_allowed`, naming the
+    /// field, never the host); any other failure is the provider's, under `code`, as `what`
+    /// ("Token exchange failed") plus the kind of failure. The operator's detail (the host, the
+    /// kind of address) goes to the activity log only.
+    pub fn into_error(self, code: ErrorCode, what: &str) -> Error {
+        let detail = self.to_string();
+        let error = match &self {
+            OutboundError::HostNotAllowed { field, .. } => Error::invalid(
+                ErrorCode::HostNotAllowed,
+                format!(
+                    "The host given in '{field}' is not allowed for this integration. The operator can allow it (allowed_hosts), or the team's backend can set it (connect session)."
+                ),
+            ),
+            OutboundError::AddressNotAllowed { field, .. } | OutboundError::NotHttps { field } => Error::invalid(
+                ErrorCode::HostNotAllowed,
+                format!("The host given in '{field}' is not one Latchkey sends requests to."),
+            ),
+            OutboundError::InvalidRequest(_) => Error::provider(false, code, format!("{what}: the request could not be built.")),
+            OutboundError::Timeout => Error::provider(true, code, format!("{what}: the provider did not answer in time.")),
+            OutboundError::Unreachable => Error::provider(true, code, format!("{what}: the provider could not be reached.")),
+            OutboundError::TooLarge { .. } => Error::provider(false, code, format!("{what}: the provider's answer is too large.")),
+        };
+        error.with_detail(detail)
+    }
+}
+
+/// The one HTTP client. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbound {
+    /// For hosts the catalog, the operator or the backend chose.
+    trusted: reqwest::Client,
+    /// For hosts an end user chose: its resolver keeps public addresses only.
+    guarded: reqwest::Client,
+    allow_private: bool,
+    response_limit: usize,
+    timeout: Duration,
+}
+
+impl Outbound {
+    pub fn new(config: &Config) -> Self {
+        Self::with_lookup(config, Arc::new(SystemLookup))
+    }
+
+    /// A client whose names are looked up by `lookup` (a test's `NameTable`).
+    pub fn with_lookup(config: &Config, lookup: Arc<dyn Lookup>) -> Self {
+        let client = |public_only: bool| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .timeout(config.provider_timeout)
+                .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+                .dns_resolver(Arc::new(resolve::Resolver {
+                    lookup: lookup.clone(),
+                    public_only,
+                }))
+                .build()
+                .expect("the HTTP client builds")
+        };
+        Self {
+            trusted: client(false),
+            guarded: client(!config.allow_private_addresses),
+            allow_private: config.allow_private_addresses,
+            response_limit: config.provider_response_limit,
+            timeout: config.provider_timeout,
+        }
+    }
+
+    pub fn response_limit(&self) -> usize {
+        self.response_limit
+    }
+
+    /// Sends `request` after the allowed-host rule, and reads the answer within the limit.
+    pub async fn send(&self, request: Request) -> Result<Reply, OutboundError> {
+        let Request {
+            method,
+            target,
+            headers,
+            body,
+        } = request;
+        target.check()?;
+        let end_user_field = target.end_user_field().map(str::to_owned);
+        let url = target.url;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let client = match &end_user_field {
+            Some(field) if !self.allow_private => {
+                if url.scheme() != "https" {
+                    return Err(OutboundError::NotHttps { field: field.clone() });
+                }
+                let literal = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+                    Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+                    _ => None,
+                };
+                // An address in the URL is connected to without a lookup: judged here.
+                if let Some(why) = literal.and_then(address::non_public) {
+                    return Err(OutboundError::AddressNotAllowed {
+                        field: field.clone(),
+                        host,
+                        why,
+                    });
+                }
+                &self.guarded
+            }
+            _ => &self.trusted,
+        };
+        let mut builder = client.request(method, url).timeout(self.timeout);
+        for (name, value) in &headers {
+            let (Ok(name), Ok(mut value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(value),
+            ) else {
+                return Err(OutboundError::InvalidRequest("a header is not valid"));
+            };
+            value.set_sensitive(true);
+            builder = builder.header(name, value);
+        }
+        if !body.is_empty() {
+            builder = builder.body(body);
+        }
+        let failed = |e: reqwest::Error| -> OutboundError {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+            while let Some(s) = source {
+                if let Some(refused) = s.downcast_ref::<resolve::AddressRefused>() {
+                    return OutboundError::AddressNotAllowed {
+                        field: end_user_field.clone().unwrap_or_default(),
+                        host: host.clone(),
+                        why: refused.0,
+                    };
+                }
+                source = s.source();
+            }
+            if e.is_timeout() {
+                OutboundError::Timeout
+            } else {
+                OutboundError::Unreachable
+            }
+        };
+        let mut answer = builder.send().await.map_err(&failed)?;
+        let limit = self.response_limit;
+        if answer.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(OutboundError::TooLarge { limit });
+        }
+        let status = answer.status().as_u16();
+        let mut reply_headers = BTreeMap::new();
+        for (name, value) in answer.headers() {
+            if let Ok(text) = value.to_str() {
+                reply_headers
+                    .entry(name.as_str().to_owned())
+                    .or_insert_with(|| text.to_owned());
+            }
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = answer.chunk().await.map_err(&failed)? {
+            if body.len() + chunk.len() > limit {
+                // Dropping the answer closes the connection: the rest is never read.
+                return Err(OutboundError::TooLarge { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Reply {
+            status,
+            headers: reply_headers,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

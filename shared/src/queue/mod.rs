@@ -1,0 +1,106 @@
+//! The job queue, a seam like the store: a `Job` names background work (records by key, never
+//! a secret) and `JobQueue::enqueue` hands it to a queue — `sqs` on AWS (SQS with a dead-letter
+//! queue), `local` on the local stack (the store's job table with a visibility timeout,
+//! attempts and a dead-letter state). What a job does, and who runs it, is `jobs`.
+//!
+//! Delivery is at least once on both, so every job must be safe to run twice.
+
+pub mod local;
+#[cfg(feature = "aws")]
+pub mod sqs;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::domain::IntegrationKey;
+use crate::error::Error;
+use crate::store::StoreError;
+
+/// The longest delay a job can be enqueued with (SQS's `DelaySeconds` limit).
+pub const MAX_DELAY: Duration = Duration::minutes(15);
+
+/// One unit of background work. Serialized as `{"kind": "...", ...}` into the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Job {
+    /// Delete the connections of a deleted integration's generation (`purge`).
+    PurgeIntegration(Purge),
+}
+
+impl Job {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("jobs serialize")
+    }
+
+    pub fn from_json(text: &str) -> Result<Self, JobError> {
+        // Not the serde message: it could quote the body.
+        serde_json::from_str(text)
+            .map_err(|e| JobError::Malformed(format!("{:?} at column {}", e.classify(), e.column())))
+    }
+
+    /// What the job is, for logs (no secrets, no record contents).
+    pub fn describe(&self) -> String {
+        match self {
+            Job::PurgeIntegration(p) => format!("purge_integration {} shard {:?}", p.integration, p.shard),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JobError {
+    /// The queue could not take the job (or none is configured).
+    #[error("job queue unavailable: {0}")]
+    Unavailable(String),
+    /// The job failed this time; the queue delivers it again later.
+    #[error("job failed: {0}")]
+    Failed(String),
+    /// A message that is not a job: it can never succeed.
+    #[error("not a job: {0}")]
+    Malformed(String),
+}
+
+impl From<StoreError> for JobError {
+    fn from(e: StoreError) -> Self {
+        JobError::Failed(e.to_string())
+    }
+}
+
+impl From<JobError> for Error {
+    fn from(e: JobError) -> Self {
+        tracing::error!(error = %e, "job queue");
+        Error::unavailable("The job queue")
+    }
+}
+
+/// Where jobs go.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues `jobs`, each to be run no earlier than `delay` (clamped to `MAX_DELAY`) after
+    /// `now` (the caller's clock: `AppState::clock`). All or an error; on an error some may
+    /// have been enqueued, which at-least-once jobs tolerate.
+    async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError>;
+}
+
+/// The queue of a state built without one: enqueuing fails, so nothing that needs background
+/// work can half-happen.
+pub struct NoQueue;
+
+#[async_trait]
+impl JobQueue for NoQueue {
+    async fn enqueue(&self, _now: OffsetDateTime, _jobs: &[Job], _delay: Duration) -> Result<(), JobError> {
+        Err(JobError::Unavailable("no job queue is configured".into()))
+    }
+}
+
+/// The purge of one ended generation: all shards (`shard: None`, which fans out), or one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Purge {
+    pub integration: IntegrationKey,
+    pub generation: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    /// When the delete was requested.
+    #[serde(with = "time::serde::rfc3339")]
+    pub requested_at: OffsetDateTime,
+}
