@@ -81,6 +81,11 @@ impl Config {
             refresh: crate::refresh_policy::RefreshPolicy::default(),
         }
     }
+
+    /// The web origin of `public_url`: the API's own pages (demo, Connect page) come from it.
+    pub fn own_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
 }
 
 /// The API's own `/oauth/callback` (where a custom callback domain's redirect lands): appended

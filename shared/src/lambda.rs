@@ -8,6 +8,9 @@
 //! - A signed backend request is verified against the path the client sent, stage prefix
 //!   included (the URL the client called), carried as `ClientPath`.
 
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
@@ -58,6 +61,15 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 }
 
 pub use lambda_http::Error;
+
+/// Logs the AWS calls of the container's start (the benchmarks read the line).
+fn log_init_calls() {
+    #[cfg(feature = "aws")]
+    {
+        let (d, k, s) = crate::aws::call_counts();
+        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
+    }
+}
 
 /// A function's whole `main`: tracing, the state from the environment, and the router of the
 /// function's block of the route table, served.
@@ -110,11 +122,7 @@ pub async fn serve_worker() -> Result<(), Error> {
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).
 pub async fn run(router: Router) -> Result<(), Error> {
-    #[cfg(feature = "aws")]
-    {
-        let (d, k, s) = crate::aws::call_counts();
-        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
-    }
+    log_init_calls();
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
         let router = router.clone();
         async move {

@@ -39,6 +39,8 @@ pub(super) const CONNECT_SESSION_PREFIX: &str = "CONNECT#";
 pub(super) const AUTH_RESULT_PREFIX: &str = "RESULT#";
 /// An operator's console session (by the hash of its token).
 pub(super) const CONSOLE_SESSION_PREFIX: &str = "CONSOLE#";
+/// A socket of Nango's frontend client waiting for a flow's outcome (by its client id's hash).
+pub(super) const SOCKET_PREFIX: &str = "SOCKET#";
 /// One attempt's activity entries.
 pub(super) const ATTEMPT_PREFIX: &str = "ACT#";
 /// A single-use nonce (a signed request's signature).
@@ -78,6 +80,7 @@ pub(super) fn table_leading_keys() -> Vec<String> {
         CONNECT_SESSION_PREFIX,
         AUTH_RESULT_PREFIX,
         CONSOLE_SESSION_PREFIX,
+        SOCKET_PREFIX,
         ATTEMPT_PREFIX,
         NONCE_PREFIX,
     ]
@@ -323,6 +326,10 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
 
 pub(super) fn console_session(token_hash: &str) -> Item {
     primary(format!("{CONSOLE_SESSION_PREFIX}{token_hash}"), "-")
+}
+
+pub(super) fn socket(client_hash: &str) -> Item {
+    primary(format!("{SOCKET_PREFIX}{client_hash}"), "-")
 }
 
 // ---------------------------------------------------------------- activity

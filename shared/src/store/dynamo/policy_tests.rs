@@ -141,6 +141,7 @@ fn the_key_formats_fall_in_the_listed_partitions() {
         keys::connect_session("h"),
         keys::auth_result("h"),
         keys::console_session("h"),
+        keys::socket("h"),
         keys::nonce("n"),
         keys::settings(),
     ];
@@ -212,7 +213,7 @@ fn writers(grants: &BTreeMap<String, Vec<Grant>>, key: &str) -> Vec<String> {
 fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect_touches_nothing() {
     let grants = grants();
     let pattern = |prefix: &str| format!("{prefix}*");
-    for function in ["auth-start", "oauth-callback"] {
+    for function in ["auth-start", "oauth-callback", "websocket"] {
         let grants = &grants[function];
         for key in [
             keys::SETTINGS.to_owned(),
@@ -223,12 +224,17 @@ fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect
         ] {
             assert!(!grants.iter().any(|g| writes(g, &key)), "{function} may write {key}");
         }
-        assert!(
-            !grants
-                .iter()
-                .any(|g| g.actions.iter().any(|a| a == "dynamodb:Query" || a == "dynamodb:Scan")),
-            "{function} lists nothing"
-        );
+        // No listing of connections or activity: at most the integrations (the Connect page's
+        // offer, `auth-start` only), and nothing on the table itself.
+        for g in grants
+            .iter()
+            .filter(|g| g.actions.iter().any(|a| a == "dynamodb:Query" || a == "dynamodb:Scan"))
+        {
+            assert!(
+                function == "auth-start" && g.on_index && g.leading_keys == [keys::INTEGRATIONS_PARTITION],
+                "{function} lists {g:?}"
+            );
+        }
     }
     assert!(
         !grants["oauth-callback"]
@@ -237,6 +243,15 @@ fn public_functions_cannot_change_the_settings_or_mint_sessions_and_the_redirect
         "the callback reads no settings"
     );
     assert!(grants["callback-redirect"].is_empty());
+    // The websocket function touches only the settings (read) and its sockets.
+    for g in &grants["websocket"] {
+        let allowed: &[String] = match g.actions.as_slice() {
+            [a] if a == "dynamodb:GetItem" => &[keys::SETTINGS.to_owned()],
+            [a] if a == "dynamodb:PutItem" => &[pattern(keys::SOCKET_PREFIX)],
+            _ => panic!("websocket: {g:?}"),
+        };
+        assert_eq!(g.leading_keys, allowed, "websocket: {g:?}");
+    }
     // Only the operator's function changes the settings, the integrations and the sessions that
     // stand for the operator (connect sessions, console sessions).
     for key in [

@@ -158,6 +158,7 @@ impl SqliteStore {
                 "connect_sessions",
                 "auth_results",
                 "console_sessions",
+                "sockets",
                 "nonces",
             ] {
                 removed += execute(&tx, &format!("DELETE FROM {table} WHERE expires_ns <= ?1"), [cutoff])?;
@@ -205,6 +206,7 @@ mod tests {
                     result_nonce_hash: None,
                     end_user: None,
                     may_replace: false,
+                    socket_hash: None,
                 })
                 .await
                 .unwrap();

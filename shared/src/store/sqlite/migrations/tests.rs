@@ -35,7 +35,7 @@ struct Rows {
 fn rows() -> Rows {
     let mut connection = connection("old-int", "old-conn");
     connection.version = 3;
-    // Secret config fields came with schema version 5.
+    // Secret config fields came with schema version 6.
     connection.secret_config = None;
     let now = connection.created_at;
     Rows {
@@ -56,6 +56,7 @@ fn rows() -> Rows {
             result_nonce_hash: None,
             end_user: None,
             may_replace: false,
+            socket_hash: None,
         },
         connect: ConnectSession {
             token_hash: "aa".repeat(32),
@@ -303,17 +304,17 @@ async fn a_version_1_database_gets_the_later_migrations_only() {
     assert!(lease_is_free(&store, &r.connection).await);
 }
 
-/// A file of the build with console sessions (schema version 4, before nonces and row expiry)
-/// gets the last migration only: its sessions keep working and get their expiry column, and
-/// its console sessions are purged with the rest once they expire.
+/// A file of the build with console sessions and sockets (schema version 5, before nonces and
+/// row expiry) gets the last migration only: its sessions keep working and get their expiry
+/// column, and its console sessions are purged with the rest once they expire.
 #[tokio::test]
-async fn a_version_4_database_gets_the_nonces_and_row_expiry_only() {
+async fn a_version_5_database_gets_the_nonces_and_row_expiry_only() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v4.sqlite3");
+    let path = dir.path().join("v5.sqlite3");
     let r = rows();
     {
         let c = Connection::open(&path).unwrap();
-        for (version, migration) in MIGRATIONS[..4].iter().enumerate() {
+        for (version, migration) in MIGRATIONS[..5].iter().enumerate() {
             (migration.apply)(&c).unwrap();
             c.pragma_update(None, "user_version", version as i64 + 1).unwrap();
         }
