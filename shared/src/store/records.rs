@@ -138,6 +138,51 @@ pub struct ConnectionRecord {
     /// The connection's active problems (a failed refresh), cleared when it works again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ConnectionProblem>,
+    /// The state of a refresh that failed, until one succeeds or the connection is authorized
+    /// again (`connections::refresh`): what failed, how often, and when the provider may be
+    /// asked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_failure: Option<RefreshFailure>,
+}
+
+/// Whether a failed refresh is worth retrying as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The provider refused (`invalid_grant`, a revoked grant, a client error): the connection
+    /// needs to be authorized again, unless a later attempt proves otherwise.
+    Refused,
+    /// The provider failed on its side, timed out or could not be reached.
+    Unavailable,
+}
+
+/// A connection's failed refreshes since its last success. Reads and the scheduler leave the
+/// provider alone until `next_attempt_at` (`None`: given up until `force_refresh` or a new
+/// authorization).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshFailure {
+    pub kind: FailureKind,
+    /// Consecutive failures of this kind (a failure of the other kind starts again at 1).
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_failure_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// What the provider (or the transport) said: `invalid_grant`, `token_timeout`, … Never a
+    /// secret.
+    pub cause: String,
+    /// The `attempt_id` of the activity entries of the last failure.
+    pub log_id: String,
+}
+
+impl RefreshFailure {
+    /// The refresh policy's view of it: when the provider may be asked again.
+    pub fn hold(&self) -> crate::refresh_policy::Hold {
+        match self.next_attempt_at {
+            Some(t) => crate::refresh_policy::Hold::Until(t),
+            None => crate::refresh_policy::Hold::GaveUp,
+        }
+    }
 }
 
 /// One active problem of a connection: what failed, and the activity attempt that tells how.
@@ -160,6 +205,11 @@ impl<'a> From<&'a ConnectionRecord> for crate::refresh_policy::RefreshFacts<'a> 
             expires_at: r.expires_at,
             last_fetched_at: r.last_fetched_at,
             last_read_at: r.last_read_at,
+            hold: r
+                .refresh_failure
+                .as_ref()
+                .map(RefreshFailure::hold)
+                .unwrap_or(crate::refresh_policy::Hold::None),
         }
     }
 }

@@ -21,8 +21,8 @@ use super::{held, json_attr, n, s, s_attr, to_json, DynamoStore, Item, Update, B
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::refresh_policy::RefreshFacts;
 use crate::store::{
-    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, Sealed, StoreError,
-    StoreResult, Upsert,
+    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, RefreshFailure, Sealed,
+    StoreError, StoreResult, Upsert,
 };
 
 /// How often `upsert_connection` reads again after losing a race to a concurrent writer.
@@ -44,6 +44,8 @@ struct Rest {
     #[serde(with = "time::serde::rfc3339")]
     last_fetched_at: OffsetDateTime,
     has_refresh_token: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_failure: Option<RefreshFailure>,
 }
 
 /// The record of a connection item (`None` fields of the item are corrupt).
@@ -78,6 +80,7 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         has_refresh_token: rest.has_refresh_token,
         last_read_at: number(LAST_READ).map(keys::from_ms),
         errors: view.errors,
+        refresh_failure: rest.refresh_failure,
     })
 }
 
@@ -97,6 +100,7 @@ impl DynamoStore {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             has_refresh_token: record.has_refresh_token,
+            refresh_failure: record.refresh_failure.clone(),
         };
         let placement = ConnectionPlacement {
             id: &record.id,
