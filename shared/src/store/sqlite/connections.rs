@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
-use super::{all, execute, from_json, nanos, to_json, unavailable, SqliteStore};
+use super::{all, execute, from_json, nanos, to_json, unavailable, write_transaction, SqliteStore};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::refresh_policy::{RefreshFacts, RefreshPolicy};
 use crate::store::{
@@ -94,7 +94,7 @@ impl SqliteStore {
 impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
             let existing = live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?;
             let (record, outcome) = match existing {
