@@ -41,12 +41,18 @@ impl Attempt {
     }
 
     pub async fn failed(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
+        self.failed_with(state, code.as_str(), message).await;
+    }
+
+    /// A `failed` entry whose code is not one of Latchkey's: what a provider said
+    /// (`invalid_grant`), for a refresh.
+    pub async fn failed_with(&self, state: &AppState, error_code: &str, message: impl Into<String>) {
         self.record(
             state,
             "failed",
             ActivityLevel::Error,
             message.into(),
-            Some(code.as_str().to_owned()),
+            Some(error_code.to_owned()),
         )
         .await;
     }
