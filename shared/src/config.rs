@@ -53,6 +53,8 @@ pub struct Config {
     pub connect_session_ttl: time::Duration,
     /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
     pub refresh: crate::refresh_policy::RefreshPolicy,
+    /// How fast those renewals go per provider (the scheduler and the worker).
+    pub refresh_limits: crate::refresh_policy::RefreshLimits,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
             refresh: crate::refresh_policy::RefreshPolicy::default(),
+            refresh_limits: crate::refresh_policy::RefreshLimits::default(),
         }
     }
 }

@@ -1,11 +1,18 @@
 //! Connections: the one path that writes credentials (every auth mode goes through
 //! `save_connection`), the reads for the backend, and the edits of what a connection carries
-//! besides its credentials (end user, tags, metadata), conditional on its version.
+//! besides its credentials (end user, tags, metadata), conditional on its version. Keeping
+//! credentials fresh is `refresh` (the read that refreshes first, the scheduler's renewal, the
+//! refresh lease), with its failures in `failure`.
+
+pub mod failure;
+mod lease;
+pub mod refresh;
+
+pub use refresh::{read_fresh_connection, refresh_due, Renewal};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::limits;
@@ -49,10 +56,15 @@ pub fn check_parts(
     check_tags(tags)
 }
 
-/// Seals the credentials to this connection and writes it, replacing an earlier authorization
-/// of the same connection id.
-pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
-    let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
+/// Credentials sealed to one connection, within their bound: how every path that stores
+/// credentials (a new authorization, a refresh) seals them.
+pub async fn seal_credentials(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+    credentials: &Credentials,
+) -> Result<Sealed, Error> {
+    let plain = serde_json::to_vec(credentials).expect("credentials serialize");
     if plain.len() > limits::CREDENTIALS {
         return Err(Error::invalid(
             ErrorCode::InvalidCredentials,
@@ -62,9 +74,31 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
             ),
         ));
     }
+    let ctx = seal_context(state, integration, connection_id);
+    Ok(Sealed(state.sealer.seal(&plain, &ctx).await?))
+}
+
+/// The credentials a stored connection holds, opened.
+pub async fn open_credentials(state: &AppState, record: &ConnectionRecord) -> Result<Credentials, Error> {
+    let plain = state
+        .sealer
+        .open(
+            &record.credentials.0,
+            &seal_context(state, &record.integration, &record.connection_id),
+        )
+        .await?;
+    serde_json::from_slice(&plain).map_err(|e| {
+        // Not `%e`: serde's message may quote part of the (secret) value.
+        tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
+        Error::internal()
+    })
+}
+
+/// Seals the credentials to this connection and writes it, replacing an earlier authorization
+/// of the same connection id (which clears its refresh failures).
+pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     check_parts(&new.connection_config, &new.metadata, new.end_user.as_ref(), &new.tags)?;
-    let ctx = seal_context(state, &new.integration.key, new.connection_id);
-    let sealed = state.sealer.seal(&plain, &ctx).await?;
+    let sealed = seal_credentials(state, &new.integration.key, new.connection_id, new.credentials).await?;
     let now = state.clock.now();
     let record = ConnectionRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -72,7 +106,7 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         connection_id: new.connection_id.clone(),
         provider: new.integration.provider.clone(),
         auth_mode: new.credentials.auth_mode(),
-        credentials: Sealed(sealed),
+        credentials: sealed,
         connection_config: new.connection_config,
         vouched_config: new.vouched_config,
         metadata: new.metadata,
@@ -83,15 +117,10 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         updated_at: now,
         last_fetched_at: now,
         version: 0,
-        has_refresh_token: matches!(
-            new.credentials,
-            Credentials::OAuth2 {
-                refresh_token: Some(_),
-                ..
-            }
-        ),
+        has_refresh_token: new.credentials.refresh_token().is_some(),
         last_read_at: None,
         errors: Vec::new(),
+        refresh_failure: None,
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
     Ok(outcome)
@@ -117,64 +146,8 @@ pub async fn read_connection(
         .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
-    let plain = state
-        .sealer
-        .open(&record.credentials.0, &seal_context(state, integration, connection_id))
-        .await?;
-    let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
-        // Not `%e`: serde's message may quote part of the (secret) value.
-        tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
-        Error::internal()
-    })?;
+    let credentials = open_credentials(state, &record).await?;
     Ok((record, credentials))
-}
-
-/// A backend read: `read_connection`, refreshed first when the connection's mode says a read
-/// must (a client-credentials token near expiry, or `force`). A warm read stays one store read
-/// and one open; only a refresh reads the integration and writes the connection.
-pub async fn read_fresh_connection(
-    state: &AppState,
-    integration: &IntegrationKey,
-    connection_id: &ConnectionId,
-    force: bool,
-) -> Result<(ConnectionRecord, Credentials), Error> {
-    let (record, credentials) = read_connection(state, integration, connection_id).await?;
-    let Some(scheme) = auth::scheme(record.auth_mode) else {
-        return Ok((record, credentials));
-    };
-    if !scheme.refresh_on_read(&credentials, state.clock.now(), force) {
-        return Ok((record, credentials));
-    }
-    let integration_record = crate::integrations::get(state, integration).await?;
-    let cx = ModeContext {
-        state,
-        integration: &integration_record,
-        connection_config: &record.connection_config,
-        vouched_config: &record.vouched_config,
-    };
-    let fresh = scheme.refresh(&cx, &credentials).await.map_err(|e| {
-        // The caller learns the credentials no longer work, unless the trouble is ours.
-        if e.kind.is_internal() {
-            e
-        } else {
-            e.with_code(ErrorCode::InvalidCredentials)
-        }
-    })?;
-    save_connection(
-        state,
-        NewConnection {
-            integration: &integration_record,
-            connection_id,
-            credentials: &fresh.credentials,
-            connection_config: fresh.connection_config,
-            vouched_config: record.vouched_config.clone(),
-            metadata: record.metadata.clone(),
-            end_user: record.end_user.clone(),
-            tags: record.tags.clone(),
-        },
-    )
-    .await?;
-    read_connection(state, integration, connection_id).await
 }
 
 /// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
