@@ -93,10 +93,10 @@ async fn main() -> anyhow::Result<()> {
             if allow_private_addresses {
                 tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
             }
-            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(|name| {
-                std::env::var(name).ok().filter(|v| !v.is_empty())
-            })
-            .map_err(anyhow::Error::msg)?;
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(var).map_err(anyhow::Error::msg)?;
+            config.refresh_limits =
+                latchkey::refresh_policy::RefreshLimits::from_env(var).map_err(anyhow::Error::msg)?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
@@ -119,8 +119,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("  4. Read the connection:    curl {public_url}connections/<id>?provider_config_key=<integration> -H 'Authorization: Bearer <secret key>'");
                 println!("  See README.md, 'Quick start'.");
             }
-            // Background jobs (integration purges, …) on a timer, in this process.
+            // Background jobs (integration purges, refreshes) on a timer, in this process, and
+            // the refresh scheduler that enqueues the refreshes (once a minute).
             tokio::spawn(stack.jobs.clone().run_every(std::time::Duration::from_secs(1)));
+            let period = latchkey::jobs::schedule::local_period(&config.refresh);
+            tokio::spawn(latchkey::jobs::schedule::run_every(stack.state.clone(), period));
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
             axum::serve(listener, latchkey::api::local(stack.state))

@@ -106,6 +106,53 @@ pub async fn serve_worker() -> Result<(), Error> {
     .await
 }
 
+/// The `refresh-scheduler` function's whole `main`: each EventBridge scheduled event is one run
+/// of `jobs::schedule::schedule` (the event's content is not needed: the time is the clock's).
+/// Logs the AWS calls of the container's start and of each run.
+#[cfg(feature = "aws")]
+pub async fn serve_scheduler() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    crate::runtime::init_tracing();
+    let seams = std::sync::Arc::new(crate::runtime::scheduler_seams_from_env().await?);
+    let (d, k, s) = crate::aws::call_counts();
+    tracing::info!(
+        dynamodb = d,
+        kms = k,
+        secretsmanager = s,
+        sqs = crate::aws::sqs_calls(),
+        "aws_calls init"
+    );
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_event: LambdaEvent<serde_json::Value>| {
+            let seams = seams.clone();
+            async move {
+                let before = (crate::aws::call_counts(), crate::aws::sqs_calls());
+                let now = time::OffsetDateTime::now_utc();
+                let report =
+                    crate::jobs::schedule::schedule(seams.store.as_ref(), seams.queue.as_ref(), now, &seams.limits)
+                        .await?;
+                let after = (crate::aws::call_counts(), crate::aws::sqs_calls());
+                tracing::info!(
+                    dynamodb = after.0 .0 - before.0 .0,
+                    kms = after.0 .1 - before.0 .1,
+                    secretsmanager = after.0 .2 - before.0 .2,
+                    sqs = after.1 - before.1,
+                    due = report.due,
+                    enqueued = report.enqueued,
+                    "aws_calls invocation"
+                );
+                Ok::<_, Error>(serde_json::json!({
+                    "due": report.due,
+                    "enqueued": report.enqueued,
+                    "deferred": report.deferred,
+                    "orphaned": report.orphaned,
+                }))
+            }
+        },
+    ))
+    .await
+}
+
 /// Serves one router as a Lambda function. With the AWS backend, logs the AWS calls of the
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).

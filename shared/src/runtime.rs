@@ -31,6 +31,7 @@ pub fn config_from_env() -> Result<Config, BoxError> {
         config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
     }
     config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
     Ok(config)
 }
 
@@ -65,25 +66,51 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
-    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
-        .with_refresh_policy(config.refresh.clone());
+    let store = aws_store(&sdk, &config)?;
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
-    Ok(match var("LATCHKEY_QUEUE_URL") {
-        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
-            crate::aws::sqs_client(&sdk),
-            url,
-        ))),
+    Ok(match aws_queue(&sdk) {
+        Some(queue) => state.with_jobs(Arc::new(queue)),
         None => state,
+    })
+}
+
+/// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy.
+#[cfg(feature = "aws")]
+fn aws_store(sdk: &aws_config::SdkConfig, config: &Config) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
+    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
+    Ok(
+        crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(sdk), table)
+            .with_refresh_policy(config.refresh.clone()),
+    )
+}
+
+#[cfg(feature = "aws")]
+fn aws_queue(sdk: &aws_config::SdkConfig) -> Option<crate::queue::sqs::SqsQueue> {
+    var("LATCHKEY_QUEUE_URL").map(|url| crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(sdk), url))
+}
+
+/// What the refresh scheduler needs and nothing more: the table and the queue (no keys, no key
+/// service: it opens no credential).
+#[cfg(feature = "aws")]
+pub async fn scheduler_seams_from_env() -> Result<crate::jobs::schedule::SchedulerSeams, BoxError> {
+    use std::sync::Arc;
+    let config = config_from_env()?;
+    let sdk = crate::aws::sdk_config().await;
+    let store = aws_store(&sdk, &config)?;
+    let queue = aws_queue(&sdk).ok_or("LATCHKEY_QUEUE_URL is required")?;
+    Ok(crate::jobs::schedule::SchedulerSeams {
+        store: Arc::new(store),
+        queue: Arc::new(queue),
+        limits: config.refresh_limits,
     })
 }
 

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::IntegrationKey;
+use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::Error;
 use crate::store::StoreError;
 
@@ -26,6 +26,8 @@ pub const MAX_DELAY: Duration = Duration::minutes(15);
 pub enum Job {
     /// Delete the connections of a deleted integration's generation (`purge`).
     PurgeIntegration(Purge),
+    /// Renew one connection the scheduler found due (`jobs::refresh`).
+    RefreshConnection(RefreshJob),
 }
 
 impl Job {
@@ -43,6 +45,7 @@ impl Job {
     pub fn describe(&self) -> String {
         match self {
             Job::PurgeIntegration(p) => format!("purge_integration {} shard {:?}", p.integration, p.shard),
+            Job::RefreshConnection(r) => format!("refresh_connection {} ({})", r.integration, r.provider),
         }
     }
 }
@@ -103,4 +106,13 @@ pub struct Purge {
     /// When the delete was requested.
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,
+}
+
+/// One connection to renew ahead of reads. The provider is the integration's, so the worker
+/// bounds its refreshes per provider before it reads anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshJob {
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub provider: String,
 }
