@@ -136,3 +136,6 @@ pub struct SchedulerSeams {
     pub queue: Arc<dyn JobQueue>,
     pub limits: RefreshLimits,
 }
+
+#[cfg(test)]
+mod tests;

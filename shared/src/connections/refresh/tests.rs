@@ -441,3 +441,47 @@ async fn a_reader_that_finds_the_lease_taken_answers_the_old_token_while_it_is_v
     assert_eq!(s.tokens("c", false).await, pair("at-0", "rt-0"));
     assert_eq!(s.peer.hits(), 0);
 }
+
+#[tokio::test]
+async fn the_scheduled_renewal_refreshes_what_is_due_and_nothing_else() {
+    use super::{refresh_due, Renewal};
+    let s = stack().await;
+    s.connect("c").await;
+    s.tokens("c", false).await; // read: the connection is hot
+    assert_eq!(refresh_due(&s.state, &key(), &id("c")).await.unwrap(), Renewal::NotDue);
+    s.clock.advance(Duration::minutes(41));
+    let now = s.clock.now();
+    s.state
+        .store
+        .acquire_refresh_lease(&key(), &id("c"), "a-reader", now, now + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert_eq!(
+        refresh_due(&s.state, &key(), &id("c")).await.unwrap(),
+        Renewal::Busy,
+        "never waits"
+    );
+    s.clock.advance(Duration::seconds(5));
+    assert_eq!(
+        refresh_due(&s.state, &key(), &id("c")).await.unwrap(),
+        Renewal::Refreshed
+    );
+    assert_eq!(s.stored("c").await.unwrap().1, pair("at-1", "rt-1"));
+    assert_eq!(
+        refresh_due(&s.state, &key(), &id("c")).await.unwrap(),
+        Renewal::NotDue,
+        "once"
+    );
+    assert_eq!(
+        s.tokens("c", false).await,
+        pair("at-1", "rt-1"),
+        "the read did not wait on the provider"
+    );
+    assert_eq!(s.peer.granted(), 1);
+    let activity = s.refresh_activity("c").await;
+    assert!(
+        activity[0].message.starts_with("Renewed ahead of reads (hot)"),
+        "{activity:?}"
+    );
+    assert_eq!(refresh_due(&s.state, &key(), &id("gone")).await.unwrap(), Renewal::Gone);
+}
