@@ -28,7 +28,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What runs the background jobs the stack enqueues (`run_jobs`).
     pub jobs: crate::backend::Jobs,
-    _data_dir: tempfile::TempDir,
+    /// Where its data lives (`twin` starts another instance on it).
+    pub backend: crate::backend::Backend,
+    _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -51,10 +53,30 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config::new("test", address.parse().unwrap(), None);
     configure(&mut config);
-    let data_dir = tempfile::tempdir().expect("a temp dir");
-    let clock = Arc::new(ShiftedClock::default());
-    let names = Arc::new(NameTable::default());
-    let (state, jobs) = crate::backend::build_state(data_dir.path(), config).await;
+    let data_dir = Arc::new(tempfile::tempdir().expect("a temp dir"));
+    let (state, jobs, backend) = crate::backend::build_state(data_dir.path(), config).await;
+    serve(
+        listener,
+        state,
+        jobs,
+        backend,
+        data_dir,
+        Arc::new(ShiftedClock::default()),
+        Arc::new(NameTable::default()),
+    )
+    .await
+}
+
+async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    jobs: crate::backend::Jobs,
+    backend: crate::backend::Backend,
+    data_dir: Arc<tempfile::TempDir>,
+    clock: Arc<ShiftedClock>,
+    names: Arc<NameTable>,
+) -> TestApp {
+    let address = format!("http://{}", listener.local_addr().unwrap());
     let outbound = Outbound::with_lookup(&state.config, names.clone());
     let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
@@ -73,12 +95,42 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         names,
         http,
         jobs,
+        backend,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
+    /// A second instance of the stack on the same data (the SQLite file, or the DynamoDB table,
+    /// KMS key and queue), as a second `latchkey serve` or Lambda instance is: its own store
+    /// connection or client, sealer and key cache, its own port; the same clock and name table.
+    pub async fn twin(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port is free");
+        let config = (*self.state.config).clone();
+        let (state, jobs) = crate::backend::twin(&self.backend, config).await;
+        serve(
+            listener,
+            state,
+            jobs,
+            self.backend.clone(),
+            self._data_dir.clone(),
+            self.clock.clone(),
+            self.names.clone(),
+        )
+        .await
+    }
+
+    /// One run of the refresh scheduler at Latchkey's time (the jobs it enqueues run with
+    /// `run_jobs`).
+    pub async fn run_scheduler(&self) -> latchkey::jobs::schedule::ScheduleReport {
+        latchkey::jobs::schedule::schedule_now(&self.state)
+            .await
+            .expect("the scheduler runs")
+    }
+
     /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
     /// runner or worker would. Returns how many ran.
     pub async fn run_jobs(&self) -> usize {
@@ -215,6 +267,33 @@ impl TestApp {
             .map(|(_, v)| v.into_owned())
             .expect("the provider URL carries the state");
         (location, state)
+    }
+
+    /// Connects `connection_id` through `integration`'s provider (oidc-provider: logs in as
+    /// `user` and consents, so a refresh token is issued) and asserts it was stored.
+    pub async fn connect_through_provider(&self, integration: &str, connection_id: &str, user: &str) {
+        let browser = crate::Browser::new(&self.callback_url());
+        let url = self.connect_url(integration, connection_id, "authorization_params%5Bprompt%5D=consent");
+        let page = browser.connect(&url, &[], user).await;
+        assert!(
+            page.is_success(),
+            "connecting {connection_id}: {:?} {}",
+            page.message,
+            page.html
+        );
+    }
+
+    /// The access (and refresh) token a read answers; panics unless it answered 200.
+    pub async fn tokens(&self, integration: &str, connection_id: &str, query: &str) -> (String, Option<String>) {
+        let (status, body) = self
+            .read_connection(integration, connection_id, &format!("&refresh_token=true{query}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let credentials = &body["credentials"];
+        (
+            credentials["access_token"].as_str().unwrap().to_owned(),
+            credentials["refresh_token"].as_str().map(str::to_owned),
+        )
     }
 
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.

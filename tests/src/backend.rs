@@ -3,7 +3,7 @@
 //! and store-backed job queue in a temp directory) or `aws` (DynamoDB, KMS and SQS on moto).
 //! Every backend is built here and nowhere else, so a new one is one more arm of `build_state`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use latchkey::config::Config;
 use latchkey::AppState;
@@ -38,52 +38,86 @@ impl Jobs {
     }
 }
 
+/// Where a test's data lives, so a second instance of the stack can share it (`twin`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The local data directory (SQLite file, sealing key, keys).
+    Sqlite(PathBuf),
+    /// The test's table, KMS key, keys secret and queue on moto.
+    Aws {
+        table: String,
+        key_id: String,
+        secret_id: String,
+        queue_url: String,
+    },
+}
+
 /// Builds the `AppState` of the selected backend, and what runs its jobs. `data_dir` is
 /// private to one test.
-pub async fn build_state(data_dir: &Path, config: Config) -> (AppState, Jobs) {
+pub async fn build_state(data_dir: &Path, config: Config) -> (AppState, Jobs, Backend) {
     match selected_backend().as_str() {
         "sqlite" => {
-            let stack = latchkey::local::open(data_dir, config).expect("the local data directory opens");
+            let backend = Backend::Sqlite(data_dir.to_owned());
+            let (state, jobs) = twin(&backend, config).await;
+            (state, jobs, backend)
+        }
+        "aws" => {
+            let backend = new_aws_backend().await;
+            let (state, jobs) = twin(&backend, config).await;
+            (state, jobs, backend)
+        }
+        other => panic!("{BACKEND_ENV}={other:?} is not a known test backend; use \"sqlite\" (the default) or \"aws\""),
+    }
+}
+
+/// Another instance of the stack on `backend`'s data, as a second process or Lambda instance
+/// would be: its own store connection (or DynamoDB client), sealer and key cache.
+pub async fn twin(backend: &Backend, config: Config) -> (AppState, Jobs) {
+    match backend {
+        Backend::Sqlite(dir) => {
+            let stack = latchkey::local::open(dir, config).expect("the local data directory opens");
             (stack.state, Jobs::Local(stack.jobs))
         }
-        "aws" => aws_state(config).await,
-        other => panic!("{BACKEND_ENV}={other:?} is not a known test backend; use \"sqlite\" (the default) or \"aws\""),
+        Backend::Aws {
+            table,
+            key_id,
+            secret_id,
+            queue_url,
+        } => aws_state(config, table, key_id, secret_id, queue_url).await,
     }
 }
 
 /// DynamoDB, KMS, Secrets Manager and SQS on the moto server of `AWS_ENDPOINT_URL` (started by
 /// `tests/steps/40-aws.sh`): a table, a key, a secret and a queue of its own per test.
-async fn aws_state(config: Config) -> (AppState, Jobs) {
+async fn new_aws_backend() -> Backend {
     use latchkey::aws;
-    use std::sync::Arc;
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
         "{BACKEND_ENV}=aws needs AWS_ENDPOINT_URL (a moto server; tests/steps/40-aws.sh starts one)"
     );
     let sdk = aws::sdk_config().await;
     let suffix = latchkey::crypto::random_token()[..12].replace(['-', '_'], "x");
-    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), format!("e2e-{suffix}"))
-        .with_refresh_policy(config.refresh.clone());
-    store.create_table().await.expect("the test table is created");
-    let kms = aws::kms_client(&sdk);
-    let key = kms.create_key().send().await.expect("the test key is created");
+    let table = format!("e2e-{suffix}");
+    latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table.clone())
+        .create_table()
+        .await
+        .expect("the test table is created");
+    let key = aws::kms_client(&sdk)
+        .create_key()
+        .send()
+        .await
+        .expect("the test key is created");
     let key_id = key.key_metadata().expect("key metadata").key_id().to_owned();
-    let secrets = aws::secrets_client(&sdk);
     let secret_id = format!("latchkey/e2e/{suffix}");
     let generated = latchkey::config::EnvironmentKeys::generate();
-    secrets
+    aws::secrets_client(&sdk)
         .create_secret()
         .name(&secret_id)
         .secret_string(serde_json::to_string(&generated).expect("keys serialize"))
         .send()
         .await
         .expect("the test secret is created");
-    let keys = aws::environment_keys(&secrets, &secret_id)
-        .await
-        .expect("the keys are read");
-    let sealer = latchkey::crypto::kms::KmsSealer::new(kms, key_id, latchkey::crypto::kms::CacheLimits::default());
-    let sqs = aws::sqs_client(&sdk);
-    let url = sqs
+    let queue_url = aws::sqs_client(&sdk)
         .create_queue()
         .queue_name(format!("e2e-{suffix}"))
         .send()
@@ -91,7 +125,36 @@ async fn aws_state(config: Config) -> (AppState, Jobs) {
         .expect("the test queue is created")
         .queue_url
         .expect("a queue URL");
-    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), url.clone());
+    Backend::Aws {
+        table,
+        key_id,
+        secret_id,
+        queue_url,
+    }
+}
+
+async fn aws_state(config: Config, table: &str, key_id: &str, secret_id: &str, url: &str) -> (AppState, Jobs) {
+    use latchkey::aws;
+    use std::sync::Arc;
+    let sdk = aws::sdk_config().await;
+    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table.to_owned())
+        .with_refresh_policy(config.refresh.clone());
+    let keys = aws::environment_keys(&aws::secrets_client(&sdk), secret_id)
+        .await
+        .expect("the keys are read");
+    let sealer = latchkey::crypto::kms::KmsSealer::new(
+        aws::kms_client(&sdk),
+        key_id.to_owned(),
+        latchkey::crypto::kms::CacheLimits::default(),
+    );
+    let sqs = aws::sqs_client(&sdk);
+    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), url.to_owned());
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config).with_jobs(Arc::new(queue));
-    (state, Jobs::Sqs { client: sqs, url })
+    (
+        state,
+        Jobs::Sqs {
+            client: sqs,
+            url: url.to_owned(),
+        },
+    )
 }

@@ -21,5 +21,5 @@ pub use attacker::{Answer, AttackerHost};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
 pub use local_peer::LocalPeer;
-pub use oidc::{oidc_peer, OAuthClient, OidcPeer};
+pub use oidc::{oidc_peer, OAuthClient, OidcPeer, ProviderStats};
 pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};

@@ -35,6 +35,8 @@ pub struct PeerState {
     keeps_refresh_token: AtomicBool,
     script: Mutex<VecDeque<Reply>>,
     holding: AtomicBool,
+    /// Requests held since `hold`.
+    held: AtomicUsize,
     gate: Semaphore,
     arrived: Notify,
 }
@@ -55,6 +57,7 @@ impl TokenPeer {
             keeps_refresh_token: AtomicBool::new(false),
             script: Mutex::new(VecDeque::new()),
             holding: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
             gate: Semaphore::new(0),
             arrived: Notify::new(),
         });
@@ -91,11 +94,20 @@ impl TokenPeer {
     }
     /// Requests from now on wait until `let_through`.
     pub fn hold(&self) {
+        self.state.held.store(0, Ordering::SeqCst);
         self.state.holding.store(true, Ordering::SeqCst);
     }
-    /// Waits until a request has arrived (and is held, if holding).
+    /// Waits until a request is held (since `hold`).
     pub async fn arrived(&self) {
-        self.state.arrived.notified().await;
+        loop {
+            let arrival = self.state.arrived.notified();
+            tokio::pin!(arrival);
+            arrival.as_mut().enable();
+            if self.state.held.load(Ordering::SeqCst) > 0 {
+                return;
+            }
+            arrival.await;
+        }
     }
     /// Lets one held request through, and stops holding.
     pub fn let_through(&self) {
@@ -106,9 +118,9 @@ impl TokenPeer {
 
 async fn answer(state: &PeerState, body: &[u8]) -> Response {
     state.hits.fetch_add(1, Ordering::SeqCst);
-    let held = state.holding.load(Ordering::SeqCst);
-    state.arrived.notify_one();
-    if held {
+    if state.holding.load(Ordering::SeqCst) {
+        state.held.fetch_add(1, Ordering::SeqCst);
+        state.arrived.notify_waiters();
         state.gate.acquire().await.unwrap().forget();
     }
     let scripted = state.script.lock().unwrap().pop_front();
