@@ -167,6 +167,52 @@ test('OAUTH2 import, then getConnection (refreshToken flag), getToken, getRawTok
   await rejects(nango.getConnection('no-such-integration', 'oauth-user-1'), 404);
 });
 
+test('OAUTH2 refresh: getToken(…, true) refreshes at the provider, an expired token on read; a refused refresh is HTTP 424', async () => {
+  await nango.createIntegration({
+    provider: 'custom-oauth2',
+    unique_key: 'refreshing',
+    credentials: { type: 'OAUTH2', client_id: 'cid', client_secret: 'cs' },
+    custom: { authorization_url: `${peer.url}/oauth/authorize`, token_url: `${peer.url}/oauth/token` },
+  });
+  const inAnHour = new Date(Date.now() + 3600_000).toISOString();
+  await importConnection({
+    connection_id: 'live',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'at-0', refresh_token: 'rt-0', expires_at: inAnHour },
+  });
+  assert.equal(await nango.getToken('refreshing', 'live'), 'at-0', 'fresh: answered as stored');
+  assert.equal(await nango.getToken('refreshing', 'live', true), 'at-1', 'forceRefresh refreshes');
+  assert.equal(await nango.getToken('refreshing', 'live'), 'at-1');
+  assert.equal(peer.refreshes(), 1);
+  const withRefresh = await nango.getConnection('refreshing', 'live', false, true);
+  assert.equal(withRefresh.credentials.refresh_token, 'rt-1', 'the rotated refresh token was stored');
+
+  // An expired token is refreshed by the read itself, with the rotated refresh token.
+  await importConnection({
+    connection_id: 'expired',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'old', refresh_token: 'rt-1', expires_at: '2020-01-01T00:00:00Z' },
+  });
+  assert.equal(await nango.getToken('refreshing', 'expired'), 'at-2');
+  assert.equal(peer.refreshes(), 2);
+
+  // A refresh token the provider refuses: 424, the connection lists the failure, Nango's codes.
+  await importConnection({
+    connection_id: 'revoked',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'old', refresh_token: 'rt-revoked', expires_at: '2020-01-01T00:00:00Z' },
+  });
+  const refused = await rejects(nango.getToken('refreshing', 'revoked'), 424, 'connection_refresh_backoff');
+  assert.match(refused.error.message, /invalid_grant/);
+  await rejects(nango.getConnection('refreshing', 'revoked'), 424, 'connection_refresh_backoff');
+  await rejects(nango.getToken('refreshing', 'revoked', true), 424, 'connection_refresh_backoff');
+  await rejects(nango.getToken('refreshing', 'revoked', true), 424, 'connection_refresh_exhausted');
+  await rejects(nango.getConnection('refreshing', 'revoked'), 424, 'connection_refresh_exhausted');
+  const { connections } = await nango.listConnections({ connectionId: 'revoked' });
+  assert.equal(connections[0].errors.length, 1);
+  assert.equal(connections[0].errors[0].type, 'refresh');
+});
+
 test('API_KEY import: verified with the provider first; getToken answers the credentials object', async () => {
   await nango.createIntegration({ provider: 'openai', unique_key: 'openai', custom: { proxy_base_url: peer.url } });
   const imported = await importConnection({
