@@ -88,6 +88,7 @@ counting_store! {
     impl ConnectionStore {
         fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
         fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
+        fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
         fn get_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
         fn read_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId, at: OffsetDateTime) -> StoreResult<Option<ConnectionRecord>>;
         fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>>;

@@ -233,9 +233,11 @@ impl From<StoreError> for Broken {
     }
 }
 
-/// Gives the lease back (or keeps it) once the work under it is done.
+/// Gives the lease back (or keeps it) once the work under it is done. Stored credentials gave
+/// it back already (`ConnectionStore::finish_refresh`).
 async fn settle(state: &AppState, lease: Lease, done: Result<Done, Broken>) -> Result<Done, Error> {
     match done {
+        Ok(done @ Done::Refreshed(..)) => Ok(done),
         Ok(done) => {
             lease.release(state).await;
             Ok(done)
@@ -454,7 +456,8 @@ async fn write_fresh(
         credentials: obtained.credentials.clone(),
         cleared,
     };
-    match state.store.update_connection(&record, base.version).await {
+    // The last write under the lease: it gives the lease back too.
+    match state.store.finish_refresh(&record, base.version).await {
         Ok(()) => {
             let cleared = base.refresh_failure.clone();
             let mut record = record;

@@ -9,6 +9,7 @@ pub async fn run(store: &dyn Store) {
     conditional_updates_lose_against_a_newer_version(store).await;
     concurrent_upserts_each_land_on_their_own_version(store).await;
     refresh_leases_are_exclusive_until_they_end(store).await;
+    finishing_a_refresh_is_conditional_and_gives_the_lease_back(store).await;
     connections_need_a_live_integration(store).await;
 }
 
@@ -148,6 +149,59 @@ pub async fn refresh_leases_are_exclusive_until_they_end(store: &dyn Store) {
         .unwrap());
     let ghost = ConnectionId::parse("nobody").unwrap();
     assert!(!store.acquire_refresh_lease(&int, &ghost, "w1", t, until).await.unwrap());
+}
+
+/// `finish_refresh`: the refresh's write (conditional on the version read, never bringing a
+/// deleted connection back) and the lease's end in one write.
+pub async fn finishing_a_refresh_is_conditional_and_gives_the_lease_back(store: &dyn Store) {
+    let key = unique("int");
+    let held = stored(store, &connection(&key, "frank")).await;
+    let (int, id) = (held.integration.clone(), held.connection_id.clone());
+    let t = now();
+    let lease = |owner: &'static str, at: OffsetDateTime| {
+        store.acquire_refresh_lease(&int, &id, owner, at, at + Duration::seconds(30))
+    };
+    assert!(lease("w1", t).await.unwrap());
+
+    let mut fresh = held.clone();
+    fresh.credentials = Sealed(vec![3; 40]);
+    fresh.expires_at = Some(t + Duration::hours(2));
+    fresh.metadata = json!({"kept": true}).as_object().unwrap().clone();
+    assert_eq!(
+        store.finish_refresh(&fresh, held.version + 1).await,
+        Err(StoreError::Conflict),
+        "on the version read"
+    );
+    assert!(!lease("w2", t).await.unwrap(), "a lost write keeps the lease");
+    let untouched = store.get_connection(&int, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.version, &untouched.credentials),
+        (held.version, &held.credentials)
+    );
+
+    store.finish_refresh(&fresh, held.version).await.unwrap();
+    let after = store.get_connection(&int, &id).await.unwrap().unwrap();
+    assert_eq!(after.version, held.version + 1);
+    assert_eq!(after.credentials, fresh.credentials, "the sealed bytes come back whole");
+    assert_eq!((after.expires_at, &after.metadata), (fresh.expires_at, &fresh.metadata));
+    assert!(lease("w2", t).await.unwrap(), "the lease was given back with the write");
+    assert_eq!(
+        store.finish_refresh(&fresh, held.version).await,
+        Err(StoreError::Conflict),
+        "a second write on the same version loses"
+    );
+
+    // A connection deleted under the lease stays deleted.
+    assert!(store.delete_connection(&int, &id).await.unwrap());
+    assert_eq!(
+        store.finish_refresh(&fresh, after.version).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.get_connection(&int, &id).await.unwrap(),
+        None,
+        "nothing deleted comes back"
+    );
 }
 
 pub async fn connections_need_a_live_integration(store: &dyn Store) {

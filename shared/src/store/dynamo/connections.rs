@@ -157,6 +157,25 @@ impl DynamoStore {
         }
     }
 
+    /// The conditional update of a record (`update_connection`), removing the refresh lease
+    /// too when `release` (`finish_refresh`). The item keeps its generation: the condition is on
+    /// the version that was read.
+    async fn update_record(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let key = keys::connection(&record.integration, &record.connection_id);
+        let mut update = self.write_of(&record, None);
+        if release {
+            update.remove(LEASE_OWNER);
+            update.remove(LEASE_UNTIL);
+        }
+        let condition = format!(
+            "attribute_exists(PK) AND {}",
+            Self::version_is(&mut update, expected_version)
+        );
+        self.update(key, update, &condition).await
+    }
+
     /// The condition "the stored version is still `expected`", over `update`'s placeholders.
     fn version_is(update: &mut Update, expected: u64) -> String {
         let name = update.at.name(VERSION);
@@ -216,16 +235,11 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
-        let mut record = record.clone();
-        record.version = expected_version + 1;
-        // The item keeps its generation: the condition is on the version that was read.
-        let key = keys::connection(&record.integration, &record.connection_id);
-        let mut update = self.write_of(&record, None);
-        let condition = format!(
-            "attribute_exists(PK) AND {}",
-            Self::version_is(&mut update, expected_version)
-        );
-        self.update(key, update, &condition).await
+        self.update_record(record, expected_version, false).await
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_record(record, expected_version, true).await
     }
 
     async fn get_connection(

@@ -62,6 +62,44 @@ fn live_row(c: &Connection, integration: &str, connection_id: &str) -> StoreResu
 }
 
 impl SqliteStore {
+    /// The conditional update of a connection's record (`update_connection`), giving the refresh
+    /// lease back too when `release` (`finish_refresh`).
+    fn update_row(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let lease = if release {
+            ", lease_owner = NULL, lease_until_ns = NULL"
+        } else {
+            ""
+        };
+        let n = self.with(|c| {
+            execute(
+                c,
+                &format!(
+                    "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
+                       last_read_ns = ?8, refresh_ns = ?9{lease}
+                     WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
+                       AND generation = (SELECT generation FROM integrations WHERE key = ?1)"
+                ),
+                params![
+                    record.integration.as_str(),
+                    record.connection_id.as_str(),
+                    to_json(&record),
+                    record.version as i64,
+                    end_user_id(&record),
+                    expected_version as i64,
+                    record.credentials.0,
+                    record.last_read_at.map(nanos),
+                    refresh_ns(&self.policy, &record)
+                ],
+            )
+        })?;
+        match n {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
     /// Writes every column of `record` (an insert, or a whole replacement of the row).
     fn write_row(&self, c: &Connection, record: &ConnectionRecord, generation: &str) -> StoreResult<()> {
         execute(
@@ -118,32 +156,11 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
-        let mut record = record.clone();
-        record.version = expected_version + 1;
-        let n = self.with(|c| {
-            execute(
-                c,
-                "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
-                   last_read_ns = ?8, refresh_ns = ?9
-                 WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
-                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    to_json(&record),
-                    record.version as i64,
-                    end_user_id(&record),
-                    expected_version as i64,
-                    record.credentials.0,
-                    record.last_read_at.map(nanos),
-                    refresh_ns(&self.policy, &record)
-                ],
-            )
-        })?;
-        match n {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict),
-        }
+        self.update_row(record, expected_version, false)
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_row(record, expected_version, true)
     }
 
     async fn get_connection(
