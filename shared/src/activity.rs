@@ -41,9 +41,15 @@ impl Attempt {
     }
 
     pub async fn failed(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
+        self.error(state, "failed", code, message).await;
+    }
+
+    /// An error entry under `event` (a step that failed without ending the operation, such as
+    /// a webhook attempt that is retried).
+    pub async fn error(&self, state: &AppState, event: &str, code: ErrorCode, message: impl Into<String>) {
         self.record(
             state,
-            "failed",
+            event,
             ActivityLevel::Error,
             message.into(),
             Some(code.as_str().to_owned()),

@@ -96,6 +96,10 @@ mod tests {
                 };
                 8
             ],
+            webhook_url_override: Some(format!(
+                "https://{}",
+                "u".repeat(crate::events::destination::MAX_URL_LEN - 8)
+            )),
         };
         let body = stored_size(&record);
         let beside_body = 4 * 1024;

@@ -95,6 +95,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         has_refresh_token: true,
         last_read_at: None,
         errors: Vec::new(),
+        webhook_url_override: None,
     }
 }
 

@@ -44,6 +44,9 @@ struct Rest {
     #[serde(with = "time::serde::rfc3339")]
     last_fetched_at: OffsetDateTime,
     has_refresh_token: bool,
+    /// Where its webhooks go instead of the environment's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url_override: Option<String>,
 }
 
 /// The record of a connection item (`None` fields of the item are corrupt).
@@ -78,6 +81,7 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         has_refresh_token: rest.has_refresh_token,
         last_read_at: number(LAST_READ).map(keys::from_ms),
         errors: view.errors,
+        webhook_url_override: rest.webhook_url_override,
     })
 }
 
@@ -97,6 +101,7 @@ impl DynamoStore {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             has_refresh_token: record.has_refresh_token,
+            webhook_url_override: record.webhook_url_override.clone(),
         };
         let placement = ConnectionPlacement {
             id: &record.id,
