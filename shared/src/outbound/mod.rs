@@ -335,8 +335,16 @@ impl Outbound {
 
     /// A client whose names are looked up by `lookup` (a test's `NameTable`).
     pub fn with_lookup(config: &Config, lookup: Arc<dyn Lookup>) -> Self {
+        let extra_roots = match &config.extra_root_certificates {
+            Some(pem) => parse_roots(pem).expect("the extra root certificates were checked when read"),
+            None => Vec::new(),
+        };
         let client = |public_only: bool| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder();
+            for root in &extra_roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .timeout(config.provider_timeout)
@@ -448,6 +456,28 @@ impl Outbound {
             body,
         })
     }
+}
+
+fn parse_roots(pem: &str) -> Result<Vec<reqwest::Certificate>, String> {
+    let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| "not PEM certificates".to_owned())?;
+    if roots.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    // The certificates themselves are parsed when a client takes them.
+    let mut builder = reqwest::Client::builder();
+    for root in &roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder.build().map_err(|_| "not valid certificates".to_owned())?;
+    Ok(roots)
+}
+
+/// Reads `LATCHKEY_EXTRA_CA_FILE` (`Config::extra_root_certificates`): PEM certificates of a
+/// certificate authority the operator runs, trusted besides the public roots for every request.
+pub fn read_extra_roots(path: &std::path::Path) -> Result<String, String> {
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_roots(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(pem)
 }
 
 #[cfg(test)]
