@@ -264,6 +264,22 @@ impl<'a> Environment<'a> {
     }
 }
 
+/// How a test webhook went: `{data: {delivered, message}}`.
+#[derive(Debug, Serialize)]
+pub struct TestWebhook<'a> {
+    delivered: bool,
+    message: &'a str,
+}
+
+impl<'a> TestWebhook<'a> {
+    pub fn new(sent: &'a crate::events::TestDelivery) -> Self {
+        Self {
+            delivered: sent.delivered,
+            message: &sent.message,
+        }
+    }
+}
+
 /// A connect session's token, once: `{data: {token, connect_link, expires_at}}`.
 #[derive(Debug, Serialize)]
 pub struct ConnectSession<'a> {

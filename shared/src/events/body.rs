@@ -63,6 +63,18 @@ fn end_user(value: &Value) -> Option<EndUser<'_>> {
     })
 }
 
+/// The body of a test webhook (`POST /environment/test-webhook`): `type: "test"`, which no
+/// auth handler acts on.
+pub fn render_test(environment: &str) -> String {
+    serde_json::json!({
+        "from": FROM,
+        "type": "test",
+        "environment": environment,
+        "message": "A test webhook from Latchkey: your receiver got it and can verify its signatures.",
+    })
+    .to_string()
+}
+
 /// The JSON text of `event`'s webhook in `environment`.
 pub fn render(environment: &str, event: &ConnectionEvent) -> String {
     let (operation, success) = match event.kind {

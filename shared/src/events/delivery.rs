@@ -26,7 +26,7 @@ use super::{destination, OPERATION};
 use crate::activity::Attempt;
 use crate::config::WebhookPolicy;
 use crate::error::ErrorCode;
-use crate::outbound::{Method, OutboundError, Reply, Request};
+use crate::outbound::{Method, OutboundError, Reply, Request, Target};
 use crate::queue::{Job, JobError, WebhookDelivery, MAX_DELAY};
 use crate::signing::webhook_signatures;
 use crate::AppState;
@@ -101,6 +101,23 @@ async fn enqueue_later(state: &AppState, delivery: WebhookDelivery, wait: Durati
     state.jobs.enqueue(now, &[job], wait.min(MAX_DELAY)).await
 }
 
+/// Signs `body` and POSTs it once to `target` as attempt `n` of delivery `id`, bounded by
+/// `WebhookPolicy::timeout`; the answer's body is never read.
+pub async fn send(state: &AppState, target: Target, id: &str, n: u32, body: &str) -> Result<Reply, OutboundError> {
+    let now = state.clock.now().unix_timestamp();
+    let signatures = webhook_signatures(state.keys.webhook_signing_key.expose(), id, now, body.as_bytes());
+    let request = Request::new(Method::POST, target)
+        .bytes("application/json", body.as_bytes().to_vec())
+        .header("x-nango-hmac-sha256", signatures.nango)
+        .header("latchkey-signature", signatures.latchkey)
+        .header("latchkey-timestamp", now.to_string())
+        .header("latchkey-webhook-id", id)
+        .header("latchkey-webhook-attempt", n.to_string())
+        .timeout(state.config.webhooks.timeout)
+        .discard_body();
+    state.outbound.send(request).await
+}
+
 /// Runs one attempt (module doc).
 pub async fn run(state: &AppState, delivery: &WebhookDelivery) -> Result<(), JobError> {
     let now = state.clock.now();
@@ -143,23 +160,9 @@ pub async fn run(state: &AppState, delivery: &WebhookDelivery) -> Result<(), Job
         }
     };
     let policy = &state.config.webhooks;
-    let signatures = webhook_signatures(
-        state.keys.webhook_signing_key.expose(),
-        &delivery.id,
-        now.unix_timestamp(),
-        delivery.body.as_bytes(),
-    );
-    let request = Request::new(Method::POST, target)
-        .bytes("application/json", delivery.body.clone().into_bytes())
-        .header("x-nango-hmac-sha256", signatures.nango)
-        .header("latchkey-signature", signatures.latchkey)
-        .header("latchkey-timestamp", now.unix_timestamp().to_string())
-        .header("latchkey-webhook-id", &delivery.id)
-        .header("latchkey-webhook-attempt", n.to_string())
-        .timeout(policy.timeout)
-        .discard_body();
+    let answer = send(state, target, &delivery.id, n, &delivery.body).await;
     let to = destination.source.describe();
-    match outcome(state.outbound.send(request).await, now) {
+    match outcome(answer, now) {
         Outcome::Delivered(status) => {
             let message = format!("Attempt {n}: HTTP {status} from {to}; delivered.");
             activity.info(state, "delivered", message).await;

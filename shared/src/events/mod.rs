@@ -171,6 +171,54 @@ pub async fn emit(state: &AppState, event: ConnectionEvent) {
     }
 }
 
+/// How a test webhook went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestDelivery {
+    pub delivered: bool,
+    /// The receiver's status, or why there was none (never the URL).
+    pub message: String,
+}
+
+/// Sends one signed test webhook to the environment's `webhook_url` now, in the request (one
+/// attempt, not retried), and records it as activity.
+pub async fn send_test(state: &AppState) -> Result<TestDelivery, Error> {
+    let settings = state.store.get_settings().await?;
+    let Some(destination) = destination::of(&settings, None) else {
+        return Err(Error::invalid_body(
+            "No webhook_url is set; set one with PATCH /environment first.",
+        ));
+    };
+    let target = destination.target(state.config.allow_private_addresses)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let body = body::render_test(&state.config.environment);
+    let answer = delivery::send(state, target, &id, 1, &body).await;
+    let attempt = Attempt {
+        id,
+        operation: OPERATION,
+        integration: None,
+        connection_id: None,
+    };
+    let result = match delivery::outcome(answer, state.clock.now()) {
+        delivery::Outcome::Delivered(status) => TestDelivery {
+            delivered: true,
+            message: format!("HTTP {status}"),
+        },
+        delivery::Outcome::Retry { why, .. } | delivery::Outcome::Refused(why) => TestDelivery {
+            delivered: false,
+            message: why,
+        },
+    };
+    let message = format!("Test webhook: {} from the environment's webhook_url.", result.message);
+    if result.delivered {
+        attempt.info(state, "test_delivered", message).await;
+    } else {
+        attempt
+            .error(state, "test_failed", ErrorCode::WebhookFailed, message)
+            .await;
+    }
+    Ok(result)
+}
+
 /// After an authorization was stored: emits its creation or override event, from the
 /// connection as stored (with what the write kept of an earlier one).
 pub async fn connection_stored(
