@@ -57,6 +57,24 @@ async fn deliveries(app: &TestApp, receiver: &WebhookReceiver, n: usize) -> Vec<
     }
 }
 
+/// An API-key integration `oa` (OpenAI's catalog entry) verified by a local provider peer.
+async fn openai(app: &TestApp) -> ProviderApi {
+    let peer = ProviderApi::start().await;
+    app.post_integration(&json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}}))
+        .await;
+    peer
+}
+
+/// An OAuth2 integration `crm` for imports (its provider is never called).
+async fn crm(app: &TestApp) {
+    app.post_integration(&json!({
+        "provider": "custom-oauth2", "unique_key": "crm",
+        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
+        "custom": {"authorization_url": "https://id.example.test/auth", "token_url": "https://id.example.test/token"},
+    }))
+    .await;
+}
+
 fn key(app: &TestApp) -> &str {
     app.keys().webhook_signing_key.expose()
 }
@@ -165,9 +183,7 @@ async fn api_key_flows_and_imports_go_to_the_connections_override_when_it_has_on
     let app = webhook_app().await;
     let (env, own) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
     send_webhooks_to(&app, &env.url).await;
-    let peer = ProviderApi::start().await;
-    app.post_integration(&json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}}))
-        .await;
+    let _peer = openai(&app).await;
 
     // A connect session names where the connection's webhooks go.
     let (status, session) = app
@@ -312,12 +328,7 @@ async fn api_key_flows_and_imports_go_to_the_connections_override_when_it_has_on
 async fn refresh_failure_and_recovery_are_sent_as_the_refresh_path_emits_them() {
     let app = webhook_app().await;
     let receiver = WebhookReceiver::start().await;
-    app.post_integration(&json!({
-        "provider": "custom-oauth2", "unique_key": "crm",
-        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
-        "custom": {"authorization_url": "https://id.example.test/auth", "token_url": "https://id.example.test/token"},
-    }))
-    .await;
+    crm(&app).await;
     let (status, v) = app
         .backend(
             Method::POST,
@@ -398,9 +409,7 @@ async fn a_receiver_that_fails_twice_then_succeeds_gets_one_success_and_every_at
     let app = webhook_app().await;
     let receiver = WebhookReceiver::scripted(&[Reply::Status(500), Reply::RetryAfter(503, 1)]).await;
     send_webhooks_to(&app, &receiver.url).await;
-    let peer = ProviderApi::start().await;
-    app.post_integration(&json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}}))
-        .await;
+    let _peer = openai(&app).await;
     let (status, v) = app
         .frontend_post(
             "/api-auth/api-key/oa",
@@ -446,12 +455,7 @@ async fn a_receiver_that_hangs_or_never_ends_its_answer_is_bounded() {
     let app = webhook_app().await;
     let receiver = WebhookReceiver::scripted(&[Reply::Hang, Reply::EndlessBody]).await;
     send_webhooks_to(&app, &receiver.url).await;
-    app.post_integration(&json!({
-        "provider": "custom-oauth2", "unique_key": "crm",
-        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
-        "custom": {"authorization_url": "https://id.example.test/auth", "token_url": "https://id.example.test/token"},
-    }))
-    .await;
+    crm(&app).await;
     let (status, v) = app
         .backend(
             Method::POST,
@@ -515,12 +519,7 @@ async fn webhook_urls_are_checked_when_set_and_an_override_never_reaches_a_priva
     );
     patch_environment(&app, json!({"webhook_events": ["creation", "override"]})).await;
 
-    app.post_integration(&json!({
-        "provider": "custom-oauth2", "unique_key": "crm",
-        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
-        "custom": {"authorization_url": "https://id.example.test/auth", "token_url": "https://id.example.test/token"},
-    }))
-    .await;
+    crm(&app).await;
     let import = |id: &str, url: &str| json!({"provider_config_key": "crm", "connection_id": id, "webhook_url_override": url, "credentials": {"type": "OAUTH2", "access_token": "at"}});
     // A connection's override is relayed by the backend, often for its customer: public only.
     for private in [
@@ -576,9 +575,7 @@ async fn an_end_user_cannot_choose_where_a_connections_webhooks_go() {
     let app = webhook_app().await;
     let (env, attacker) = (WebhookReceiver::start().await, WebhookReceiver::start().await);
     send_webhooks_to(&app, &env.url).await;
-    let peer = ProviderApi::start().await;
-    app.post_integration(&json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}}))
-        .await;
+    let _peer = openai(&app).await;
     // In the body: refused. In the query: not a parameter of the flow, ignored.
     let (status, v) = app
         .frontend_post(

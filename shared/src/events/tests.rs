@@ -103,6 +103,12 @@ impl Stack {
     async fn run(&self) -> usize {
         self.runner.drain(100).await.total()
     }
+    /// Moves the clock by `by`, runs what is due, and says how many requests `receiver` got.
+    async fn after(&self, by: Duration, receiver: &Receiver) -> usize {
+        self.clock.advance(by);
+        self.run().await;
+        receiver.got().len()
+    }
     async fn webhook_activity(&self) -> Vec<(String, String)> {
         let filter = ActivityFilter {
             limit: 100,
@@ -225,21 +231,20 @@ async fn a_failing_receiver_is_retried_with_backoff_and_retry_after_until_one_su
     s.run().await;
     assert_eq!(receiver.got().len(), 1);
 
-    // The first retry waits 30 s plus at most a tenth.
-    s.clock.advance(Duration::seconds(29));
-    s.run().await;
-    assert_eq!(receiver.got().len(), 1, "not before the backoff");
-    s.clock.advance(Duration::seconds(5));
-    s.run().await;
-    assert_eq!(receiver.got().len(), 2);
-    // The receiver asked for 120 s.
-    s.clock.advance(Duration::seconds(100));
-    s.run().await;
-    assert_eq!(receiver.got().len(), 2, "Retry-After is respected");
-    s.clock.advance(Duration::seconds(21));
-    s.run().await;
-    s.clock.advance(Duration::hours(2));
-    s.run().await;
+    // The first retry waits 30 s plus at most a tenth; then the receiver asked for 120 s.
+    assert_eq!(
+        s.after(Duration::seconds(29), &receiver).await,
+        1,
+        "not before the backoff"
+    );
+    assert_eq!(s.after(Duration::seconds(5), &receiver).await, 2);
+    assert_eq!(
+        s.after(Duration::seconds(100), &receiver).await,
+        2,
+        "Retry-After is respected"
+    );
+    assert_eq!(s.after(Duration::seconds(21), &receiver).await, 3);
+    assert_eq!(s.after(Duration::hours(2), &receiver).await, 3);
 
     let got = receiver.got();
     assert_eq!(got.len(), 3, "exactly one successful delivery");
@@ -302,12 +307,12 @@ async fn a_wait_longer_than_the_queues_delays_is_waited_out() {
     // Visible after the queue's 15 minutes, then waits on; sent after 40 (+ jitter).
     s.clock.advance(Duration::minutes(16));
     assert_eq!(s.run().await, 1, "woken, and re-enqueued");
-    s.clock.advance(Duration::minutes(16));
-    s.run().await;
-    assert_eq!(receiver.got().len(), 1, "not before its time");
-    s.clock.advance(Duration::minutes(16));
-    s.run().await;
-    assert_eq!(receiver.got().len(), 2);
+    assert_eq!(
+        s.after(Duration::minutes(16), &receiver).await,
+        1,
+        "not before its time"
+    );
+    assert_eq!(s.after(Duration::minutes(16), &receiver).await, 2);
 }
 
 #[tokio::test]
