@@ -41,6 +41,10 @@ enum Command {
         #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_ADDRESSES", action = clap::ArgAction::SetTrue,
               value_parser = clap::builder::FalseyValueParser::new())]
         allow_private_addresses: bool,
+        /// PEM certificates of a certificate authority you run (an in-house identity server or
+        /// webhook receiver), trusted besides the public roots.
+        #[arg(long, env = "LATCHKEY_EXTRA_CA_FILE", value_name = "FILE")]
+        extra_ca_file: Option<PathBuf>,
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
@@ -80,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             environment,
             provider_response_limit,
             allow_private_addresses,
+            extra_ca_file,
             connect_session_ttl_secs,
         } => {
             let public_url = match public_url {
@@ -90,6 +95,10 @@ async fn main() -> anyhow::Result<()> {
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
             config.provider_response_limit = provider_response_limit;
             config.allow_private_addresses = allow_private_addresses;
+            if let Some(path) = extra_ca_file {
+                config.extra_root_certificates =
+                    Some(latchkey::outbound::read_extra_roots(&path).map_err(anyhow::Error::msg)?);
+            }
             if allow_private_addresses {
                 tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
             }

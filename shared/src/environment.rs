@@ -1,10 +1,12 @@
 //! The environment's settings changed at run time (`GET/PATCH /environment`): whether connect
-//! requests need an HMAC digest, and which web origins may receive auth results.
+//! requests need an HMAC digest, which web origins may receive auth results, and where auth
+//! webhooks go and which are sent.
 
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::store::EnvironmentSettings;
+use crate::events::destination::{self, Source};
+use crate::store::{EnvironmentSettings, WebhookEvent};
 use crate::AppState;
 
 pub async fn settings(state: &AppState) -> Result<EnvironmentSettings, Error> {
@@ -16,6 +18,11 @@ pub async fn settings(state: &AppState) -> Result<EnvironmentSettings, Error> {
 pub struct EnvironmentPatch {
     pub hmac_enabled: Option<bool>,
     pub allowed_origins: Option<Vec<String>>,
+    /// Where auth webhooks go (`events::destination`'s rule); `null` stops them.
+    #[serde(default, deserialize_with = "crate::domain::nullable")]
+    pub webhook_url: Option<Option<String>>,
+    /// Which auth webhooks are sent (`[]`: none).
+    pub webhook_events: Option<Vec<WebhookEvent>>,
 }
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
@@ -37,6 +44,17 @@ pub async fn update(state: &AppState, patch: EnvironmentPatch) -> Result<Environ
     }
     if let Some(on) = patch.hmac_enabled {
         settings.hmac_enabled = on;
+    }
+    if let Some(url) = patch.webhook_url {
+        let allow_private = state.config.allow_private_addresses;
+        settings.webhook_url = url
+            .map(|u| destination::parse(&u, Source::Environment, allow_private))
+            .transpose()?;
+    }
+    if let Some(mut events) = patch.webhook_events {
+        events.sort();
+        events.dedup();
+        settings.webhook_events = events;
     }
     state.store.put_settings(&settings).await?;
     Ok(settings)

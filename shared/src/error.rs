@@ -125,6 +125,10 @@ error_codes! {
     AccessDenied = "access_denied",
     /// The provider answered the callback with another OAuth error.
     ProviderErr = "provider_err",
+    // Auth webhooks (`error_code` of a `webhook` activity entry).
+    /// A webhook attempt failed: no answer in time, no answer, a status other than 2xx, or a
+    /// URL Latchkey does not send to.
+    WebhookFailed = "webhook_failed",
     // Latchkey's own trouble.
     ServerError = "server_error",
     ServiceUnavailable = "service_unavailable",

@@ -18,8 +18,9 @@ fn var(name: &str) -> Option<String> {
 }
 
 /// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
-/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_PROVIDER_RESPONSE_LIMIT`. A deployment never reaches
-/// private addresses for an end user's host: the development switch is `latchkey serve`'s only.
+/// `LATCHKEY_CALLBACK_URL`, `LATCHKEY_PROVIDER_RESPONSE_LIMIT` and `LATCHKEY_EXTRA_CA_FILE`. A
+/// deployment never reaches private addresses for an end user's host: the development switch
+/// is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
@@ -32,6 +33,9 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     }
     config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
     config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    if let Some(path) = var("LATCHKEY_EXTRA_CA_FILE") {
+        config.extra_root_certificates = Some(crate::outbound::read_extra_roots(std::path::Path::new(&path))?);
+    }
     Ok(config)
 }
 

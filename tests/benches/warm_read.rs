@@ -184,6 +184,7 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
             metadata: Default::default(),
             end_user: None,
             tags: Default::default(),
+            webhook_url_override: None,
         },
     )
     .await

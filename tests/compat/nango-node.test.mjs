@@ -430,10 +430,30 @@ test('createConnectSession with top-level tags (end_user optional in 0.71)', { t
   await rejects(nango.createConnectSession({ tags: { end_user_id: 'u-1', end_user_email: 'u1@example.test' } }), 400, 'invalid_body');
 });
 
-test('POST /connections import with webhook_url_override', { todo: 'webhooks not built yet' }, async () => {
+test('webhook_url_override: import, getConnection, patchConnection, connect sessions (0.71 types)', async () => {
+  const imported = await importConnection({
+    connection_id: 'hooked',
+    provider_config_key: 'oauth',
+    credentials: { type: 'OAUTH2', access_token: 'x' },
+    webhook_url_override: 'https://hooks.example.test/x',
+  });
+  assert.equal(imported.webhook_url_override, 'https://hooks.example.test/x');
+  assert.equal((await nango.getConnection('oauth', 'hooked')).webhook_url_override, 'https://hooks.example.test/x');
+  await nango.patchConnection({ connectionId: 'hooked', provider_config_key: 'oauth' }, { webhook_url_override: 'https://hooks.example.test/y' });
+  assert.equal((await nango.getConnection('oauth', 'hooked')).webhook_url_override, 'https://hooks.example.test/y');
+  // Checked like every webhook URL: https, absolute, no credentials in it, a public address.
   await rejects(
-    importConnection({ provider_config_key: 'oauth', credentials: { type: 'OAUTH2', access_token: 'x' }, webhook_url_override: 'https://hooks.example.test/x' }),
+    nango.patchConnection({ connectionId: 'hooked', provider_config_key: 'oauth' }, { webhook_url_override: 'http://hooks.example.test/y' }),
     400,
     'invalid_body',
   );
+  await rejects(
+    importConnection({ provider_config_key: 'oauth', credentials: { type: 'OAUTH2', access_token: 'x' }, webhook_url_override: 'https://10.0.0.1/x' }),
+    400,
+    'invalid_body',
+  );
+  const session = await nango.createConnectSession({ end_user: { id: 'u-1' }, webhook_url_override: 'https://hooks.example.test/s' });
+  assert.equal(typeof session.data.token, 'string');
+  const again = await nango.createReconnectSession({ connection_id: 'hooked', integration_id: 'oauth', webhook_url_override: 'https://hooks.example.test/r' });
+  assert.equal(typeof again.data.token, 'string');
 });

@@ -3,7 +3,9 @@ HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded br
 query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
 server (AWS_ENDPOINT_URL) with the table and the jobs queue as template.yaml declares them; a
 tiny OAuth2 provider answers the token request. The worker gets SQS events built from the
-messages the other functions sent, and must report exactly the failed ones.
+messages the other functions sent, and must report exactly the failed ones; the webhook
+deliveries among them reach an https receiver (its certificate from a test CA the functions
+trust through LATCHKEY_EXTRA_CA_FILE), which checks both signatures with Python's hmac.
 
 It also counts the AWS calls per operation from the binaries' `aws_calls` log lines and writes
 them as JSON to the file named by LATCHKEY_CALLS_OUT.
@@ -13,14 +15,18 @@ Prints 'N passed, N failed'; exits non-zero on any failure.
 """
 
 import base64
+import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import queue
 import re
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -300,6 +306,122 @@ def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
     key = {"PK": {"S": "CONN#acme-crm#user-1"}, "SK": {"S": "CONN"}}
     check("the connection item is still in the table", "Item" in ddb.get_item(TableName=table, Key=key))
     sqs.send_message(QueueUrl=queue_url, MessageBody='{"kind": "not-a-job"}')
+    first_batch = len(worker.calls()[1])
+    failures, batches = drain_to_worker(worker, queue_url)
+    check("worker: the malformed message is the one failure reported", failures == ['{"kind": "not-a-job"}'], str(failures))
+    check("worker: the purge deleted the connection item", "Item" not in ddb.get_item(TableName=table, Key=key))
+    wait_for_log(worker, first_batch + batches)
+    init, per_batch = worker.calls()
+    per_batch = per_batch[first_batch:]
+    return {
+        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+            sum(c[i] for c in per_batch) for i in range(3)
+        ]
+        if per_batch
+        else None,
+    }
+
+
+# ------------------------------------------------------------------ a team's webhook receiver (https)
+def test_ca(directory):
+    """A certificate authority and a server certificate for 127.0.0.1 it signed, as PEM files:
+    (ca.pem, server.pem, server.key)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Latchkey runtime test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = [os.path.join(directory, n) for n in ("ca.pem", "server.pem", "server.key")]
+    with open(paths[0], "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    with open(paths[1], "wb") as f:
+        f.write(server.public_bytes(serialization.Encoding.PEM))
+    with open(paths[2], "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return paths
+
+
+class Receiver:
+    """An https webhook receiver: keeps (headers, raw body) of each POST, answers the statuses
+    of `script` in turn (then 200)."""
+
+    def __init__(self, cert, key):
+        self.got = []
+        self.script = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                receiver.got.append(({k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)))
+                status = receiver.script.pop(0) if receiver.script else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def signatures_hold(signing_key, headers, body):
+    """A receiver's checks: X-Nango-Hmac-Sha256 over the raw body, and Latchkey-Signature over
+    timestamp, webhook id and body within 300 s."""
+    key = signing_key.encode()
+    nango = hmac.new(key, body, hashlib.sha256).hexdigest()
+    ts = headers.get("latchkey-timestamp", "")
+    message = f"{ts}\n{headers.get('latchkey-webhook-id', '')}\n".encode() + body
+    latchkey = "v1=" + hmac.new(key, message, hashlib.sha256).hexdigest()
+    fresh = ts.isdigit() and abs(time.time() - int(ts)) <= 300
+    return (
+        hmac.compare_digest(headers.get("x-nango-hmac-sha256", ""), nango)
+        and hmac.compare_digest(headers.get("latchkey-signature", ""), latchkey)
+        and fresh
+    )
+
+
+def drain_to_worker(worker, queue_url):
+    """Feeds what is visible on the queue to the worker until a receive is empty: the failed
+    messages' bodies and the number of batches."""
+    sqs = boto3.client("sqs")
     batches, failures = 0, []
     for _ in range(50):
         got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
@@ -314,17 +436,56 @@ def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             else:
                 sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=3600)
-    check("worker: the malformed message is the one failure reported", failures == ['{"kind": "not-a-job"}'], str(failures))
-    check("worker: the purge deleted the connection item", "Item" not in ddb.get_item(TableName=table, Key=key))
+    return failures, batches
+
+
+def webhooks_through_worker(admin, conns, worker, receiver, secret_key, signing_key, queue_url):
+    """The callback's creation webhook, delivered by the worker; an import's, refused once (503)
+    and re-enqueued for later; the admin's test webhook sent at once."""
+    auth = {"authorization": f"Bearer {secret_key}"}
+    failures, batches = drain_to_worker(worker, queue_url)
+    check("worker: the webhook delivery job succeeded", failures == [] and batches == 1, f"{failures} {batches}")
+    check("worker: the receiver got one webhook over https", len(receiver.got) == 1, str(receiver.got))
+    if receiver.got:
+        headers, body = receiver.got[0]
+        check("worker: both signatures hold (Python's hmac)", signatures_hold(signing_key, headers, body), str(headers))
+        got = json.loads(body)
+        check(
+            "worker: the callback's creation webhook, as Nango sends it",
+            {k: got.get(k) for k in ("from", "type", "operation", "connectionId", "providerConfigKey", "environment", "success")}
+            == {"from": "nango", "type": "auth", "operation": "creation", "connectionId": "user-1",
+                "providerConfigKey": "acme-crm", "environment": "prod", "success": True},
+            body.decode(),
+        )
     wait_for_log(worker, batches)
-    init, per_batch = worker.calls()
-    return {
-        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
-            sum(c[i] for c in per_batch) for i in range(3)
-        ]
-        if per_batch
-        else None,
-    }
+    delivery_calls = worker.calls()[1][-1] if worker.calls()[1] else None
+
+    receiver.script = [503]
+    imported = json.dumps(
+        {"provider_config_key": "acme-crm", "connection_id": "user-2", "credentials": {"type": "OAUTH2", "access_token": "x"}}
+    ).encode()
+    r = conns.invoke(v2_event("POST", "/connections", headers={**auth, "content-type": "application/json"}, body=imported))
+    check("connections: an import", r["statusCode"] == 200, body_of(r))
+    failures, more = drain_to_worker(worker, queue_url)
+    wait_for_log(worker, batches + more)
+    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    delayed = int(attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"])
+    check(
+        "worker: a 503 is not a job failure; the next attempt waits on the queue",
+        failures == [] and len(receiver.got) == 2 and delayed == 1,
+        f"{failures} {len(receiver.got)} delayed={delayed}",
+    )
+    r = admin.invoke(v2_event("GET", "/logs", query="connection_id=user-2", headers=auth))
+    events = [(e["operation"], e["event"]) for e in json.loads(body_of(r)).get("data", [])]
+    check("admin: the attempt is in activity", ("webhook", "attempt_failed") in events, str(events))
+
+    r = admin.invoke(v2_event("POST", "/environment/test-webhook", headers=auth))
+    check(
+        "admin: a test webhook, sent at once",
+        r["statusCode"] == 200 and json.loads(body_of(r))["data"]["delivered"] is True and len(receiver.got) == 3,
+        body_of(r),
+    )
+    return {"worker: one webhook delivery (settings, connection, activity; no KMS)": delivery_calls}
 
 
 # ------------------------------------------------------------------ the test
@@ -372,6 +533,9 @@ def main():
     table, key_id, secret_id, seed, queue_url = setup_aws()
     secret_key = derive(seed, "lk_sk_", "latchkey secret key")
     public_key = derive(seed, "lk_pk_", "latchkey public key")
+    signing_key = derive(seed, "lk_wk_", "latchkey webhook signing key")
+    ca_file, cert_file, key_file = test_ca(tempfile.mkdtemp())
+    receiver = Receiver(cert_file, key_file)
     public_url = f"https://abc123.execute-api.us-east-1.amazonaws.com/{STAGE}"
     env = {
         "LATCHKEY_BACKEND": "aws",
@@ -382,6 +546,7 @@ def main():
         "LATCHKEY_QUEUE_URL": queue_url,
         "LATCHKEY_PUBLIC_URL": public_url,
         "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
+        "LATCHKEY_EXTRA_CA_FILE": ca_file,
     }
     provider = Provider()
     calls = {}
@@ -437,6 +602,20 @@ def main():
         )
         r = admin.invoke(v2_event("GET", "/integrations", stage="$default", headers={"authorization": f"Bearer {secret_key}"}))
         check("admin: $default stage (no prefix)", r["statusCode"] == 200, body_of(r))
+        # Webhooks to the team's https receiver, whose certificate the functions trust through
+        # LATCHKEY_EXTRA_CA_FILE; plain http is refused (no development switch on Lambda).
+        patch = lambda body: admin.invoke(
+            v2_event(
+                "PATCH",
+                "/environment",
+                headers={"authorization": f"Bearer {secret_key}", "content-type": "application/json"},
+                body=json.dumps(body).encode(),
+            )
+        )
+        r = patch({"webhook_url": receiver.url.replace("https:", "http:")})
+        check("admin: an http webhook_url is refused", r["statusCode"] == 400, body_of(r))
+        r = patch({"webhook_url": receiver.url})
+        check("admin: PATCH /environment webhook_url", r["statusCode"] == 200, body_of(r))
 
         # Connect: percent-encoded brackets in the raw query.
         start = Function("auth-start", env)
@@ -493,7 +672,7 @@ def main():
         r = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=sign(secret_key, "GET", signed_path)))
         check("connections: signed read with the stage in the signed path", r["statusCode"] == 200, body_of(r))
 
-        for fn, n in [(admin, 6), (start, 1), (callback, 1), (conns, 3)]:
+        for fn, n in [(admin, 8), (start, 1), (callback, 1), (conns, 3)]:
             wait_for_log(fn, n)
         s_init, s_calls = start.calls()
         c_init, c_calls = callback.calls()
@@ -509,9 +688,11 @@ def main():
         r_init, _ = redirect.calls()
         check("callback-redirect touches no AWS service", r_init is None, str(r_init))
 
-        # Deleting the integration: gone at once, purged by the worker from the queue.
+        # The callback's webhook, then an import's, through the worker; then the purge.
         worker = Function("worker", env)
         fns.append(worker)
+        calls.update(webhooks_through_worker(admin, conns, worker, receiver, secret_key, signing_key, queue_url))
+        # Deleting the integration: gone at once, purged by the worker from the queue.
         purge_calls = purge_through_worker(admin, conns, worker, secret_key, table, queue_url)
         calls.update(purge_calls)
     finally:

@@ -101,3 +101,11 @@ pub async fn update_environment(
         data: wire::Environment::new(&state, &settings),
     }))
 }
+
+/// `POST /environment/test-webhook`: one signed test webhook to the environment's URL, now.
+pub async fn test_webhook(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let sent = crate::events::send_test(&state).await?;
+    Ok(wire::json(Data {
+        data: wire::TestWebhook::new(&sent),
+    }))
+}

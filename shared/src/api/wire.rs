@@ -114,6 +114,7 @@ pub struct Connection<'a> {
     end_user: &'a Option<Value>,
     tags: &'a Map<String, Value>,
     errors: Vec<Problem<'a>>,
+    webhook_url_override: &'a Option<String>,
     credentials: Value,
 }
 
@@ -132,6 +133,7 @@ impl<'a> Connection<'a> {
             end_user: &record.end_user,
             tags: &record.tags,
             errors: problems(&record.errors),
+            webhook_url_override: &record.webhook_url_override,
             credentials: credentials(creds, include_refresh_token),
         }
     }
@@ -244,6 +246,8 @@ pub struct Environment<'a> {
     pub callback_url: &'a str,
     pub hmac_enabled: bool,
     pub allowed_origins: &'a [String],
+    pub webhook_url: &'a Option<String>,
+    pub webhook_events: Vec<&'static str>,
 }
 
 impl<'a> Environment<'a> {
@@ -254,6 +258,24 @@ impl<'a> Environment<'a> {
             callback_url: state.config.callback_url.as_str(),
             hmac_enabled: settings.hmac_enabled,
             allowed_origins: &settings.allowed_origins,
+            webhook_url: &settings.webhook_url,
+            webhook_events: settings.webhook_events.iter().map(|e| e.as_str()).collect(),
+        }
+    }
+}
+
+/// How a test webhook went: `{data: {delivered, message}}`.
+#[derive(Debug, Serialize)]
+pub struct TestWebhook<'a> {
+    delivered: bool,
+    message: &'a str,
+}
+
+impl<'a> TestWebhook<'a> {
+    pub fn new(sent: &'a crate::events::TestDelivery) -> Self {
+        Self {
+            delivered: sent.delivered,
+            message: &sent.message,
         }
     }
 }

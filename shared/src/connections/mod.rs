@@ -33,6 +33,9 @@ pub struct NewConnection<'a> {
     pub metadata: Map<String, Value>,
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
+    /// Where the connection's webhooks go instead of the environment's URL (already checked by
+    /// `events::destination`); `None` keeps an earlier authorization's.
+    pub webhook_url_override: Option<String>,
 }
 
 fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
@@ -121,6 +124,7 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         last_read_at: None,
         errors: Vec::new(),
         refresh_failure: None,
+        webhook_url_override: new.webhook_url_override,
     };
     let (outcome, _version) = state.store.upsert_connection(&record).await?;
     Ok(outcome)
@@ -208,6 +212,17 @@ pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Re
 pub struct ConnectionPatch {
     pub end_user: Option<Value>,
     pub tags: Option<Map<String, Value>>,
+    /// Where its webhooks go (`events::destination`'s rule); `null` goes back to the
+    /// environment's URL.
+    #[serde(default, deserialize_with = "crate::domain::nullable")]
+    pub webhook_url_override: Option<Option<String>>,
+}
+
+/// A `webhook_url_override` the backend sent, checked (and normalized) by the webhook URL rule.
+pub fn check_webhook_url_override(state: &AppState, raw: Option<&str>) -> Result<Option<String>, Error> {
+    use crate::events::destination::{parse, Source};
+    raw.map(|url| parse(url, Source::Connection, state.config.allow_private_addresses))
+        .transpose()
 }
 
 /// An end user is an object with a string `id` (and whatever else the team keeps on it, within
@@ -246,12 +261,20 @@ pub async fn patch_connection(
     if let Some(tags) = &patch.tags {
         check_tags(tags)?;
     }
+    let webhook_url_override = patch
+        .webhook_url_override
+        .as_ref()
+        .map(|url| check_webhook_url_override(state, url.as_deref()))
+        .transpose()?;
     edit_connection(state, integration, connection_id, |record| {
         if let Some(end_user) = &patch.end_user {
             record.end_user = Some(end_user.clone());
         }
         if let Some(tags) = &patch.tags {
             record.tags = tags.clone();
+        }
+        if let Some(url) = &webhook_url_override {
+            record.webhook_url_override = url.clone();
         }
         Ok(())
     })

@@ -106,6 +106,10 @@ mod tests {
                 cause: "c".repeat(FAILURE_CAUSE),
                 log_id: uuid::Uuid::new_v4().to_string(),
             }),
+            webhook_url_override: Some(format!(
+                "https://{}",
+                "u".repeat(crate::events::destination::MAX_URL_LEN - 8)
+            )),
         };
         let body = stored_size(&record);
         let beside_body = 4 * 1024;

@@ -49,27 +49,52 @@ fn scheme_of(integration: &IntegrationRecord) -> Result<&'static dyn AuthScheme,
     })
 }
 
+/// What the team's backend set for an end user's flow (a connect session): the connection
+/// config keys it vouched for, the end user, where the connection's webhooks go.
+pub struct Vouched {
+    pub config: VouchedKeys,
+    pub end_user: Option<Value>,
+    pub webhook_url_override: Option<String>,
+}
+
 /// Stores what an end user's flow obtained, on the connection the flow names.
 async fn store_obtained(
     state: &AppState,
     integration: &IntegrationRecord,
     connection_id: &ConnectionId,
     obtained: Obtained,
-    vouched_config: VouchedKeys,
-    end_user: Option<Value>,
+    vouched: Vouched,
 ) -> Result<Upsert, Error> {
-    save_connection(
+    store(
         state,
         NewConnection {
             integration,
             connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
-            vouched_config,
+            vouched_config: vouched.config,
             metadata: Default::default(),
-            end_user,
+            end_user: vouched.end_user,
             tags: Default::default(),
+            webhook_url_override: vouched.webhook_url_override,
         },
     )
     .await
+}
+
+/// Stores an authorization (an end user's flow, or an import) and announces it: the creation
+/// or override event (`events`), after the write.
+async fn store(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
+    let (integration, connection_id) = (new.integration.key.clone(), new.connection_id.clone());
+    let stored = save_connection(state, new).await?;
+    crate::events::connection_stored(state, &integration, &connection_id, stored).await;
+    Ok(stored)
+}
+
+/// The `stored` activity entry's message.
+fn stored_message(stored: Upsert) -> &'static str {
+    match stored {
+        Upsert::Created => "Connection created.",
+        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
+    }
 }

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use url::Url;
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected};
+use super::{store_obtained, Connected, Vouched};
 use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
-use crate::store::{EnvironmentSettings, OAuthSession, Upsert};
+use crate::store::{EnvironmentSettings, OAuthSession};
 use crate::AppState;
 
 /// Starts a browser flow for `integration`: where to send the browser. `origin` is the page
@@ -76,6 +76,7 @@ pub async fn start(
                 expires_at: now + state.config.oauth_session_ttl,
                 result_nonce_hash: request.result_nonce_hash.clone(),
                 end_user: caller.end_user.clone(),
+                webhook_url_override: caller.webhook_url_override.clone(),
             };
             state.store.put_oauth_session(&session).await?;
             attempt
@@ -222,16 +223,15 @@ async fn complete(
         &integration,
         &session.connection_id,
         obtained,
-        session.vouched_config,
-        session.end_user,
+        Vouched {
+            config: session.vouched_config,
+            end_user: session.end_user,
+            webhook_url_override: session.webhook_url_override,
+        },
     )
     .await
     .map_err(as_outcome)?;
-    let what = match stored {
-        Upsert::Created => "Connection created.",
-        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
-    };
-    attempt.info(state, "stored", what).await;
+    attempt.info(state, "stored", super::stored_message(stored)).await;
     Ok(Connected {
         integration: integration.key,
         connection_id: session.connection_id,

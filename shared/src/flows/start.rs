@@ -53,6 +53,8 @@ pub struct Caller {
     /// The connect session's `connection_config` defaults for this integration. They win over
     /// values from the browser: the team's backend set them.
     pub config_defaults: ConnectionConfig,
+    /// The connect session's `webhook_url_override`, stored on the connection.
+    pub webhook_url_override: Option<String>,
 }
 
 impl Caller {
@@ -110,6 +112,7 @@ pub async fn authenticate(
         connection_id: requested_id.unwrap_or_else(ConnectionId::generate),
         end_user: None,
         config_defaults: ConnectionConfig::default(),
+        webhook_url_override: None,
     })
 }
 

@@ -3,7 +3,7 @@
 //! provider, and stored only when the provider accepted them.
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected};
+use super::{store_obtained, Connected, Vouched};
 use crate::auth::{ModeContext, Submission};
 use crate::domain::{AuthMode, IntegrationKey};
 use crate::error::Error;
@@ -37,16 +37,19 @@ pub async fn submit(
             };
             let obtained = scheme.submit(&cx, submission).await?;
             attempt.info(state, "verified", obtained.note.clone()).await;
-            store_obtained(
+            let stored = store_obtained(
                 state,
                 &integration,
                 &caller.connection_id,
                 obtained,
-                vouched_config.clone(),
-                caller.end_user.clone(),
+                Vouched {
+                    config: vouched_config.clone(),
+                    end_user: caller.end_user.clone(),
+                    webhook_url_override: caller.webhook_url_override.clone(),
+                },
             )
             .await?;
-            attempt.info(state, "stored", "Connection stored.").await;
+            attempt.info(state, "stored", super::stored_message(stored)).await;
             Ok(Connected {
                 integration: integration.key.clone(),
                 connection_id: caller.connection_id.clone(),

@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::Error;
-use crate::store::StoreError;
+use crate::store::{StoreError, WebhookEvent};
 
 /// The longest delay a job can be enqueued with (SQS's `DelaySeconds` limit).
 pub const MAX_DELAY: Duration = Duration::minutes(15);
@@ -28,6 +28,8 @@ pub enum Job {
     PurgeIntegration(Purge),
     /// Renew one connection the scheduler found due (`jobs::refresh`).
     RefreshConnection(RefreshJob),
+    /// One attempt of an auth webhook delivery (`events::delivery`).
+    DeliverWebhook(WebhookDelivery),
 }
 
 impl Job {
@@ -46,6 +48,7 @@ impl Job {
         match self {
             Job::PurgeIntegration(p) => format!("purge_integration {} shard {:?}", p.integration, p.shard),
             Job::RefreshConnection(r) => format!("refresh_connection {} ({})", r.integration, r.provider),
+            Job::DeliverWebhook(d) => format!("deliver_webhook {} attempt {}", d.id, d.attempt),
         }
     }
 }
@@ -79,7 +82,7 @@ impl From<JobError> for Error {
 /// Where jobs go.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    /// Enqueues `jobs`, each to be run no earlier than `delay` (clamped to `MAX_DELAY`) after
+    /// Enqueues `jobs`, each to be run no earlier than `delay` (clamped to 0..=`MAX_DELAY`) after
     /// `now` (the caller's clock: `AppState::clock`). All or an error; on an error some may
     /// have been enqueued, which at-least-once jobs tolerate.
     async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError>;
@@ -115,4 +118,29 @@ pub struct RefreshJob {
     pub integration: IntegrationKey,
     pub connection_id: ConnectionId,
     pub provider: String,
+}
+
+/// One attempt of an auth webhook delivery. The body is rendered once, when the event happens,
+/// and sent byte for byte on every attempt; where it goes is decided at each attempt from the
+/// settings and the connection as they are then (`events::destination`). It names the
+/// connection and carries what the receiver gets — ids, the end user, tags — never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// The delivery's id (`Latchkey-Webhook-Id`), the same on every attempt: receivers drop
+    /// duplicates by it. Also the `attempt_id` of its activity entries.
+    pub id: String,
+    pub event: WebhookEvent,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    /// The JSON body, as signed.
+    pub body: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Not to be attempted before (a retry's wait may be longer than the queue's `MAX_DELAY`).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_before: Option<OffsetDateTime>,
 }

@@ -138,6 +138,11 @@ pub struct ConnectionRecord {
     /// The connection's active problems (a failed refresh), cleared when it works again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ConnectionProblem>,
+    /// Where this connection's auth webhooks go instead of the environment's `webhook_url`:
+    /// set by the team's backend (connect session, import, `PATCH /connections`), never by an
+    /// end user. Kept across re-authorizations that do not name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
     /// The state of a refresh that failed, until one succeeds or the connection is authorized
     /// again (`connections::refresh`): what failed, how often, and when the provider may be
     /// asked again.
@@ -238,6 +243,9 @@ impl ConnectionRecord {
         if self.last_read_at.is_none() {
             self.last_read_at = previous.last_read_at;
         }
+        if self.webhook_url_override.is_none() {
+            self.webhook_url_override = previous.webhook_url_override.clone();
+        }
         self
     }
 
@@ -327,6 +335,9 @@ pub struct OAuthSession {
     /// The end user of the connect session that started the flow, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<serde_json::Value>,
+    /// The connect session's `webhook_url_override`, stored on the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -419,6 +430,9 @@ pub struct ConnectSession {
     /// Set for a reconnect session: the one connection it may re-authorize.
     #[serde(default)]
     pub reconnect: Option<(IntegrationKey, ConnectionId)>,
+    /// Where the auth webhooks of the connections it makes go (validated when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -436,13 +450,62 @@ pub struct AuthResult {
 }
 
 /// Environment-level settings changed at run time through the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSettings {
     #[serde(default)]
     pub hmac_enabled: bool,
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// Where auth webhooks go; `None` = none are sent (but to connections'
+    /// `webhook_url_override`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    /// Which auth webhooks are sent.
+    #[serde(default = "WebhookEvent::all")]
+    pub webhook_events: Vec<WebhookEvent>,
+}
+
+impl Default for EnvironmentSettings {
+    fn default() -> Self {
+        Self {
+            hmac_enabled: false,
+            allowed_origins: Vec::new(),
+            webhook_url: None,
+            webhook_events: WebhookEvent::all(),
+        }
+    }
+}
+
+/// An auth webhook the environment may send: a connection created, re-authorized (override),
+/// its refresh failed, or it works again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    Creation,
+    Override,
+    RefreshFailed,
+    RefreshRecovered,
+}
+
+impl WebhookEvent {
+    pub fn all() -> Vec<WebhookEvent> {
+        vec![
+            WebhookEvent::Creation,
+            WebhookEvent::Override,
+            WebhookEvent::RefreshFailed,
+            WebhookEvent::RefreshRecovered,
+        ]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookEvent::Creation => "creation",
+            WebhookEvent::Override => "override",
+            WebhookEvent::RefreshFailed => "refresh_failed",
+            WebhookEvent::RefreshRecovered => "refresh_recovered",
+        }
+    }
 }
 
 /// A job in the local, store-backed queue (`jobs::local`). The body is the job's JSON, which

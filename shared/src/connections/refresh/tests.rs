@@ -131,6 +131,7 @@ impl Stack {
                 metadata: Map::new(),
                 end_user: None,
                 tags: Map::new(),
+                webhook_url_override: None,
             },
         )
         .await
@@ -279,6 +280,7 @@ async fn a_short_token_is_refreshed_in_the_second_half_of_its_life_only() {
             metadata: Map::new(),
             end_user: None,
             tags: Map::new(),
+            webhook_url_override: None,
         },
     )
     .await

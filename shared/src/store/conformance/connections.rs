@@ -18,6 +18,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     live_integration(store, &key).await;
     let mut first = connection(&key, "alice");
     first.metadata = json!({"crm_id": "42"}).as_object().unwrap().clone();
+    first.webhook_url_override = Some("https://hooks.example.com/alice".into());
     assert_eq!(store.upsert_connection(&first).await.unwrap(), (Upsert::Created, 1));
     let stored = store
         .get_connection(&first.integration, &first.connection_id)
@@ -31,6 +32,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     );
     assert_eq!(stored.expires_at, first.expires_at);
     assert_eq!(stored.has_refresh_token, first.has_refresh_token);
+    assert_eq!(stored.webhook_url_override, first.webhook_url_override);
 
     let mut second = connection(&key, "alice");
     second.credentials = Sealed(vec![7; 40]);
@@ -49,6 +51,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
         stored.metadata, first.metadata,
         "what the new write does not name is kept"
     );
+    assert_eq!(stored.webhook_url_override, first.webhook_url_override);
 
     let other = IntegrationKey::parse(unique("other")).unwrap();
     assert_eq!(store.get_connection(&other, &first.connection_id).await.unwrap(), None);

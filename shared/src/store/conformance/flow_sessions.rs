@@ -25,6 +25,7 @@ fn session(state: &str) -> OAuthSession {
         expires_at: now() + Duration::minutes(10),
         result_nonce_hash: None,
         end_user: None,
+        webhook_url_override: Some("https://hooks.example.com/u1".into()),
     }
 }
 
@@ -65,6 +66,7 @@ pub async fn connect_sessions_are_found_by_token_hash(store: &dyn Store) {
             IntegrationKey::parse("github").unwrap(),
             ConnectionId::parse("c1").unwrap(),
         )),
+        webhook_url_override: Some("https://hooks.example.com/c1".into()),
         created_at: now(),
         expires_at: now() + Duration::minutes(30),
     };

@@ -96,6 +96,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         last_read_at: None,
         errors: Vec::new(),
         refresh_failure: None,
+        webhook_url_override: None,
     }
 }
 

@@ -12,6 +12,8 @@ pub async fn settings_default_and_round_trip(store: &dyn Store) {
     let changed = EnvironmentSettings {
         hmac_enabled: !before.hmac_enabled,
         allowed_origins: vec!["https://app.example.com".into()],
+        webhook_url: Some("https://hooks.example.com/latchkey?team=7".into()),
+        webhook_events: vec![WebhookEvent::Creation, WebhookEvent::RefreshFailed],
     };
     store.put_settings(&changed).await.unwrap();
     assert_eq!(store.get_settings().await.unwrap(), changed);

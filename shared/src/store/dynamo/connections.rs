@@ -46,6 +46,9 @@ struct Rest {
     has_refresh_token: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refresh_failure: Option<RefreshFailure>,
+    /// Where its webhooks go instead of the environment's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url_override: Option<String>,
 }
 
 /// The record of a connection item (`None` fields of the item are corrupt).
@@ -81,6 +84,7 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         last_read_at: number(LAST_READ).map(keys::from_ms),
         errors: view.errors,
         refresh_failure: rest.refresh_failure,
+        webhook_url_override: rest.webhook_url_override,
     })
 }
 
@@ -101,6 +105,7 @@ impl DynamoStore {
             last_fetched_at: record.last_fetched_at,
             has_refresh_token: record.has_refresh_token,
             refresh_failure: record.refresh_failure.clone(),
+            webhook_url_override: record.webhook_url_override.clone(),
         };
         let placement = ConnectionPlacement {
             id: &record.id,

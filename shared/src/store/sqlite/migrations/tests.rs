@@ -52,6 +52,7 @@ fn rows() -> Rows {
             expires_at: now + Duration::minutes(10),
             result_nonce_hash: None,
             end_user: None,
+            webhook_url_override: None,
         },
         connect: ConnectSession {
             token_hash: "aa".repeat(32),
@@ -60,6 +61,7 @@ fn rows() -> Rows {
             allowed_integrations: None,
             integrations_config_defaults: Default::default(),
             reconnect: None,
+            webhook_url_override: None,
             created_at: now,
             expires_at: now + Duration::minutes(30),
         },
@@ -83,6 +85,7 @@ fn rows() -> Rows {
         settings: EnvironmentSettings {
             hmac_enabled: true,
             allowed_origins: vec!["https://app.example.com".into()],
+            ..Default::default()
         },
         connection,
     }
