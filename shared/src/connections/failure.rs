@@ -16,7 +16,8 @@
 //!
 //! A successful refresh or a re-authorization clears both. The two places where a connection's
 //! state changes for its owner — `record_failure` (a refusal) and `record_recovery` (the first
-//! success after one) — are the ones auth webhooks hang off.
+//! success after one) — emit the `refresh_failed` and `refresh_recovered` auth webhooks
+//! (`events`). An unavailable provider emits none: nothing is wrong with the connection.
 
 use time::{Duration, OffsetDateTime};
 
@@ -24,6 +25,7 @@ use super::connection_not_found;
 use crate::activity::Attempt;
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorCode};
+use crate::events::{self, ConnectionEvent};
 use crate::store::{ConnectionProblem, ConnectionRecord, FailureKind, RefreshFailure, StoreError};
 use crate::time_fmt::rfc3339;
 use crate::AppState;
@@ -104,30 +106,17 @@ pub fn answer_held_off(
     force: bool,
     now: OffsetDateTime,
 ) -> Result<(ConnectionRecord, Credentials), Error> {
-    let cause = &failure.cause;
-    match (failure.kind, failure.next_attempt_at) {
-        (FailureKind::Refused, Some(next)) => Err(Error::provider(
-            false,
-            ErrorCode::ConnectionRefreshBackoff,
-            format!(
-                "Refreshing this connection failed: the provider refused ({cause}). Latchkey asks again after {}; force_refresh=true asks now. If it keeps refusing, the connection must be authorized again.",
-                rfc3339(next)
-            ),
-        )),
-        (FailureKind::Refused, None) => Err(Error::provider(
-            false,
-            ErrorCode::ConnectionRefreshExhausted,
-            format!(
-                "Refreshing this connection was refused {} times in a row (last: {cause}); Latchkey stopped asking. Authorize the connection again, or retry with force_refresh=true.",
-                failure.attempts
-            ),
-        )),
-        (FailureKind::Unavailable, next) => {
+    match failure.kind {
+        FailureKind::Refused => Err(refused(failure)),
+        FailureKind::Unavailable => {
             let valid = credentials.expires_at().is_none_or(|t| now < t);
             if valid && !force {
                 return Ok((record, credentials));
             }
-            let retry = next.map(|t| format!(" Latchkey retries after {}.", rfc3339(t)));
+            let cause = &failure.cause;
+            let retry = failure
+                .next_attempt_at
+                .map(|t| format!(" Latchkey retries after {}.", rfc3339(t)));
             Err(Error::provider(
                 true,
                 ErrorCode::ProviderUnavailable,
@@ -137,6 +126,30 @@ pub fn answer_held_off(
                 ),
             ))
         }
+    }
+}
+
+/// What a refused connection answers while `failure` holds the provider off (HTTP 424), and
+/// what its `refresh_failed` webhook says: backing off until the next attempt, or given up.
+pub fn refused(failure: &RefreshFailure) -> Error {
+    let cause = &failure.cause;
+    match failure.next_attempt_at {
+        Some(next) => Error::provider(
+            false,
+            ErrorCode::ConnectionRefreshBackoff,
+            format!(
+                "Refreshing this connection failed: the provider refused ({cause}). Latchkey asks again after {}; force_refresh=true asks now. If it keeps refusing, the connection must be authorized again.",
+                rfc3339(next)
+            ),
+        ),
+        None => Error::provider(
+            false,
+            ErrorCode::ConnectionRefreshExhausted,
+            format!(
+                "Refreshing this connection was refused {} times in a row (last: {cause}); Latchkey stopped asking. Authorize the connection again, or retry with force_refresh=true.",
+                failure.attempts
+            ),
+        ),
     }
 }
 
@@ -193,8 +206,11 @@ async fn write_failure(
 }
 
 /// A refresh of `seen` was refused: records it (the failure with its backoff, and the problem
-/// in `errors`) and the attempt's `failed` activity entry. The one place a connection's refresh
-/// fails for good — what its owner must hear about.
+/// in `errors`) and the attempt's `failed` activity entry, and emits the `refresh_failed` auth
+/// webhook (`operation: "refresh"`, `success: false`, `error` as a read of the connection now
+/// answers: `connection_refresh_backoff` or `connection_refresh_exhausted`). The one place a
+/// connection's refresh fails for good — what its owner must hear about. A failure that lost to
+/// a new authorization (`Superseded`) announces nothing: that authorization's `override` does.
 pub async fn record_failure(
     state: &AppState,
     seen: &ConnectionRecord,
@@ -224,6 +240,10 @@ pub async fn record_failure(
     attempt
         .failed_with(state, &cause, format!("{}{what}", error.for_operator()))
         .await;
+    if let Recorded::Written(record) = &recorded {
+        let failure = record.refresh_failure.as_ref().expect("a failure was just written");
+        events::emit(state, ConnectionEvent::refresh_failed(record, &refused(failure))).await;
+    }
     Ok(recorded)
 }
 
@@ -250,8 +270,9 @@ pub async fn record_unavailable(
 }
 
 /// The first successful refresh after `cleared`, a refusal: the connection works again. The
-/// one place a failed connection recovers — what its owner must hear about. (The refresh's own
-/// entry is written by the refresh path; this adds the recovery.)
+/// one place a failed connection recovers — what its owner must hear about: records it and emits
+/// the `refresh_recovered` auth webhook (`operation: "refresh"`, `success: true`). (The
+/// refresh's own entry is written by the refresh path; this adds the recovery.)
 pub async fn record_recovery(state: &AppState, record: &ConnectionRecord, cleared: &RefreshFailure, attempt: &Attempt) {
     tracing::info!(integration = %record.integration, "a connection whose refresh was refused works again");
     attempt
@@ -266,6 +287,7 @@ pub async fn record_recovery(state: &AppState, record: &ConnectionRecord, cleare
             ),
         )
         .await;
+    events::emit(state, ConnectionEvent::refresh_recovered(record)).await;
 }
 
 /// The code the activity entry of a failed refresh carries: what the provider or the
