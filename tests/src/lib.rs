@@ -15,8 +15,8 @@ pub mod fault;
 pub mod local_peer;
 pub mod oidc;
 pub mod provider;
-pub mod served;
 pub mod receiver;
+pub mod served;
 pub mod wire;
 
 pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};

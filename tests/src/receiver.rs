@@ -202,7 +202,10 @@ pub fn assert_signed(app: &TestApp, d: &Delivery) {
     let now = app.now_unix();
     assert!(nango_signature_valid(key, d), "X-Nango-Hmac-Sha256 of {}", d.body);
     assert!(latchkey_signature_valid(key, d, now), "Latchkey-Signature");
-    assert!(!latchkey_signature_valid(key, d, now + 301), "a replay after the window");
+    assert!(
+        !latchkey_signature_valid(key, d, now + 301),
+        "a replay after the window"
+    );
     let changed = Delivery {
         body: format!("{} ", d.body),
         ..d.clone()

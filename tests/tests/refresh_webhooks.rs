@@ -20,7 +20,11 @@ async fn connected(id: &str) -> (TestApp, WebhookReceiver, FaultPeer) {
     let app = spawn_webhook_app().await;
     let receiver = WebhookReceiver::start().await;
     let (status, v) = app
-        .backend(Method::PATCH, "/environment", Some(&json!({"webhook_url": receiver.url})))
+        .backend(
+            Method::PATCH,
+            "/environment",
+            Some(&json!({"webhook_url": receiver.url})),
+        )
         .await;
     assert_eq!(status, 200, "{v}");
     let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
@@ -52,9 +56,7 @@ fn common(id: &str) -> Value {
 }
 
 fn with(mut base: Value, extra: Value) -> Value {
-    base.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
+    base.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
     base
 }
 
@@ -76,8 +78,7 @@ fn assert_refresh_failed(app: &TestApp, delivery: &latchkey_tests::Delivery, id:
 
 /// The connection's activity entries of `operation`: (event, error_code).
 async fn entries(app: &TestApp, id: &str, operation: &str) -> Vec<(String, String)> {
-    app
-        .activity(Some(id))
+    app.activity(Some(id))
         .await
         .into_iter()
         .filter(|e| e["operation"] == operation)

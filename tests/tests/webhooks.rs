@@ -6,9 +6,7 @@
 //! their answer; URLs refused when set and addresses refused when connected to.
 
 use latchkey_tests::receiver::{assert_signed, signing_key, spawn_webhook_app, Reply};
-use latchkey_tests::{
-    assert_no_secret, oidc_peer, spawn_app, Browser, ProviderApi, TestApp, WebhookReceiver,
-};
+use latchkey_tests::{assert_no_secret, oidc_peer, spawn_app, Browser, ProviderApi, TestApp, WebhookReceiver};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -310,7 +308,10 @@ async fn a_receiver_that_fails_twice_then_succeeds_gets_one_success_and_every_at
     assert!(activity[1].1.starts_with("Attempt 1: HTTP 500"), "{activity:?}");
     assert!(activity[2].1.starts_with("Attempt 2: HTTP 503"), "{activity:?}");
     assert!(activity[3].1.starts_with("Attempt 3: HTTP 200"), "{activity:?}");
-    assert_no_secret(&format!("{activity:?}"), &[&receiver.url, signing_key(&app), "good-key"]);
+    assert_no_secret(
+        &format!("{activity:?}"),
+        &[&receiver.url, signing_key(&app), "good-key"],
+    );
 }
 
 #[tokio::test]
