@@ -88,22 +88,10 @@ async fn stack(
             expires_at: Some(clock.now() + Duration::hours(1)),
             raw: raw.as_object().unwrap().clone().into(),
         };
-        save_connection(
-            &state,
-            NewConnection {
-                integration: &integration,
-                connection_id: &ConnectionId::parse(format!("user-{i}")).unwrap(),
-                credentials: &credentials,
-                connection_config: Default::default(),
-                vouched_config: Default::default(),
-                metadata: Default::default(),
-                end_user: None,
-                tags: Default::default(),
-                webhook_url_override: None,
-            },
-        )
-        .await
-        .unwrap();
+        let connection_id = ConnectionId::parse(format!("user-{i}")).unwrap();
+        save_connection(&state, NewConnection::bare(&integration, &connection_id, &credentials))
+            .await
+            .unwrap();
     }
     (state, clock)
 }

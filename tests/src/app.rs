@@ -304,6 +304,20 @@ impl TestApp {
         (status, response.json().await.unwrap())
     }
 
+    /// Reads the connection, asserting the read fails with `status` and error `code`; the body.
+    pub async fn assert_read_fails(
+        &self,
+        integration: &str,
+        connection_id: &str,
+        query: &str,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let (got, body) = self.read_connection(integration, connection_id, query).await;
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+        body
+    }
+
     /// Activity entries (`GET /logs`) for a connection id, or all when `None`; newest first.
     pub async fn activity(&self, connection_id: Option<&str>) -> Vec<Value> {
         let path = match connection_id {

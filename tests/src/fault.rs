@@ -59,6 +59,17 @@ impl FaultPeer {
         Self::serve(None, Some(token_url.to_owned())).await
     }
 
+    /// A forwarding peer in front of oidc-provider's token endpoint, and integration `key` of
+    /// `app` on a fresh oidc-provider client whose token requests go through it.
+    pub async fn in_front_of_oidc(app: &crate::TestApp, key: &str) -> (FaultPeer, OAuthClient) {
+        let fault = Self::forwarding(&format!("{}/token", crate::oidc_peer().issuer)).await;
+        let client = crate::oidc_peer()
+            .register_client(&app.callback_url(), "client_secret_post")
+            .await;
+        app.create_integration(key, &fault.client(&client)).await;
+        (fault, client)
+    }
+
     async fn serve(fault: Option<Fault>, forward_to: Option<String>) -> FaultPeer {
         let state = Arc::new(PeerState {
             fault: Mutex::new(fault),

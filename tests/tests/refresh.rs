@@ -231,12 +231,8 @@ async fn a_lease_holder_that_dies_mid_refresh_holds_readers_off_until_its_lease_
     // Other readers wait for it (moving Latchkey's clock, not taking time), then give up with a
     // retryable error rather than refresh beside it.
     app.clock.set_virtual_waits(true);
-    let (status, body) = app.read_connection(KEY, "frank", "").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (503, Some("service_unavailable")),
-        "{body}"
-    );
+    app.assert_read_fails(KEY, "frank", "", 503, "service_unavailable")
+        .await;
     // Its lease ends: the next reader refreshes.
     app.clock.advance(Duration::seconds(60));
     let (token, _) = app.tokens(KEY, "frank", "").await;

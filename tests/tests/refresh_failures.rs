@@ -18,11 +18,7 @@ const KEY: &str = "idp";
 /// A stack whose integration's token endpoint is a fault peer forwarding to oidc-provider, with
 /// connection `id` connected through it.
 async fn connected(app: TestApp, id: &str) -> (TestApp, FaultPeer, latchkey_tests::OAuthClient) {
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration(KEY, &fault.client(&client)).await;
+    let (fault, client) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, id, id).await;
     (app, fault, client)
 }
@@ -56,12 +52,7 @@ async fn unavailable_provider(fault: Fault, cause: &str) {
     assert_eq!(failed[0]["error_code"], cause, "{failed:?}");
     // Expired, still failing: a clear retryable error, never the dead token.
     app.clock.advance(Duration::minutes(11));
-    let (status, body) = app.read_connection(KEY, "c", "").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (502, Some("provider_unavailable")),
-        "{body}"
-    );
+    let body = app.assert_read_fails(KEY, "c", "", 502, "provider_unavailable").await;
     assert_no_secret(&body.to_string(), &[&before, refresh.as_deref().unwrap()]);
     // The provider is back: the next read after the wait refreshes.
     fault_peer.set(None);
@@ -96,26 +87,22 @@ async fn a_revoked_grant_is_a_424_with_its_error_listed_until_the_connection_is_
     oidc_peer().revoke(&client, refresh_token.as_deref().unwrap()).await;
     app.clock.advance(Duration::minutes(61));
 
-    let (status, body) = app.read_connection(KEY, "r", "").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (424, Some("connection_refresh_backoff")),
-        "{body}"
-    );
+    let body = app
+        .assert_read_fails(KEY, "r", "", 424, "connection_refresh_backoff")
+        .await;
     assert!(
         body["error"]["message"].as_str().unwrap().contains("invalid_grant"),
         "{body}"
     );
     let failed = refresh_activity(&app, "r").await;
     assert_eq!(failed[0]["error_code"], "invalid_grant", "{failed:?}");
-    let list: Value = app
-        .bearer(Method::GET, &format!("/connections?connectionId=r&integrationId={KEY}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, list) = app
+        .backend(
+            Method::GET,
+            &format!("/connections?connectionId=r&integrationId={KEY}"),
+            None,
+        )
+        .await;
     assert_eq!(
         list["connections"][0]["errors"],
         json!([{"type": "refresh", "log_id": failed[0]["attempt_id"]}]),
@@ -123,11 +110,8 @@ async fn a_revoked_grant_is_a_424_with_its_error_listed_until_the_connection_is_
     );
     let hits = fault.hits();
     for _ in 0..3 {
-        let (status, body) = app.read_connection(KEY, "r", "").await;
-        assert_eq!(
-            (status, body["error"]["code"].as_str()),
-            (424, Some("connection_refresh_backoff"))
-        );
+        app.assert_read_fails(KEY, "r", "", 424, "connection_refresh_backoff")
+            .await;
     }
     assert_eq!(fault.hits(), hits, "backing off: the provider is not asked");
     let (status, _) = app.read_connection(KEY, "r", "&force_refresh=true").await;

@@ -27,11 +27,7 @@ async fn connected(id: &str) -> (TestApp, WebhookReceiver, FaultPeer) {
         )
         .await;
     assert_eq!(status, 200, "{v}");
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration(KEY, &fault.client(&client)).await;
+    let (fault, _) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, id, id).await;
     let (status, v) = app
         .backend(
@@ -97,12 +93,8 @@ async fn a_refused_refresh_on_read_sends_refresh_failed_and_the_next_success_ref
     // The provider refuses: the read answers 424, and the webhook says what reads now answer.
     fault.set(Some(Fault::ErrorIn200));
     app.clock.advance(Duration::minutes(61));
-    let (status, body) = app.read_connection(KEY, "w", "").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (424, Some("connection_refresh_backoff")),
-        "{body}"
-    );
+    app.assert_read_fails(KEY, "w", "", 424, "connection_refresh_backoff")
+        .await;
     let got = receiver.until(&app, 2).await;
     assert_refresh_failed(&app, &got[1], "w", "connection_refresh_backoff");
     assert_no_secret(&got[1].body, &[&before, refresh_token.as_deref().unwrap()]);

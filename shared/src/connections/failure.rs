@@ -21,7 +21,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::connection_not_found;
+use super::stored_connection;
 use crate::activity::Attempt;
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorCode};
@@ -189,11 +189,7 @@ async fn write_failure(
             Err(StoreError::Conflict) => {}
             Err(e) => return Err(e.into()),
         }
-        let latest = state
-            .store
-            .get_connection(&seen.integration, &seen.connection_id)
-            .await?
-            .ok_or_else(|| connection_not_found(&seen.integration, &seen.connection_id))?;
+        let latest = stored_connection(state, &seen.integration, &seen.connection_id).await?;
         if latest.credentials != seen.credentials {
             return Ok(Recorded::Superseded(latest));
         }
@@ -217,15 +213,7 @@ pub async fn record_failure(
     error: &Error,
     attempt: &Attempt,
 ) -> Result<Recorded, Error> {
-    let now = state.clock.now();
-    let cause = cause_of(error);
-    let failure = next_failure(
-        seen.refresh_failure.as_ref(),
-        FailureKind::Refused,
-        now,
-        &cause,
-        &attempt.id,
-    );
+    let (failure, cause) = one_more(state, seen, FailureKind::Refused, error, attempt);
     let problem = ConnectionProblem {
         kind: REFRESH_PROBLEM.into(),
         log_id: attempt.id.clone(),
@@ -255,15 +243,7 @@ pub async fn record_unavailable(
     error: &Error,
     attempt: &Attempt,
 ) -> Result<Recorded, Error> {
-    let now = state.clock.now();
-    let cause = cause_of(error);
-    let failure = next_failure(
-        seen.refresh_failure.as_ref(),
-        FailureKind::Unavailable,
-        now,
-        &cause,
-        &attempt.id,
-    );
+    let (failure, cause) = one_more(state, seen, FailureKind::Unavailable, error, attempt);
     let recorded = write_failure(state, seen, failure, None).await?;
     attempt.failed_with(state, &cause, error.for_operator()).await;
     Ok(recorded)
@@ -288,6 +268,25 @@ pub async fn record_recovery(state: &AppState, record: &ConnectionRecord, cleare
         )
         .await;
     events::emit(state, ConnectionEvent::refresh_recovered(record)).await;
+}
+
+/// The failure state `seen` has after `error`, one more of `kind` now, and the cause it records.
+fn one_more(
+    state: &AppState,
+    seen: &ConnectionRecord,
+    kind: FailureKind,
+    error: &Error,
+    attempt: &Attempt,
+) -> (RefreshFailure, String) {
+    let cause = cause_of(error);
+    let failure = next_failure(
+        seen.refresh_failure.as_ref(),
+        kind,
+        state.clock.now(),
+        &cause,
+        &attempt.id,
+    );
+    (failure, cause)
 }
 
 /// The code the activity entry of a failed refresh carries: what the provider or the

@@ -38,6 +38,27 @@ pub struct NewConnection<'a> {
     pub webhook_url_override: Option<String>,
 }
 
+impl<'a> NewConnection<'a> {
+    /// Credentials alone: no connection config, metadata, end user, tags or webhook override.
+    pub fn bare(
+        integration: &'a IntegrationRecord,
+        connection_id: &'a ConnectionId,
+        credentials: &'a Credentials,
+    ) -> Self {
+        Self {
+            integration,
+            connection_id,
+            credentials,
+            connection_config: Default::default(),
+            vouched_config: Default::default(),
+            metadata: Map::new(),
+            end_user: None,
+            tags: Map::new(),
+            webhook_url_override: None,
+        }
+    }
+}
+
 fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
 }
@@ -154,6 +175,19 @@ pub async fn read_connection(
     Ok((record, credentials))
 }
 
+/// The connection as stored now (no open, no recorded read); `not_found` when it is gone.
+pub(crate) async fn stored_connection(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+) -> Result<ConnectionRecord, Error> {
+    state
+        .store
+        .get_connection(integration, connection_id)
+        .await?
+        .ok_or_else(|| connection_not_found(integration, connection_id))
+}
+
 /// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
 /// conditional write on its version, read again and retried when a concurrent write won — so
 /// a refresh or re-authorization running at the same time is never overwritten. An edit that
@@ -166,11 +200,7 @@ pub async fn edit_connection(
 ) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
-        let mut record = state
-            .store
-            .get_connection(integration, connection_id)
-            .await?
-            .ok_or_else(|| connection_not_found(integration, connection_id))?;
+        let mut record = stored_connection(state, integration, connection_id).await?;
         let version = record.version;
         edit(&mut record)?;
         record.updated_at = state.clock.now();
@@ -307,11 +337,7 @@ pub async fn write_metadata(
         merged
     };
     for id in connection_ids {
-        let record = state
-            .store
-            .get_connection(integration, id)
-            .await?
-            .ok_or_else(|| connection_not_found(integration, id))?;
+        let record = stored_connection(state, integration, id).await?;
         limits::check("metadata", &merged(&record), limits::METADATA)?;
     }
     for id in connection_ids {

@@ -31,7 +31,7 @@ use time::OffsetDateTime;
 
 use super::failure::{self, Recorded};
 use super::lease::{Lease, Waiting};
-use super::{connection_not_found, open_credentials, read_connection, seal_credentials};
+use super::{connection_not_found, open_credentials, read_connection, seal_credentials, stored_connection};
 use crate::activity::Attempt;
 use crate::auth::{self, ModeContext, Obtained};
 use crate::credentials::Credentials;
@@ -117,11 +117,7 @@ pub async fn read_fresh_connection(
         if !waiting.next(state).await {
             return gave_up_waiting(record, credentials, ask, state.clock.now());
         }
-        let latest = state
-            .store
-            .get_connection(integration, connection_id)
-            .await?
-            .ok_or_else(|| connection_not_found(integration, connection_id))?;
+        let latest = stored_connection(state, integration, connection_id).await?;
         if latest.version != record.version {
             credentials = open_credentials(state, &latest).await?;
             record = latest;
@@ -264,11 +260,7 @@ fn answer(done: Done, ask: Ask, now: OffsetDateTime) -> Result<(ConnectionRecord
 /// Under the lease: read again, decide again, and refresh if still needed.
 async fn under_lease(state: &AppState, lease: &Lease, trigger: Trigger) -> Result<Done, Broken> {
     let now = state.clock.now();
-    let latest = state
-        .store
-        .get_connection(&lease.integration, &lease.connection_id)
-        .await?
-        .ok_or_else(|| connection_not_found(&lease.integration, &lease.connection_id))?;
+    let latest = stored_connection(state, &lease.integration, &lease.connection_id).await?;
     let credentials = open_credentials(state, &latest).await?;
     let why = match trigger {
         Trigger::Read(ask) => match need(state, &latest, &credentials, ask, now) {
@@ -467,11 +459,7 @@ async fn write_fresh(
         Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
-    let latest = state
-        .store
-        .get_connection(&seen.integration, &seen.connection_id)
-        .await?
-        .ok_or_else(|| connection_not_found(&seen.integration, &seen.connection_id))?;
+    let latest = stored_connection(state, &seen.integration, &seen.connection_id).await?;
     if latest.credentials == blob && blob != seen.credentials {
         // Our write landed; only its answer was lost.
         let cleared = base.refresh_failure.clone();

@@ -112,27 +112,23 @@ impl Stack {
         self.authorize(name, "at-0", "rt-0").await;
     }
 
-    /// A (new) authorization of `name` with these tokens.
+    /// A (new) authorization of `name` with these tokens, expiring in an hour.
     pub async fn authorize(&self, name: &str, access: &str, refresh: &str) {
+        self.authorize_for(name, access, refresh, Duration::hours(1)).await;
+    }
+
+    /// A (new) authorization of `name` with these tokens, expiring after `lifetime`.
+    pub async fn authorize_for(&self, name: &str, access: &str, refresh: &str, lifetime: Duration) {
         let credentials = Credentials::OAuth2 {
             access_token: AccessToken::new(access),
             refresh_token: Some(RefreshToken::new(refresh)),
-            expires_at: Some(self.clock.now().replace_nanosecond(0).unwrap() + Duration::hours(1)),
+            expires_at: Some(self.clock.now().replace_nanosecond(0).unwrap() + lifetime),
             raw: Default::default(),
         };
+        let connection_id = id(name);
         save_connection(
             &self.state,
-            NewConnection {
-                integration: &self.integration,
-                connection_id: &id(name),
-                credentials: &credentials,
-                connection_config: Default::default(),
-                vouched_config: Default::default(),
-                metadata: Map::new(),
-                end_user: None,
-                tags: Map::new(),
-                webhook_url_override: None,
-            },
+            NewConnection::bare(&self.integration, &connection_id, &credentials),
         )
         .await
         .unwrap();
@@ -263,28 +259,7 @@ async fn a_response_without_a_refresh_token_keeps_the_old_one() {
 #[tokio::test]
 async fn a_short_token_is_refreshed_in_the_second_half_of_its_life_only() {
     let s = stack().await;
-    let credentials = Credentials::OAuth2 {
-        access_token: AccessToken::new("at-0"),
-        refresh_token: Some(RefreshToken::new("rt-0")),
-        expires_at: Some(s.clock.now().replace_nanosecond(0).unwrap() + Duration::minutes(2)),
-        raw: Default::default(),
-    };
-    save_connection(
-        &s.state,
-        NewConnection {
-            integration: &s.integration,
-            connection_id: &id("short"),
-            credentials: &credentials,
-            connection_config: Default::default(),
-            vouched_config: Default::default(),
-            metadata: Map::new(),
-            end_user: None,
-            tags: Map::new(),
-            webhook_url_override: None,
-        },
-    )
-    .await
-    .unwrap();
+    s.authorize_for("short", "at-0", "rt-0", Duration::minutes(2)).await;
     s.clock.advance(Duration::seconds(50));
     assert_eq!(
         s.tokens("short", false).await.0,
