@@ -2,7 +2,8 @@
 HTTP API (v2) events shaped like real traffic: a named stage, percent-encoded brackets in the
 query, base64 bodies, cookies, comma-joined multi-value headers. The AWS backend is a moto
 server (AWS_ENDPOINT_URL) with the table and the jobs queue as template.yaml declares them; a
-tiny OAuth2 provider answers the token request. The worker gets SQS events built from the
+tiny OAuth2 provider answers the token and refresh requests; the refresh scheduler gets
+EventBridge scheduled events. The worker gets SQS events built from the
 messages the other functions sent, and must report exactly the failed ones; the webhook
 deliveries among them reach an https receiver (its certificate from a test CA the functions
 trust through LATCHKEY_EXTRA_CA_FILE), which checks both signatures with Python's hmac.
@@ -242,7 +243,16 @@ def body_of(resp):
 
 # ------------------------------------------------------------------ a tiny OAuth2 provider
 class Provider:
+    """Answers the code grant (`the-code`) and refresh grants: each refresh token once, rotated,
+    with a 10-minute access token (so the refresh index has it due at once); `refuse` answers
+    `invalid_grant` to refreshes. Counts the refresh grants."""
+
     def __init__(self):
+        provider = self
+        self.refreshes = 0
+        self.refuse = False
+        self.live = {"rt-1"}
+
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
@@ -250,12 +260,19 @@ class Provider:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 form = urllib.parse.parse_qs(self.rfile.read(length).decode())
-                ok = form.get("code") == ["the-code"]
-                body = json.dumps(
-                    {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "token_type": "bearer"}
-                    if ok
-                    else {"error": "invalid_grant"}
-                ).encode()
+                if form.get("grant_type") == ["refresh_token"]:
+                    provider.refreshes += 1
+                    old = (form.get("refresh_token") or [""])[0]
+                    ok = old in provider.live and not provider.refuse
+                    if ok:
+                        provider.live.discard(old)
+                        n = provider.refreshes + 1
+                        provider.live.add(f"rt-{n}")
+                        answer = {"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 600}
+                else:
+                    ok = form.get("code") == ["the-code"]
+                    answer = {"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3600, "token_type": "bearer"}
+                body = json.dumps(answer if ok else {"error": "invalid_grant"}).encode()
                 self.send_response(200 if ok else 400)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -488,6 +505,93 @@ def webhooks_through_worker(admin, conns, worker, receiver, secret_key, signing_
     return {"worker: one webhook delivery (settings, connection, activity; no KMS)": delivery_calls}
 
 
+# ------------------------------------------------------------------ refreshes
+def scheduled_event():
+    """EventBridge's event for a schedule rule, as Lambda receives it."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/latchkey-refresh"],
+        "detail": {},
+    }
+
+
+def refreshes_through_scheduler(conns, scheduler, worker, provider, receiver, secret_key, signing_key, queue_url):
+    """A forced read refreshes at the provider (a 10-minute token: due for renewal at once);
+    the scheduler enqueues it, the worker renews it; refused there, the connection lists the
+    failure and its refresh_failed webhook reaches the receiver; a forced read that succeeds
+    sends refresh_recovered. AWS calls of each."""
+    auth = {"authorization": f"Bearer {secret_key}"}
+    read = lambda query="": conns.invoke(
+        v2_event("GET", "/connections/user-1", query=f"provider_config_key=acme-crm{query}", headers=auth)
+    )
+    before = len(conns.calls()[1])
+    r = read("&force_refresh=true")
+    token = json.loads(body_of(r)).get("credentials", {}).get("access_token") if r["statusCode"] == 200 else None
+    check("connections: force_refresh refreshes at the provider", token == "at-2" and provider.refreshes == 1, f"{token} {body_of(r)[:300]}")
+    wait_for_log(conns, before + 1)
+    on_read = conns.calls()[1][before]
+
+    r = scheduler.invoke(scheduled_event())
+    check("refresh-scheduler: one due connection enqueued", r.get("due") == 1 and r.get("enqueued") == 1, str(r))
+    wait_for_log(scheduler, 1)
+    s_init, s_calls = scheduler.calls()
+    check("refresh-scheduler: opens no credential (no KMS, no key read)", s_init in (None, (0, 0, 0)) and s_calls[0][1:] == (0, 0), f"{s_init} {s_calls}")
+    worker_before = len(worker.calls()[1])
+    failures, batches = drain_to_worker(worker, queue_url)
+    check("worker: the refresh job renewed the connection", failures == [] and batches == 1 and provider.refreshes == 2, f"{failures} {batches} {provider.refreshes}")
+    wait_for_log(worker, worker_before + batches)
+    by_worker = worker.calls()[1][-1]
+    r = read()
+    token = json.loads(body_of(r)).get("credentials", {}).get("access_token") if r["statusCode"] == 200 else None
+    check("connections: the worker's token is the one read", token == "at-3", body_of(r)[:300])
+
+    # Refused on schedule: recorded and announced.
+    provider.refuse = True
+    seen = len(receiver.got)
+    r = scheduler.invoke(scheduled_event())
+    check("refresh-scheduler: renewed again (10-minute tokens are due at once)", r.get("enqueued") == 1, str(r))
+    failures, batches = drain_to_worker(worker, queue_url)
+    failures2, batches2 = drain_to_worker(worker, queue_url)  # the refresh_failed delivery
+    check("worker: a refused refresh is no job failure", failures + failures2 == [], f"{failures} {failures2}")
+    r = read()
+    got = json.loads(body_of(r))
+    check(
+        "connections: refused, the still valid token is answered with the failure in errors",
+        r["statusCode"] == 200
+        and got.get("credentials", {}).get("access_token") == "at-3"
+        and [e.get("type") for e in got.get("errors", [])] == ["refresh"],
+        body_of(r)[:400],
+    )
+    hooks = [json.loads(b) for _, b in receiver.got[seen:]]
+    check(
+        "worker: the refresh_failed webhook, signed",
+        [(h["operation"], h["success"], h.get("error", {}).get("type")) for h in hooks] == [("refresh", False, "connection_refresh_backoff")]
+        and all(signatures_hold(signing_key, h, b) for h, b in receiver.got[seen:]),
+        str(hooks),
+    )
+    provider.refuse = False
+    r = read("&force_refresh=true")
+    check("connections: a forced read after the refusal succeeds", r["statusCode"] == 200, body_of(r)[:300])
+    drain_to_worker(worker, queue_url)
+    hooks = [json.loads(b) for _, b in receiver.got[seen + 1:]]
+    check(
+        "connections: the refresh_recovered webhook",
+        [(h["operation"], h["success"]) for h in hooks] == [("refresh", True)],
+        str(hooks),
+    )
+    return {
+        "refresh on read (GET /connections/{id}?force_refresh=true)": on_read,
+        "refresh scheduler run (1 due connection; +1 SQS send)": s_calls[0],
+        "worker: one scheduled refresh": by_worker,
+    }
+
+
 # ------------------------------------------------------------------ the test
 OUT_DIR = os.environ.get("LATCHKEY_TEST_OUTPUT", "/tmp")
 os.makedirs(OUT_DIR, exist_ok=True)
@@ -692,6 +796,10 @@ def main():
         worker = Function("worker", env)
         fns.append(worker)
         calls.update(webhooks_through_worker(admin, conns, worker, receiver, secret_key, signing_key, queue_url))
+        # Refreshes: on read, and on schedule through the worker, with their webhooks.
+        scheduler = Function("refresh-scheduler", env)
+        fns.append(scheduler)
+        calls.update(refreshes_through_scheduler(conns, scheduler, worker, provider, receiver, secret_key, signing_key, queue_url))
         # Deleting the integration: gone at once, purged by the worker from the queue.
         purge_calls = purge_through_worker(admin, conns, worker, secret_key, table, queue_url)
         calls.update(purge_calls)
