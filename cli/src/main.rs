@@ -48,6 +48,9 @@ enum Command {
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
+        /// Lifetime of console sessions in seconds (tests shorten it).
+        #[arg(long, env = "LATCHKEY_CONSOLE_SESSION_TTL_SECS", default_value_t = 7200, hide = true)]
+        console_session_ttl_secs: u64,
     },
     /// Print the environment keys of a data directory.
     Keys {
@@ -86,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             allow_private_addresses,
             extra_ca_file,
             connect_session_ttl_secs,
+            console_session_ttl_secs,
         } => {
             let public_url = match public_url {
                 Some(u) => u,
@@ -93,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
+            config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
             config.provider_response_limit = provider_response_limit;
             config.allow_private_addresses = allow_private_addresses;
             if let Some(path) = extra_ca_file {
@@ -112,7 +117,7 @@ async fn main() -> anyhow::Result<()> {
                     "Created a new environment in {} (keep this directory private).",
                     data_dir.display()
                 );
-                print_keys(&stack.state.keys);
+                print_keys(&stack.state.keys.cached());
                 println!(
                     "Shown once; `latchkey keys --data-dir {}` prints them again.",
                     data_dir.display()
@@ -126,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("  2. Create an integration:  curl -X POST {public_url}integrations -H 'Authorization: Bearer <secret key>' ...");
                 println!("  3. Send a user to:         {public_url}oauth/connect/<integration>?connection_id=<id>&public_key=<public key>");
                 println!("  4. Read the connection:    curl {public_url}connections/<id>?provider_config_key=<integration> -H 'Authorization: Bearer <secret key>'");
+                println!("  Or open the console:       {public_url}console (sign in with the secret key)");
                 println!("  See README.md, 'Quick start'.");
             }
             // Background jobs (integration purges, refreshes) on a timer, in this process, and

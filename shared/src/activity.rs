@@ -4,7 +4,9 @@
 use std::future::Future;
 
 use crate::error::{Error, ErrorCode};
-use crate::store::{ActivityEntry, ActivityFilter, ActivityLevel};
+use time::OffsetDateTime;
+
+use crate::store::{ActivityCursor, ActivityEntry, ActivityFilter, ActivityLevel};
 use crate::AppState;
 
 /// One operation (an auth attempt, a refresh) whose steps share an `attempt_id`.
@@ -104,7 +106,97 @@ impl Attempt {
     }
 }
 
-/// Entries matching `filter`, newest first.
+/// Entries matching `filter`, newest first; without a cursor, everything written up to now by
+/// the state's clock.
 pub async fn list(state: &AppState, filter: &ActivityFilter) -> Result<Vec<ActivityEntry>, Error> {
+    if filter.before.is_none() {
+        let filter = ActivityFilter {
+            before: Some(ActivityCursor::newest(state.clock.now())),
+            ..filter.clone()
+        };
+        return Ok(state.store.list_activity(&filter).await?);
+    }
     Ok(state.store.list_activity(filter).await?)
+}
+
+/// One page of activity and, when it is full, where the next one starts.
+pub struct Page {
+    pub entries: Vec<ActivityEntry>,
+    pub next: Option<ActivityCursor>,
+}
+
+/// A page of `filter.limit` entries, newest first, after `cursor` (a previous page's `next`)
+/// and before `until`.
+pub async fn page(
+    state: &AppState,
+    mut filter: ActivityFilter,
+    cursor: Option<ActivityCursor>,
+    until: Option<OffsetDateTime>,
+) -> Result<Page, Error> {
+    filter.before = match (cursor, until.map(ActivityCursor::at)) {
+        (Some(c), u) => Some(c.min(u)),
+        (None, u) => u,
+    };
+    let entries = list(state, &filter).await?;
+    let next = (entries.len() == filter.limit)
+        .then(|| entries.last().map(ActivityCursor::after))
+        .flatten();
+    Ok(Page { entries, next })
+}
+
+/// A cursor as the caller holds it: opaque text (base64url of `<unix ns>.<entry id>`).
+pub fn cursor_token(cursor: &ActivityCursor) -> String {
+    use base64::Engine;
+    let raw = format!("{}.{}", cursor.timestamp.unix_timestamp_nanos(), cursor.id);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The cursor of a `cursor_token`; anything else is refused.
+pub fn parse_cursor(token: &str) -> Result<ActivityCursor, Error> {
+    use base64::Engine;
+    let bad = || Error::invalid(ErrorCode::InvalidQueryParams, "cursor is not one this API returned.");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.as_bytes())
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (nanos, id) = raw.split_once('.').ok_or_else(bad)?;
+    let timestamp = nanos
+        .parse::<i128>()
+        .ok()
+        .and_then(|n| OffsetDateTime::from_unix_timestamp_nanos(n).ok())
+        .ok_or_else(bad)?;
+    if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(bad());
+    }
+    Ok(ActivityCursor {
+        timestamp,
+        id: id.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_round_trips_and_nothing_else_parses() {
+        let c = ActivityCursor {
+            timestamp: time::macros::datetime!(2030-01-02 03:04:05.123456789 UTC),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        assert_eq!(parse_cursor(&cursor_token(&c)).unwrap(), c);
+        use base64::Engine;
+        let enc = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        for bad in [
+            "".to_owned(),
+            "not base64!".into(),
+            enc("12"),
+            enc("x.abc"),
+            enc("1.a'b"),
+            enc(&format!("1.{}", "a".repeat(65))),
+        ] {
+            let e = parse_cursor(&bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidQueryParams, "{bad}");
+        }
+    }
 }

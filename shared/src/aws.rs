@@ -133,12 +133,9 @@ pub fn secrets_client(config: &SdkConfig) -> aws_sdk_secretsmanager::Client {
 
 /// Reads the environment keys: one secret whose string is the `EnvironmentKeys` JSON
 /// (`secret_key`, `public_key`, `hmac_key`, `webhook_signing_key`, optional
-/// `previous_secret_key`). Called once per container; the result lives in `AppState`.
-///
-/// Rotation: put a new version of the secret with the new `secret_key` and the old one as
-/// `previous_secret_key`. Containers started after that accept both; containers still warm keep
-/// the old value until they are recycled (at most the Lambda idle lifetime, a few hours), so
-/// keep `previous_secret_key` for a day, then remove it.
+/// `previous_secret_key` and `previous_secret_key_expires_at`) or the generated `{"seed": …}`.
+/// Read when a container starts, then again as `keys::Keys` says (after its maximum age, or
+/// when a caller presents a key the container does not know).
 pub async fn environment_keys(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
@@ -158,4 +155,39 @@ pub async fn environment_keys(
         .secret_string()
         .ok_or_else(|| format!("secret {secret_id} has no string value"))?;
     EnvironmentKeys::from_secret_json(text).map_err(|e| format!("secret {secret_id}: {e}").into())
+}
+
+/// The keys secret as a `KeySource`. A rotation puts a new version of the secret with the
+/// explicit keys JSON (a seed-derived secret becomes explicit on its first rotation); it takes
+/// `secretsmanager:PutSecretValue`, which only the admin function's role has.
+pub struct SecretsManagerKeys {
+    pub client: aws_sdk_secretsmanager::Client,
+    pub secret_id: String,
+}
+
+#[async_trait::async_trait]
+impl crate::keys::KeySource for SecretsManagerKeys {
+    async fn load(&self) -> Result<EnvironmentKeys, crate::error::Error> {
+        environment_keys(&self.client, &self.secret_id).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the keys secret");
+            crate::error::Error::unavailable("The key service")
+        })
+    }
+
+    async fn save(&self, keys: &EnvironmentKeys) -> Result<(), crate::error::Error> {
+        self.client
+            .put_secret_value()
+            .secret_id(&self.secret_id)
+            .secret_string(serde_json::to_string(keys).expect("keys serialize"))
+            .send()
+            .await
+            .map_err(|e| {
+                tracing::error!(
+                    error = %aws_sdk_secretsmanager::error::DisplayErrorContext(&e),
+                    "cannot write the keys secret"
+                );
+                crate::error::Error::unavailable("The key service")
+            })?;
+        Ok(())
+    }
 }

@@ -51,6 +51,8 @@ pub struct Config {
     pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long an operator's console session lasts after sign-in (2 hours).
+    pub console_session_ttl: time::Duration,
     /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
     pub refresh: crate::refresh_policy::RefreshPolicy,
     /// How fast those renewals go per provider (the scheduler and the worker).
@@ -108,11 +110,17 @@ impl Config {
             provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
             allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
+            console_session_ttl: time::Duration::hours(2),
             refresh: crate::refresh_policy::RefreshPolicy::default(),
             refresh_limits: crate::refresh_policy::RefreshLimits::default(),
             webhooks: WebhookPolicy::default(),
             extra_root_certificates: None,
         }
+    }
+
+    /// The web origin of `public_url`: the API's own pages (demo, Connect page) come from it.
+    pub fn own_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
     }
 }
 
@@ -125,19 +133,37 @@ pub struct EnvironmentKeys {
     pub public_key: String,
     pub hmac_key: Secret,
     pub webhook_signing_key: Secret,
-    /// During a rotation, the previous secret key is still accepted.
+    /// During a rotation, the previous secret key is still accepted ...
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_secret_key: Option<Secret>,
+    /// ... until then (absent: until it is removed from the keys by hand).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub previous_secret_key_expires_at: Option<time::OffsetDateTime>,
+}
+
+pub const SECRET_KEY_PREFIX: &str = "lk_sk_";
+pub const PUBLIC_KEY_PREFIX: &str = "lk_pk_";
+pub const HMAC_KEY_PREFIX: &str = "lk_hk_";
+pub const WEBHOOK_KEY_PREFIX: &str = "lk_wk_";
+
+/// A new random key with its kind's prefix.
+pub fn new_key(prefix: &str) -> String {
+    format!("{prefix}{}", random_token())
 }
 
 impl EnvironmentKeys {
     pub fn generate() -> Self {
         Self {
-            secret_key: Secret::new(format!("lk_sk_{}", random_token())),
-            public_key: format!("lk_pk_{}", random_token()),
-            hmac_key: Secret::new(format!("lk_hk_{}", random_token())),
-            webhook_signing_key: Secret::new(format!("lk_wk_{}", random_token())),
+            secret_key: Secret::new(new_key(SECRET_KEY_PREFIX)),
+            public_key: new_key(PUBLIC_KEY_PREFIX),
+            hmac_key: Secret::new(new_key(HMAC_KEY_PREFIX)),
+            webhook_signing_key: Secret::new(new_key(WEBHOOK_KEY_PREFIX)),
             previous_secret_key: None,
+            previous_secret_key_expires_at: None,
         }
     }
 
@@ -170,18 +196,26 @@ impl EnvironmentKeys {
             )
         };
         EnvironmentKeys {
-            secret_key: crate::domain::Secret::new(derive("lk_sk_", "latchkey secret key")),
-            public_key: derive("lk_pk_", "latchkey public key"),
-            hmac_key: crate::domain::Secret::new(derive("lk_hk_", "latchkey hmac key")),
-            webhook_signing_key: crate::domain::Secret::new(derive("lk_wk_", "latchkey webhook signing key")),
+            secret_key: Secret::new(derive(SECRET_KEY_PREFIX, "latchkey secret key")),
+            public_key: derive(PUBLIC_KEY_PREFIX, "latchkey public key"),
+            hmac_key: Secret::new(derive(HMAC_KEY_PREFIX, "latchkey hmac key")),
+            webhook_signing_key: Secret::new(derive(WEBHOOK_KEY_PREFIX, "latchkey webhook signing key")),
             previous_secret_key: None,
+            previous_secret_key_expires_at: None,
         }
     }
 
-    /// Secret keys a backend request may be authenticated with, current first.
-    pub fn accepted_secret_keys(&self) -> Vec<&str> {
+    /// The previous secret key, while its grace period lasts at `now`.
+    pub fn previous_secret_key_at(&self, now: time::OffsetDateTime) -> Option<&Secret> {
+        self.previous_secret_key
+            .as_ref()
+            .filter(|_| self.previous_secret_key_expires_at.is_none_or(|until| now < until))
+    }
+
+    /// Secret keys a backend request may be authenticated with at `now`, current first.
+    pub fn accepted_secret_keys(&self, now: time::OffsetDateTime) -> Vec<&str> {
         std::iter::once(self.secret_key.expose())
-            .chain(self.previous_secret_key.as_ref().map(Secret::expose))
+            .chain(self.previous_secret_key_at(now).map(Secret::expose))
             .collect()
     }
 }

@@ -107,6 +107,16 @@ error_codes! {
     InvalidSecretKey = "invalid_secret_key",
     ExpiredSignature = "expired_signature",
     InvalidSignature = "invalid_signature",
+    /// Rotating keys takes the current secret key, not the previous one in its grace period.
+    KeyManagementForbidden = "key_management_forbidden",
+    // The console's sessions.
+    /// No console session, or one that was signed out.
+    ConsoleSignInRequired = "console_sign_in_required",
+    ConsoleSessionExpired = "console_session_expired",
+    /// A console change without the session's CSRF token.
+    InvalidCsrfToken = "invalid_csrf_token",
+    /// A console change sent from another site (its `Origin`).
+    CrossOriginRequest = "cross_origin_request",
     // Outcomes of a browser flow (`error_type` of the result page).
     /// The callback matches no live flow: no state, an unknown or used one, or an expired one.
     StateErr = "state_err",

@@ -8,6 +8,9 @@
 //! - A signed backend request is verified against the path the client sent, stage prefix
 //!   included (the URL the client called), carried as `ClientPath`.
 
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
@@ -59,6 +62,12 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 
 pub use lambda_http::Error;
 
+/// Logs the AWS calls of the container's start (the benchmarks read the line).
+fn log_init_calls() {
+    #[cfg(feature = "aws")]
+    Calls::now().log("aws_calls init");
+}
+
 /// A function's whole `main`: tracing, the state from the environment, and the router of the
 /// function's block of the route table, served.
 pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
@@ -76,7 +85,7 @@ pub async fn serve_worker() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     crate::runtime::init_tracing();
     let state = crate::runtime::state_from_env().await?;
-    Calls::now().log("aws_calls init");
+    log_init_calls();
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         async move {
@@ -99,7 +108,7 @@ pub async fn serve_scheduler() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     crate::runtime::init_tracing();
     let seams = std::sync::Arc::new(crate::runtime::scheduler_seams_from_env().await?);
-    Calls::now().log("aws_calls init");
+    log_init_calls();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |_event: LambdaEvent<serde_json::Value>| {
             let seams = seams.clone();
@@ -150,8 +159,7 @@ impl Calls {
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).
 pub async fn run(router: Router) -> Result<(), Error> {
-    #[cfg(feature = "aws")]
-    Calls::now().log("aws_calls init");
+    log_init_calls();
     lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
         let router = router.clone();
         async move {

@@ -14,6 +14,7 @@ pub mod aws;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod console_sessions;
 pub mod credentials;
 pub mod crypto;
 pub mod domain;
@@ -23,6 +24,7 @@ pub mod events;
 pub mod flows;
 pub mod integrations;
 pub mod jobs;
+pub mod keys;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "sqlite")]
@@ -33,6 +35,7 @@ pub mod queue;
 pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
+pub mod sockets;
 pub mod store;
 pub mod time_fmt;
 
@@ -43,31 +46,35 @@ use std::sync::Arc;
 pub struct AppState {
     pub store: Arc<dyn store::Store>,
     pub sealer: Arc<dyn crypto::Sealer>,
-    pub keys: Arc<config::EnvironmentKeys>,
+    /// The environment's keys, cached and re-read as `keys::Keys` says.
+    pub keys: Arc<keys::Keys>,
     pub config: Arc<config::Config>,
     pub clock: Arc<dyn clock::Clock>,
     /// Every outgoing request: the one guarded HTTP client (`outbound`).
     pub outbound: outbound::Outbound,
     /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
     pub jobs: Arc<dyn queue::JobQueue>,
+    /// Where the sockets of Nango's frontend client are held (in-process by default).
+    pub sockets: Arc<dyn sockets::SocketTransport>,
 }
 
 impl AppState {
     pub fn new(
         store: Arc<dyn store::Store>,
         sealer: Arc<dyn crypto::Sealer>,
-        keys: config::EnvironmentKeys,
+        keys: impl Into<keys::Keys>,
         config: config::Config,
     ) -> Self {
         let outbound = outbound::Outbound::new(&config);
         Self {
             store,
             sealer,
-            keys: Arc::new(keys),
+            keys: Arc::new(keys.into()),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             outbound,
             jobs: Arc::new(queue::NoQueue),
+            sockets: Arc::new(sockets::LocalSockets::default()),
         }
     }
 
@@ -85,5 +92,34 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn with_sockets(mut self, sockets: Arc<dyn sockets::SocketTransport>) -> Self {
+        self.sockets = sockets;
+        self
+    }
+
+    /// What the socket operations (`sockets`) need of this state.
+    pub fn hub(&self) -> sockets::Hub<'_> {
+        sockets::Hub {
+            store: &*self.store,
+            transport: &*self.sockets,
+            clock: &*self.clock,
+            own_origin: self.config.own_origin(),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+impl AppState {
+    /// A whole state in memory for unit tests: SQLite in memory, a fixed sealing key, fresh
+    /// keys, the API at `http://127.0.0.1:3003`.
+    pub(crate) fn in_memory() -> Self {
+        Self::new(
+            Arc::new(store::sqlite::SqliteStore::in_memory().unwrap()),
+            Arc::new(crypto::local::LocalSealer::from_key([5; 32])),
+            config::EnvironmentKeys::generate(),
+            config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+        )
     }
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use crate::config::{Config, EnvironmentKeys};
 use crate::crypto::local::LocalSealer;
 use crate::crypto::write_private_file;
+use crate::error::Error;
+use crate::keys::{KeySource, Keys};
 use crate::store::sqlite::SqliteStore;
 use crate::AppState;
 
@@ -26,6 +28,36 @@ pub struct LocalStack {
 
 fn io_context(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{}: {e}", path.display()))
+}
+
+/// The data directory's keys file. A rotation writes a new file beside it and renames it over
+/// the old one, so a reader sees the old keys or the new ones, never half of either; every
+/// `latchkey serve` on the directory sees the change within `keys::DEFAULT_MAX_AGE`.
+pub struct KeysFile(pub PathBuf);
+
+#[async_trait::async_trait]
+impl KeySource for KeysFile {
+    async fn load(&self) -> Result<EnvironmentKeys, Error> {
+        let bytes = std::fs::read(&self.0).map_err(|e| {
+            tracing::error!(path = %self.0.display(), error = %e, "cannot read the keys file");
+            Error::unavailable("The keys file")
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| {
+            tracing::error!(path = %self.0.display(), line = e.line(), "the keys file is not keys JSON");
+            Error::internal()
+        })
+    }
+
+    async fn save(&self, keys: &EnvironmentKeys) -> Result<(), Error> {
+        let fresh = self.0.with_extension(format!("json.{}", uuid::Uuid::new_v4()));
+        let written = write_private_file(&fresh, &serde_json::to_vec_pretty(keys).expect("keys serialize"))
+            .and_then(|()| std::fs::rename(&fresh, &self.0));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&fresh);
+            tracing::error!(path = %self.0.display(), error = %e, "cannot write the keys file");
+            Error::unavailable("The keys file")
+        })
+    }
 }
 
 /// Opens (or creates) the data directory and builds the local `AppState`.
@@ -55,6 +87,7 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
         .map_err(|e| io_context(&store_path, e))?
         .with_refresh_policy(config.refresh.clone());
     let store = Arc::new(store);
+    let keys = Keys::new(Arc::new(KeysFile(keys_path)), keys, time::OffsetDateTime::now_utc());
     let state = AppState::new(store.clone(), Arc::new(sealer), keys, config)
         .with_jobs(Arc::new(crate::queue::local::StoreQueue::new(store.clone())));
     Ok(LocalStack {
@@ -77,7 +110,7 @@ mod tests {
         assert!(first.first_start);
         let again = open(dir.path(), config).unwrap();
         assert!(!again.first_start);
-        assert_eq!(first.state.keys, again.state.keys);
+        assert_eq!(first.state.keys.cached(), again.state.keys.cached());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -85,6 +118,48 @@ mod tests {
                 let mode = std::fs::metadata(dir.path().join(f)).unwrap().permissions().mode();
                 assert_eq!(mode & 0o777, 0o600, "{f}");
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_rotation_rewrites_the_keys_file_for_every_process_on_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
+        let one = open(dir.path(), config.clone()).unwrap().state;
+        let two = open(dir.path(), config).unwrap().state;
+        let now = time::OffsetDateTime::now_utc();
+        let old = one.keys.cached();
+        let new = one
+            .keys
+            .rotate(&[crate::keys::KeyName::SecretKey], time::Duration::hours(1), now)
+            .await
+            .unwrap();
+        let on_disk: EnvironmentKeys =
+            serde_json::from_slice(&std::fs::read(dir.path().join(KEYS_FILE)).unwrap()).unwrap();
+        assert_eq!(on_disk, *new);
+        assert_eq!(on_disk.previous_secret_key, Some(old.secret_key.clone()));
+        let seen = two
+            .keys
+            .reload_for_unknown_key(now)
+            .await
+            .expect("the other process sees it");
+        assert_eq!(seen.secret_key, new.secret_key);
+        let leftovers = std::fs::read_dir(dir.path()).unwrap().filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("environment-keys.json.")
+        });
+        assert_eq!(leftovers.count(), 0, "no temporary file left");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(KEYS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
         }
     }
 }

@@ -7,13 +7,17 @@
 //! - `aws` (feature `aws`): DynamoDB table `LATCHKEY_TABLE`, KMS key `LATCHKEY_KMS_KEY_ID`, keys
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
 //!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
+//!   `LATCHKEY_KEYS_MAX_AGE_SECS` bounds how long a container uses its copy of the keys
+//!   (default 300) before reading the secret again. With `LATCHKEY_WEBSOCKET_ENDPOINT` (the
+//!   WebSocket API stage's management endpoint), flow outcomes reach the sockets of Nango's
+//!   frontend client through it.
 
 use crate::config::Config;
 use crate::AppState;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -66,14 +70,25 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
 }
 
 /// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
-/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`),
+/// socket messages through the management endpoint `LATCHKEY_WEBSOCKET_ENDPOINT` (without it,
+/// sockets are held in-process: `sockets::LocalSockets`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
     let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
-    let keys = crate::aws::environment_keys(&crate::aws::secrets_client(&sdk), &secret_id).await?;
+    let secrets = crate::aws::secrets_client(&sdk);
+    let keys = crate::aws::environment_keys(&secrets, &secret_id).await?;
+    let source = crate::aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id,
+    };
+    let mut keys = crate::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
+    if let Some(secs) = var("LATCHKEY_KEYS_MAX_AGE_SECS") {
+        keys = keys.with_max_age(time::Duration::seconds(secs.parse()?));
+    }
     let store = aws_store(&sdk, &config)?;
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
@@ -81,8 +96,14 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
         crate::crypto::kms::CacheLimits::default(),
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
-    Ok(match aws_queue(&sdk) {
+    let state = match aws_queue(&sdk) {
         Some(queue) => state.with_jobs(Arc::new(queue)),
+        None => state,
+    };
+    Ok(match var("LATCHKEY_WEBSOCKET_ENDPOINT") {
+        Some(endpoint) => state.with_sockets(Arc::new(crate::sockets::api_gateway::ApiGatewaySockets::new(
+            &sdk, &endpoint,
+        ))),
         None => state,
     })
 }

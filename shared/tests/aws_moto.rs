@@ -382,9 +382,67 @@ async fn keys_come_from_secrets_manager_and_the_aws_backend_builds() {
         let config = latchkey::config::Config::new("prod", "http://127.0.0.1:3003".parse().unwrap(), None);
         latchkey::runtime::aws_state(config).await.unwrap()
     };
-    assert_eq!(state.keys.public_key, keys.public_key);
+    assert_eq!(state.keys.cached().public_key, keys.public_key);
     let ctx = SealContext::integration("prod", "github");
     let blob = state.sealer.seal(b"s", &ctx).await.unwrap();
     assert_eq!(state.sealer.open(&blob, &ctx).await.unwrap(), b"s");
     assert_eq!(state.store.get_settings().await.unwrap(), Default::default());
+}
+
+/// Two instances read one keys secret. A rotation on one writes a new version of the secret
+/// (a seed becomes explicit keys); the other takes the new secret key the first time a caller
+/// presents it, keeps accepting the previous one during the grace period, and picks up keys it
+/// was never shown once its copy is older than the maximum age.
+#[tokio::test]
+async fn a_rotation_on_one_instance_reaches_the_others_through_the_secret() {
+    use latchkey::keys::{KeyName, Keys, DEFAULT_MAX_AGE};
+    let sdk = sdk().await;
+    let sm = aws::secrets_client(&sdk);
+    let name = format!("latchkey/test/{}", table_name());
+    let seed = r#"{"seed": "0123456789abcdef0123456789abcdef0123456789abcdef"}"#;
+    sm.create_secret().name(&name).secret_string(seed).send().await.unwrap();
+    let instance = || async {
+        let keys = aws::environment_keys(&sm, &name).await.unwrap();
+        let source = aws::SecretsManagerKeys {
+            client: sm.clone(),
+            secret_id: name.clone(),
+        };
+        Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc())
+    };
+    let (a, b) = (instance().await, instance().await);
+    let before = b.cached();
+    let now = time::OffsetDateTime::now_utc();
+    let rotated = a
+        .rotate(&[KeyName::SecretKey], time::Duration::hours(24), now)
+        .await
+        .unwrap();
+
+    let stored = sm.get_secret_value().secret_id(&name).send().await.unwrap();
+    let explicit: latchkey::config::EnvironmentKeys = serde_json::from_str(stored.secret_string().unwrap()).unwrap();
+    assert_eq!(explicit, *rotated, "the secret now holds the explicit keys");
+    assert_eq!(explicit.public_key, before.public_key, "keys not rotated are kept");
+    assert_eq!(explicit.previous_secret_key.as_ref(), Some(&before.secret_key));
+
+    assert_eq!(
+        b.current(now).await.secret_key,
+        before.secret_key,
+        "b still has its copy"
+    );
+    let seen = b.reload_for_unknown_key(now).await.expect("b reads the new version");
+    assert_eq!(seen.accepted_secret_keys(now), rotated.accepted_secret_keys(now));
+    assert_eq!(
+        seen.accepted_secret_keys(now + time::Duration::hours(25)),
+        [rotated.secret_key.expose()]
+    );
+
+    let later = a
+        .rotate(&[KeyName::PublicKey], time::Duration::ZERO, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        later.secret_key, rotated.secret_key,
+        "a rotation keeps what the last one wrote"
+    );
+    assert_ne!(b.current(now).await.public_key, later.public_key);
+    assert_eq!(b.current(now + DEFAULT_MAX_AGE).await.public_key, later.public_key);
 }

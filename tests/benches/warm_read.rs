@@ -105,6 +105,12 @@ counting_store! {
         fn get_connect_session(&self, token_hash: &str) -> StoreResult<Option<ConnectSession>>;
         fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
         fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+        fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+        fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+        fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
+        fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+        fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+        fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
     }
     impl ActivityStore {
         fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;
@@ -201,11 +207,14 @@ enum Auth {
 fn request(state: &AppState, auth: Auth) -> Request<Body> {
     let builder = Request::get(PATH);
     let builder = match auth {
-        Auth::Bearer => builder.header("Authorization", format!("Bearer {}", state.keys.secret_key.expose())),
+        Auth::Bearer => builder.header(
+            "Authorization",
+            format!("Bearer {}", state.keys.cached().secret_key.expose()),
+        ),
         Auth::Signed => {
             let ts = state.clock.now().unix_timestamp();
             let signature =
-                latchkey_tests::wire::request_signature(state.keys.secret_key.expose(), ts, "GET", PATH, b"");
+                latchkey_tests::wire::request_signature(state.keys.cached().secret_key.expose(), ts, "GET", PATH, b"");
             builder
                 .header("Latchkey-Timestamp", ts.to_string())
                 .header("Latchkey-Signature", signature)

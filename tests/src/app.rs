@@ -137,17 +137,18 @@ impl TestApp {
         self.jobs.run(&self.state).await
     }
 
-    pub fn keys(&self) -> &EnvironmentKeys {
-        &self.state.keys
+    /// The keys the stack holds now (a rotation replaces them).
+    pub fn keys(&self) -> Arc<EnvironmentKeys> {
+        self.state.keys.cached()
     }
-    pub fn secret_key(&self) -> &str {
-        self.state.keys.secret_key.expose()
+    pub fn secret_key(&self) -> String {
+        self.keys().secret_key.expose().to_owned()
     }
-    pub fn public_key(&self) -> &str {
-        &self.state.keys.public_key
+    pub fn public_key(&self) -> String {
+        self.keys().public_key.clone()
     }
-    pub fn hmac_key(&self) -> &str {
-        self.state.keys.hmac_key.expose()
+    pub fn hmac_key(&self) -> String {
+        self.keys().hmac_key.expose().to_owned()
     }
     pub fn callback_url(&self) -> String {
         format!("{}/oauth/callback", self.address)
@@ -176,7 +177,7 @@ impl TestApp {
 
     /// A signed request with an explicit timestamp and raw body (signature over exactly them).
     pub fn signed_raw(&self, method: Method, path_and_query: &str, body: Vec<u8>, timestamp: i64) -> RequestBuilder {
-        let signature = wire::request_signature(self.secret_key(), timestamp, method.as_str(), path_and_query, &body);
+        let signature = wire::request_signature(&self.secret_key(), timestamp, method.as_str(), path_and_query, &body);
         let mut req = self
             .http
             .request(method, self.url(path_and_query))

@@ -139,9 +139,15 @@ async fn aws_state(config: Config, table: &str, key_id: &str, secret_id: &str, u
     let sdk = aws::sdk_config().await;
     let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table.to_owned())
         .with_refresh_policy(config.refresh.clone());
-    let keys = aws::environment_keys(&aws::secrets_client(&sdk), secret_id)
+    let secrets = aws::secrets_client(&sdk);
+    let keys = aws::environment_keys(&secrets, secret_id)
         .await
         .expect("the keys are read");
+    let source = aws::SecretsManagerKeys {
+        client: secrets,
+        secret_id: secret_id.to_owned(),
+    };
+    let keys = latchkey::keys::Keys::new(Arc::new(source), keys, time::OffsetDateTime::now_utc());
     let sealer = latchkey::crypto::kms::KmsSealer::new(
         aws::kms_client(&sdk),
         key_id.to_owned(),

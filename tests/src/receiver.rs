@@ -192,13 +192,13 @@ pub async fn spawn_webhook_app() -> TestApp {
 }
 
 /// The environment's webhook signing key.
-pub fn signing_key(app: &TestApp) -> &str {
-    app.keys().webhook_signing_key.expose()
+pub fn signing_key(app: &TestApp) -> String {
+    app.keys().webhook_signing_key.expose().to_owned()
 }
 
 /// Both signatures hold, and Latchkey's refuses the same delivery replayed later or changed.
 pub fn assert_signed(app: &TestApp, d: &Delivery) {
-    let key = signing_key(app);
+    let key = &signing_key(app);
     let now = app.now_unix();
     assert!(nango_signature_valid(key, d), "X-Nango-Hmac-Sha256 of {}", d.body);
     assert!(latchkey_signature_valid(key, d, now), "Latchkey-Signature");

@@ -41,7 +41,7 @@ async fn a_wrong_bearer_token_is_refused_without_echoing_it() {
     let text = response.text().await.unwrap();
     assert_eq!(status, 401);
     assert!(text.contains("invalid_secret_key"), "{text}");
-    assert_no_secret(&text, &["lk_sk_guessed", app.secret_key()]);
+    assert_no_secret(&text, &["lk_sk_guessed", &app.secret_key()]);
 
     let basic = app
         .http
@@ -109,7 +109,7 @@ async fn tampered(
 ) -> (u16, String) {
     let ts = app.now_unix();
     let signature = latchkey_tests::wire::request_signature(
-        app.secret_key(),
+        &app.secret_key(),
         ts,
         signed_for.0.as_str(),
         signed_for.1,

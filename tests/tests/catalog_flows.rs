@@ -356,3 +356,40 @@ async fn callback_quirks_fill_connection_config_from_the_provider() {
     assert_eq!(conn["connection_config"]["selling_partner_id"], "A1B2");
     assert_eq!(conn["connection_config"]["region"], "na");
 }
+
+#[tokio::test]
+async fn the_generic_credentials_route_submits_to_the_integrations_mode() {
+    let app = spawn_app().await;
+    let peer = ProviderApi::start().await;
+    app.post_integration(
+        &json!({"provider": "jira-basic", "unique_key": "jira", "custom": {"proxy_base_url": peer.url}}),
+    )
+    .await;
+    let (status, v) = app
+        .frontend_post(
+            "/auth/basic/jira",
+            "connection_id=ann&params[subdomain]=acme",
+            &json!({"username": "ann@example.com", "password": "pw"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v, json!({"providerConfigKey": "jira", "connectionId": "ann"}));
+    let (_, conn) = app.read_connection("jira", "ann", "").await;
+    assert_eq!(
+        conn["credentials"],
+        json!({"type": "BASIC", "username": "ann@example.com", "password": "pw"})
+    );
+
+    // Another mode than the integration's, a mode that does not exist, a body that is not
+    // strings: refused, nothing stored.
+    for (path, body, code) in [
+        ("/auth/two-step/jira", json!({"username": "a@b.c"}), "invalid_auth_mode"),
+        ("/auth/no-such-mode/jira", json!({}), "not_found"),
+        ("/auth/basic/jira", json!({"username": 7}), "invalid_body"),
+        ("/auth/basic/jira", json!({"user name": "x"}), "invalid_body"),
+    ] {
+        let (status, v) = app.frontend_post(path, "connection_id=bob", &body).await;
+        assert_eq!(v["error"]["code"], code, "{path}: {status} {v}");
+    }
+    assert_eq!(app.read_connection("jira", "bob", "").await.0, StatusCode::NOT_FOUND);
+}

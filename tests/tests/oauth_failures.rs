@@ -71,14 +71,14 @@ async fn with_hmac_enabled_a_wrong_or_missing_digest_is_refused_and_the_right_on
     assert_eq!((status, missing["error"]["code"].as_str()), (401, Some("missing_hmac")));
     app.failed_activity(Some("u1"), "missing_hmac").await;
 
-    let wrong = latchkey_tests::wire::connect_digest(app.hmac_key(), "idp", "someone-else");
+    let wrong = latchkey_tests::wire::connect_digest(&app.hmac_key(), "idp", "someone-else");
     let (status, body) = connect_error(&app, &app.connect_url("idp", "u1", &format!("hmac={wrong}"))).await;
     assert_eq!((status, body["error"]["code"].as_str()), (401, Some("invalid_hmac")));
-    assert_no_secret(&body.to_string(), &[app.hmac_key(), &wrong]);
+    assert_no_secret(&body.to_string(), &[&app.hmac_key(), &wrong]);
     app.failed_activity(Some("u1"), "invalid_hmac").await;
     app.assert_not_stored("idp", "u1").await;
 
-    let right = latchkey_tests::wire::connect_digest(app.hmac_key(), "idp", "u1");
+    let right = latchkey_tests::wire::connect_digest(&app.hmac_key(), "idp", "u1");
     let page = Browser::new(&app.callback_url())
         .connect(&app.connect_url("idp", "u1", &format!("hmac={right}")), &[], "alice")
         .await;
@@ -180,7 +180,7 @@ async fn flow_against_a_faulty_token_endpoint(fault: Fault, expected_status: u16
         page.html,
         serde_json::to_string(&app.activity(None).await).unwrap()
     );
-    assert_no_secret(&everything, &[&client.client_secret, app.secret_key()]);
+    assert_no_secret(&everything, &[&client.client_secret, &app.secret_key()]);
     assert!(
         !failed["message"].as_str().unwrap().contains("upstream exploded"),
         "no response body"

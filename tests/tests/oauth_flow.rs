@@ -78,7 +78,7 @@ async fn an_account_connected_through_the_provider_is_stored_and_readable_by_a_s
     assert!(activity.iter().all(|e| e["attempt_id"] == activity[0]["attempt_id"]));
     assert_no_secret(
         &serde_json::to_string(&activity).unwrap(),
-        &[&access_token, refresh_token, &client.client_secret, app.secret_key()],
+        &[&access_token, refresh_token, &client.client_secret, &app.secret_key()],
     );
 }
 

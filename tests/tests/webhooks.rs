@@ -116,7 +116,7 @@ async fn an_oauth_connection_created_then_re_authorized_sends_creation_then_over
         "grouped by the delivery id"
     );
     let text = format!("{activity:?}");
-    assert_no_secret(&text, &[&receiver.url, signing_key(&app), &got[0].body]);
+    assert_no_secret(&text, &[&receiver.url, &signing_key(&app), &got[0].body]);
 }
 
 #[tokio::test]
@@ -310,7 +310,7 @@ async fn a_receiver_that_fails_twice_then_succeeds_gets_one_success_and_every_at
     assert!(activity[3].1.starts_with("Attempt 3: HTTP 200"), "{activity:?}");
     assert_no_secret(
         &format!("{activity:?}"),
-        &[&receiver.url, signing_key(&app), "good-key"],
+        &[&receiver.url, &signing_key(&app), "good-key"],
     );
 }
 

@@ -57,7 +57,7 @@ mod tests {
         let create = Request::post("/connect/sessions")
             .header(
                 header::AUTHORIZATION,
-                format!("Bearer {}", state.keys.secret_key.expose()),
+                format!("Bearer {}", state.keys.cached().secret_key.expose()),
             )
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(

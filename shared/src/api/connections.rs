@@ -135,6 +135,7 @@ pub async fn list(
             .transpose()?,
         end_user_id: q.end_user_id.filter(|s| !s.is_empty()),
         search: q.search.filter(|s| !s.is_empty()),
+        with_errors: false,
         limit,
         offset: q.page.unwrap_or(0).saturating_mul(limit),
     };

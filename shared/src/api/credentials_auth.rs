@@ -1,11 +1,13 @@
 //! Frontend routes that connect without a browser redirect: `POST /api-auth/api-key/{integration}`,
-//! `POST /api-auth/basic/{integration}` and `POST /oauth2/auth/{integration}` (client
-//! credentials). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
+//! `POST /api-auth/basic/{integration}`, `POST /oauth2/auth/{integration}` (client
+//! credentials) and `POST /auth/{mode}/{integration}` (the modes whose body is the catalog's
+//! credential fields: `two-step`, `jwt`, `tba`, `signature`, `bill`, `aws-sigv4`, …). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
 //! in the query); the JSON body carries the credentials. The flow is `flows::submit`.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::extract::ApiJson;
@@ -13,7 +15,7 @@ use super::frontend::parse_connect_query;
 use super::wire;
 use crate::auth::Submission;
 use crate::domain::{AuthMode, IntegrationKey, Secret};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::flows::submit::submit;
 use crate::AppState;
 
@@ -90,6 +92,36 @@ pub async fn client_credentials(
         None => Submission::default(),
     };
     connect(&state, &integration, query.as_deref(), AuthMode::OAuth2Cc, submission).await
+}
+
+/// Field names of a credentials body: what the catalog's `credentials` keys look like.
+fn field_name_ok(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+}
+
+/// `POST /auth/{mode}/{integration}`: a JSON object of string fields (the mode's credentials,
+/// by the catalog's names), submitted to the integration's mode.
+pub async fn by_mode(
+    State(state): State<AppState>,
+    Path((mode, integration)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<Response, ApiError> {
+    let mode = AuthMode::from_route_segment(&mode)
+        .ok_or_else(|| Error::not_found(ErrorCode::NotFound, "No auth route for that mode."))?;
+    let mut submission = Submission::default();
+    for (name, value) in body {
+        let Value::String(text) = value else {
+            return Err(Error::invalid_body("Every credential field must be a string.").into());
+        };
+        if !field_name_ok(&name) {
+            return Err(
+                Error::invalid_body("Credential field names may contain only letters, digits and _ - .").into(),
+            );
+        }
+        submission = submission.with(&name, Some(Secret::new(text)));
+    }
+    connect(&state, &integration, query.as_deref(), mode, submission).await
 }
 
 async fn connect(

@@ -12,7 +12,8 @@ const STYLE: &str = include_str!("../../assets/demo/demo.css");
 const SCRIPT: &str = include_str!("../../assets/demo/demo.js");
 const SDK: &str = include_str!("../../assets/demo/latchkey.js");
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+/// A public file of this crate (the demo's, the console's): its type, no sniffing, revalidated.
+pub(super) fn asset(content_type: &'static str, body: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

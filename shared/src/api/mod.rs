@@ -7,18 +7,22 @@
 pub mod admin;
 pub mod auth_result;
 pub mod backend_auth;
+pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
+pub mod console;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod frontend;
+pub mod html;
 pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
+pub mod sockets;
 pub mod wire;
 
 use std::collections::HashSet;
@@ -70,8 +74,23 @@ pub const CALLBACK_REDIRECT: Function = Function {
     routes: table::callback_redirect,
 };
 
+/// The WebSocket API's function: the socket of Nango's frontend client on AWS. Its routes are
+/// the API's route keys; `lambda::websocket` serves them (locally the socket is `GET /`
+/// upgraded, in `AUTH_START`).
+pub const WEBSOCKET: Function = Function {
+    name: "websocket",
+    routes: table::websocket,
+};
+
 /// Every function: the whole route table.
-pub const FUNCTIONS: [Function; 5] = [AUTH_START, OAUTH_CALLBACK, CONNECTIONS, ADMIN, CALLBACK_REDIRECT];
+pub const FUNCTIONS: [Function; 6] = [
+    AUTH_START,
+    OAUTH_CALLBACK,
+    CONNECTIONS,
+    ADMIN,
+    CALLBACK_REDIRECT,
+    WEBSOCKET,
+];
 
 /// Who may call a route. The router puts the guard in front of the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +106,13 @@ pub enum Access {
     Backend,
     /// No guard: the OAuth callback (its `state` is the check) and public files.
     Public,
+    /// The operator console's pages and changes: a console session (cookie), and for a change
+    /// its CSRF token from the console's own origin (`console::guard`). Not behind the IAM
+    /// switch: a browser signs no request.
+    Console,
+    /// A route of the WebSocket API: `path` is its route key (`$connect`, `$disconnect`,
+    /// `$default`), the method unused. Served outside the routers (`lambda::websocket`).
+    Socket,
 }
 
 /// One line of the route table.
@@ -105,7 +131,8 @@ impl Route {
     pub fn gateway_methods(&self) -> Vec<Method> {
         match self.access {
             Access::Frontend => vec![self.method.clone(), Method::OPTIONS],
-            Access::Backend | Access::Public => vec![self.method.clone()],
+            Access::Backend | Access::Public | Access::Console => vec![self.method.clone()],
+            Access::Socket => Vec::new(),
         }
     }
 }
@@ -124,6 +151,11 @@ where
     }
 }
 
+/// A route of the WebSocket API, by its route key.
+fn socket(route_key: &'static str) -> Route {
+    external(Access::Socket, Method::GET, route_key)
+}
+
 /// A route this crate does not serve (`CALLBACK_REDIRECT`), listed for the template check.
 fn external(access: Access, method: Method, path: &'static str) -> Route {
     Route {
@@ -140,21 +172,27 @@ fn external(access: Access, method: Method, path: &'static str) -> Route {
 /// merge into one method router, in this order.
 mod table {
     use super::*;
-    use Access::{Backend, Frontend, Public};
+    use Access::{Backend, Console, Frontend, Public};
     const GET: Method = Method::GET;
     const POST: Method = Method::POST;
     const PATCH: Method = Method::PATCH;
     const DELETE: Method = Method::DELETE;
 
-    /// The public auth routes a frontend calls.
+    /// The public auth routes a frontend calls. `GET /` is the socket of Nango's frontend
+    /// client when upgraded (locally; on AWS the WebSocket API's, `websocket`), else a redirect.
     #[rustfmt::skip]
     pub(super) fn auth_start() -> Vec<Route> {
         vec![
+            route(Public,   GET,    "/",                               sockets::root),
             route(Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
             route(Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
             route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
             route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
             route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+            route(Public,   GET,    "/connect",                        connect_page::page),
+            route(Public,   GET,    "/connect/",                       connect_page::page),
+            route(Frontend, GET,    "/connect/session",                connect_page::session),
+            route(Frontend, POST,   "/auth/{mode}/{integration}",      credentials_auth::by_mode),
         ]
     }
 
@@ -179,7 +217,8 @@ mod table {
         ]
     }
 
-    /// The operator's routes, and the demo page with the SDK file it loads (public, no secrets).
+    /// The operator's routes, the demo page with the SDK file it loads (public, no secrets), and
+    /// the console (`GET /` of `auth_start` leads there).
     #[rustfmt::skip]
     pub(super) fn admin() -> Vec<Route> {
         vec![
@@ -200,6 +239,32 @@ mod table {
             route(Public,   GET,    "/demo/demo.css",                  demo::style),
             route(Public,   GET,    "/demo/demo.js",                   demo::script),
             route(Public,   GET,    "/demo/latchkey.js",               demo::sdk),
+            route(Console,  GET,    "/console",                        console::home),
+            route(Public,   GET,    "/console/sign-in",                console::session::sign_in_form),
+            route(Public,   POST,   "/console/sign-in",                console::session::sign_in),
+            route(Console,  POST,   "/console/sign-out",               console::session::sign_out),
+            route(Public,   GET,    "/console/assets/console.css",     console::assets::style),
+            route(Public,   GET,    "/console/assets/console.js",      console::assets::script),
+            route(Console,  GET,    "/console/integrations",           console::integrations::list),
+            route(Console,  POST,   "/console/integrations",           console::integrations::create),
+            route(Console,  GET,    "/console/catalog",                console::catalog::page),
+            route(Console,  GET,    "/console/catalog/{provider}",     console::integrations::new_form),
+            route(Console,  GET,    "/console/integrations/{key}",     console::integrations::show),
+            route(Console,  POST,   "/console/integrations/{key}",     console::integrations::update),
+            route(Console,  POST,   "/console/integrations/{key}/delete", console::integrations::delete),
+            route(Console,  GET,    "/console/integrations/{key}/connect", console::connect::page),
+            route(Console,  POST,   "/console/integrations/{key}/connect", console::connect::submit),
+            route(Console,  POST,   "/console/integrations/{key}/connect/digest", console::connect::digest),
+            route(Console,  GET,    "/console/connections",            console::connections::list),
+            route(Console,  GET,    "/console/connections/{integration}/{id}", console::connections::show),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/reveal", console::connections::reveal),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/refresh", console::connections::refresh),
+            route(Console,  POST,   "/console/connections/{integration}/{id}/delete", console::connections::delete),
+            route(Console,  GET,    "/console/activity",               console::activity::page),
+            route(Console,  GET,    "/console/environment",            console::environment::show),
+            route(Console,  POST,   "/console/environment",            console::environment::save),
+            route(Console,  POST,   "/console/environment/reveal",     console::environment::reveal),
+            route(Console,  POST,   "/console/environment/rotate",     console::environment::rotate),
         ]
     }
 
@@ -208,6 +273,16 @@ mod table {
     pub(super) fn callback_redirect() -> Vec<Route> {
         vec![
             external(Public, GET, "/{*path}"),
+        ]
+    }
+
+    /// The WebSocket API's route keys, answered by `functions/websocket`.
+    #[rustfmt::skip]
+    pub(super) fn websocket() -> Vec<Route> {
+        vec![
+            socket("$connect"),
+            socket("$disconnect"),
+            socket("$default"),
         ]
     }
 }
@@ -223,7 +298,7 @@ fn group(routes: Group) -> Router<AppState> {
 /// The router of `routes`, each access group behind its guard, merged. Routes served outside
 /// this crate are left out.
 fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<AppState> {
-    let (mut frontend, mut backend, mut public) = (Group::new(), Group::new(), Group::new());
+    let (mut frontend, mut backend, mut public, mut console) = (Group::new(), Group::new(), Group::new(), Group::new());
     let mut preflighted = HashSet::new();
     for route in routes {
         let Some(handler) = route.handler else {
@@ -234,7 +309,8 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
             Access::Frontend if preflighted.insert(route.path) => frontend.push((route.path, cors::public(handler))),
             Access::Frontend => frontend.push((route.path, handler)),
             Access::Backend => backend.push((route.path, handler)),
-            Access::Public => public.push((route.path, handler)),
+            Access::Public | Access::Socket => public.push((route.path, handler)),
+            Access::Console => console.push((route.path, handler)),
         }
     }
     let mut router = group(public);
@@ -245,6 +321,10 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
     if !backend.is_empty() {
         let guard = middleware::from_fn_with_state(state.clone(), backend_auth::require_backend_auth);
         router = router.merge(group(backend).route_layer(guard));
+    }
+    if !console.is_empty() {
+        let guard = middleware::from_fn_with_state(state.clone(), console::guard);
+        router = router.merge(group(console).route_layer(guard));
     }
     router
 }

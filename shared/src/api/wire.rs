@@ -1,6 +1,10 @@
 //! The wire objects of the API, in one place: what every response body looks like. Domain
 //! modules return records and outcomes; handlers render them through these. Secrets leave only
-//! as the contract says: a refresh token only when asked for, client secrets never.
+//! as the contract says: a refresh token only when asked for, client secrets never. The
+//! messages of Nango's clients and the Connect page's reads are in `wire/browser.rs`.
+
+mod browser;
+pub use browser::*;
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -8,11 +12,13 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::result_page::Outcome;
+use crate::config::EnvironmentKeys;
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
+use crate::keys::KeyName;
 use crate::store::{
-    ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
+    ActivityEntry, ActivityLevel, ConnectUi, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
     EnvironmentSettings, IntegrationRecord,
 };
 use crate::time_fmt::rfc3339;
@@ -242,25 +248,69 @@ impl<'a> Integration<'a> {
 #[derive(Debug, Serialize)]
 pub struct Environment<'a> {
     pub environment: &'a str,
-    pub public_key: &'a str,
-    pub callback_url: &'a str,
+    pub public_key: String,
+    /// The redirect URI sent to providers now.
+    pub callback_url: String,
+    /// The deployment's, used while `callback_url` is not set at run time.
+    pub default_callback_url: &'a str,
     pub hmac_enabled: bool,
     pub allowed_origins: &'a [String],
     pub webhook_url: &'a Option<String>,
     pub webhook_events: Vec<&'static str>,
+    pub connect_ui: &'a ConnectUi,
+    /// While a rotated secret key's predecessor still works: until when.
+    #[serde(serialize_with = "optional_date")]
+    pub previous_secret_key_expires_at: Option<OffsetDateTime>,
+    /// Keys a `PATCH` just rotated, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_keys: Option<Map<String, Value>>,
+}
+
+fn optional_date<S: serde::Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 impl<'a> Environment<'a> {
-    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings) -> Self {
+    pub fn new(state: &'a crate::AppState, settings: &'a EnvironmentSettings, keys: &EnvironmentKeys) -> Self {
         Self {
             environment: &state.config.environment,
-            public_key: &state.keys.public_key,
-            callback_url: state.config.callback_url.as_str(),
+            public_key: keys.public_key.clone(),
+            callback_url: crate::environment::callback_url(state, settings),
+            default_callback_url: state.config.callback_url.as_str(),
             hmac_enabled: settings.hmac_enabled,
             allowed_origins: &settings.allowed_origins,
             webhook_url: &settings.webhook_url,
             webhook_events: settings.webhook_events.iter().map(|e| e.as_str()).collect(),
+            connect_ui: &settings.connect_ui,
+            previous_secret_key_expires_at: keys
+                .previous_secret_key
+                .as_ref()
+                .and(keys.previous_secret_key_expires_at),
+            rotated_keys: None,
         }
+    }
+
+    /// With the values of the keys just rotated.
+    pub fn with_rotated(mut self, names: &[KeyName], keys: &EnvironmentKeys) -> Self {
+        if names.is_empty() {
+            return self;
+        }
+        let value = |name: KeyName| match name {
+            KeyName::SecretKey => keys.secret_key.expose().to_owned(),
+            KeyName::PublicKey => keys.public_key.clone(),
+            KeyName::HmacKey => keys.hmac_key.expose().to_owned(),
+            KeyName::WebhookSigningKey => keys.webhook_signing_key.expose().to_owned(),
+        };
+        self.rotated_keys = Some(
+            names
+                .iter()
+                .map(|&n| (n.as_str().to_owned(), Value::String(value(n))))
+                .collect(),
+        );
+        self
     }
 }
 
@@ -287,6 +337,13 @@ pub struct ConnectSession<'a> {
     pub connect_link: &'a str,
     #[serde(serialize_with = "date")]
     pub expires_at: OffsetDateTime,
+}
+
+/// A page of `GET /logs`: `{data: [entry, …], next_cursor}` (`null` on the last page).
+#[derive(Debug, Serialize)]
+pub struct ActivityPage<'a> {
+    pub data: Vec<Activity<'a>>,
+    pub next_cursor: Option<String>,
 }
 
 /// One activity entry.
@@ -494,6 +551,27 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ResultMessage::from(&err)).unwrap(),
             json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
+            json!({"type": "nango_oauth_callback_success"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
+            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
+        );
+        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
+        assert_eq!(
+            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
+            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
+            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
+            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
         );
     }
 }

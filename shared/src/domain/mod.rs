@@ -104,6 +104,15 @@ macro_rules! auth_modes {
                     $(AuthMode::$variant => $wire,)*
                 }
             }
+
+            /// The mode a route segment names: its wire name in lowercase with `-` for `_`
+            /// (`two-step`, `aws-sigv4`), as in `POST /auth/{mode}/{integration}`.
+            pub fn from_route_segment(segment: &str) -> Option<AuthMode> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| m.as_str().replace('_', "-").eq_ignore_ascii_case(segment))
+            }
         }
     };
 }

@@ -104,8 +104,9 @@ async fn enqueue_later(state: &AppState, delivery: WebhookDelivery, wait: Durati
 /// Signs `body` and POSTs it once to `target` as attempt `n` of delivery `id`, bounded by
 /// `WebhookPolicy::timeout`; the answer's body is never read.
 pub async fn send(state: &AppState, target: Target, id: &str, n: u32, body: &str) -> Result<Reply, OutboundError> {
+    let keys = state.keys.current(state.clock.now()).await;
     let now = state.clock.now().unix_timestamp();
-    let signatures = webhook_signatures(state.keys.webhook_signing_key.expose(), id, now, body.as_bytes());
+    let signatures = webhook_signatures(keys.webhook_signing_key.expose(), id, now, body.as_bytes());
     let request = Request::new(Method::POST, target)
         .bytes("application/json", body.as_bytes().to_vec())
         .header("x-nango-hmac-sha256", signatures.nango)

@@ -165,7 +165,8 @@ async fn an_event_is_delivered_signed_with_nangos_body() {
             "tags": {"plan": "team"},
         })
     );
-    let key = s.state.keys.webhook_signing_key.expose();
+    let keys = s.state.keys.cached();
+    let key = keys.webhook_signing_key.expose();
     assert_eq!(header(r, "content-type"), "application/json");
     assert_eq!(
         header(r, "x-nango-hmac-sha256"),

@@ -27,6 +27,8 @@ pub struct ConnectRequest {
     pub user_scope: Option<String>,
     /// SHA-256 (hex) of the SDK's client nonce: where the outcome is kept for polling.
     pub result_nonce_hash: Option<String>,
+    /// The `ws_client_id` of the socket Nango's frontend client waits on (`crate::sockets`).
+    pub ws_client_id: Option<String>,
 }
 
 impl ConnectRequest {
@@ -87,12 +89,21 @@ pub async fn authenticate(
             "The public_key (or connect_session_token) parameter is missing.",
         )
     })?;
-    if !constant_time_eq(public_key, &state.keys.public_key) {
-        return Err(Error::unauthorized(
-            ErrorCode::InvalidAuthToken,
-            "The public key is not valid for this environment.",
-        ));
-    }
+    let now = state.clock.now();
+    // A frontend may already hold a key rotated in by another instance: `check` reads again.
+    state
+        .keys
+        .check(now, |k| {
+            constant_time_eq(public_key, &k.public_key)
+                .then_some(())
+                .ok_or_else(|| {
+                    Error::unauthorized(
+                        ErrorCode::InvalidAuthToken,
+                        "The public key is not valid for this environment.",
+                    )
+                })
+        })
+        .await?;
     if settings.hmac_enabled {
         let digest = request.hmac.as_deref().ok_or_else(|| {
             Error::unauthorized(
@@ -101,12 +112,19 @@ pub async fn authenticate(
             )
         })?;
         let id = requested_id.as_ref().map(ConnectionId::as_str);
-        if !verify_connect_digest(state.keys.hmac_key.expose(), integration.as_str(), id, digest) {
-            return Err(Error::unauthorized(
-                ErrorCode::InvalidHmac,
-                "The hmac digest does not match the integration and connection id.",
-            ));
-        }
+        state
+            .keys
+            .check(now, |k| {
+                verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
+                    .then_some(())
+                    .ok_or_else(|| {
+                        Error::unauthorized(
+                            ErrorCode::InvalidHmac,
+                            "The hmac digest does not match the integration and connection id.",
+                        )
+                    })
+            })
+            .await?;
     }
     Ok(Caller {
         connection_id: requested_id.unwrap_or_else(ConnectionId::generate),
@@ -187,12 +205,7 @@ mod tests {
     use crate::store::ActivityFilter;
 
     async fn stack() -> AppState {
-        let state = AppState::new(
-            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([5; 32])),
-            crate::config::EnvironmentKeys::generate(),
-            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-        );
+        let state = AppState::in_memory();
         crate::integrations::create(
             &state,
             serde_json::from_value(serde_json::json!({"provider": "openai", "unique_key": "ai"})).unwrap(),
@@ -235,7 +248,7 @@ mod tests {
 
         let request = ConnectRequest {
             connection_id: Some("u1".into()),
-            public_key: Some(state.keys.public_key.clone()),
+            public_key: Some(state.keys.cached().public_key.clone()),
             ..Default::default()
         };
         let e = begin(&state, &settings, &request, &key, &[AuthMode::OAuth2])

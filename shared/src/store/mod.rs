@@ -183,8 +183,9 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<Vec<DueConnection>>;
 }
 
-/// The short-lived records of browser flows. Each carries its own expiry, which the caller
-/// checks: a backend may keep an expired record for a while (DynamoDB's TTL deletes lazily).
+/// The short-lived records of browser flows, and the console's sessions. Each carries its own
+/// expiry, which the caller checks: a backend may keep an expired record for a while
+/// (DynamoDB's TTL deletes lazily).
 #[async_trait]
 pub trait FlowSessionStore: Send + Sync {
     /// `Conflict` when the state exists already: a state is never reused.
@@ -201,6 +202,20 @@ pub trait FlowSessionStore: Send + Sync {
     async fn put_auth_result(&self, result: &AuthResult) -> StoreResult<()>;
     /// Removes and returns the result: readable once, like `take_oauth_session`.
     async fn take_auth_result(&self, nonce_hash: &str) -> StoreResult<Option<AuthResult>>;
+
+    /// `Conflict` when the token hash exists already. A backend may drop sessions that
+    /// expired (SQLite does it here; DynamoDB by TTL).
+    async fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
+    /// Signing out: the session is gone for every instance. Deleting none is not an error.
+    async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    /// `Conflict` when the client hash exists already.
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+    /// Reading does not consume it: a flow binds to it at its start.
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+    /// Removes and returns the socket: a flow's outcome is sent once.
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
 }
 
 /// The activity log: entries are appended, never changed.

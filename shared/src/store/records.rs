@@ -338,6 +338,10 @@ pub struct OAuthSession {
     /// The connect session's `webhook_url_override`, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url_override: Option<String>,
+    /// SHA-256 (hex) of the `ws_client_id` of the socket waiting for the outcome (Nango's
+    /// frontend client), bound when the flow started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -365,15 +369,36 @@ pub struct ActivityEntry {
     pub error_code: Option<String>,
 }
 
+/// Which entries `list_activity` returns: every field set must match; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct ActivityFilter {
     pub integration: Option<String>,
     pub connection_id: Option<String>,
     pub attempt_id: Option<String>,
-    pub limit: usize,
-    /// Only entries older than this (the last entry of the previous page). `None` = from now
-    /// by the system clock; callers with a clock of their own pass `ActivityCursor::newest`.
+    pub operation: Option<String>,
+    pub level: Option<ActivityLevel>,
+    /// Entries at or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Only entries older than this position (the last entry of the previous page, or a time:
+    /// `ActivityCursor::at`). `None` = from now by the system clock; callers with a clock of
+    /// their own pass `ActivityCursor::newest`.
     pub before: Option<ActivityCursor>,
+    pub limit: usize,
+}
+
+impl ActivityFilter {
+    /// Whether `entry` passes every field of the filter: the one statement of the rule, for
+    /// backends that filter what their indexes return.
+    pub fn matches(&self, entry: &ActivityEntry) -> bool {
+        let same = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
+        same(&self.integration, &entry.integration)
+            && same(&self.connection_id, &entry.connection_id)
+            && self.attempt_id.as_ref().is_none_or(|a| *a == entry.attempt_id)
+            && self.operation.as_ref().is_none_or(|o| *o == entry.operation)
+            && self.level.is_none_or(|l| l == entry.level)
+            && self.since.is_none_or(|t| entry.timestamp >= t)
+            && self.before.as_ref().is_none_or(|c| c.is_after(entry))
+    }
 }
 
 /// A position in the activity log, newest first: entries order by (timestamp, id).
@@ -400,6 +425,27 @@ impl ActivityCursor {
             id: String::new(),
         }
     }
+
+    /// Everything strictly before `t`.
+    pub fn at(t: OffsetDateTime) -> Self {
+        Self {
+            timestamp: t,
+            id: String::new(),
+        }
+    }
+
+    /// Whether `entry` comes after this position (is older, newest first).
+    pub fn is_after(&self, entry: &ActivityEntry) -> bool {
+        (entry.timestamp, entry.id.as_str()) < (self.timestamp, self.id.as_str())
+    }
+
+    /// The earlier of two positions.
+    pub fn min(self, other: Option<ActivityCursor>) -> Self {
+        match other {
+            Some(o) if (o.timestamp, &o.id) < (self.timestamp, &self.id) => o,
+            _ => self,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -409,6 +455,8 @@ pub struct ConnectionFilter {
     pub end_user_id: Option<String>,
     /// Case-insensitive substring of the connection id.
     pub search: Option<String>,
+    /// Only connections with an active problem (`errors` not empty).
+    pub with_errors: bool,
     pub limit: usize,
     pub offset: usize,
 }
@@ -439,12 +487,42 @@ pub struct ConnectSession {
     pub expires_at: OffsetDateTime,
 }
 
+/// An operator's console session: only the SHA-256 of its token is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsoleSession {
+    pub token_hash: String,
+    /// SHA-256 (hex) of the secret key it was signed in with: the session ends when that key
+    /// is no longer accepted, and manages keys only while it is the current one.
+    pub key_fingerprint: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// The outcome of a browser flow, kept for the SDK's polling fallback under the SHA-256 of a
 /// client nonce; read once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthResult {
     pub nonce_hash: String,
     pub body: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A socket waiting for the outcome of a browser flow (the WebSocket of Nango's frontend
+/// client), under the SHA-256 of the `ws_client_id` it was given. Taken once, by the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketRecord {
+    pub client_hash: String,
+    /// Where the socket is held, in its transport's terms: an API Gateway connection id, or the
+    /// local server's own id.
+    pub connection: String,
+    /// The web origin of the page that opened the socket: only a flow started by that origin
+    /// may send to it.
+    pub origin: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
@@ -457,6 +535,9 @@ pub struct EnvironmentSettings {
     /// Web origins allowed to receive auth results; empty = the origin that started the flow.
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    /// The redirect URI sent to providers; `None` = the deployment's (`Config::callback_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
     /// Where auth webhooks go; `None` = none are sent (but to connections'
     /// `webhook_url_override`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -464,6 +545,9 @@ pub struct EnvironmentSettings {
     /// Which auth webhooks are sent.
     #[serde(default = "WebhookEvent::all")]
     pub webhook_events: Vec<WebhookEvent>,
+    /// How the end user's Connect page looks.
+    #[serde(default)]
+    pub connect_ui: ConnectUi,
 }
 
 impl Default for EnvironmentSettings {
@@ -471,8 +555,10 @@ impl Default for EnvironmentSettings {
         Self {
             hmac_enabled: false,
             allowed_origins: Vec::new(),
+            callback_url: None,
             webhook_url: None,
             webhook_events: WebhookEvent::all(),
+            connect_ui: ConnectUi::default(),
         }
     }
 }
@@ -505,6 +591,43 @@ impl WebhookEvent {
             WebhookEvent::RefreshFailed => "refresh_failed",
             WebhookEvent::RefreshRecovered => "refresh_recovered",
         }
+    }
+}
+
+/// The Connect page's theme: the team's app name and colour, and light or dark. Checked when set
+/// (`environment::update`), so a value is always safe to put in the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectUi {
+    /// Shown to the end user ("Connect your account to Acme"). 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Buttons and links, as `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// `light`, `dark` or `system` (the default: the end user's setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<ConnectTheme>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectTheme {
+    Light,
+    Dark,
+    System,
+}
+
+impl EnvironmentSettings {
+    /// The one allow-list rule, for every channel that answers a web page (CORS, the result
+    /// page's `postMessage`, the popup sockets, framing of the Connect page): an origin may when
+    /// `allowed_origins` names it, when that list is empty, or when it is the API's own origin
+    /// (`own_origin`). The opaque origin `null` never may.
+    pub fn allows_origin(&self, own_origin: &str, origin: &str) -> bool {
+        origin != "null"
+            && (self.allowed_origins.is_empty()
+                || self.allowed_origins.iter().any(|o| o == origin)
+                || own_origin == origin)
     }
 }
 

@@ -7,6 +7,7 @@ use super::*;
 pub async fn run(store: &dyn Store) {
     activity_is_queryable_by_connection_newest_first(store).await;
     activity_pages_with_a_cursor_across_days(store).await;
+    activity_filters_by_every_field_and_pages_by_cursor(store).await;
 }
 
 fn entry(attempt: &str, conn: &str, integration: &str, at: OffsetDateTime, event: &str) -> ActivityEntry {
@@ -141,4 +142,121 @@ pub async fn activity_pages_with_a_cursor_across_days(store: &dyn Store) {
         ..Default::default()
     };
     assert_eq!(store.list_activity(&from_middle).await.unwrap(), written[4..6]);
+}
+
+/// Six entries of one integration (two connections, two operations, both levels, two of them
+/// at the same instant): each filter alone, the time range, and paging two at a time by cursor
+/// from every partition the backends read (the environment, one connection, one attempt).
+pub async fn activity_filters_by_every_field_and_pages_by_cursor(store: &dyn Store) {
+    let integration = unique("int");
+    let (a, b) = (unique("conn-a"), unique("conn-b"));
+    let attempt = unique("attempt");
+    let t0 = now();
+    let rows = [
+        (0, &a, "auth", ActivityLevel::Info),
+        (1, &a, "auth", ActivityLevel::Error),
+        (2, &b, "refresh", ActivityLevel::Info),
+        (2, &b, "refresh", ActivityLevel::Error),
+        (3, &a, "console", ActivityLevel::Info),
+        (4, &b, "auth", ActivityLevel::Info),
+    ];
+    let mut written = Vec::new();
+    for (ms, conn, operation, level) in rows {
+        let entry = ActivityEntry {
+            id: uuid::Uuid::new_v4().to_string(),
+            attempt_id: attempt.clone(),
+            timestamp: t0 + Duration::milliseconds(ms),
+            operation: operation.into(),
+            event: "step".into(),
+            level,
+            integration: Some(integration.clone()),
+            connection_id: Some(conn.clone()),
+            message: "m".into(),
+            error_code: None,
+        };
+        store.append_activity(&entry).await.unwrap();
+        written.push(entry);
+    }
+    // Newest first; entries of one instant by id, descending.
+    written.sort_by(|x, y| (y.timestamp, &y.id).cmp(&(x.timestamp, &x.id)));
+    let base = ActivityFilter {
+        integration: Some(integration.clone()),
+        limit: 100,
+        ..Default::default()
+    };
+    let ids = |entries: Vec<ActivityEntry>| entries.into_iter().map(|e| e.id).collect::<Vec<_>>();
+    let expect = |f: &ActivityFilter| ids(written.iter().filter(|e| f.matches(e)).cloned().collect());
+    let filters = [
+        base.clone(),
+        ActivityFilter {
+            connection_id: Some(a.clone()),
+            ..base.clone()
+        },
+        ActivityFilter {
+            operation: Some("refresh".into()),
+            ..base.clone()
+        },
+        ActivityFilter {
+            level: Some(ActivityLevel::Error),
+            ..base.clone()
+        },
+        ActivityFilter {
+            since: Some(t0 + Duration::milliseconds(2)),
+            ..base.clone()
+        },
+        ActivityFilter {
+            before: Some(ActivityCursor::at(t0 + Duration::milliseconds(3))),
+            ..base.clone()
+        },
+        ActivityFilter {
+            since: Some(t0 + Duration::milliseconds(1)),
+            before: Some(ActivityCursor::at(t0 + Duration::milliseconds(4))),
+            connection_id: Some(b.clone()),
+            ..base.clone()
+        },
+        ActivityFilter {
+            attempt_id: Some(attempt.clone()),
+            operation: Some("auth".into()),
+            level: Some(ActivityLevel::Info),
+            ..base.clone()
+        },
+    ];
+    for filter in &filters {
+        let got = ids(store.list_activity(filter).await.unwrap());
+        assert_eq!(got, expect(filter), "{filter:?}");
+        assert!(!got.is_empty(), "every filter here matches something: {filter:?}");
+    }
+    assert_eq!(expect(&filters[0]).len(), 6);
+
+    for partition in [
+        base.clone(),
+        ActivityFilter {
+            connection_id: Some(b.clone()),
+            ..base.clone()
+        },
+        ActivityFilter {
+            attempt_id: Some(attempt.clone()),
+            ..base.clone()
+        },
+    ] {
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .list_activity(&ActivityFilter {
+                    limit: 2,
+                    before: before.clone(),
+                    ..partition.clone()
+                })
+                .await
+                .unwrap();
+            if page.is_empty() {
+                break;
+            }
+            before = page.last().map(ActivityCursor::after);
+            paged.extend(ids(page));
+            assert!(paged.len() <= 6, "paging ends");
+        }
+        assert_eq!(paged, expect(&partition), "{partition:?}");
+    }
 }

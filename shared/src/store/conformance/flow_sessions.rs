@@ -1,4 +1,5 @@
-//! Flow sessions: OAuth sessions and auth results taken exactly once, connect sessions reusable.
+//! Flow sessions: OAuth sessions, auth results and sockets taken exactly once, connect sessions
+//! reusable, console sessions found until signed out.
 
 use super::*;
 
@@ -8,6 +9,8 @@ pub async fn run(store: &dyn Store) {
     concurrent_takes_of_one_session_yield_one_winner(store).await;
     connect_sessions_are_found_by_token_hash(store).await;
     auth_results_are_read_once(store).await;
+    console_sessions_are_found_until_deleted(store).await;
+    sockets_are_found_then_taken_once(store).await;
 }
 
 fn session(state: &str) -> OAuthSession {
@@ -26,6 +29,7 @@ fn session(state: &str) -> OAuthSession {
         result_nonce_hash: None,
         end_user: None,
         webhook_url_override: Some("https://hooks.example.com/u1".into()),
+        socket_hash: Some(crate::signing::sha256_hex(b"ws")),
     }
 }
 
@@ -96,4 +100,76 @@ pub async fn auth_results_are_read_once(store: &dyn Store) {
         Some(result.clone())
     );
     assert_eq!(store.take_auth_result(&result.nonce_hash).await.unwrap(), None);
+}
+
+pub async fn console_sessions_are_found_until_deleted(store: &dyn Store) {
+    let session = ConsoleSession {
+        token_hash: unique("console"),
+        key_fingerprint: "f".repeat(64),
+        created_at: now(),
+        expires_at: now() + Duration::hours(2),
+    };
+    store.put_console_session(&session).await.unwrap();
+    assert_eq!(store.put_console_session(&session).await, Err(StoreError::Conflict));
+    for _ in 0..2 {
+        let found = store.get_console_session(&session.token_hash).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&session), "reading does not consume it");
+    }
+    store.delete_console_session(&session.token_hash).await.unwrap();
+    assert_eq!(store.get_console_session(&session.token_hash).await.unwrap(), None);
+    store.delete_console_session(&session.token_hash).await.unwrap();
+    // A new session purges (or lets TTL take) expired ones; a live one is never dropped.
+    let live = ConsoleSession {
+        token_hash: unique("console"),
+        ..session.clone()
+    };
+    store.put_console_session(&live).await.unwrap();
+    let next = ConsoleSession {
+        token_hash: unique("console"),
+        created_at: now() + Duration::minutes(1),
+        ..session
+    };
+    store.put_console_session(&next).await.unwrap();
+    assert!(store.get_console_session(&live.token_hash).await.unwrap().is_some());
+}
+
+pub async fn sockets_are_found_then_taken_once(store: &dyn Store) {
+    let socket = SocketRecord {
+        client_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        connection: unique("conn"),
+        origin: "https://app.example.com".into(),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(15),
+    };
+    store.put_socket(&socket).await.unwrap();
+    assert_eq!(
+        store.put_socket(&socket).await,
+        Err(StoreError::Conflict),
+        "a client id is never reused"
+    );
+    assert_eq!(
+        store.get_socket(&socket.client_hash).await.unwrap(),
+        Some(socket.clone())
+    );
+    let takes = (0..4).map(|_| store.take_socket(&socket.client_hash));
+    let winners: Vec<_> = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(winners, std::slice::from_ref(&socket), "one outcome reaches a socket");
+    assert_eq!(store.get_socket(&socket.client_hash).await.unwrap(), None);
+    // A new socket purges (or lets TTL take) expired ones; a live one is never dropped.
+    let live = SocketRecord {
+        client_hash: unique("socket"),
+        ..socket.clone()
+    };
+    store.put_socket(&live).await.unwrap();
+    let next = SocketRecord {
+        client_hash: unique("socket"),
+        created_at: now() + Duration::minutes(1),
+        ..socket
+    };
+    store.put_socket(&next).await.unwrap();
+    assert!(store.get_socket(&live.client_hash).await.unwrap().is_some());
 }

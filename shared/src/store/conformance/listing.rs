@@ -86,6 +86,31 @@ pub async fn connections_are_listed_with_filters(store: &dyn Store) {
         0,
         "search is literal"
     );
+    // A connection with an active problem, then without it again.
+    let mut failing = store
+        .get_connection(
+            &IntegrationKey::parse(a.as_str()).unwrap(),
+            &ConnectionId::parse(format!("{tag}-2")).unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    failing.errors = vec![ConnectionProblem {
+        kind: "refresh".into(),
+        log_id: "attempt-9".into(),
+    }];
+    store.update_connection(&failing, failing.version).await.unwrap();
+    let with_errors = ConnectionFilter {
+        with_errors: true,
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(store.list_connections(&with_errors).await.unwrap()),
+        [format!("{tag}-2")]
+    );
+    failing.errors.clear();
+    store.update_connection(&failing, failing.version + 1).await.unwrap();
+    assert!(store.list_connections(&with_errors).await.unwrap().is_empty());
 }
 
 /// Enough connections that every listing shard holds some: one order, however they are spread.

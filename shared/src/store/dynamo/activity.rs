@@ -29,17 +29,11 @@ impl ActivityStore for DynamoStore {
             .clone()
             .unwrap_or_else(|| ActivityCursor::newest(OffsetDateTime::now_utc()));
         let bound = keys::activity_bound(&cursor);
+        // The partition and the time range come from the keys; every other field (and `since`
+        // within the first day read) is the one rule of `ActivityFilter::matches`.
         let keep = |item: &super::Item| -> StoreResult<Option<ActivityEntry>> {
             let entry: ActivityEntry = body(item)?;
-            let matches = filter
-                .integration
-                .as_ref()
-                .is_none_or(|i| entry.integration.as_ref() == Some(i))
-                && filter
-                    .connection_id
-                    .as_ref()
-                    .is_none_or(|c| entry.connection_id.as_ref() == Some(c));
-            Ok(matches.then_some(entry))
+            Ok(filter.matches(&entry).then_some(entry))
         };
         // The narrowest partition the filter names: one attempt, one connection, or the days.
         let single = match (&filter.attempt_id, &filter.connection_id) {
@@ -51,21 +45,29 @@ impl ActivityStore for DynamoStore {
             (None, None) => None,
         };
         if let Some(q) = single {
-            let q = q.sort_before(bound).newest_first();
+            let q = match filter.since {
+                Some(since) => q.sort_between(keys::activity_lower_bound(since), bound),
+                None => q.sort_before(bound),
+            }
+            .newest_first();
             return self.merge(std::slice::from_ref(&q), filter.limit, keep).await;
         }
         // Day by day, from the cursor's back to the retention horizon (older entries are gone
         // or going: TTL).
         let mut out = Vec::new();
         let mut day = cursor.timestamp;
-        let horizon = cursor.timestamp - ACTIVITY_RETENTION - time::Duration::days(1);
+        let retained_from = cursor.timestamp - ACTIVITY_RETENTION - time::Duration::days(1);
+        let horizon = filter.since.map_or(retained_from, |since| since.max(retained_from));
         while out.len() < filter.limit && day >= horizon {
             let name = keys::day(day);
             let queries: Vec<Query> = (0..ACTIVITY_SHARDS)
                 .map(|shard| {
-                    Query::partition(Some(&ACTIVITY_BY_TIME), keys::activity_day_partition(&name, shard))
-                        .sort_before(bound.clone())
-                        .newest_first()
+                    let q = Query::partition(Some(&ACTIVITY_BY_TIME), keys::activity_day_partition(&name, shard));
+                    match filter.since {
+                        Some(since) => q.sort_between(keys::activity_lower_bound(since), bound.clone()),
+                        None => q.sort_before(bound.clone()),
+                    }
+                    .newest_first()
                 })
                 .collect();
             out.extend(self.merge(&queries, filter.limit - out.len(), keep).await?);

@@ -236,6 +236,14 @@ pub(super) fn auth_result(nonce_hash: &str) -> Item {
     primary(format!("RESULT#{nonce_hash}"), "-")
 }
 
+pub(super) fn console_session(token_hash: &str) -> Item {
+    primary(format!("CONSOLE#{token_hash}"), "-")
+}
+
+pub(super) fn socket(client_hash: &str) -> Item {
+    primary(format!("SOCKET#{client_hash}"), "-")
+}
+
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.
@@ -267,6 +275,11 @@ fn activity_sort(timestamp: OffsetDateTime, id: &str) -> String {
 /// Sort keys of entries older than the cursor are below this bound.
 pub(super) fn activity_bound(cursor: &ActivityCursor) -> String {
     activity_sort(cursor.timestamp, &cursor.id)
+}
+
+/// Sort keys of entries at or after `since` are at or above this bound.
+pub(super) fn activity_lower_bound(since: OffsetDateTime) -> String {
+    ts_key(since)
 }
 
 pub(super) fn activity(entry: &ActivityEntry) -> Item {

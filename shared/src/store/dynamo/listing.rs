@@ -49,7 +49,8 @@ impl DynamoStore {
                     .is_none_or(|u| view.end_user.as_ref().and_then(|e| e.get("id")?.as_str()) == Some(u))
                 && search
                     .as_deref()
-                    .is_none_or(|s| view.connection_id.as_str().to_lowercase().contains(s));
+                    .is_none_or(|s| view.connection_id.as_str().to_lowercase().contains(s))
+                && (!filter.with_errors || !view.errors.is_empty());
             Ok(matches.then_some(view))
         };
         // The narrowest index the filter allows.

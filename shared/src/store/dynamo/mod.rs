@@ -232,6 +232,12 @@ impl Query {
         self.key_condition += &format!(" AND {} < {v}", self.sort_key);
         self
     }
+    /// Sort keys from `low` to `high`, both included.
+    fn sort_between(mut self, low: String, high: String) -> Self {
+        let (lo, hi) = (self.at.value(":lo", s(low)), self.at.value(":hi", s(high)));
+        self.key_condition += &format!(" AND {} BETWEEN {lo} AND {hi}", self.sort_key);
+        self
+    }
     fn newest_first(mut self) -> Self {
         self.forward = false;
         self
@@ -295,6 +301,18 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_item(Some(item))
             .set_condition_expression(condition.map(str::to_owned))
+            .send()
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Deletes the item under `key`, if there is one (no condition).
+    async fn delete(&self, key: Item) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
             .send()
             .await
             .map_err(map_err)?;

@@ -228,6 +228,9 @@ impl ConnectionStore for SqliteStore {
             args.push(format!("%{escaped}%"));
             sql.push_str(&format!(" AND c.connection_id LIKE ?{} ESCAPE '\\'", args.len()));
         }
+        if filter.with_errors {
+            sql.push_str(" AND json_array_length(c.body, '$.errors') > 0");
+        }
         sql.push_str(&format!(
             " ORDER BY c.created_ns DESC, c.connection_id LIMIT {} OFFSET {}",
             filter.limit, filter.offset

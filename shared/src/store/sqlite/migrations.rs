@@ -30,6 +30,14 @@ const MIGRATIONS: &[Migration] = &[
         name: "generations, credentials apart, the refresh schedule, activity ids, the job queue",
         apply: scale_columns,
     },
+    Migration {
+        name: "console sessions",
+        apply: console_sessions,
+    },
+    Migration {
+        name: "sockets waiting for flow outcomes",
+        apply: sockets,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -182,6 +190,25 @@ fn scale_columns(c: &Connection) -> StoreResult<()> {
          CREATE INDEX connections_generation ON connections (integration, generation);
          CREATE INDEX activity_by_time ON activity (ts_ns, id);
          CREATE INDEX jobs_ready ON jobs (visible_ns, seq) WHERE dead = 0;",
+    )
+    .map_err(unavailable)
+}
+
+/// The operator console's sessions (token hash, expiry for the purge).
+fn console_sessions(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS console_sessions (
+           token_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
+    )
+    .map_err(unavailable)
+}
+
+/// The sockets of Nango's frontend client, by the hash of their client id, with their expiry
+/// for the purge (as console sessions).
+fn sockets(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sockets (
+           client_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
     )
     .map_err(unavailable)
 }

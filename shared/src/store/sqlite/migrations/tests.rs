@@ -53,6 +53,7 @@ fn rows() -> Rows {
             result_nonce_hash: None,
             end_user: None,
             webhook_url_override: None,
+            socket_hash: None,
         },
         connect: ConnectSession {
             token_hash: "aa".repeat(32),

@@ -1,0 +1,262 @@
+//! The console's session and CSRF rules over HTTP (on SQLite, and on DynamoDB with
+//! `LATCHKEY_TEST_BACKEND=aws`): sign-in only with the secret key and only from the console's
+//! own origin; a cookie the page cannot read; changes only with the session's CSRF token from
+//! the console's origin; sessions that end at expiry, sign-out or rotation of their key.
+
+use latchkey_tests::{spawn_app, TestApp};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// A signed-in console session: its cookie and CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn sign_in(app: &TestApp, key: &str, origin: Option<&str>) -> reqwest::Response {
+    let mut req = app
+        .http
+        .post(app.url("/console/sign-in"))
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("secret_key={}", urlencode(key)));
+    if let Some(o) = origin {
+        req = req.header(ORIGIN, o);
+    }
+    req.send().await.unwrap()
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn session(app: &TestApp) -> Session {
+    let r = sign_in(app, &app.secret_key(), Some(&app.address)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let set = r.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let page = app
+        .http
+        .get(app.url("/console/integrations"))
+        .header(COOKIE, &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = page
+        .split("data-csrf=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap()
+        .to_owned();
+    Session { cookie, csrf }
+}
+
+/// `POST /console/environment` turning HMAC on, as the settings form sends it.
+async fn turn_hmac_on(app: &TestApp, s: &Session, csrf: &str, origin: Option<&str>) -> (StatusCode, Value) {
+    let mut req = app
+        .http
+        .post(app.url("/console/environment"))
+        .header(COOKIE, &s.cookie)
+        .header(ACCEPT, "application/json")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("csrf={csrf}&hmac_enabled=on"));
+    if let Some(o) = origin {
+        req = req.header(ORIGIN, o);
+    }
+    let r = req.send().await.unwrap();
+    (r.status(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn hmac_enabled(app: &TestApp) -> bool {
+    let (_, env) = app.backend(Method::GET, "/environment", None).await;
+    env["data"]["hmac_enabled"].as_bool().unwrap()
+}
+
+#[tokio::test]
+async fn only_the_secret_key_from_the_consoles_own_page_signs_in() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/console/environment")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()[LOCATION]
+        .to_str()
+        .unwrap()
+        .starts_with("/console/sign-in?reason=required"));
+    let r = app
+        .http
+        .get(app.url("/console/environment"))
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "console_sign_in_required");
+
+    // Login CSRF: a page of another site posting the form is refused, whatever the key.
+    let r = sign_in(&app, &app.secret_key(), Some("https://evil.example")).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    let r = sign_in(&app, &app.secret_key(), None).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "no Origin, no Sec-Fetch-Site: refused"
+    );
+    let r = sign_in(&app, "lk_sk_guess", Some(&app.address)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().get(SET_COOKIE).is_none());
+    let page = r.text().await.unwrap();
+    assert!(!page.contains("lk_sk_guess"), "the typed key is not echoed");
+
+    let r = sign_in(&app, &app.secret_key(), Some(&app.address)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()[LOCATION], "/console/integrations");
+    let cookie = r.headers()[SET_COOKIE].to_str().unwrap();
+    assert!(cookie.starts_with("latchkey_console=lk_cs_"), "{cookie}");
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=7200"] {
+        assert!(cookie.contains(flag), "{cookie} lacks {flag}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http locally");
+    assert!(!cookie.contains(&app.secret_key()));
+}
+
+#[tokio::test]
+async fn a_change_needs_the_sessions_csrf_token_from_the_consoles_origin() {
+    let app = spawn_app().await;
+    let s = session(&app).await;
+    let origin = Some(app.address.as_str());
+    let (status, body) = turn_hmac_on(&app, &s, "", origin).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("invalid_csrf_token"))
+    );
+    let other = session(&app).await;
+    let (status, _) = turn_hmac_on(&app, &s, &other.csrf, origin).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "another session's token does not do");
+    let (status, body) = turn_hmac_on(&app, &s, &s.csrf, Some("https://evil.example")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("cross_origin_request"))
+    );
+    let (status, _) = turn_hmac_on(&app, &s, &s.csrf, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(!hmac_enabled(&app).await, "nothing changed");
+    let (status, _) = turn_hmac_on(&app, &s, &s.csrf, origin).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(hmac_enabled(&app).await);
+    // The script's requests carry the token in a header instead.
+    let r = app
+        .http
+        .post(app.url("/console/integrations/none/connect/digest"))
+        .header(COOKIE, &s.cookie)
+        .header(ORIGIN, &app.address)
+        .header("x-csrf-token", &s.csrf)
+        .header(ACCEPT, "application/json")
+        .json(&json!({"connection_id": "u1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "past the guard: no integration 'none'"
+    );
+}
+
+#[tokio::test]
+async fn every_console_page_carries_a_strict_policy() {
+    let app = spawn_app().await;
+    let s = session(&app).await;
+    for path in [
+        "/console/sign-in",
+        "/console/integrations",
+        "/console/catalog",
+        "/console/activity",
+        "/console/environment",
+    ] {
+        // Signed in, the sign-in page leads on: it is read without the session.
+        let cookie = if path.ends_with("sign-in") {
+            ""
+        } else {
+            s.cookie.as_str()
+        };
+        let r = app.http.get(app.url(path)).header(COOKIE, cookie).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for rule in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(rule), "{path}: {csp}");
+        }
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        assert_eq!(h["cache-control"], "no-store", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        let html = r.text().await.unwrap();
+        assert!(
+            !html.contains("<script>") && !html.contains("style=\""),
+            "{path}: no inline code"
+        );
+        assert!(!html.contains(&app.secret_key()), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn a_session_ends_at_expiry_at_sign_out_and_when_its_key_is_rotated_out() {
+    let app = spawn_app().await;
+    let page = |s: &Session| {
+        let req = app
+            .http
+            .get(app.url("/console/connections"))
+            .header(COOKIE, s.cookie.clone());
+        async move { req.send().await.unwrap() }
+    };
+    let s = session(&app).await;
+    app.clock.advance(time::Duration::hours(2));
+    let r = page(&s).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(r.headers()[LOCATION].to_str().unwrap().contains("reason=expired"));
+    assert!(
+        r.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"),
+        "the cookie is cleared"
+    );
+    let (status, body) = turn_hmac_on(&app, &s, &s.csrf, Some(&app.address)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+
+    let s = session(&app).await;
+    let r = app
+        .http
+        .post(app.url("/console/sign-out"))
+        .header(COOKIE, &s.cookie)
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("csrf={}", s.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page(&s).await.status(), StatusCode::SEE_OTHER, "signed out everywhere");
+
+    let s = session(&app).await;
+    let (status, _) = app
+        .backend(
+            Method::PATCH,
+            "/environment",
+            Some(&json!({"rotate_keys": ["secret_key"], "rotation_grace_seconds": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let r = page(&s).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "its key no longer works, nor does the session"
+    );
+}
