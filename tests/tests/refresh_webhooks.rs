@@ -4,7 +4,7 @@
 //! false`, the error a read now answers), on a read and from the scheduler's worker job; the
 //! next success sends `refresh_recovered` (`success: true`) once; backing off and plain
 //! refreshes send nothing. Each webhook is checked by the receiver's own HMAC; the attempts and
-//! deliveries are in the activity log. On SQLite (20-e2e) and on DynamoDB + SQS on moto (40-aws).
+//! deliveries are in the activity log, filtered by `GET /logs`. On SQLite (20-e2e) and on DynamoDB + SQS on moto (40-aws).
 
 use latchkey_tests::receiver::{assert_signed, spawn_webhook_app};
 use latchkey_tests::{assert_no_secret, oidc_peer, Fault, FaultPeer, TestApp, WebhookReceiver};
@@ -135,6 +135,26 @@ async fn a_refused_refresh_on_read_sends_refresh_failed_and_the_next_success_ref
             entry("refreshed", ""),
         ]
     );
+    // GET /logs filters them: the failed refresh alone, and the webhooks' deliveries.
+    let (status, page) = app
+        .backend(Method::GET, "/logs?connection_id=w&operation=refresh&level=error", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let failed: Vec<(&str, &str)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["error_code"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(failed, [("failed", "invalid_grant")], "{page}");
+    let (_, page) = app
+        .backend(Method::GET, "/logs?connection_id=w&operation=webhook", None)
+        .await;
+    assert!(page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["operation"] == "webhook"));
     let webhooks = entries(&app, "w", "webhook").await;
     let delivered = webhooks.iter().filter(|(event, _)| event == "delivered").count();
     let queued = webhooks.iter().filter(|(event, _)| event == "queued").count();
