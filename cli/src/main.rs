@@ -41,6 +41,10 @@ enum Command {
         #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_ADDRESSES", action = clap::ArgAction::SetTrue,
               value_parser = clap::builder::FalseyValueParser::new())]
         allow_private_addresses: bool,
+        /// PEM certificates of a certificate authority you run (an in-house identity server or
+        /// webhook receiver), trusted besides the public roots.
+        #[arg(long, env = "LATCHKEY_EXTRA_CA_FILE", value_name = "FILE")]
+        extra_ca_file: Option<PathBuf>,
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
@@ -87,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
             environment,
             provider_response_limit,
             allow_private_addresses,
+            extra_ca_file,
             connect_session_ttl_secs,
             activity_retention_days,
             console_session_ttl_secs,
@@ -102,13 +107,17 @@ async fn main() -> anyhow::Result<()> {
             config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
             config.provider_response_limit = provider_response_limit;
             config.allow_private_addresses = allow_private_addresses;
+            if let Some(path) = extra_ca_file {
+                config.extra_root_certificates =
+                    Some(latchkey::outbound::read_extra_roots(&path).map_err(anyhow::Error::msg)?);
+            }
             if allow_private_addresses {
                 tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
             }
-            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(|name| {
-                std::env::var(name).ok().filter(|v| !v.is_empty())
-            })
-            .map_err(anyhow::Error::msg)?;
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(var).map_err(anyhow::Error::msg)?;
+            config.refresh_limits =
+                latchkey::refresh_policy::RefreshLimits::from_env(var).map_err(anyhow::Error::msg)?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
@@ -132,8 +141,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("  Or open the console:       {public_url}console (sign in with the secret key)");
                 println!("  See README.md, 'Quick start'.");
             }
-            // Background jobs (integration purges, …) on a timer, in this process.
+            // Background jobs (integration purges, refreshes) on a timer, in this process, and
+            // the refresh scheduler that enqueues the refreshes (once a minute).
             tokio::spawn(stack.jobs.clone().run_every(std::time::Duration::from_secs(1)));
+            let period = latchkey::jobs::schedule::local_period(&config.refresh);
+            tokio::spawn(latchkey::jobs::schedule::run_every(stack.state.clone(), period));
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
             let state = stack.state.clone();

@@ -65,12 +65,28 @@ impl Attempt {
     }
 
     pub async fn failed(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
+        self.failed_with(state, code.as_str(), message).await;
+    }
+
+    /// A `failed` entry whose code is not one of Latchkey's: what a provider said
+    /// (`invalid_grant`), for a refresh.
+    pub async fn failed_with(&self, state: &AppState, error_code: &str, message: impl Into<String>) {
+        self.error_with(state, "failed", error_code, message).await;
+    }
+
+    /// An error entry under `event` (a step that failed without ending the operation, such as
+    /// a webhook attempt that is retried).
+    pub async fn error(&self, state: &AppState, event: &str, code: ErrorCode, message: impl Into<String>) {
+        self.error_with(state, event, code.as_str(), message).await;
+    }
+
+    async fn error_with(&self, state: &AppState, event: &str, error_code: &str, message: impl Into<String>) {
         self.record(
             state,
-            "failed",
+            event,
             ActivityLevel::Error,
             message.into(),
-            Some(code.as_str().to_owned()),
+            Some(error_code.to_owned()),
         )
         .await;
     }

@@ -60,6 +60,40 @@ pub struct Config {
     pub console_session_ttl: time::Duration,
     /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
     pub refresh: crate::refresh_policy::RefreshPolicy,
+    /// How fast those renewals go per provider (the scheduler and the worker).
+    pub refresh_limits: crate::refresh_policy::RefreshLimits,
+    /// How auth webhooks are delivered (`events`).
+    pub webhooks: WebhookPolicy,
+    /// PEM certificates trusted besides the public roots, for hosts the operator runs with a
+    /// private certificate authority (an in-house identity server or webhook receiver):
+    /// `LATCHKEY_EXTRA_CA_FILE`. Checked when the configuration is read.
+    pub extra_root_certificates: Option<String>,
+}
+
+/// How one webhook delivery is attempted and retried: a retryable failure (no answer, 408,
+/// 429, 5xx) is tried again after `first_retry`, doubling each time up to `max_retry` (plus up
+/// to a tenth of jitter), or after the receiver's `Retry-After` (at most `max_retry`), until
+/// `attempts` attempts were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    /// Attempts of one delivery, the first included.
+    pub attempts: u32,
+    pub first_retry: time::Duration,
+    pub max_retry: time::Duration,
+    /// The most one attempt may take, the answer's headers included (never more than
+    /// `Config::provider_timeout`, the client's own bound).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for WebhookPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 10,
+            first_retry: time::Duration::seconds(30),
+            max_retry: time::Duration::hours(1),
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl Config {
@@ -79,6 +113,9 @@ impl Config {
             refusals_recorded_per_minute: 60,
             console_session_ttl: time::Duration::hours(2),
             refresh: crate::refresh_policy::RefreshPolicy::default(),
+            refresh_limits: crate::refresh_policy::RefreshLimits::default(),
+            webhooks: WebhookPolicy::default(),
+            extra_root_certificates: None,
         }
     }
 

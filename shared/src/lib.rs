@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod domain;
 pub mod environment;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod integrations;
 pub mod jobs;

@@ -1,5 +1,5 @@
 //! Every HMAC of the product, in one place: the frontend's connect digest, the backend's signed
-//! requests, and (later) webhook signatures. All comparisons are constant-time.
+//! requests, and the signatures of outgoing webhooks. All comparisons are constant-time.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -94,9 +94,102 @@ pub fn verify_request(req: &SignedRequest<'_>, secret_keys: &[&str], now_unix: i
     }
 }
 
+/// The signature headers of one webhook delivery attempt (docs/security.md, "Webhook
+/// signatures"), all under the environment's webhook signing key:
+/// - `nango`: `X-Nango-Hmac-Sha256`, lowercase hex `HMAC-SHA256(key, raw_body)` — what
+///   `@nangohq/node`'s `verifyIncomingWebhookRequest` checks. It has no time in it, so a
+///   captured delivery verifies forever;
+/// - `latchkey`: `Latchkey-Signature`, `v1=<hex>` of `HMAC-SHA256(key, timestamp + "\n" +
+///   webhook_id + "\n" + raw_body)`, with `Latchkey-Timestamp` and `Latchkey-Webhook-Id`: a
+///   receiver refuses it outside ±300 s (`SIGNATURE_WINDOW_SECS`) and drops an id it has seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSignatures {
+    pub nango: String,
+    pub latchkey: String,
+}
+
+pub fn webhook_signatures(signing_key: &str, webhook_id: &str, timestamp: i64, body: &[u8]) -> WebhookSignatures {
+    WebhookSignatures {
+        nango: hmac_sha256_hex(signing_key.as_bytes(), body),
+        latchkey: latchkey_webhook_signature(signing_key, webhook_id, timestamp, body),
+    }
+}
+
+fn latchkey_webhook_signature(signing_key: &str, webhook_id: &str, timestamp: i64, body: &[u8]) -> String {
+    let mut message = format!("{timestamp}\n{webhook_id}\n").into_bytes();
+    message.extend_from_slice(body);
+    format!("v1={}", hmac_sha256_hex(signing_key.as_bytes(), &message))
+}
+
+/// What a receiver checks of `Latchkey-Signature` (the reference for docs/security.md's
+/// verifier, and for Rust receivers): the timestamp within the window, then the signature.
+pub fn verify_webhook(
+    signing_key: &str,
+    webhook_id: &str,
+    timestamp: i64,
+    signature: &str,
+    body: &[u8],
+    now_unix: i64,
+) -> SignatureCheck {
+    if (now_unix - timestamp).abs() > SIGNATURE_WINDOW_SECS {
+        return SignatureCheck::Stale;
+    }
+    let expected = latchkey_webhook_signature(signing_key, webhook_id, timestamp, body);
+    if constant_time_eq(&expected, signature) {
+        SignatureCheck::Valid
+    } else {
+        SignatureCheck::Mismatch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_signatures_cover_the_body_and_latchkeys_also_time_and_id() {
+        let body = br#"{"type":"auth"}"#;
+        let sigs = webhook_signatures("lk_wk_k", "d-1", 1_000_000, body);
+        assert_eq!(
+            sigs.nango,
+            hmac_sha256_hex(b"lk_wk_k", body),
+            "what verifyIncomingWebhookRequest checks"
+        );
+        assert_eq!(
+            sigs.latchkey,
+            format!(
+                "v1={}",
+                hmac_sha256_hex(b"lk_wk_k", b"1000000\nd-1\n{\"type\":\"auth\"}")
+            )
+        );
+        let check =
+            |id: &str, ts: i64, sig: &str, body: &[u8], now: i64| verify_webhook("lk_wk_k", id, ts, sig, body, now);
+        assert_eq!(
+            check("d-1", 1_000_000, &sigs.latchkey, body, 1_000_300),
+            SignatureCheck::Valid
+        );
+        assert_eq!(
+            check("d-1", 1_000_000, &sigs.latchkey, body, 1_000_301),
+            SignatureCheck::Stale,
+            "a replay"
+        );
+        assert_eq!(
+            check("d-2", 1_000_000, &sigs.latchkey, body, 1_000_000),
+            SignatureCheck::Mismatch
+        );
+        assert_eq!(
+            check("d-1", 1_000_001, &sigs.latchkey, body, 1_000_000),
+            SignatureCheck::Mismatch
+        );
+        assert_eq!(
+            check("d-1", 1_000_000, &sigs.latchkey, b"{}", 1_000_000),
+            SignatureCheck::Mismatch
+        );
+        assert_eq!(
+            verify_webhook("other", "d-1", 1_000_000, &sigs.latchkey, body, 1_000_000),
+            SignatureCheck::Mismatch
+        );
+    }
 
     #[test]
     fn hmac_matches_the_published_test_vector() {

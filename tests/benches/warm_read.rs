@@ -89,6 +89,7 @@ counting_store! {
         fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
         fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64>;
         fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
+        fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
         fn get_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
         fn read_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId, at: OffsetDateTime) -> StoreResult<Option<ConnectionRecord>>;
         fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>>;
@@ -194,6 +195,7 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
             end_user: None,
             tags: Default::default(),
             write: WriteMode::CreateOnly,
+            webhook_url_override: None,
         },
     )
     .await

@@ -28,7 +28,8 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What runs the background jobs the stack enqueues (`run_jobs`).
     pub jobs: crate::backend::Jobs,
-    backend: crate::backend::Backend,
+    /// Where its data lives (`another_instance` starts another instance on it).
+    pub backend: crate::backend::Backend,
     _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
@@ -165,6 +166,14 @@ impl TestApp {
                 names: self.names.clone(),
             },
         )
+    }
+
+    /// One run of the refresh scheduler at Latchkey's time (the jobs it enqueues run with
+    /// `run_jobs`).
+    pub async fn run_scheduler(&self) -> latchkey::jobs::schedule::ScheduleReport {
+        latchkey::jobs::schedule::schedule_now(&self.state)
+            .await
+            .expect("the scheduler runs")
     }
 
     /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
@@ -328,12 +337,53 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Connects `connection_id` through `integration`'s provider (oidc-provider: logs in as
+    /// `user` and consents, so a refresh token is issued) and asserts it was stored.
+    pub async fn connect_through_provider(&self, integration: &str, connection_id: &str, user: &str) {
+        let browser = crate::Browser::new(&self.callback_url());
+        let url = self.connect_url(integration, connection_id, "authorization_params%5Bprompt%5D=consent");
+        let page = browser.connect(&url, &[], user).await;
+        assert!(
+            page.is_success(),
+            "connecting {connection_id}: {:?} {}",
+            page.message,
+            page.html
+        );
+    }
+
+    /// The access (and refresh) token a read answers; panics unless it answered 200.
+    pub async fn tokens(&self, integration: &str, connection_id: &str, query: &str) -> (String, Option<String>) {
+        let (status, body) = self
+            .read_connection(integration, connection_id, &format!("&refresh_token=true{query}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let credentials = &body["credentials"];
+        (
+            credentials["access_token"].as_str().unwrap().to_owned(),
+            credentials["refresh_token"].as_str().map(str::to_owned),
+        )
+    }
+
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.
     pub async fn read_connection(&self, integration: &str, connection_id: &str, query: &str) -> (u16, Value) {
         let path = format!("/connections/{connection_id}?provider_config_key={integration}{query}");
         let response = self.bearer(Method::GET, &path).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
+    }
+
+    /// Reads the connection, asserting the read fails with `status` and error `code`; the body.
+    pub async fn assert_read_fails(
+        &self,
+        integration: &str,
+        connection_id: &str,
+        query: &str,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let (got, body) = self.read_connection(integration, connection_id, query).await;
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+        body
     }
 
     /// Activity entries (`GET /logs`) for a connection id, or all when `None`; newest first.

@@ -162,6 +162,7 @@ pub struct Connection<'a> {
     end_user: &'a Option<Value>,
     tags: &'a Map<String, Value>,
     errors: Vec<Problem<'a>>,
+    webhook_url_override: &'a Option<String>,
     credentials: Value,
 }
 
@@ -180,6 +181,7 @@ impl<'a> Connection<'a> {
             end_user: &record.end_user,
             tags: &record.tags,
             errors: problems(&record.errors),
+            webhook_url_override: &record.webhook_url_override,
             credentials: credentials(creds, &record.provider, shown.refresh_token),
         }
     }
@@ -351,6 +353,22 @@ impl<'a> Environment<'a> {
                 .collect(),
         );
         self
+    }
+}
+
+/// How a test webhook went: `{data: {delivered, message}}`.
+#[derive(Debug, Serialize)]
+pub struct TestWebhook<'a> {
+    delivered: bool,
+    message: &'a str,
+}
+
+impl<'a> TestWebhook<'a> {
+    pub fn new(sent: &'a crate::events::TestDelivery) -> Self {
+        Self {
+            delivered: sent.delivered,
+            message: &sent.message,
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub const TAGS: usize = 16 * 1024;
 pub const END_USER: usize = 8 * 1024;
 /// A connect session's `integrations_config_defaults`, all integrations together.
 pub const CONFIG_DEFAULTS: usize = 32 * 1024;
+/// A failed refresh's `cause` (a provider's error code, sanitized and cut to this).
+pub const FAILURE_CAUSE: usize = 64;
 /// A sealed blob is its plaintext plus at most this: KMS's encrypted data key (under 1 KiB),
 /// the format byte and length, the nonce and the tag.
 pub const SEAL_OVERHEAD: usize = 1024 + 3 + 12 + 16;
@@ -50,7 +52,7 @@ pub fn too_large(field: &str, limit: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ConnectionProblem, ConnectionRecord, Sealed};
+    use crate::store::{ConnectionProblem, ConnectionRecord, FailureKind, RefreshFailure, Sealed};
     use serde_json::{Map, Value};
 
     /// A JSON object whose serialized size is exactly `size`, as large as a part may be.
@@ -98,6 +100,18 @@ mod tests {
                 };
                 8
             ],
+            refresh_failure: Some(RefreshFailure {
+                kind: FailureKind::Unavailable,
+                attempts: u32::MAX,
+                last_failure_at: time::OffsetDateTime::UNIX_EPOCH,
+                next_attempt_at: Some(time::OffsetDateTime::UNIX_EPOCH),
+                cause: "c".repeat(FAILURE_CAUSE),
+                log_id: uuid::Uuid::new_v4().to_string(),
+            }),
+            webhook_url_override: Some(format!(
+                "https://{}",
+                "u".repeat(crate::events::destination::MAX_URL_LEN - 8)
+            )),
         };
         // The sealed parts are not in the record's JSON: each backend stores them apart.
         let sealed = record.credentials.0.len() + record.secret_config.as_ref().map_or(0, |s| s.0.len());

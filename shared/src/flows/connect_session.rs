@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::start::Caller;
-use crate::connections::WriteMode;
+use crate::connections::{check_webhook_url_override, WriteMode};
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, Secret};
 use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
@@ -50,6 +50,9 @@ pub struct CreateSession {
     allowed_integrations: Option<Vec<String>>,
     #[serde(default)]
     integrations_config_defaults: Option<Map<String, Value>>,
+    /// Where the auth webhooks of the connections it makes go, instead of the environment's URL.
+    #[serde(default)]
+    webhook_url_override: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -63,6 +66,9 @@ pub struct ReconnectSession {
     organization: Option<Organization>,
     #[serde(default)]
     integrations_config_defaults: Option<Map<String, Value>>,
+    /// Replaces the connection's `webhook_url_override` (absent: kept).
+    #[serde(default)]
+    webhook_url_override: Option<String>,
 }
 
 fn short_text(field: &str, value: &str) -> Result<(), Error> {
@@ -174,6 +180,7 @@ pub async fn create(state: &AppState, input: CreateSession) -> Result<IssuedSess
         allowed_integrations: allowed,
         integrations_config_defaults: config_defaults(input.integrations_config_defaults)?,
         reconnect: None,
+        webhook_url_override: check_webhook_url_override(state, input.webhook_url_override.as_deref())?,
         created_at: now,
         expires_at: now + state.config.connect_session_ttl,
     };
@@ -202,6 +209,7 @@ pub async fn reconnect(state: &AppState, input: ReconnectSession) -> Result<Issu
         allowed_integrations: Some(vec![integration.clone()]),
         integrations_config_defaults: config_defaults(input.integrations_config_defaults)?,
         reconnect: Some((integration, connection_id)),
+        webhook_url_override: check_webhook_url_override(state, input.webhook_url_override.as_deref())?,
         created_at: now,
         expires_at: now + state.config.connect_session_ttl,
     };
@@ -290,6 +298,7 @@ pub fn authorize(
         end_user,
         config_defaults,
         write,
+        webhook_url_override: session.webhook_url_override.clone(),
     })
 }
 
@@ -313,6 +322,7 @@ mod tests {
             ))
             .unwrap(),
             reconnect: reconnect.map(|(i, c)| (IntegrationKey::parse(i).unwrap(), ConnectionId::parse(c).unwrap())),
+            webhook_url_override: Some("https://hooks.example.com/c".into()),
             created_at: now,
             expires_at: now + time::Duration::minutes(30),
         }
@@ -328,6 +338,10 @@ mod tests {
         assert_eq!(auth.end_user.unwrap()["organization"]["id"], "org-1");
         assert_eq!(auth.config_defaults["subdomain"], "acme");
         assert_eq!(auth.config_defaults["n"], "3");
+        assert_eq!(
+            auth.webhook_url_override.as_deref(),
+            Some("https://hooks.example.com/c")
+        );
         let again = authorize(&session(None, None), &key("zendesk"), None).unwrap();
         assert_ne!(auth.connection_id, again.connection_id);
         assert_eq!(auth.write, WriteMode::CreateOnly, "a plain session only creates");

@@ -52,15 +52,21 @@ fn scheme_of(integration: &IntegrationRecord) -> Result<&'static dyn AuthScheme,
     })
 }
 
+/// What the team's backend set for an end user's flow (a connect session): the connection
+/// config keys it vouched for, the end user, where the connection's webhooks go.
+pub struct Vouched {
+    pub config: VouchedKeys,
+    pub end_user: Option<Value>,
+    pub webhook_url_override: Option<String>,
+}
+
 /// Where an end user's flow stores what it obtained: the connection it names, how (create
-/// only, or replace too), the config keys the team's backend set, and the end user to record on
-/// it.
+/// only, or replace too), and what the team's backend set for it.
 struct Target<'a> {
     integration: &'a IntegrationRecord,
     connection_id: &'a ConnectionId,
     write: WriteMode,
-    vouched_config: VouchedKeys,
-    end_user: Option<Value>,
+    vouched: Vouched,
 }
 
 /// Stores what an end user's flow obtained and records how: `stored` (a new connection) or
@@ -71,18 +77,19 @@ async fn store_obtained(
     target: Target<'_>,
     obtained: Obtained,
 ) -> Result<Upsert, Error> {
-    let stored = save_connection(
+    let stored = store(
         state,
         NewConnection {
             integration: target.integration,
             connection_id: target.connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
-            vouched_config: target.vouched_config,
+            vouched_config: target.vouched.config,
             metadata: Default::default(),
-            end_user: target.end_user,
+            end_user: target.vouched.end_user,
             tags: Default::default(),
             write: target.write,
+            webhook_url_override: target.vouched.webhook_url_override,
         },
     )
     .await?;
@@ -91,5 +98,14 @@ async fn store_obtained(
         Upsert::Replaced => ("replaced", "Connection re-authorized; earlier credentials replaced."),
     };
     attempt.info(state, event, message).await;
+    Ok(stored)
+}
+
+/// Stores an authorization (an end user's flow, or an import) and announces it: the creation
+/// or override event (`events`), after the write.
+async fn store(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
+    let (integration, connection_id) = (new.integration.key.clone(), new.connection_id.clone());
+    let stored = save_connection(state, new).await?;
+    crate::events::connection_stored(state, &integration, &connection_id, stored).await;
     Ok(stored)
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use url::Url;
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected, Target};
+use super::{store_obtained, Connected, Target, Vouched};
 use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::connections::WriteMode;
@@ -111,6 +111,7 @@ pub async fn start(
                 result_nonce_hash: request.result_nonce_hash.clone(),
                 end_user: caller.end_user.clone(),
                 may_replace: caller.write == WriteMode::CreateOrReplace,
+                webhook_url_override: caller.webhook_url_override.clone(),
                 socket_hash,
             };
             state.store.put_oauth_session(&session).await?;
@@ -291,8 +292,11 @@ async fn complete(
         } else {
             WriteMode::CreateOnly
         },
-        vouched_config: session.vouched_config,
-        end_user: session.end_user,
+        vouched: Vouched {
+            config: session.vouched_config,
+            end_user: session.end_user,
+            webhook_url_override: session.webhook_url_override,
+        },
     };
     // A connection created since the flow started is not replaced: the page says so as such.
     store_obtained(state, attempt, target, obtained)

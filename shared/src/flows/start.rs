@@ -59,6 +59,8 @@ pub struct Caller {
     /// Whether the flow may replace an existing connection: with an HMAC digest of the id or a
     /// reconnect session (the team's backend vouched for it); otherwise it may only create.
     pub write: WriteMode,
+    /// The connect session's `webhook_url_override`, stored on the connection.
+    pub webhook_url_override: Option<String>,
 }
 
 impl Caller {
@@ -141,6 +143,7 @@ pub async fn authenticate(
         } else {
             WriteMode::CreateOnly
         },
+        webhook_url_override: None,
     })
 }
 

@@ -3,7 +3,7 @@
 //! provider, and stored only when the provider accepted them.
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected, Target};
+use super::{store_obtained, Connected, Target, Vouched};
 use crate::auth::{ModeContext, Submission};
 use crate::domain::{AuthMode, IntegrationKey};
 use crate::error::Error;
@@ -41,8 +41,11 @@ pub async fn submit(
                 integration: &integration,
                 connection_id: &caller.connection_id,
                 write: caller.write,
-                vouched_config: vouched_config.clone(),
-                end_user: caller.end_user.clone(),
+                vouched: Vouched {
+                    config: vouched_config.clone(),
+                    end_user: caller.end_user.clone(),
+                    webhook_url_override: caller.webhook_url_override.clone(),
+                },
             };
             store_obtained(state, &attempt, target, obtained).await?;
             Ok(Connected {

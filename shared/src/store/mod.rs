@@ -170,6 +170,10 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> StoreResult<bool>;
+    /// The last write of a refresh: `update_connection`, giving the refresh lease back in the
+    /// same write (whoever holds it: a holder's lease outlasts its work, see
+    /// `connections::lease`), so a refresh costs one write less.
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
     /// Gives the lease back if `owner` still holds it; otherwise does nothing.
     async fn release_refresh_lease(
         &self,

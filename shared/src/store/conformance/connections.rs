@@ -11,6 +11,7 @@ pub async fn run(store: &dyn Store) {
     a_create_never_replaces_and_one_of_concurrent_creates_wins(store).await;
     a_create_takes_the_place_of_an_ended_generation_only(store).await;
     refresh_leases_are_exclusive_until_they_end(store).await;
+    finishing_a_refresh_is_conditional_and_gives_the_lease_back(store).await;
     connections_need_a_live_integration(store).await;
 }
 
@@ -19,6 +20,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     live_integration(store, &key).await;
     let mut first = connection(&key, "alice");
     first.metadata = json!({"crm_id": "42"}).as_object().unwrap().clone();
+    first.webhook_url_override = Some("https://hooks.example.com/alice".into());
     assert_eq!(store.upsert_connection(&first).await.unwrap(), (Upsert::Created, 1));
     let stored = store
         .get_connection(&first.integration, &first.connection_id)
@@ -36,6 +38,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
     );
     assert_eq!(stored.expires_at, first.expires_at);
     assert_eq!(stored.has_refresh_token, first.has_refresh_token);
+    assert_eq!(stored.webhook_url_override, first.webhook_url_override);
 
     let mut second = connection(&key, "alice");
     second.credentials = Sealed(vec![7; 40]);
@@ -54,6 +57,7 @@ pub async fn connections_upsert_keeps_identity_and_bumps_version(store: &dyn Sto
         stored.metadata, first.metadata,
         "what the new write does not name is kept"
     );
+    assert_eq!(stored.webhook_url_override, first.webhook_url_override);
 
     let other = IntegrationKey::parse(unique("other")).unwrap();
     assert_eq!(store.get_connection(&other, &first.connection_id).await.unwrap(), None);
@@ -255,6 +259,59 @@ pub async fn refresh_leases_are_exclusive_until_they_end(store: &dyn Store) {
         .unwrap());
     let ghost = ConnectionId::parse("nobody").unwrap();
     assert!(!store.acquire_refresh_lease(&int, &ghost, "w1", t, until).await.unwrap());
+}
+
+/// `finish_refresh`: the refresh's write (conditional on the version read, never bringing a
+/// deleted connection back) and the lease's end in one write.
+pub async fn finishing_a_refresh_is_conditional_and_gives_the_lease_back(store: &dyn Store) {
+    let key = unique("int");
+    let held = stored(store, &connection(&key, "frank")).await;
+    let (int, id) = (held.integration.clone(), held.connection_id.clone());
+    let t = now();
+    let lease = |owner: &'static str, at: OffsetDateTime| {
+        store.acquire_refresh_lease(&int, &id, owner, at, at + Duration::seconds(30))
+    };
+    assert!(lease("w1", t).await.unwrap());
+
+    let mut fresh = held.clone();
+    fresh.credentials = Sealed(vec![3; 40]);
+    fresh.expires_at = Some(t + Duration::hours(2));
+    fresh.metadata = json!({"kept": true}).as_object().unwrap().clone();
+    assert_eq!(
+        store.finish_refresh(&fresh, held.version + 1).await,
+        Err(StoreError::Conflict),
+        "on the version read"
+    );
+    assert!(!lease("w2", t).await.unwrap(), "a lost write keeps the lease");
+    let untouched = store.get_connection(&int, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.version, &untouched.credentials),
+        (held.version, &held.credentials)
+    );
+
+    store.finish_refresh(&fresh, held.version).await.unwrap();
+    let after = store.get_connection(&int, &id).await.unwrap().unwrap();
+    assert_eq!(after.version, held.version + 1);
+    assert_eq!(after.credentials, fresh.credentials, "the sealed bytes come back whole");
+    assert_eq!((after.expires_at, &after.metadata), (fresh.expires_at, &fresh.metadata));
+    assert!(lease("w2", t).await.unwrap(), "the lease was given back with the write");
+    assert_eq!(
+        store.finish_refresh(&fresh, held.version).await,
+        Err(StoreError::Conflict),
+        "a second write on the same version loses"
+    );
+
+    // A connection deleted under the lease stays deleted.
+    assert!(store.delete_connection(&int, &id).await.unwrap());
+    assert_eq!(
+        store.finish_refresh(&fresh, after.version).await,
+        Err(StoreError::Conflict)
+    );
+    assert_eq!(
+        store.get_connection(&int, &id).await.unwrap(),
+        None,
+        "nothing deleted comes back"
+    );
 }
 
 pub async fn connections_need_a_live_integration(store: &dyn Store) {

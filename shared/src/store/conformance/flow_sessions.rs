@@ -30,6 +30,7 @@ fn session(state: &str) -> OAuthSession {
         result_nonce_hash: None,
         end_user: None,
         may_replace: true,
+        webhook_url_override: Some("https://hooks.example.com/u1".into()),
         socket_hash: Some(crate::signing::sha256_hex(b"ws")),
     }
 }
@@ -71,6 +72,7 @@ pub async fn connect_sessions_are_found_by_token_hash(store: &dyn Store) {
             IntegrationKey::parse("github").unwrap(),
             ConnectionId::parse("c1").unwrap(),
         )),
+        webhook_url_override: Some("https://hooks.example.com/c1".into()),
         created_at: now(),
         expires_at: now() + Duration::minutes(30),
     };

@@ -97,6 +97,8 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         has_refresh_token: true,
         last_read_at: None,
         errors: Vec::new(),
+        refresh_failure: None,
+        webhook_url_override: None,
     }
 }
 

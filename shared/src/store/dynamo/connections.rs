@@ -24,8 +24,8 @@ use super::{held, json_attr, n, s, s_attr, to_json, DynamoStore, Item, Update, B
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::refresh_policy::RefreshFacts;
 use crate::store::{
-    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, Sealed, StoreError,
-    StoreResult, Upsert,
+    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, RefreshFailure, Sealed,
+    StoreError, StoreResult, Upsert,
 };
 
 /// How often `upsert_connection` reads again after losing a race to a concurrent writer.
@@ -47,6 +47,11 @@ struct Rest {
     #[serde(with = "time::serde::rfc3339")]
     last_fetched_at: OffsetDateTime,
     has_refresh_token: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_failure: Option<RefreshFailure>,
+    /// Where its webhooks go instead of the environment's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url_override: Option<String>,
 }
 
 /// The record of a connection item (`None` fields of the item are corrupt).
@@ -87,6 +92,8 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         has_refresh_token: rest.has_refresh_token,
         last_read_at: number(LAST_READ).map(keys::from_ms),
         errors: view.errors,
+        refresh_failure: rest.refresh_failure,
+        webhook_url_override: rest.webhook_url_override,
     })
 }
 
@@ -106,6 +113,8 @@ impl DynamoStore {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             has_refresh_token: record.has_refresh_token,
+            refresh_failure: record.refresh_failure.clone(),
+            webhook_url_override: record.webhook_url_override.clone(),
         };
         let placement = ConnectionPlacement {
             id: &record.id,
@@ -164,6 +173,25 @@ impl DynamoStore {
             (Some(item), Some(live)) if s_attr(&item, GENERATION) == Some(live.as_str()) => decode(&item).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// The conditional update of a record (`update_connection`), removing the refresh lease
+    /// too when `release` (`finish_refresh`). The item keeps its generation: the condition is on
+    /// the version that was read.
+    async fn update_record(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let key = keys::connection(&record.integration, &record.connection_id);
+        let mut update = self.write_of(&record, None);
+        if release {
+            update.remove(LEASE_OWNER);
+            update.remove(LEASE_UNTIL);
+        }
+        let condition = format!(
+            "attribute_exists(PK) AND {}",
+            Self::version_is(&mut update, expected_version)
+        );
+        self.update(key, update, &condition).await
     }
 
     /// The condition "the stored version is still `expected`", over `update`'s placeholders.
@@ -246,16 +274,11 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
-        let mut record = record.clone();
-        record.version = expected_version + 1;
-        // The item keeps its generation: the condition is on the version that was read.
-        let key = keys::connection(&record.integration, &record.connection_id);
-        let mut update = self.write_of(&record, None);
-        let condition = format!(
-            "attribute_exists(PK) AND {}",
-            Self::version_is(&mut update, expected_version)
-        );
-        self.update(key, update, &condition).await
+        self.update_record(record, expected_version, false).await
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_record(record, expected_version, true).await
     }
 
     async fn get_connection(

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
-use super::{all, execute, from_json, nanos, to_json, unavailable, SqliteStore};
+use super::{all, execute, from_json, nanos, to_json, unavailable, write_transaction, SqliteStore};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::refresh_policy::{RefreshFacts, RefreshPolicy};
 use crate::store::{
@@ -67,6 +67,45 @@ fn live_row(c: &Connection, integration: &str, connection_id: &str) -> StoreResu
 }
 
 impl SqliteStore {
+    /// The conditional update of a connection's record (`update_connection`), giving the refresh
+    /// lease back too when `release` (`finish_refresh`).
+    fn update_row(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let lease = if release {
+            ", lease_owner = NULL, lease_until_ns = NULL"
+        } else {
+            ""
+        };
+        let n = self.with(|c| {
+            execute(
+                c,
+                &format!(
+                    "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
+                       last_read_ns = ?8, refresh_ns = ?9, secret_config = ?10{lease}
+                     WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
+                       AND generation = (SELECT generation FROM integrations WHERE key = ?1)"
+                ),
+                params![
+                    record.integration.as_str(),
+                    record.connection_id.as_str(),
+                    to_json(&record),
+                    record.version as i64,
+                    end_user_id(&record),
+                    expected_version as i64,
+                    record.credentials.0,
+                    record.last_read_at.map(nanos),
+                    refresh_ns(&self.policy, &record),
+                    record.secret_config.as_ref().map(|s| &s.0)
+                ],
+            )
+        })?;
+        match n {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
     /// Writes every column of `record` (an insert, or a whole replacement of the row).
     fn write_row(&self, c: &Connection, record: &ConnectionRecord, generation: &str) -> StoreResult<()> {
         execute(
@@ -114,7 +153,7 @@ fn new_row(c: &Connection, record: &ConnectionRecord) -> StoreResult<ConnectionR
 impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
             let existing = live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?;
             let (record, outcome) = match existing {
@@ -145,33 +184,11 @@ impl ConnectionStore for SqliteStore {
     }
 
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
-        let mut record = record.clone();
-        record.version = expected_version + 1;
-        let n = self.with(|c| {
-            execute(
-                c,
-                "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
-                   last_read_ns = ?8, refresh_ns = ?9, secret_config = ?10
-                 WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
-                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    to_json(&record),
-                    record.version as i64,
-                    end_user_id(&record),
-                    expected_version as i64,
-                    record.credentials.0,
-                    record.last_read_at.map(nanos),
-                    refresh_ns(&self.policy, &record),
-                    record.secret_config.as_ref().map(|s| &s.0)
-                ],
-            )
-        })?;
-        match n {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict),
-        }
+        self.update_row(record, expected_version, false)
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_row(record, expected_version, true)
     }
 
     async fn get_connection(

@@ -9,6 +9,10 @@
 //!   `activity.rs`, `settings.rs`, `nonces.rs`, and `queue.rs` (the local job queue).
 //!
 //! Everything is one partition: the refresh index and every purge have a single shard.
+//!
+//! Several processes may open one file (WAL journal, a busy timeout, and read-then-write
+//! transactions that take the write lock first), so two `latchkey serve` on one data
+//! directory share the store as Lambda instances share the table: conditional writes decide.
 
 mod activity;
 mod connections;
@@ -30,6 +34,9 @@ use time::OffsetDateTime;
 use super::{StoreError, StoreResult};
 use crate::refresh_policy::RefreshPolicy;
 pub use migrations::SCHEMA_VERSION;
+
+/// How long a statement waits for another process's write to the same file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -83,6 +90,14 @@ fn execute(c: &Connection, sql: &str, params: impl Params) -> StoreResult<usize>
         .map_err(unavailable)
 }
 
+/// A transaction that reads and then writes: it takes the write lock at its start
+/// (`BEGIN IMMEDIATE`), so another process writing the same file makes it wait (the busy
+/// timeout) rather than fail when it upgrades from reading to writing.
+fn write_transaction(c: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
+    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(unavailable)
+}
+
 /// Runs an `INSERT … ON CONFLICT DO NOTHING`: `Conflict` when the key was taken.
 fn insert_new(c: &Connection, sql: &str, params: impl Params) -> StoreResult<()> {
     match execute(c, sql, params)? {
@@ -123,6 +138,9 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> StoreResult<Self> {
+        // Several processes may share the file (two `latchkey serve` on one data directory): a
+        // statement that finds it locked waits for the other's write instead of failing.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
         // Migrations first: a file this build refuses is left exactly as it was.
         migrations::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
@@ -206,6 +224,7 @@ mod tests {
                     result_nonce_hash: None,
                     end_user: None,
                     may_replace: false,
+                    webhook_url_override: None,
                     socket_hash: None,
                 })
                 .await
@@ -218,6 +237,7 @@ mod tests {
                     allowed_integrations: None,
                     integrations_config_defaults: Default::default(),
                     reconnect: None,
+                    webhook_url_override: None,
                     created_at: at,
                     expires_at: at,
                 })

@@ -56,6 +56,7 @@ fn rows() -> Rows {
             result_nonce_hash: None,
             end_user: None,
             may_replace: false,
+            webhook_url_override: None,
             socket_hash: None,
         },
         connect: ConnectSession {
@@ -65,6 +66,7 @@ fn rows() -> Rows {
             allowed_integrations: None,
             integrations_config_defaults: Default::default(),
             reconnect: None,
+            webhook_url_override: None,
             created_at: now,
             expires_at: now + Duration::minutes(30),
         },

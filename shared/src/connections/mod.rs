@@ -1,11 +1,18 @@
 //! Connections: the one path that writes credentials (every auth mode goes through
 //! `save_connection`), the reads for the backend, and the edits of what a connection carries
-//! besides its credentials (end user, tags, metadata), conditional on its version.
+//! besides its credentials (end user, tags, metadata), conditional on its version. Keeping
+//! credentials fresh is `refresh` (the read that refreshes first, the scheduler's renewal, the
+//! refresh lease), with its failures in `failure`.
+
+pub mod failure;
+mod lease;
+pub mod refresh;
+
+pub use refresh::{read_fresh_connection, refresh_due, Renewal};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::auth::{self, ModeContext};
 use crate::credentials::Credentials;
 use crate::crypto::SealContext;
 use crate::domain::limits;
@@ -49,6 +56,32 @@ pub struct NewConnection<'a> {
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
     pub write: WriteMode,
+    /// Where the connection's webhooks go instead of the environment's URL (already checked by
+    /// `events::destination`); `None` keeps an earlier authorization's.
+    pub webhook_url_override: Option<String>,
+}
+
+impl<'a> NewConnection<'a> {
+    /// Credentials alone, written as the team's backend writes them (creating or replacing): no
+    /// connection config, metadata, end user, tags or webhook override.
+    pub fn bare(
+        integration: &'a IntegrationRecord,
+        connection_id: &'a ConnectionId,
+        credentials: &'a Credentials,
+    ) -> Self {
+        Self {
+            integration,
+            connection_id,
+            credentials,
+            connection_config: Default::default(),
+            vouched_config: Default::default(),
+            metadata: Map::new(),
+            end_user: None,
+            tags: Map::new(),
+            write: WriteMode::CreateOrReplace,
+            webhook_url_override: None,
+        }
+    }
 }
 
 fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
@@ -107,12 +140,15 @@ pub fn check_parts(
     check_tags(tags)
 }
 
-/// Seals the credentials to this connection and writes it: created, or (when `write` allows)
-/// replacing an earlier authorization of the same connection id. A create-only write of a
-/// connection that exists — also one a concurrent flow created a moment ago — is refused with
-/// `connection_exists` by the store's conditional create.
-pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
-    let plain = serde_json::to_vec(new.credentials).expect("credentials serialize");
+/// Credentials sealed to one connection, within their bound: how every path that stores
+/// credentials (a new authorization, a refresh) seals them.
+pub async fn seal_credentials(
+    state: &AppState,
+    integration: &IntegrationKey,
+    connection_id: &ConnectionId,
+    credentials: &Credentials,
+) -> Result<Sealed, Error> {
+    let plain = serde_json::to_vec(credentials).expect("credentials serialize");
     if plain.len() > limits::CREDENTIALS {
         return Err(Error::invalid(
             ErrorCode::InvalidCredentials,
@@ -122,9 +158,35 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
             ),
         ));
     }
+    let ctx = seal_context(state, integration, connection_id);
+    Ok(Sealed(state.sealer.seal(&plain, &ctx).await?))
+}
+
+/// The credentials a stored connection holds, opened.
+pub async fn open_credentials(state: &AppState, record: &ConnectionRecord) -> Result<Credentials, Error> {
+    let plain = state
+        .sealer
+        .open(
+            &record.credentials.0,
+            &seal_context(state, &record.integration, &record.connection_id),
+        )
+        .await?;
+    serde_json::from_slice(&plain).map_err(|e| {
+        // Not `%e`: serde's message may quote part of the (secret) value.
+        tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
+        Error::internal()
+    })
+}
+
+/// Seals the credentials (and the provider's secret config fields) to this connection and
+/// writes it: created, or (when `write` allows) replacing an earlier authorization of the same
+/// connection id, which clears its refresh failures. A create-only write of a connection that
+/// exists — also one a concurrent flow created a moment ago — is refused with
+/// `connection_exists` by the store's conditional create.
+pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     check_parts(&new.connection_config, &new.metadata, new.end_user.as_ref(), &new.tags)?;
+    let sealed = seal_credentials(state, &new.integration.key, new.connection_id, new.credentials).await?;
     let ctx = seal_context(state, &new.integration.key, new.connection_id);
-    let sealed = state.sealer.seal(&plain, &ctx).await?;
     let (connection_config, secret_config) =
         seal_secret_config(state, &new.integration.provider, new.connection_config, &ctx).await?;
     let now = state.clock.now();
@@ -134,7 +196,7 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         connection_id: new.connection_id.clone(),
         provider: new.integration.provider.clone(),
         auth_mode: new.credentials.auth_mode(),
-        credentials: Sealed(sealed),
+        credentials: sealed,
         connection_config,
         secret_config,
         vouched_config: new.vouched_config,
@@ -146,15 +208,11 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         updated_at: now,
         last_fetched_at: now,
         version: 0,
-        has_refresh_token: matches!(
-            new.credentials,
-            Credentials::OAuth2 {
-                refresh_token: Some(_),
-                ..
-            }
-        ),
+        has_refresh_token: new.credentials.refresh_token().is_some(),
         last_read_at: None,
         errors: Vec::new(),
+        refresh_failure: None,
+        webhook_url_override: new.webhook_url_override,
     };
     match new.write {
         WriteMode::CreateOrReplace => Ok(state.store.upsert_connection(&record).await?.0),
@@ -185,13 +243,32 @@ pub async fn read_connection(
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
 ) -> Result<(ConnectionRecord, Credentials), Error> {
-    let mut record = state
+    let record = state
         .store
         .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
-    let ctx = seal_context(state, integration, connection_id);
-    let plain = state.sealer.open(&record.credentials.0, &ctx).await?;
+    open_connection(state, record).await
+}
+
+/// A stored connection opened for reading: its credentials, and its secret connection config
+/// put back into `connection_config` (`secret_config` taken). For answers and provider calls,
+/// never to be written back (writes seal the secret fields again).
+pub(crate) async fn open_connection(
+    state: &AppState,
+    record: ConnectionRecord,
+) -> Result<(ConnectionRecord, Credentials), Error> {
+    let credentials = open_credentials(state, &record).await?;
+    Ok((reveal_secret_config(state, record).await?, credentials))
+}
+
+/// A stored connection with its secret config fields put back into `connection_config`
+/// (`secret_config` taken): for reading, like `open_connection`.
+pub(crate) async fn reveal_secret_config(
+    state: &AppState,
+    mut record: ConnectionRecord,
+) -> Result<ConnectionRecord, Error> {
+    let ctx = seal_context(state, &record.integration, &record.connection_id);
     open_secret_config(
         state,
         record.secret_config.take().as_ref(),
@@ -199,61 +276,20 @@ pub async fn read_connection(
         &mut record.connection_config,
     )
     .await?;
-    let credentials: Credentials = serde_json::from_slice(&plain).map_err(|e| {
-        // Not `%e`: serde's message may quote part of the (secret) value.
-        tracing::error!(category = ?e.classify(), line = e.line(), column = e.column(), "sealed credentials are not valid credentials JSON");
-        Error::internal()
-    })?;
-    Ok((record, credentials))
+    Ok(record)
 }
 
-/// A backend read: `read_connection`, refreshed first when the connection's mode says a read
-/// must (a client-credentials token near expiry, or `force`). A warm read stays one store read
-/// and one open; only a refresh reads the integration and writes the connection.
-pub async fn read_fresh_connection(
+/// The connection as stored now (no open, no recorded read); `not_found` when it is gone.
+pub(crate) async fn stored_connection(
     state: &AppState,
     integration: &IntegrationKey,
     connection_id: &ConnectionId,
-    force: bool,
-) -> Result<(ConnectionRecord, Credentials), Error> {
-    let (record, credentials) = read_connection(state, integration, connection_id).await?;
-    let Some(scheme) = auth::scheme(record.auth_mode) else {
-        return Ok((record, credentials));
-    };
-    if !scheme.refresh_on_read(&credentials, state.clock.now(), force) {
-        return Ok((record, credentials));
-    }
-    let integration_record = crate::integrations::get(state, integration).await?;
-    let cx = ModeContext {
-        state,
-        integration: &integration_record,
-        connection_config: &record.connection_config,
-        vouched_config: &record.vouched_config,
-    };
-    let fresh = scheme.refresh(&cx, &credentials).await.map_err(|e| {
-        // The caller learns the credentials no longer work, unless the trouble is ours.
-        if e.kind.is_internal() {
-            e
-        } else {
-            e.with_code(ErrorCode::InvalidCredentials)
-        }
-    })?;
-    save_connection(
-        state,
-        NewConnection {
-            integration: &integration_record,
-            connection_id,
-            credentials: &fresh.credentials,
-            connection_config: fresh.connection_config,
-            vouched_config: record.vouched_config.clone(),
-            metadata: record.metadata.clone(),
-            end_user: record.end_user.clone(),
-            tags: record.tags.clone(),
-            write: WriteMode::CreateOrReplace,
-        },
-    )
-    .await?;
-    read_connection(state, integration, connection_id).await
+) -> Result<ConnectionRecord, Error> {
+    state
+        .store
+        .get_connection(integration, connection_id)
+        .await?
+        .ok_or_else(|| connection_not_found(integration, connection_id))
 }
 
 /// Changes what a connection carries besides its credentials (end user, tags, metadata) with a
@@ -268,11 +304,7 @@ pub async fn edit_connection(
 ) -> Result<ConnectionRecord, Error> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
-        let mut record = state
-            .store
-            .get_connection(integration, connection_id)
-            .await?
-            .ok_or_else(|| connection_not_found(integration, connection_id))?;
+        let mut record = stored_connection(state, integration, connection_id).await?;
         let version = record.version;
         edit(&mut record)?;
         record.updated_at = state.clock.now();
@@ -314,6 +346,17 @@ pub async fn list_connections(state: &AppState, filter: &ConnectionFilter) -> Re
 pub struct ConnectionPatch {
     pub end_user: Option<Value>,
     pub tags: Option<Map<String, Value>>,
+    /// Where its webhooks go (`events::destination`'s rule); `null` goes back to the
+    /// environment's URL.
+    #[serde(default, deserialize_with = "crate::domain::nullable")]
+    pub webhook_url_override: Option<Option<String>>,
+}
+
+/// A `webhook_url_override` the backend sent, checked (and normalized) by the webhook URL rule.
+pub fn check_webhook_url_override(state: &AppState, raw: Option<&str>) -> Result<Option<String>, Error> {
+    use crate::events::destination::{parse, Source};
+    raw.map(|url| parse(url, Source::Connection, state.config.allow_private_addresses))
+        .transpose()
 }
 
 /// An end user is an object with a string `id` (and whatever else the team keeps on it, within
@@ -352,12 +395,20 @@ pub async fn patch_connection(
     if let Some(tags) = &patch.tags {
         check_tags(tags)?;
     }
+    let webhook_url_override = patch
+        .webhook_url_override
+        .as_ref()
+        .map(|url| check_webhook_url_override(state, url.as_deref()))
+        .transpose()?;
     edit_connection(state, integration, connection_id, |record| {
         if let Some(end_user) = &patch.end_user {
             record.end_user = Some(end_user.clone());
         }
         if let Some(tags) = &patch.tags {
             record.tags = tags.clone();
+        }
+        if let Some(url) = &webhook_url_override {
+            record.webhook_url_override = url.clone();
         }
         Ok(())
     })
@@ -390,11 +441,7 @@ pub async fn write_metadata(
         merged
     };
     for id in connection_ids {
-        let record = state
-            .store
-            .get_connection(integration, id)
-            .await?
-            .ok_or_else(|| connection_not_found(integration, id))?;
+        let record = stored_connection(state, integration, id).await?;
         limits::check("metadata", &merged(&record), limits::METADATA)?;
     }
     for id in connection_ids {
