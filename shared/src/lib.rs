@@ -39,6 +39,8 @@ pub mod runtime;
 pub mod signing;
 pub mod sockets;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_hold;
 pub mod time_fmt;
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //! requests until the test lets them through (`hold`), so a test can change the connection
 //! while its refresh is in flight.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use tokio::sync::{Notify, Semaphore};
+use latchkey::test_hold::Hold;
 
 use crate::local_peer::LocalPeer;
 use crate::oidc::OAuthClient;
@@ -35,11 +35,7 @@ struct PeerState {
     fault: Mutex<Option<Fault>>,
     forward_to: Option<String>,
     hits: AtomicUsize,
-    holding: AtomicBool,
-    /// Requests held since `hold`.
-    held: AtomicUsize,
-    gate: Semaphore,
-    arrived: Notify,
+    gate: Hold,
 }
 
 pub struct FaultPeer {
@@ -75,10 +71,7 @@ impl FaultPeer {
             fault: Mutex::new(fault),
             forward_to,
             hits: AtomicUsize::new(0),
-            holding: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-            gate: Semaphore::new(0),
-            arrived: Notify::new(),
+            gate: Hold::default(),
         });
         let shared = state.clone();
         let app = Router::new().route(
@@ -116,42 +109,28 @@ impl FaultPeer {
 
     /// Requests from now on wait until `let_through`.
     pub fn hold(&self) {
-        self.state.held.store(0, Ordering::SeqCst);
-        self.state.holding.store(true, Ordering::SeqCst);
+        self.state.gate.hold();
     }
 
     /// Waits until a request is held (since `hold`).
     pub async fn arrived(&self) {
-        loop {
-            let arrival = self.state.arrived.notified();
-            tokio::pin!(arrival);
-            arrival.as_mut().enable();
-            if self.state.held.load(Ordering::SeqCst) > 0 {
-                return;
-            }
-            arrival.await;
-        }
+        self.state.gate.arrived().await;
     }
 
     /// Stops holding requests from now on; one already held stays held.
     pub fn stop_holding(&self) {
-        self.state.holding.store(false, Ordering::SeqCst);
+        self.state.gate.stop_holding();
     }
 
     /// Lets one held request through, and stops holding.
     pub fn let_through(&self) {
-        self.state.holding.store(false, Ordering::SeqCst);
-        self.state.gate.add_permits(1);
+        self.state.gate.let_through();
     }
 }
 
 async fn answer(state: &PeerState, headers: HeaderMap, body: Bytes) -> Response {
     state.hits.fetch_add(1, Ordering::SeqCst);
-    if state.holding.load(Ordering::SeqCst) {
-        state.held.fetch_add(1, Ordering::SeqCst);
-        state.arrived.notify_waiters();
-        state.gate.acquire().await.unwrap().forget();
-    }
+    state.gate.pass().await;
     let fault = *state.fault.lock().unwrap();
     match (fault, &state.forward_to) {
         (Some(Fault::ServerError), _) => (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response(),

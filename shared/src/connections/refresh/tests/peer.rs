@@ -8,12 +8,12 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use crate::test_hold::Hold;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
-use tokio::sync::{Notify, Semaphore};
 
 /// An answer other than the grant.
 #[derive(Debug, Clone)]
@@ -34,11 +34,7 @@ pub struct PeerState {
     /// Whether a grant rotates the refresh token (a provider that doesn't omits it).
     keeps_refresh_token: AtomicBool,
     script: Mutex<VecDeque<Reply>>,
-    holding: AtomicBool,
-    /// Requests held since `hold`.
-    held: AtomicUsize,
-    gate: Semaphore,
-    arrived: Notify,
+    gate: Hold,
 }
 
 pub struct TokenPeer {
@@ -56,10 +52,7 @@ impl TokenPeer {
             latest: Mutex::new("rt-0".into()),
             keeps_refresh_token: AtomicBool::new(false),
             script: Mutex::new(VecDeque::new()),
-            holding: AtomicBool::new(false),
-            held: AtomicUsize::new(0),
-            gate: Semaphore::new(0),
-            arrived: Notify::new(),
+            gate: Hold::default(),
         });
         let shared = state.clone();
         let app = Router::new().route(
@@ -94,35 +87,21 @@ impl TokenPeer {
     }
     /// Requests from now on wait until `let_through`.
     pub fn hold(&self) {
-        self.state.held.store(0, Ordering::SeqCst);
-        self.state.holding.store(true, Ordering::SeqCst);
+        self.state.gate.hold();
     }
     /// Waits until a request is held (since `hold`).
     pub async fn arrived(&self) {
-        loop {
-            let arrival = self.state.arrived.notified();
-            tokio::pin!(arrival);
-            arrival.as_mut().enable();
-            if self.state.held.load(Ordering::SeqCst) > 0 {
-                return;
-            }
-            arrival.await;
-        }
+        self.state.gate.arrived().await;
     }
     /// Lets one held request through, and stops holding.
     pub fn let_through(&self) {
-        self.state.holding.store(false, Ordering::SeqCst);
-        self.state.gate.add_permits(1);
+        self.state.gate.let_through();
     }
 }
 
 async fn answer(state: &PeerState, body: &[u8]) -> Response {
     state.hits.fetch_add(1, Ordering::SeqCst);
-    if state.holding.load(Ordering::SeqCst) {
-        state.held.fetch_add(1, Ordering::SeqCst);
-        state.arrived.notify_waiters();
-        state.gate.acquire().await.unwrap().forget();
-    }
+    state.gate.pass().await;
     let scripted = state.script.lock().unwrap().pop_front();
     match scripted {
         Some(Reply::Json(status, body)) => {
