@@ -260,7 +260,7 @@ def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
     wait_for_log(worker, batches)
     init, per_batch = worker.calls()
     return {
-        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+        f"worker: purge of 2 connections ({batches} batches: fan-out, shard steps, a bad message)": [
             sum(c[i] for c in per_batch) for i in range(3)
         ]
         if per_batch
