@@ -273,7 +273,7 @@ def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
     init, per_batch = worker.calls()
     per_batch = per_batch[first_batch:]
     return {
-        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+        f"worker: purge of 2 connections ({batches} batches: fan-out, shard steps, a bad message)": [
             sum(c[i] for c in per_batch) for i in range(3)
         ]
         if per_batch
