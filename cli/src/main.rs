@@ -48,6 +48,10 @@ enum Command {
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
+        /// Days activity entries are kept; older ones are purged (at start and every 10 minutes,
+        /// with expired sessions and nonces).
+        #[arg(long, env = "LATCHKEY_ACTIVITY_RETENTION_DAYS", default_value = "30")]
+        activity_retention_days: String,
         /// Lifetime of console sessions in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONSOLE_SESSION_TTL_SECS", default_value_t = 7200, hide = true)]
         console_session_ttl_secs: u64,
@@ -89,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
             allow_private_addresses,
             extra_ca_file,
             connect_session_ttl_secs,
+            activity_retention_days,
             console_session_ttl_secs,
         } => {
             let public_url = match public_url {
@@ -97,6 +102,8 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
+            config.activity_retention =
+                latchkey::runtime::retention_days(&activity_retention_days).map_err(|e| anyhow::anyhow!(e))?;
             config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
             config.provider_response_limit = provider_response_limit;
             config.allow_private_addresses = allow_private_addresses;
@@ -141,7 +148,9 @@ async fn main() -> anyhow::Result<()> {
             tokio::spawn(latchkey::jobs::schedule::run_every(stack.state.clone(), period));
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
-            axum::serve(listener, latchkey::api::local(stack.state))
+            let state = stack.state.clone();
+            tokio::spawn(async move { stack.purge_periodically(latchkey::local::PURGE_EVERY).await });
+            axum::serve(listener, latchkey::api::local(state))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -51,6 +51,11 @@ pub struct Config {
     pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long activity entries are kept (30 days): DynamoDB's TTL deletes older ones, the
+    /// local stack purges them.
+    pub activity_retention: time::Duration,
+    /// How many refusals of unauthenticated requests one process records a minute (60).
+    pub refusals_recorded_per_minute: u32,
     /// How long an operator's console session lasts after sign-in (2 hours).
     pub console_session_ttl: time::Duration,
     /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
@@ -93,13 +98,7 @@ impl Default for WebhookPolicy {
 
 impl Config {
     pub fn new(environment: impl Into<String>, public_url: Url, callback_url: Option<Url>) -> Self {
-        // Appended to the public URL's path, so a base path (an API Gateway stage) is kept.
-        let callback_url = callback_url.unwrap_or_else(|| {
-            let mut url = public_url.clone();
-            let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
-            url.set_path(&path);
-            url
-        });
+        let callback_url = callback_url.unwrap_or_else(|| api_callback_url(&public_url));
         Self {
             environment: environment.into(),
             public_url,
@@ -110,6 +109,8 @@ impl Config {
             provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
             allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
+            activity_retention: time::Duration::days(30),
+            refusals_recorded_per_minute: 60,
             console_session_ttl: time::Duration::hours(2),
             refresh: crate::refresh_policy::RefreshPolicy::default(),
             refresh_limits: crate::refresh_policy::RefreshLimits::default(),
@@ -121,6 +122,28 @@ impl Config {
     /// The web origin of `public_url`: the API's own pages (demo, Connect page) come from it.
     pub fn own_origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// The API's own `/oauth/callback` (where a custom callback domain's redirect lands): appended
+/// to the public URL's path, so a base path (an API Gateway stage) is kept.
+fn api_callback_url(public_url: &Url) -> Url {
+    let mut url = public_url.clone();
+    let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+impl Config {
+    /// The API's own callback URL, on its own domain: the flow cookie's path, whatever domain
+    /// providers send the browser back to first.
+    pub fn api_callback_url(&self) -> Url {
+        api_callback_url(&self.public_url)
+    }
+
+    /// Whether browsers reach the API over https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
     }
 }
 

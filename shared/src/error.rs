@@ -74,6 +74,9 @@ error_codes! {
     Conflict = "conflict",
     InvalidIntegrationKey = "invalid_integration_key",
     InvalidConnectionId = "invalid_connection_id",
+    /// A public-key flow without an HMAC digest named a connection that exists: it may create
+    /// connections, not replace them.
+    ConnectionExists = "connection_exists",
     // Integrations and the catalog.
     UnknownProviderConfig = "unknown_provider_config",
     UnknownProvider = "unknown_provider",
@@ -107,6 +110,8 @@ error_codes! {
     InvalidSecretKey = "invalid_secret_key",
     ExpiredSignature = "expired_signature",
     InvalidSignature = "invalid_signature",
+    /// A signed request that changes something was sent again: each is accepted once.
+    ReplayedSignature = "replayed_signature",
     /// Rotating keys takes the current secret key, not the previous one in its grace period.
     KeyManagementForbidden = "key_management_forbidden",
     // The console's sessions.

@@ -33,6 +33,8 @@ pub mod outbound;
 pub mod providers;
 pub mod queue;
 pub mod refresh_policy;
+pub mod refusals;
+pub mod replay;
 pub mod runtime;
 pub mod signing;
 pub mod sockets;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub outbound: outbound::Outbound,
     /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
     pub jobs: Arc<dyn queue::JobQueue>,
+    /// How many refusals of unauthenticated requests this process still records this minute.
+    pub refusals: Arc<refusals::RefusalLog>,
     /// Where the sockets of Nango's frontend client are held (in-process by default).
     pub sockets: Arc<dyn sockets::SocketTransport>,
 }
@@ -72,6 +76,7 @@ impl AppState {
             store,
             sealer,
             keys: Arc::new(keys.into()),
+            refusals: Arc::new(refusals::RefusalLog::new(config.refusals_recorded_per_minute)),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             outbound,

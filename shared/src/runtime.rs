@@ -22,9 +22,10 @@ pub(crate) fn var(name: &str) -> Option<String> {
 }
 
 /// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
-/// `LATCHKEY_CALLBACK_URL`, `LATCHKEY_PROVIDER_RESPONSE_LIMIT` and `LATCHKEY_EXTRA_CA_FILE`. A
-/// deployment never reaches private addresses for an end user's host: the development switch
-/// is `latchkey serve`'s only.
+/// `LATCHKEY_CALLBACK_URL`, `LATCHKEY_PROVIDER_RESPONSE_LIMIT`,
+/// `LATCHKEY_ACTIVITY_RETENTION_DAYS`, `LATCHKEY_EXTRA_CA_FILE` and the refresh policy's
+/// variables. A deployment never reaches private addresses for an end user's host: the
+/// development switch is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
@@ -35,12 +36,23 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
         config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
     }
+    if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
+        config.activity_retention = retention_days(&days)?;
+    }
     config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
     config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
     if let Some(path) = var("LATCHKEY_EXTRA_CA_FILE") {
         config.extra_root_certificates = Some(crate::outbound::read_extra_roots(std::path::Path::new(&path))?);
     }
     Ok(config)
+}
+
+/// An activity retention in whole days, 1 to 3650.
+pub fn retention_days(days: &str) -> Result<time::Duration, BoxError> {
+    match days.trim().parse::<i64>() {
+        Ok(d) if (1..=3650).contains(&d) => Ok(time::Duration::days(d)),
+        _ => Err(format!("an activity retention must be 1 to 3650 days, not '{days}'").into()),
+    }
 }
 
 /// The backends this build can serve, for the error that names them.
@@ -108,12 +120,14 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     })
 }
 
-/// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy.
+/// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy, its activity
+/// kept for the configured retention.
 #[cfg(feature = "aws")]
 fn aws_store(sdk: &aws_config::SdkConfig, config: &Config) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
     let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     Ok(
         crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(sdk), table)
+            .with_activity_retention(config.activity_retention)
             .with_refresh_policy(config.refresh.clone()),
     )
 }

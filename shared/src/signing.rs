@@ -51,6 +51,14 @@ pub fn request_signature(secret_key: &str, timestamp: i64, method: &str, path_an
     format!("v1={}", hmac_sha256_hex(secret_key.as_bytes(), message.as_bytes()))
 }
 
+/// A signed request's single-use nonce: the SHA-256 of its signature (which covers its
+/// timestamp, method, path, query and body), and when it may be forgotten — the moment its
+/// timestamp leaves the window, after which the request is refused as stale anyway.
+pub fn request_nonce(signature: &str, timestamp: i64) -> (String, i64) {
+    let forget_at = timestamp.saturating_add(SIGNATURE_WINDOW_SECS + 1);
+    (sha256_hex(signature.as_bytes()), forget_at)
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum SignatureCheck {
     Valid,
@@ -70,7 +78,8 @@ pub struct SignedRequest<'a> {
 /// Checks a signed request against each accepted secret key (the current one, and during a
 /// rotation the previous one).
 pub fn verify_request(req: &SignedRequest<'_>, secret_keys: &[&str], now_unix: i64) -> SignatureCheck {
-    if (now_unix - req.timestamp).abs() > SIGNATURE_WINDOW_SECS {
+    // `abs_diff`: any two i64 have a distance (a plain subtraction overflows on extreme values).
+    if now_unix.abs_diff(req.timestamp) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return SignatureCheck::Stale;
     }
     let mut ok = false;
@@ -228,6 +237,27 @@ mod tests {
             verify_request(&signed(&sig, 1_000_000, b""), &["sk"], 999_600),
             SignatureCheck::Stale
         );
+    }
+
+    /// Extreme timestamps (a header is any i64 the client sends) are stale, never a panic, on
+    /// any clock.
+    #[test]
+    fn extreme_timestamps_are_stale_and_never_overflow() {
+        let extremes = [i64::MIN, i64::MIN + 1, -1, 0, 1, i64::MAX - 1, i64::MAX];
+        let clocks = [i64::MIN, -SIGNATURE_WINDOW_SECS, 0, 1_700_000_000, i64::MAX];
+        for ts in extremes {
+            for now in clocks {
+                let sig = request_signature("sk", ts, "POST", "/x", b"");
+                let check = verify_request(&signed(&sig, ts, b""), &["sk"], now);
+                let distance = (now as i128 - ts as i128).abs();
+                let expected = if distance > SIGNATURE_WINDOW_SECS as i128 {
+                    SignatureCheck::Stale
+                } else {
+                    SignatureCheck::Mismatch // signed for POST, checked as GET
+                };
+                assert_eq!(check, expected, "timestamp {ts} at {now}");
+            }
+        }
     }
 
     #[test]

@@ -273,7 +273,7 @@ def purge_through_worker(admin, conns, worker, secret_key, table, queue_url):
     init, per_batch = worker.calls()
     per_batch = per_batch[first_batch:]
     return {
-        f"worker: purge of 1 connection ({batches} batches: fan-out, shard steps, a bad message)": [
+        f"worker: purge of 2 connections ({batches} batches: fan-out, shard steps, a bad message)": [
             sum(c[i] for c in per_batch) for i in range(3)
         ]
         if per_batch
@@ -693,6 +693,16 @@ def main():
             location,
         )
         state = (auth_q.get("state") or [""])[0]
+        # The flow's browser binding: a cookie for the API's own callback path (stage included),
+        # which the browser brings back after the callback domain's 308.
+        flow_cookie = next((c for c in (r.get("cookies") or []) if "latchkey_flow_" in c), "")
+        check(
+            "auth-start: sets the flow cookie (__Secure-, HttpOnly, SameSite=Lax, the stage's callback path)",
+            flow_cookie.startswith("__Secure-latchkey_flow_")
+            and all(a in flow_cookie.split("; ") for a in ["HttpOnly", "SameSite=Lax", "Secure", f"Path=/{STAGE}/oauth/callback"]),
+            json.dumps(r.get("cookies")),
+        )
+        flow_cookie = flow_cookie.split(";")[0]
 
         # callback-redirect: 308, query kept byte for byte.
         redirect = Function("callback-redirect", env, BIN_DIR, OUT_DIR)
@@ -707,8 +717,15 @@ def main():
 
         callback = Function("oauth-callback", env, BIN_DIR, OUT_DIR)
         fns.append(callback)
-        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw, cookies=[flow_cookie]))
         check("oauth-callback: stores the connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:300]}")
+        check(
+            "oauth-callback: clears the flow cookie",
+            any(c.startswith(flow_cookie.split("=")[0] + "=;") and "Max-Age=0" in c for c in (r.get("cookies") or [])),
+            json.dumps(r.get("cookies")),
+        )
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
+        check("oauth-callback: a callback without the flow cookie is refused", r["statusCode"] == 400 and "state_err" in body_of(r), f"{r['statusCode']}")
 
         conns = Function("connections", env, BIN_DIR, OUT_DIR)
         fns.append(conns)
@@ -773,7 +790,10 @@ def main():
         location = header(r, "location") or ""
         check("auth-start: the socket's own page starts the flow", r["statusCode"] == 302, f"{r['statusCode']} {body_of(r)}")
         ws_state = (urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("state") or [""])[0]
-        r = callback.invoke(v2_event("GET", "/oauth/callback", query=f"code=the-code&state={urllib.parse.quote(ws_state)}"))
+        ws_cookie = next((c for c in (r.get("cookies") or []) if "latchkey_flow_" in c), "").split(";")[0]
+        r = callback.invoke(
+            v2_event("GET", "/oauth/callback", query=f"code=the-code&state={urllib.parse.quote(ws_state)}", cookies=[ws_cookie])
+        )
         check("oauth-callback: stores the socket's connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:200]}")
         frames = posted("conn-ws-1")
         check(
@@ -786,7 +806,7 @@ def main():
         w_init, _ = ws.calls()
         check("websocket: reads no secret at start", w_init is not None and w_init[2] == 0, str(w_init))
 
-        for fn, n in [(admin, 8), (start, 1), (callback, 1), (conns, 3)]:
+        for fn, n in [(admin, 8), (start, 1), (callback, 2), (conns, 3)]:
             wait_for_log(fn, n)
         s_init, s_calls = start.calls()
         c_init, c_calls = callback.calls()

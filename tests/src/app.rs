@@ -28,7 +28,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What runs the background jobs the stack enqueues (`run_jobs`).
     pub jobs: crate::backend::Jobs,
-    /// Where its data lives (`twin` starts another instance on it).
+    /// Where its data lives (`another_instance` starts another instance on it).
     pub backend: crate::backend::Backend,
     _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
@@ -45,6 +45,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A stack with a `custom-oauth2` integration `key` for a client registered at the OAuth peer
+/// just for it (client secret in the token request's body).
+pub async fn spawn_app_with_oidc(key: &str) -> (TestApp, OAuthClient) {
+    let app = spawn_app().await;
+    let client = crate::oidc::oidc_peer()
+        .register_client(&app.callback_url(), "client_secret_post")
+        .await;
+    app.create_integration(key, &client).await;
+    (app, client)
+}
+
 /// Starts the stack after `configure` adjusted its `Config` (e.g. a short `provider_timeout`).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -53,29 +64,51 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://{}", listener.local_addr().unwrap());
     let mut config = Config::new("test", address.parse().unwrap(), None);
     configure(&mut config);
-    let data_dir = Arc::new(tempfile::tempdir().expect("a temp dir"));
+    let data_dir = tempfile::tempdir().expect("a temp dir");
+    let clock = Arc::new(ShiftedClock::default());
+    let names = Arc::new(NameTable::default());
     let (state, jobs, backend) = crate::backend::build_state(data_dir.path(), config).await;
     serve(
         listener,
-        state,
-        jobs,
-        backend,
-        data_dir,
-        Arc::new(ShiftedClock::default()),
-        Arc::new(NameTable::default()),
+        Instance {
+            state,
+            jobs,
+            backend,
+            data_dir: Arc::new(data_dir),
+            clock,
+            names,
+        },
     )
-    .await
 }
 
-async fn serve(
-    listener: tokio::net::TcpListener,
+/// A browser flow `TestApp::start_flow` started.
+pub struct StartedFlow {
+    /// Where the browser was sent (the provider's authorization URL).
+    pub location: url::Url,
+    pub state: String,
+    /// The flow cookie (`name=value`) the callback needs.
+    pub cookie: String,
+}
+
+/// What one served stack is made of.
+struct Instance {
     state: AppState,
     jobs: crate::backend::Jobs,
     backend: crate::backend::Backend,
     data_dir: Arc<tempfile::TempDir>,
     clock: Arc<ShiftedClock>,
     names: Arc<NameTable>,
-) -> TestApp {
+}
+
+fn serve(listener: tokio::net::TcpListener, instance: Instance) -> TestApp {
+    let Instance {
+        state,
+        jobs,
+        backend,
+        data_dir,
+        clock,
+        names,
+    } = instance;
     let address = format!("http://{}", listener.local_addr().unwrap());
     let outbound = Outbound::with_lookup(&state.config, names.clone());
     let state = state.with_clock(clock.clone()).with_outbound(outbound);
@@ -102,25 +135,37 @@ async fn serve(
 }
 
 impl TestApp {
-    /// A second instance of the stack on the same data (the SQLite file, or the DynamoDB table,
-    /// KMS key and queue), as a second `latchkey serve` or Lambda instance is: its own store
-    /// connection or client, sealer and key cache, its own port; the same clock and name table.
-    pub async fn twin(&self) -> TestApp {
+    /// The files of the local data directory (the SQLite store and its `-wal`/`-shm`, key
+    /// files) on the SQLite backend; none on AWS.
+    pub fn data_files(&self) -> Vec<std::path::PathBuf> {
+        match &self.backend {
+            crate::backend::Backend::Sqlite(dir) => std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect(),
+            crate::backend::Backend::Aws { .. } => Vec::new(),
+        }
+    }
+
+    /// A second stack over the same backend (its own store client, sealer and port, the same
+    /// data and clock): what another process or Lambda instance sees.
+    pub async fn another_instance(&self) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port is free");
-        let config = (*self.state.config).clone();
-        let (state, jobs) = crate::backend::twin(&self.backend, config).await;
+        let (state, jobs) = crate::backend::reopen(&self.backend, (*self.state.config).clone()).await;
         serve(
             listener,
-            state,
-            jobs,
-            self.backend.clone(),
-            self._data_dir.clone(),
-            self.clock.clone(),
-            self.names.clone(),
+            Instance {
+                state,
+                jobs,
+                backend: self.backend.clone(),
+                data_dir: self._data_dir.clone(),
+                clock: self.clock.clone(),
+                names: self.names.clone(),
+            },
         )
-        .await
     }
 
     /// One run of the refresh scheduler at Latchkey's time (the jobs it enqueues run with
@@ -252,8 +297,8 @@ impl TestApp {
     }
 
     /// Starts a browser flow (`GET` of `connect_url`), which must answer 302: the provider URL
-    /// the browser was sent to, and the flow's `state`.
-    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> (url::Url, String) {
+    /// the browser was sent to, the flow's `state`, and the flow cookie the browser was given.
+    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> StartedFlow {
         let r = self
             .http
             .get(self.connect_url(integration, connection_id, extra))
@@ -267,14 +312,40 @@ impl TestApp {
             .find(|(k, _)| k == "state")
             .map(|(_, v)| v.into_owned())
             .expect("the provider URL carries the state");
-        (location, state)
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .expect("the flow cookie")
+            .to_owned();
+        StartedFlow {
+            location,
+            state,
+            cookie,
+        }
+    }
+
+    /// The provider sending the browser that started `flow` back: `GET /oauth/callback` with
+    /// the flow's state, `query` (`code=…`) and its cookie.
+    pub async fn callback(&self, flow: &StartedFlow, query: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}?state={}&{query}", self.callback_url(), flow.state))
+            .header(reqwest::header::COOKIE, &flow.cookie)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Connects `connection_id` through `integration`'s provider (oidc-provider: logs in as
     /// `user` and consents, so a refresh token is issued) and asserts it was stored.
     pub async fn connect_through_provider(&self, integration: &str, connection_id: &str, user: &str) {
         let browser = crate::Browser::new(&self.callback_url());
-        let url = self.connect_url(integration, connection_id, "authorization_params%5Bprompt%5D=consent");
+        // Vouched by the backend's HMAC digest, so it may also re-authorize (replace) the
+        // connection: the public key alone only creates.
+        let digest = wire::connect_digest(&self.hmac_key(), integration, connection_id);
+        let extra = format!("authorization_params%5Bprompt%5D=consent&hmac={digest}");
+        let url = self.connect_url(integration, connection_id, &extra);
         let page = browser.connect(&url, &[], user).await;
         assert!(
             page.is_success(),

@@ -1,7 +1,8 @@
 //! Which store, sealer and job queue the stack under test runs on, chosen by
 //! `LATCHKEY_TEST_BACKEND`: `sqlite` (default: the local stack's SQLite store, key-file sealer
-//! and store-backed job queue in a temp directory) or `aws` (DynamoDB, KMS and SQS on moto).
-//! Every backend is built here and nowhere else, so a new one is one more arm of `build_state`.
+//! and store-backed job queue in a temp directory) or `aws` (DynamoDB, KMS, Secrets Manager and
+//! SQS on moto). Every backend is built here and nowhere else, so a new one is one more arm of
+//! `Backend`; `reopen` opens one again, as another process or Lambda instance would.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,19 @@ pub fn selected_backend() -> String {
         .ok()
         .filter(|b| !b.trim().is_empty())
         .unwrap_or_else(|| "sqlite".into())
+}
+
+/// Where a test's backend lives: enough to open it again, as a second process or Lambda
+/// instance would (`reopen`).
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite(PathBuf),
+    Aws {
+        table: String,
+        key_id: String,
+        secret_id: String,
+        queue_url: String,
+    },
 }
 
 /// How a test runs the background jobs its requests enqueued: the way the backend's own
@@ -38,41 +52,21 @@ impl Jobs {
     }
 }
 
-/// Where a test's data lives, so a second instance of the stack can share it (`twin`).
-#[derive(Debug, Clone)]
-pub enum Backend {
-    /// The local data directory (SQLite file, sealing key, keys).
-    Sqlite(PathBuf),
-    /// The test's table, KMS key, keys secret and queue on moto.
-    Aws {
-        table: String,
-        key_id: String,
-        secret_id: String,
-        queue_url: String,
-    },
-}
-
-/// Builds the `AppState` of the selected backend, and what runs its jobs. `data_dir` is
-/// private to one test.
+/// Builds the `AppState` of the selected backend, what runs its jobs, and where it lives.
+/// `data_dir` is private to one test.
 pub async fn build_state(data_dir: &Path, config: Config) -> (AppState, Jobs, Backend) {
-    match selected_backend().as_str() {
-        "sqlite" => {
-            let backend = Backend::Sqlite(data_dir.to_owned());
-            let (state, jobs) = twin(&backend, config).await;
-            (state, jobs, backend)
-        }
-        "aws" => {
-            let backend = new_aws_backend().await;
-            let (state, jobs) = twin(&backend, config).await;
-            (state, jobs, backend)
-        }
+    let backend = match selected_backend().as_str() {
+        "sqlite" => Backend::Sqlite(data_dir.to_owned()),
+        "aws" => create_aws_backend().await,
         other => panic!("{BACKEND_ENV}={other:?} is not a known test backend; use \"sqlite\" (the default) or \"aws\""),
-    }
+    };
+    let (state, jobs) = reopen(&backend, config).await;
+    (state, jobs, backend)
 }
 
-/// Another instance of the stack on `backend`'s data, as a second process or Lambda instance
-/// would be: its own store connection (or DynamoDB client), sealer and key cache.
-pub async fn twin(backend: &Backend, config: Config) -> (AppState, Jobs) {
+/// A new `AppState` over an existing backend (its own store client, sealer and queue client,
+/// the same data), and what runs its jobs.
+pub async fn reopen(backend: &Backend, config: Config) -> (AppState, Jobs) {
     match backend {
         Backend::Sqlite(dir) => {
             let stack = latchkey::local::open(dir, config).expect("the local data directory opens");
@@ -83,13 +77,13 @@ pub async fn twin(backend: &Backend, config: Config) -> (AppState, Jobs) {
             key_id,
             secret_id,
             queue_url,
-        } => aws_state(config, table, key_id, secret_id, queue_url).await,
+        } => aws_state(table, key_id, secret_id, queue_url, config).await,
     }
 }
 
 /// DynamoDB, KMS, Secrets Manager and SQS on the moto server of `AWS_ENDPOINT_URL` (started by
 /// `tests/steps/40-aws.sh`): a table, a key, a secret and a queue of its own per test.
-async fn new_aws_backend() -> Backend {
+async fn create_aws_backend() -> Backend {
     use latchkey::aws;
     assert!(
         std::env::var("AWS_ENDPOINT_URL").is_ok(),
@@ -98,10 +92,8 @@ async fn new_aws_backend() -> Backend {
     let sdk = aws::sdk_config().await;
     let suffix = latchkey::crypto::random_token()[..12].replace(['-', '_'], "x");
     let table = format!("e2e-{suffix}");
-    latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table.clone())
-        .create_table()
-        .await
-        .expect("the test table is created");
+    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), &table);
+    store.create_table().await.expect("the test table is created");
     let key = aws::kms_client(&sdk)
         .create_key()
         .send()
@@ -133,16 +125,19 @@ async fn new_aws_backend() -> Backend {
     }
 }
 
-async fn aws_state(config: Config, table: &str, key_id: &str, secret_id: &str, url: &str) -> (AppState, Jobs) {
+async fn aws_state(table: &str, key_id: &str, secret_id: &str, queue_url: &str, config: Config) -> (AppState, Jobs) {
     use latchkey::aws;
     use std::sync::Arc;
     let sdk = aws::sdk_config().await;
-    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table.to_owned())
+    let store = latchkey::store::dynamo::DynamoStore::new(aws::dynamodb_client(&sdk), table)
+        .with_activity_retention(config.activity_retention)
         .with_refresh_policy(config.refresh.clone());
     let secrets = aws::secrets_client(&sdk);
     let keys = aws::environment_keys(&secrets, secret_id)
         .await
         .expect("the keys are read");
+    // Every state over this backend reads the same secret: a rotation by one is seen by the
+    // others (another instance's keys are re-read on an unknown key).
     let source = aws::SecretsManagerKeys {
         client: secrets,
         secret_id: secret_id.to_owned(),
@@ -154,13 +149,13 @@ async fn aws_state(config: Config, table: &str, key_id: &str, secret_id: &str, u
         latchkey::crypto::kms::CacheLimits::default(),
     );
     let sqs = aws::sqs_client(&sdk);
-    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), url.to_owned());
+    let queue = latchkey::queue::sqs::SqsQueue::new(sqs.clone(), queue_url.to_owned());
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config).with_jobs(Arc::new(queue));
     (
         state,
         Jobs::Sqs {
             client: sqs,
-            url: url.to_owned(),
+            url: queue_url.to_owned(),
         },
     )
 }

@@ -19,7 +19,7 @@ pub mod receiver;
 pub mod served;
 pub mod wire;
 
-pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, spawn_app_with_oidc, StartedFlow, TestApp};
 pub use attacker::{Answer, AttackerHost};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};

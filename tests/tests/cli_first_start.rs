@@ -1,6 +1,6 @@
 //! The real `latchkey serve` binary: the first start of a data directory creates the keys
-//! (owner-only files), prints them once with next steps, and serves with them; a second start
-//! of the same directory prints no key.
+//! (owner-only files, the SQLite store's included), prints them once with next steps, and
+//! serves with them; a second start of the same directory prints no key.
 //!
 //! The binary lives in another crate, so Cargo can't hand us its path: `LATCHKEY_BIN` names it
 //! (tests/steps/20-e2e.sh builds it and sets it); otherwise it is looked up next to this test's
@@ -52,6 +52,25 @@ async fn the_first_start_prints_the_keys_and_next_steps_once_and_keeps_them_priv
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the printed key is kept and accepted");
+    // A write makes SQLite create its -wal and -shm files: owner-only like the rest.
+    let response = reqwest::Client::new()
+        .patch(format!("{}/environment", second.address))
+        .bearer_auth(&secret_key)
+        .json(&serde_json::json!({"hmac_enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(data_dir.join("latchkey.sqlite3-wal").exists());
+        for entry in std::fs::read_dir(&data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
     let stdout = second.stop();
     assert!(!stdout.contains("lk_sk_"), "no key printed again: {stdout}");
     assert!(!stdout.contains("Created a new environment"), "{stdout}");

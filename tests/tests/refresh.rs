@@ -45,7 +45,7 @@ fn expire(app: &TestApp) {
 #[tokio::test]
 async fn fifty_concurrent_reads_on_two_instances_cause_one_refresh_grant_and_every_token_works() {
     let (app, client) = stack_for(Clone::clone).await;
-    let other = app.twin().await;
+    let other = app.another_instance().await;
     app.connect_through_provider(KEY, "alice", "alice").await;
     let (before, _) = app.tokens(KEY, "alice", "").await;
     expire(&app);

@@ -11,6 +11,7 @@ pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
 pub mod console;
+pub mod cookies;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;

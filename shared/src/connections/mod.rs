@@ -23,6 +23,28 @@ use crate::store::{
 };
 use crate::AppState;
 
+/// Whether a write may replace an existing connection of the same id. Replacing takes proof
+/// that the team's backend stands behind the write: its own request (import, refresh), an HMAC
+/// digest of the connection id, or a reconnect connect session. A public-key flow without one
+/// may only create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    CreateOnly,
+    CreateOrReplace,
+}
+
+/// `connection_exists`: what a create-only write of an existing connection answers.
+pub fn connection_exists(integration: &IntegrationKey, connection_id: &ConnectionId) -> Error {
+    Error::conflict(
+        ErrorCode::ConnectionExists,
+        format!(
+            "Connection '{connection_id}' of integration '{integration}' exists already; the public key alone may \
+             create connections, not replace them. Re-authorize it with an hmac digest from your backend, or \
+             with a reconnect connect session (POST /connect/sessions/reconnect)."
+        ),
+    )
+}
+
 pub struct NewConnection<'a> {
     pub integration: &'a IntegrationRecord,
     pub connection_id: &'a ConnectionId,
@@ -33,13 +55,15 @@ pub struct NewConnection<'a> {
     pub metadata: Map<String, Value>,
     pub end_user: Option<Value>,
     pub tags: Map<String, Value>,
+    pub write: WriteMode,
     /// Where the connection's webhooks go instead of the environment's URL (already checked by
     /// `events::destination`); `None` keeps an earlier authorization's.
     pub webhook_url_override: Option<String>,
 }
 
 impl<'a> NewConnection<'a> {
-    /// Credentials alone: no connection config, metadata, end user, tags or webhook override.
+    /// Credentials alone, written as the team's backend writes them (creating or replacing): no
+    /// connection config, metadata, end user, tags or webhook override.
     pub fn bare(
         integration: &'a IntegrationRecord,
         connection_id: &'a ConnectionId,
@@ -54,6 +78,7 @@ impl<'a> NewConnection<'a> {
             metadata: Map::new(),
             end_user: None,
             tags: Map::new(),
+            write: WriteMode::CreateOrReplace,
             webhook_url_override: None,
         }
     }
@@ -61,6 +86,41 @@ impl<'a> NewConnection<'a> {
 
 fn seal_context(state: &AppState, integration: &IntegrationKey, connection_id: &ConnectionId) -> SealContext {
     SealContext::connection(&state.config.environment, integration.as_str(), connection_id.as_str())
+}
+
+/// Takes the provider's secret fields out of `config` and seals them (as one JSON object) to
+/// `ctx`: what a record stores beside the rest of the config. `None` when there are none.
+pub async fn seal_secret_config(
+    state: &AppState,
+    provider: &str,
+    config: ConnectionConfig,
+    ctx: &SealContext,
+) -> Result<(ConnectionConfig, Option<Sealed>), Error> {
+    let (plain, secret) = crate::providers::split_secret_config(provider, config);
+    if secret.is_empty() {
+        return Ok((plain, None));
+    }
+    let bytes = serde_json::to_vec(&secret).expect("a config serializes");
+    Ok((plain, Some(Sealed(state.sealer.seal(&bytes, ctx).await?))))
+}
+
+/// Puts the sealed secret fields back into `config`, for templates and for the backend.
+pub async fn open_secret_config(
+    state: &AppState,
+    sealed: Option<&Sealed>,
+    ctx: &SealContext,
+    config: &mut ConnectionConfig,
+) -> Result<(), Error> {
+    let Some(sealed) = sealed else {
+        return Ok(());
+    };
+    let plain = state.sealer.open(&sealed.0, ctx).await?;
+    let secret: ConnectionConfig = serde_json::from_slice(&plain).map_err(|e| {
+        tracing::error!(category = ?e.classify(), "sealed connection config is not a JSON object");
+        Error::internal()
+    })?;
+    config.extend(secret);
+    Ok(())
 }
 
 /// The parts of a connection besides its credentials, each within its bound (`domain::limits`),
@@ -118,11 +178,17 @@ pub async fn open_credentials(state: &AppState, record: &ConnectionRecord) -> Re
     })
 }
 
-/// Seals the credentials to this connection and writes it, replacing an earlier authorization
-/// of the same connection id (which clears its refresh failures).
+/// Seals the credentials (and the provider's secret config fields) to this connection and
+/// writes it: created, or (when `write` allows) replacing an earlier authorization of the same
+/// connection id, which clears its refresh failures. A create-only write of a connection that
+/// exists — also one a concurrent flow created a moment ago — is refused with
+/// `connection_exists` by the store's conditional create.
 pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
     check_parts(&new.connection_config, &new.metadata, new.end_user.as_ref(), &new.tags)?;
     let sealed = seal_credentials(state, &new.integration.key, new.connection_id, new.credentials).await?;
+    let ctx = seal_context(state, &new.integration.key, new.connection_id);
+    let (connection_config, secret_config) =
+        seal_secret_config(state, &new.integration.provider, new.connection_config, &ctx).await?;
     let now = state.clock.now();
     let record = ConnectionRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -131,7 +197,8 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         provider: new.integration.provider.clone(),
         auth_mode: new.credentials.auth_mode(),
         credentials: sealed,
-        connection_config: new.connection_config,
+        connection_config,
+        secret_config,
         vouched_config: new.vouched_config,
         metadata: new.metadata,
         end_user: new.end_user,
@@ -147,8 +214,14 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         refresh_failure: None,
         webhook_url_override: new.webhook_url_override,
     };
-    let (outcome, _version) = state.store.upsert_connection(&record).await?;
-    Ok(outcome)
+    match new.write {
+        WriteMode::CreateOrReplace => Ok(state.store.upsert_connection(&record).await?.0),
+        WriteMode::CreateOnly => match state.store.create_connection(&record).await {
+            Ok(_) => Ok(Upsert::Created),
+            Err(StoreError::Conflict) => Err(connection_exists(&new.integration.key, new.connection_id)),
+            Err(e) => Err(e.into()),
+        },
+    }
 }
 
 /// `not_found`, naming the connection asked for.
@@ -159,8 +232,12 @@ pub fn connection_not_found(integration: &IntegrationKey, connection_id: &Connec
     )
 }
 
-/// A warm read: one store read and one open of the sealed blob. (The store records the read
-/// when it changes the connection's refresh schedule: `ConnectionStore::read_connection`.)
+/// A warm read: one store read and one open of the sealed blob (two for a provider with
+/// secret connection config, under the same context: with KMS, one data key). The store records
+/// the read when it changes the connection's refresh schedule
+/// (`ConnectionStore::read_connection`). The record comes back with its whole connection
+/// config, secret fields included, so it is for reading: writes go through `save_connection`
+/// (which seals them again) or `edit_connection`.
 pub async fn read_connection(
     state: &AppState,
     integration: &IntegrationKey,
@@ -171,8 +248,35 @@ pub async fn read_connection(
         .read_connection(integration, connection_id, state.clock.now())
         .await?
         .ok_or_else(|| connection_not_found(integration, connection_id))?;
+    open_connection(state, record).await
+}
+
+/// A stored connection opened for reading: its credentials, and its secret connection config
+/// put back into `connection_config` (`secret_config` taken). For answers and provider calls,
+/// never to be written back (writes seal the secret fields again).
+pub(crate) async fn open_connection(
+    state: &AppState,
+    record: ConnectionRecord,
+) -> Result<(ConnectionRecord, Credentials), Error> {
     let credentials = open_credentials(state, &record).await?;
-    Ok((record, credentials))
+    Ok((reveal_secret_config(state, record).await?, credentials))
+}
+
+/// A stored connection with its secret config fields put back into `connection_config`
+/// (`secret_config` taken): for reading, like `open_connection`.
+pub(crate) async fn reveal_secret_config(
+    state: &AppState,
+    mut record: ConnectionRecord,
+) -> Result<ConnectionRecord, Error> {
+    let ctx = seal_context(state, &record.integration, &record.connection_id);
+    open_secret_config(
+        state,
+        record.secret_config.take().as_ref(),
+        &ctx,
+        &mut record.connection_config,
+    )
+    .await?;
+    Ok(record)
 }
 
 /// The connection as stored now (no open, no recorded read); `not_found` when it is gone.

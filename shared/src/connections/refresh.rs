@@ -31,11 +31,14 @@ use time::OffsetDateTime;
 
 use super::failure::{self, Recorded};
 use super::lease::{Lease, Waiting};
-use super::{connection_not_found, open_credentials, read_connection, seal_credentials, stored_connection};
+use super::{
+    connection_not_found, open_connection, open_credentials, open_secret_config, read_connection, reveal_secret_config,
+    seal_context, seal_credentials, seal_secret_config, stored_connection,
+};
 use crate::activity::Attempt;
 use crate::auth::{self, ModeContext, Obtained};
 use crate::credentials::Credentials;
-use crate::domain::{ConnectionId, IntegrationKey};
+use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey};
 use crate::error::{Error, ErrorCode, ErrorKind};
 use crate::refresh_policy::{Reason, RefreshFacts};
 use crate::store::{ConnectionRecord, FailureKind, RefreshFailure, Sealed, StoreError};
@@ -110,7 +113,9 @@ pub async fn read_fresh_connection(
         if let Some(lease) = Lease::try_take(state, &record).await? {
             let done = under_lease(state, &lease, Trigger::Read(ask)).await;
             let done = settle(state, lease, done).await?;
-            return answer(done, ask, state.clock.now());
+            let (record, credentials) = answer(done, ask, state.clock.now())?;
+            // What was done is the connection as stored: its secret config opened for the answer.
+            return Ok((reveal_secret_config(state, record).await?, credentials));
         }
         // Another instance is refreshing it: wait for what it writes, and decide again on that.
         let waiting = waiting.get_or_insert_with(|| Waiting::start(state));
@@ -119,8 +124,7 @@ pub async fn read_fresh_connection(
         }
         let latest = stored_connection(state, integration, connection_id).await?;
         if latest.version != record.version {
-            credentials = open_credentials(state, &latest).await?;
-            record = latest;
+            (record, credentials) = open_connection(state, latest).await?;
         }
     }
 }
@@ -297,10 +301,14 @@ async fn attempt(state: &AppState, seen: ConnectionRecord, current: Credentials,
         .get_integration(&seen.integration)
         .await?
         .ok_or_else(|| connection_not_found(&seen.integration, &seen.connection_id))?;
+    // The mode sees the whole config, secret fields included (`store_fresh` seals them again).
+    let mut connection_config = seen.connection_config.clone();
+    let ctx = seal_context(state, &seen.integration, &seen.connection_id);
+    open_secret_config(state, seen.secret_config.as_ref(), &ctx, &mut connection_config).await?;
     let cx = ModeContext {
         state,
         integration: &integration,
-        connection_config: &seen.connection_config,
+        connection_config: &connection_config,
         vouched_config: &seen.vouched_config,
     };
     let obtained = match scheme.refresh(&cx, &current).await {
@@ -407,11 +415,14 @@ async fn store_fresh(
     // A re-test returns the credentials it was given: nothing new to seal.
     let unchanged = serde_json::to_vec(&obtained.credentials).ok() == serde_json::to_vec(previous).ok();
     let mut sealed: Option<Sealed> = unchanged.then(|| seen.credentials.clone());
+    // The config as the mode left it, its secret fields sealed again (never stored in the clear).
+    let ctx = seal_context(state, &seen.integration, &seen.connection_id);
+    let config = seal_secret_config(state, &seen.provider, obtained.connection_config.clone(), &ctx).await?;
     let mut base = seen.clone();
     let mut wait = FIRST_WRITE_RETRY;
     let mut last = Error::unavailable("The store");
     for _ in 0..WRITE_ATTEMPTS {
-        match write_fresh(state, seen, &mut base, &mut sealed, &obtained).await {
+        match write_fresh(state, seen, &mut base, &mut sealed, &config, &obtained).await {
             Ok(Some(stored)) => return Ok(stored),
             // Another write came first; `base` is now what it wrote: write on top of it.
             Ok(None) => continue,
@@ -434,6 +445,7 @@ async fn write_fresh(
     seen: &ConnectionRecord,
     base: &mut ConnectionRecord,
     sealed: &mut Option<Sealed>,
+    config: &(ConnectionConfig, Option<Sealed>),
     obtained: &Obtained,
 ) -> Result<Option<Stored>, Error> {
     let blob = match sealed {
@@ -442,7 +454,7 @@ async fn write_fresh(
             .insert(seal_credentials(state, &seen.integration, &seen.connection_id, &obtained.credentials).await?)
             .clone(),
     };
-    let record = renewed(base.clone(), obtained, blob.clone(), state.clock.now());
+    let record = renewed(base.clone(), obtained, blob.clone(), config, state.clock.now());
     let written = |record: ConnectionRecord, cleared| Stored::Written {
         record,
         credentials: obtained.credentials.clone(),
@@ -472,12 +484,20 @@ async fn write_fresh(
     Ok(None)
 }
 
-/// `base` with the refreshed credentials, and its refresh failures cleared.
-fn renewed(mut base: ConnectionRecord, obtained: &Obtained, sealed: Sealed, now: OffsetDateTime) -> ConnectionRecord {
+/// `base` with the refreshed credentials and config (its secret fields sealed), and its refresh
+/// failures cleared.
+fn renewed(
+    mut base: ConnectionRecord,
+    obtained: &Obtained,
+    sealed: Sealed,
+    (connection_config, secret_config): &(ConnectionConfig, Option<Sealed>),
+    now: OffsetDateTime,
+) -> ConnectionRecord {
     base.credentials = sealed;
     base.expires_at = obtained.credentials.expires_at();
     base.has_refresh_token = obtained.credentials.refresh_token().is_some();
-    base.connection_config = obtained.connection_config.clone();
+    base.connection_config = connection_config.clone();
+    base.secret_config = secret_config.clone();
     base.last_fetched_at = now;
     base.updated_at = now;
     base.refresh_failure = None;

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::start::Caller;
-use crate::connections::check_webhook_url_override;
+use crate::connections::{check_webhook_url_override, WriteMode};
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, Secret};
 use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
@@ -243,7 +243,8 @@ pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, Error
 }
 
 /// What a session allows for `integration`. A connection id from the browser is refused unless
-/// it is the session's reconnect target: with a session the server names connections.
+/// it is the session's reconnect target: with a session the server names connections. Only a
+/// reconnect session replaces a connection; any other writes one of its own new ids.
 pub fn authorize(
     session: &ConnectSession,
     integration: &IntegrationKey,
@@ -260,10 +261,10 @@ pub fn authorize(
             return Err(not_allowed());
         }
     }
-    let connection_id = match &session.reconnect {
-        Some((key, id)) if key == integration => id.clone(),
+    let (connection_id, write) = match &session.reconnect {
+        Some((key, id)) if key == integration => (id.clone(), WriteMode::CreateOrReplace),
         Some(_) => return Err(not_allowed()),
-        None => ConnectionId::generate(),
+        None => (ConnectionId::generate(), WriteMode::CreateOnly),
     };
     if requested_id.is_some_and(|id| id != connection_id) {
         return Err(Error::invalid(
@@ -296,6 +297,7 @@ pub fn authorize(
         connection_id,
         end_user,
         config_defaults,
+        write,
         webhook_url_override: session.webhook_url_override.clone(),
     })
 }
@@ -342,6 +344,7 @@ mod tests {
         );
         let again = authorize(&session(None, None), &key("zendesk"), None).unwrap();
         assert_ne!(auth.connection_id, again.connection_id);
+        assert_eq!(auth.write, WriteMode::CreateOnly, "a plain session only creates");
     }
 
     #[test]
@@ -360,9 +363,10 @@ mod tests {
     #[test]
     fn a_reconnect_session_writes_only_its_connection() {
         let s = session(Some(vec!["github"]), Some(("github", "conn-7")));
+        let caller = authorize(&s, &key("github"), None).unwrap();
         assert_eq!(
-            authorize(&s, &key("github"), None).unwrap().connection_id.as_str(),
-            "conn-7"
+            (caller.connection_id.as_str(), caller.write),
+            ("conn-7", WriteMode::CreateOrReplace)
         );
         assert_eq!(
             authorize(&s, &key("github"), Some(ConnectionId::parse("conn-7").unwrap()))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::auth::ModeContext;
-use crate::connections::{read_connection, NewConnection};
+use crate::connections::{read_connection, NewConnection, WriteMode};
 use crate::credentials::Credentials;
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::Error;
@@ -81,6 +81,8 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
             metadata: input.metadata,
             end_user: input.end_user,
             tags: input.tags,
+            // The team's backend owns every connection id: an import may replace.
+            write: WriteMode::CreateOrReplace,
             webhook_url_override,
         },
     )

@@ -23,8 +23,9 @@ pub mod submit;
 
 use serde_json::Value;
 
+use crate::activity::Attempt;
 use crate::auth::{self, AuthScheme, Obtained};
-use crate::connections::{save_connection, NewConnection};
+use crate::connections::{save_connection, NewConnection, WriteMode};
 use crate::domain::{ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::store::{IntegrationRecord, Upsert};
@@ -59,29 +60,45 @@ pub struct Vouched {
     pub webhook_url_override: Option<String>,
 }
 
-/// Stores what an end user's flow obtained, on the connection the flow names.
+/// Where an end user's flow stores what it obtained: the connection it names, how (create
+/// only, or replace too), and what the team's backend set for it.
+struct Target<'a> {
+    integration: &'a IntegrationRecord,
+    connection_id: &'a ConnectionId,
+    write: WriteMode,
+    vouched: Vouched,
+}
+
+/// Stores what an end user's flow obtained and records how: `stored` (a new connection) or
+/// `replaced` (a re-authorization: its own event, so an operator sees every replacement).
 async fn store_obtained(
     state: &AppState,
-    integration: &IntegrationRecord,
-    connection_id: &ConnectionId,
+    attempt: &Attempt,
+    target: Target<'_>,
     obtained: Obtained,
-    vouched: Vouched,
 ) -> Result<Upsert, Error> {
-    store(
+    let stored = store(
         state,
         NewConnection {
-            integration,
-            connection_id,
+            integration: target.integration,
+            connection_id: target.connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
-            vouched_config: vouched.config,
+            vouched_config: target.vouched.config,
             metadata: Default::default(),
-            end_user: vouched.end_user,
+            end_user: target.vouched.end_user,
             tags: Default::default(),
-            webhook_url_override: vouched.webhook_url_override,
+            write: target.write,
+            webhook_url_override: target.vouched.webhook_url_override,
         },
     )
-    .await
+    .await?;
+    let (event, message) = match stored {
+        Upsert::Created => ("stored", "Connection created."),
+        Upsert::Replaced => ("replaced", "Connection re-authorized; earlier credentials replaced."),
+    };
+    attempt.info(state, event, message).await;
+    Ok(stored)
 }
 
 /// Stores an authorization (an end user's flow, or an import) and announces it: the creation
@@ -91,12 +108,4 @@ async fn store(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error
     let stored = save_connection(state, new).await?;
     crate::events::connection_stored(state, &integration, &connection_id, stored).await;
     Ok(stored)
-}
-
-/// The `stored` activity entry's message.
-fn stored_message(stored: Upsert) -> &'static str {
-    match stored {
-        Upsert::Created => "Connection created.",
-        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
-    }
 }

@@ -3,7 +3,7 @@
 //! provider, and stored only when the provider accepted them.
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected, Vouched};
+use super::{store_obtained, Connected, Target, Vouched};
 use crate::auth::{ModeContext, Submission};
 use crate::domain::{AuthMode, IntegrationKey};
 use crate::error::Error;
@@ -37,19 +37,17 @@ pub async fn submit(
             };
             let obtained = scheme.submit(&cx, submission).await?;
             attempt.info(state, "verified", obtained.note.clone()).await;
-            let stored = store_obtained(
-                state,
-                &integration,
-                &caller.connection_id,
-                obtained,
-                Vouched {
+            let target = Target {
+                integration: &integration,
+                connection_id: &caller.connection_id,
+                write: caller.write,
+                vouched: Vouched {
                     config: vouched_config.clone(),
                     end_user: caller.end_user.clone(),
                     webhook_url_override: caller.webhook_url_override.clone(),
                 },
-            )
-            .await?;
-            attempt.info(state, "stored", super::stored_message(stored)).await;
+            };
+            store_obtained(state, &attempt, target, obtained).await?;
             Ok(Connected {
                 integration: integration.key.clone(),
                 connection_id: caller.connection_id.clone(),

@@ -117,7 +117,7 @@ impl AuthScheme for OAuth2 {
                 extra_params: start.authorization_params,
                 user_scope: user_scope.as_deref(),
             },
-        );
+        )?;
         Ok(Redirect {
             url,
             kept: Kept {

@@ -222,7 +222,8 @@ fn authorization_url_quirks() {
             extra_params: &[],
             user_scope: Some(&["chat:write".into(), "users:read".into()]),
         },
-    );
+    )
+    .unwrap();
     let q: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(q.get("client_key").map(String::as_str), Some("cid"));
     assert!(!q.contains_key("client_id") && !q.contains_key("response_type"));

@@ -89,7 +89,9 @@ impl TokenResponse {
     /// When the token expires, in whole seconds (what providers count in, and what the wire shows).
     pub fn expires_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        self.expires_in.map(|s| now + time::Duration::seconds(s))
+        // Checked: a provider may state any lifetime; one past the calendar means "none known".
+        self.expires_in
+            .and_then(|s| now.checked_add(time::Duration::seconds(s)))
     }
 
     pub fn into_credentials(self, now: OffsetDateTime) -> Credentials {
