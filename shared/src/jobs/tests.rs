@@ -161,7 +161,10 @@ async fn failing_jobs_back_off_and_end_in_the_dead_letter_state() {
 
     // A message that is not a job can never succeed: buried at once.
     s.queue
-        .push_job("not-a-job", r#"{"kind":"nope"}"#, s.state.clock.now())
+        .push_jobs(
+            &[("not-a-job".into(), r#"{"kind":"nope"}"#.into())],
+            s.state.clock.now(),
+        )
         .await
         .unwrap();
     assert_eq!(s.runner.run_once().await.buried, 1);

@@ -31,14 +31,14 @@ impl StoreQueue {
 impl JobQueue for StoreQueue {
     async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError> {
         let delay = delay.clamp(Duration::ZERO, super::MAX_DELAY);
-        for job in jobs {
-            let id = uuid::Uuid::new_v4().to_string();
-            self.store
-                .push_job(&id, &job.to_json(), now + delay)
-                .await
-                .map_err(|e| JobError::Unavailable(e.to_string()))?;
-        }
-        Ok(())
+        let rows: Vec<(String, String)> = jobs
+            .iter()
+            .map(|job| (uuid::Uuid::new_v4().to_string(), job.to_json()))
+            .collect();
+        self.store
+            .push_jobs(&rows, now + delay)
+            .await
+            .map_err(|e| JobError::Unavailable(e.to_string()))
     }
 }
 

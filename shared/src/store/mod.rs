@@ -262,8 +262,9 @@ pub trait NonceStore: Send + Sync {
 /// SQLite store implements it.
 #[async_trait]
 pub trait QueueStore: Send + Sync {
-    /// Adds a job (`attempts` 0), claimable from `visible_at`.
-    async fn push_job(&self, id: &str, body: &str, visible_at: OffsetDateTime) -> StoreResult<()>;
+    /// Adds jobs (`attempts` 0, each `(id, body)`), claimable from `visible_at`, in one write,
+    /// in their order (a scheduler run enqueues thousands at once).
+    async fn push_jobs(&self, jobs: &[(String, String)], visible_at: OffsetDateTime) -> StoreResult<()>;
     /// Claims up to `limit` jobs visible at `now`, oldest first: each becomes invisible until
     /// `now + lease`, its `attempts` grows by one and it gets a new `claim`. Of concurrent
     /// claimers, each job goes to one.

@@ -18,12 +18,16 @@ fn window() -> OffsetDateTime {
 pub async fn jobs_are_claimed_once_per_lease_and_finished_by_their_claim(store: &dyn QueueStore) {
     let t = window();
     let (a, b, later) = (unique("job"), unique("job"), unique("job"));
-    store.push_job(&a, r#"{"n":1}"#, t).await.unwrap();
-    store.push_job(&b, r#"{"n":2}"#, t).await.unwrap();
+    let job = |id: &str, body: &str| (id.to_owned(), body.to_owned());
     store
-        .push_job(&later, r#"{"n":3}"#, t + Duration::minutes(5))
+        .push_jobs(&[job(&a, r#"{"n":1}"#), job(&b, r#"{"n":2}"#)], t)
         .await
         .unwrap();
+    store
+        .push_jobs(&[job(&later, r#"{"n":3}"#)], t + Duration::minutes(5))
+        .await
+        .unwrap();
+    store.push_jobs(&[], t).await.unwrap();
     let lease = Duration::seconds(30);
     let claimed = store.claim_jobs(t, lease, 10).await.unwrap();
     let ids: Vec<&str> = claimed.iter().map(|j| j.id.as_str()).collect();
@@ -64,7 +68,7 @@ pub async fn jobs_are_claimed_once_per_lease_and_finished_by_their_claim(store: 
 pub async fn failed_jobs_come_back_later_or_rest_dead(store: &dyn QueueStore) {
     let t = window();
     let id = unique("job");
-    store.push_job(&id, "{}", t).await.unwrap();
+    store.push_jobs(&[(id.clone(), "{}".into())], t).await.unwrap();
     let lease = Duration::seconds(30);
     let id = &id;
     let claim = |at| async move {

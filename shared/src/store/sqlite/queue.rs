@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::params;
 use time::OffsetDateTime;
 
-use super::{execute, nanos, unavailable, SqliteStore};
+use super::{execute, nanos, unavailable, write_transaction, SqliteStore};
 use crate::store::{QueueStore, QueuedJob, StoreResult};
 
 fn job_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedJob> {
@@ -23,15 +23,24 @@ fn job_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<QueuedJob> {
 
 #[async_trait]
 impl QueueStore for SqliteStore {
-    async fn push_job(&self, id: &str, body: &str, visible_at: OffsetDateTime) -> StoreResult<()> {
+    async fn push_jobs(&self, jobs: &[(String, String)], visible_at: OffsetDateTime) -> StoreResult<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
         self.with(|c| {
-            execute(
-                c,
-                "INSERT INTO jobs (id, body, visible_ns, seq)
-                 VALUES (?1, ?2, ?3, (SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs))",
-                params![id, body, nanos(visible_at)],
-            )
-            .map(drop)
+            // One transaction, the order read once under its write lock.
+            let tx = write_transaction(c)?;
+            let last: i64 = tx
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM jobs", [], |r| r.get(0))
+                .map_err(unavailable)?;
+            for (n, (id, body)) in jobs.iter().enumerate() {
+                execute(
+                    &tx,
+                    "INSERT INTO jobs (id, body, visible_ns, seq) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, body, nanos(visible_at), last + 1 + n as i64],
+                )?;
+            }
+            tx.commit().map_err(unavailable)
         })
     }
 
