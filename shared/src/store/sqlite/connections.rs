@@ -6,7 +6,7 @@
 //! integration's current generation are read, listed or due: every query joins `integrations`.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use time::OffsetDateTime;
 
 use super::{all, execute, from_json, nanos, to_json, unavailable, write_transaction, SqliteStore};
@@ -169,9 +169,7 @@ impl ConnectionStore for SqliteStore {
     async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64> {
         self.with(|c| {
             // The write lock first: a concurrent creator waits, then finds the row.
-            let tx = c
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
             if live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?.is_some() {
                 return Err(StoreError::Conflict);

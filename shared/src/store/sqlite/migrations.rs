@@ -282,9 +282,7 @@ fn user_version(c: &Connection) -> StoreResult<usize> {
 /// the version under it, so two processes opening one file apply each migration once.
 pub(super) fn migrate(conn: &mut Connection) -> StoreResult<()> {
     loop {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(unavailable)?;
+        let tx = super::write_transaction(conn)?;
         let version = user_version(&tx)?;
         let Some(migration) = MIGRATIONS.get(version) else {
             if version > SCHEMA_VERSION {
