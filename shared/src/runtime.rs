@@ -39,12 +39,19 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
         config.activity_retention = retention_days(&days)?;
     }
-    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
-    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    refresh_from_env(&mut config)?;
     if let Some(path) = var("LATCHKEY_EXTRA_CA_FILE") {
         config.extra_root_certificates = Some(crate::outbound::read_extra_roots(std::path::Path::new(&path))?);
     }
     Ok(config)
+}
+
+/// The refresh policy and its limits from their `LATCHKEY_REFRESH_*` variables, into `config`:
+/// read the same way by a deployment (`config_from_env`) and by `latchkey serve`.
+pub fn refresh_from_env(config: &mut Config) -> Result<(), BoxError> {
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    Ok(())
 }
 
 /// An activity retention in whole days, 1 to 3650.
