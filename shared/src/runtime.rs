@@ -128,9 +128,12 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
 }
 
 /// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy, its activity
-/// kept for the configured retention.
+/// kept for the configured retention (every function's store: `lambda::websocket`'s too).
 #[cfg(feature = "aws")]
-fn aws_store(sdk: &aws_config::SdkConfig, config: &Config) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
+pub(crate) fn aws_store(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
     let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     Ok(
         crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(sdk), table)
