@@ -114,10 +114,7 @@ async fn main() -> anyhow::Result<()> {
             if allow_private_addresses {
                 tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
             }
-            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(var).map_err(anyhow::Error::msg)?;
-            config.refresh_limits =
-                latchkey::refresh_policy::RefreshLimits::from_env(var).map_err(anyhow::Error::msg)?;
+            latchkey::runtime::refresh_from_env(&mut config).map_err(|e| anyhow::anyhow!(e))?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(

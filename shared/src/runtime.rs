@@ -39,12 +39,19 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
         config.activity_retention = retention_days(&days)?;
     }
-    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
-    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    refresh_from_env(&mut config)?;
     if let Some(path) = var("LATCHKEY_EXTRA_CA_FILE") {
         config.extra_root_certificates = Some(crate::outbound::read_extra_roots(std::path::Path::new(&path))?);
     }
     Ok(config)
+}
+
+/// The refresh policy and its limits from their `LATCHKEY_REFRESH_*` variables, into `config`:
+/// read the same way by a deployment (`config_from_env`) and by `latchkey serve`.
+pub fn refresh_from_env(config: &mut Config) -> Result<(), BoxError> {
+    config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    Ok(())
 }
 
 /// An activity retention in whole days, 1 to 3650.
@@ -121,9 +128,12 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
 }
 
 /// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy, its activity
-/// kept for the configured retention.
+/// kept for the configured retention (every function's store: `lambda::websocket`'s too).
 #[cfg(feature = "aws")]
-fn aws_store(sdk: &aws_config::SdkConfig, config: &Config) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
+pub(crate) fn aws_store(
+    sdk: &aws_config::SdkConfig,
+    config: &Config,
+) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
     let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     Ok(
         crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(sdk), table)

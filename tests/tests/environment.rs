@@ -2,7 +2,7 @@
 //! settings are kept, bad values change nothing, and keys rotate with a grace period for the
 //! previous secret key (on SQLite with the keys file, on AWS with the Secrets Manager secret).
 
-use latchkey_tests::{assert_no_secret, oidc_peer, spawn_app, TestApp};
+use latchkey_tests::{assert_no_secret, spawn_app, spawn_app_with_oidc, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -21,11 +21,7 @@ fn redirect_uri_of(location: &str) -> String {
 
 #[tokio::test]
 async fn the_callback_url_set_at_run_time_is_what_providers_get_and_null_resets_it() {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let (_, before) = app.backend(Method::GET, "/environment", None).await;
     assert_eq!(before["data"]["callback_url"], app.callback_url());
     assert_eq!(before["data"]["default_callback_url"], app.callback_url());

@@ -4,18 +4,9 @@
 use std::time::Duration;
 
 use latchkey_tests::{
-    assert_no_secret, oidc_peer, spawn_app, spawn_app_with, Browser, Fault, FaultPeer, OAuthClient, TestApp,
+    assert_no_secret, oidc_peer, spawn_app_with, spawn_app_with_oidc, Browser, Fault, FaultPeer, TestApp,
 };
 use serde_json::Value;
-
-async fn app_with_integration(key: &str) -> (TestApp, OAuthClient) {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration(key, &client).await;
-    (app, client)
-}
 
 /// Status and JSON error body of a connect request that must not redirect.
 async fn connect_error(app: &TestApp, url: &str) -> (u16, Value) {
@@ -26,7 +17,7 @@ async fn connect_error(app: &TestApp, url: &str) -> (u16, Value) {
 
 #[tokio::test]
 async fn a_callback_replayed_with_a_used_state_changes_nothing() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let browser = Browser::new(&app.callback_url());
     let landing = browser.start(&app.connect_url("idp", "u1", ""), &[]).await;
     let callback = browser.authorize(landing, "alice").await;
@@ -48,7 +39,7 @@ async fn a_callback_replayed_with_a_used_state_changes_nothing() {
 
 #[tokio::test]
 async fn a_state_older_than_ten_minutes_is_refused() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let browser = Browser::new(&app.callback_url());
     let landing = browser.start(&app.connect_url("idp", "u1", ""), &[]).await;
     app.clock
@@ -64,7 +55,7 @@ async fn a_state_older_than_ten_minutes_is_refused() {
 
 #[tokio::test]
 async fn with_hmac_enabled_a_wrong_or_missing_digest_is_refused_and_the_right_one_works() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     app.set_hmac(true).await;
 
     let (status, missing) = connect_error(&app, &app.connect_url("idp", "u1", "")).await;
@@ -87,7 +78,7 @@ async fn with_hmac_enabled_a_wrong_or_missing_digest_is_refused_and_the_right_on
 
 #[tokio::test]
 async fn a_connect_request_without_the_public_key_is_refused() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let url = app.url("/oauth/connect/idp?connection_id=u1");
     let (status, body) = connect_error(&app, &url).await;
     assert_eq!(
@@ -100,7 +91,7 @@ async fn a_connect_request_without_the_public_key_is_refused() {
 
 #[tokio::test]
 async fn a_connect_request_with_another_environments_public_key_is_refused() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let url = app.url("/oauth/connect/idp?connection_id=u1&public_key=lk_pk_not-this-one");
     let (status, body) = connect_error(&app, &url).await;
     assert_eq!(
@@ -127,7 +118,7 @@ async fn a_connect_request_with_another_environments_public_key_is_refused() {
 
 #[tokio::test]
 async fn a_connect_request_for_an_unknown_integration_is_refused() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let (status, body) = connect_error(&app, &app.connect_url("nope", "u1", "")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -139,7 +130,7 @@ async fn a_connect_request_for_an_unknown_integration_is_refused() {
 
 #[tokio::test]
 async fn a_user_who_denies_access_at_the_provider_gets_an_access_denied_page() {
-    let (app, _) = app_with_integration("idp").await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let browser = Browser::new(&app.callback_url());
     let landing = browser
         .start(

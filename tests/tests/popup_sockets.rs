@@ -3,7 +3,7 @@
 //! could try to use that id — to read another page's outcome, or to send it a forged one.
 
 use futures::{SinkExt, StreamExt};
-use latchkey_tests::{oidc_peer, spawn_app, Browser, TestApp};
+use latchkey_tests::{spawn_app, spawn_app_with_oidc, Browser, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -42,12 +42,7 @@ async fn greeted(socket: &mut Socket) -> String {
 }
 
 async fn stack() -> TestApp {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
-    app
+    spawn_app_with_oidc("idp").await.0
 }
 
 #[tokio::test]

@@ -9,23 +9,12 @@
 
 use std::collections::HashSet;
 
-use latchkey_tests::{oidc_peer, spawn_app, FaultPeer, OAuthClient, ProviderStats, TestApp};
+use latchkey_tests::{oidc_peer, spawn_app, spawn_app_with_oidc, FaultPeer, OAuthClient, ProviderStats, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 use time::Duration;
 
 const KEY: &str = "idp";
-
-/// A stack with an integration for a client of its own; the client's token endpoint is `client`'s
-/// as given (oidc-provider's, or a fault peer in front of it).
-async fn stack_for(token_endpoint: impl FnOnce(&OAuthClient) -> OAuthClient) -> (TestApp, OAuthClient) {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration(KEY, &token_endpoint(&client)).await;
-    (app, client)
-}
 
 async fn stats(client: &OAuthClient) -> ProviderStats {
     oidc_peer().stats(&client.client_id).await
@@ -44,7 +33,7 @@ fn expire(app: &TestApp) {
 
 #[tokio::test]
 async fn fifty_concurrent_reads_on_two_instances_cause_one_refresh_grant_and_every_token_works() {
-    let (app, client) = stack_for(Clone::clone).await;
+    let (app, client) = spawn_app_with_oidc(KEY).await;
     let other = app.another_instance().await;
     app.connect_through_provider(KEY, "alice", "alice").await;
     let (before, _) = app.tokens(KEY, "alice", "").await;
@@ -89,7 +78,7 @@ async fn fifty_concurrent_reads_on_two_instances_cause_one_refresh_grant_and_eve
 
 #[tokio::test]
 async fn reads_after_a_refresh_cause_none_until_it_is_due_and_force_refresh_refreshes() {
-    let (app, client) = stack_for(Clone::clone).await;
+    let (app, client) = spawn_app_with_oidc(KEY).await;
     app.connect_through_provider(KEY, "bob", "bob").await;
     expire(&app);
     let (first, first_refresh) = app.tokens(KEY, "bob", "").await;
@@ -140,8 +129,8 @@ async fn racing_a_refresh(
 
 #[tokio::test]
 async fn a_refresh_that_loses_its_write_to_a_metadata_edit_keeps_both() {
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let (app, client) = stack_for(|c| fault.client(c)).await;
+    let app = spawn_app().await;
+    let (fault, client) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, "carol", "carol").await;
     let edit = json!({"connection_id": "carol", "provider_config_key": KEY, "metadata": {"plan": "pro"}});
     let (status, body) = racing_a_refresh(&app, &fault, "carol", async {
@@ -166,8 +155,8 @@ async fn a_refresh_that_loses_its_write_to_a_metadata_edit_keeps_both() {
 
 #[tokio::test]
 async fn a_connection_deleted_during_its_refresh_stays_deleted() {
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let (app, _client) = stack_for(|c| fault.client(c)).await;
+    let app = spawn_app().await;
+    let (fault, _client) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, "dave", "dave").await;
     let (status, body) = racing_a_refresh(&app, &fault, "dave", async {
         let (status, body) = app
@@ -190,8 +179,8 @@ async fn a_connection_deleted_during_its_refresh_stays_deleted() {
 
 #[tokio::test]
 async fn an_authorization_during_a_refresh_wins_over_it() {
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let (app, client) = stack_for(|c| fault.client(c)).await;
+    let app = spawn_app().await;
+    let (fault, client) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, "erin", "erin").await;
     let mut again = String::new();
     let (status, body) = racing_a_refresh(&app, &fault, "erin", async {
@@ -215,8 +204,8 @@ async fn an_authorization_during_a_refresh_wins_over_it() {
 
 #[tokio::test]
 async fn a_lease_holder_that_dies_mid_refresh_holds_readers_off_until_its_lease_ends() {
-    let fault = FaultPeer::forwarding(&format!("{}/token", oidc_peer().issuer)).await;
-    let (app, client) = stack_for(|c| fault.client(c)).await;
+    let app = spawn_app().await;
+    let (fault, client) = FaultPeer::in_front_of_oidc(&app, KEY).await;
     app.connect_through_provider(KEY, "frank", "frank").await;
     expire(&app);
     // A reader takes the lease and dies while the provider has its request (its request is

@@ -5,7 +5,7 @@
 //! the connections fall into several of the index's shards and the jobs go through SQS to the
 //! worker's handler.
 
-use latchkey_tests::{oidc_peer, spawn_app, spawn_app_with, ProviderApi, ProviderStats, TestApp};
+use latchkey_tests::{oidc_peer, spawn_app_with, spawn_app_with_oidc, ProviderApi, ProviderStats, TestApp};
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -21,11 +21,7 @@ async fn refreshes_of(app: &TestApp, id: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn due_connections_are_renewed_once_each_and_nothing_else_is_touched() {
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration(KEY, &client).await;
+    let (app, client) = spawn_app_with_oidc(KEY).await;
     let hot: Vec<String> = (0..8).map(|i| format!("hot-{i}")).collect();
     let idle: Vec<String> = (0..4).map(|i| format!("idle-{i}")).collect();
     for id in hot.iter().chain(&idle) {

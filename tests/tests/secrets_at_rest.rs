@@ -6,7 +6,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use latchkey_tests::{assert_no_secret, oidc_peer, spawn_app, Browser, LocalPeer, TestApp};
+use latchkey_tests::{assert_no_secret, oidc_peer, spawn_app, spawn_app_with_oidc, Browser, LocalPeer, TestApp};
 use reqwest::Method;
 use serde_json::json;
 
@@ -181,11 +181,7 @@ async fn a_refresh_token_nested_in_the_raw_response_is_hidden_unless_asked_for()
 #[tokio::test]
 async fn every_local_data_file_is_owner_only_after_a_flow() {
     use std::os::unix::fs::PermissionsExt;
-    let app = spawn_app().await;
-    let client = oidc_peer()
-        .register_client(&app.callback_url(), "client_secret_post")
-        .await;
-    app.create_integration("idp", &client).await;
+    let (app, _) = spawn_app_with_oidc("idp").await;
     let page = Browser::new(&app.callback_url())
         .connect(&app.connect_url("idp", "u1", ""), &[], "alice")
         .await;

@@ -93,11 +93,7 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
   if (succeeded && popup) setTimeout(close, 500);
 }})();
 </script></body></html>"#,
-        class = if matches!(outcome, Outcome::Success { .. }) {
-            "ok"
-        } else {
-            "err"
-        },
+        class = if succeeded { "ok" } else { "err" },
     );
     let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
     html_page(status, html, &csp, "no-referrer")

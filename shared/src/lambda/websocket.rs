@@ -65,12 +65,11 @@ const GREETING_ATTEMPTS: u32 = 8;
 pub async fn serve() -> Result<(), Error> {
     crate::runtime::init_tracing();
     let config = crate::runtime::config_from_env()?;
-    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     let endpoint = var("LATCHKEY_WEBSOCKET_ENDPOINT").ok_or("LATCHKEY_WEBSOCKET_ENDPOINT is required")?;
     let function = var("AWS_LAMBDA_FUNCTION_NAME").ok_or("AWS_LAMBDA_FUNCTION_NAME is required")?;
     let sdk = crate::aws::sdk_config().await;
     let socketry = Arc::new(Socketry {
-        store: DynamoStore::new(crate::aws::dynamodb_client(&sdk), table),
+        store: crate::runtime::aws_store(&sdk, &config)?,
         transport: ApiGatewaySockets::new(&sdk, &endpoint),
         clock: SystemClock,
         own_origin: config.own_origin(),
