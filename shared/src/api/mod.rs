@@ -303,8 +303,6 @@ async fn method_not_allowed() -> ApiError {
 /// What every served router gets, Lambda or local.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config.body_limit;
-    // Parse the provider catalog while the router is built (Lambda init), not in a request.
-    crate::providers::warm();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
