@@ -59,10 +59,33 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 
 pub use lambda_http::Error;
 
-/// A function's whole `main`: tracing, the state from the environment, and the router of the
-/// function's block of the route table, served.
+/// The ids of an invocation, for its request span (`logs::span_requests`): Lambda's request id
+/// and X-Ray trace from the runtime, API Gateway's request id from the event.
+fn request_ids(req: &lambda_http::Request) -> crate::logs::RequestIds {
+    let context = req.lambda_context_ref();
+    let api_request_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    crate::logs::RequestIds {
+        aws_request_id: context.map(|c| c.request_id.clone()),
+        api_request_id,
+        xray_trace_id: context.and_then(|c| c.xray_trace_id.clone()),
+    }
+}
+
+/// What every function does first: JSON logs (`logs::Format::from_env`, JSON on Lambda) and EMF
+/// metrics on standard output.
+fn init_telemetry() {
+    crate::logs::init(crate::logs::Format::from_env());
+    crate::metrics::init(crate::metrics::Sink::Stdout);
+}
+
+/// A function's whole `main`: logs and metrics, the state from the environment, and the router
+/// of the function's block of the route table, served.
 pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
-    crate::runtime::init_tracing();
+    init_telemetry();
     let state = crate::runtime::state_from_env().await?;
     run(crate::api::router(function, state)).await
 }
@@ -74,7 +97,7 @@ pub async fn serve_worker() -> Result<(), Error> {
     use crate::jobs::sqs::handle;
     use crate::queue::sqs::SqsEvent;
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    crate::runtime::init_tracing();
+    init_telemetry();
     let state = crate::runtime::state_from_env().await?;
     let (d, k, s) = crate::aws::call_counts();
     tracing::info!(
@@ -86,7 +109,15 @@ pub async fn serve_worker() -> Result<(), Error> {
     );
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
-        async move {
+        // The batch's span: every job's line names the invocation (and, once a job knows it,
+        // its connection).
+        let ids = crate::logs::RequestIds {
+            aws_request_id: Some(event.context.request_id.clone()),
+            api_request_id: None,
+            xray_trace_id: event.context.xray_trace_id.clone(),
+        };
+        let span = crate::logs::request_span("SQS", "/jobs", &ids);
+        let invocation = async move {
             let before = (crate::aws::call_counts(), crate::aws::sqs_calls());
             let records = event.payload.records.len();
             let response = handle(&state, event.payload).await;
@@ -101,7 +132,8 @@ pub async fn serve_worker() -> Result<(), Error> {
                 "aws_calls invocation"
             );
             Ok::<_, Error>(response)
-        }
+        };
+        tracing::Instrument::instrument(invocation, span)
     }))
     .await
 }
@@ -115,8 +147,11 @@ pub async fn run(router: Router) -> Result<(), Error> {
         let (d, k, s) = crate::aws::call_counts();
         tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
     }
-    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
+    lambda_http::run(tower::service_fn(move |mut req: lambda_http::Request| {
         let router = router.clone();
+        let ids = request_ids(&req);
+        let aws_request_id = ids.aws_request_id.clone().unwrap_or_default();
+        req.extensions_mut().insert(ids);
         async move {
             #[cfg(feature = "aws")]
             let before = crate::aws::call_counts();
@@ -128,6 +163,7 @@ pub async fn run(router: Router) -> Result<(), Error> {
                     dynamodb = after.0 - before.0,
                     kms = after.1 - before.1,
                     secretsmanager = after.2 - before.2,
+                    aws_request_id,
                     "aws_calls invocation"
                 );
             }

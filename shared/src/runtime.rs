@@ -97,12 +97,3 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
         None => state,
     })
 }
-
-/// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_ansi(false)
-        .without_time()
-        .try_init();
-}

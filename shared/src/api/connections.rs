@@ -58,6 +58,7 @@ pub async fn get_connection(
     let id = connection_id(id)?;
     let include_refresh = flag(&q.refresh_token, "refresh_token")?;
     let force = flag(&q.force_refresh, "force_refresh")?;
+    crate::logs::record_connection(Some(key.as_str()), Some(id.as_str()));
     let (record, credentials) = read_fresh_connection(&state, &key, &id, force).await?;
     Ok(wire::json(wire::Connection::new(
         &record,

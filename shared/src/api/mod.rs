@@ -307,6 +307,7 @@ pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(crate::logs::span_requests))
         .with_state(state)
 }
 
