@@ -9,6 +9,12 @@
 //!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
 //!   `LATCHKEY_KEYS_MAX_AGE_SECS` bounds how long a container uses its copy of the keys
 //!   (default 300) before reading the secret again.
+//!   The SDK clients trust Amazon Trust Services' roots only (`aws::sdk_config`);
+//!   `LATCHKEY_AWS_SYSTEM_ROOTS=1` trusts the system's certificate store instead.
+//!
+//! Every client (the SDK's, the sealer's, the outbound HTTP pair of `AppState::new`) is built
+//! here, once per process — on Lambda, once per container in the init phase — and shared by
+//! every request through `AppState`: no request builds a client (`docs/operations.md`).
 
 use crate::config::Config;
 use crate::AppState;
@@ -72,7 +78,13 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let secrets = crate::aws::secrets_client(&sdk);
+    let started = std::time::Instant::now();
     let keys = crate::aws::environment_keys(&secrets, &secret_id).await?;
+    // The one AWS call of a container's start; its round trip is most of the init phase.
+    tracing::info!(
+        secretsmanager_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "environment keys read"
+    );
     let source = crate::aws::SecretsManagerKeys {
         client: secrets,
         secret_id,
