@@ -50,25 +50,20 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
         .unwrap();
     assert_eq!(signed.status(), 200);
 
+    // An API key connect the provider accepts, and one it refuses (nothing stored).
     let peer = ProviderApi::start().await;
-    app.post_integration(&json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}}))
-        .await;
-    let (status, v) = app
-        .frontend_post(
-            "/api-auth/api-key/oa",
-            "connection_id=good",
-            &json!({"apiKey": "good-key"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{v}");
-    let (status, _) = app
-        .frontend_post(
-            "/api-auth/api-key/oa",
-            "connection_id=bad",
-            &json!({"apiKey": "wrong-key"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let integration = json!({"provider": "openai", "unique_key": "oa", "custom": {"proxy_base_url": peer.url}});
+    app.post_integration(&integration).await;
+    for (id, key, expected) in [
+        ("good", "good-key", StatusCode::OK),
+        ("bad", "wrong-key", StatusCode::BAD_REQUEST),
+    ] {
+        let query = format!("connection_id={id}");
+        let (status, v) = app
+            .frontend_post("/api-auth/api-key/oa", &query, &json!({"apiKey": key}))
+            .await;
+        assert_eq!(status, expected, "{id}: {v}");
+    }
     let meta = json!({"connection_id": "good", "provider_config_key": "oa", "metadata": {"plan": "pro"}});
     let r = app
         .signed_request(Method::POST, "/connections/metadata", Some(&meta))
