@@ -1,4 +1,4 @@
-//! How Latchkey logs. One `tracing` span per request (`request_span`) carries the request's ids
+//! How Latchkey logs. One `tracing` span per request (`request_span`, opened by `api::finish` for every router) carries the request's ids
 //! — Lambda's `aws_request_id`, API Gateway's `api_request_id`, the X-Ray trace — and, once a
 //! flow or a read knows them, the `integration` and `connection_id` (`record_connection`), so
 //! every line logged while the request is served says which request and which connection it is
@@ -27,29 +27,6 @@ pub struct RequestIds {
     pub aws_request_id: Option<String>,
     pub api_request_id: Option<String>,
     pub xray_trace_id: Option<String>,
-}
-
-/// Wraps every request of a router (`api::finish`, Lambda and local alike) in its
-/// `request_span`, with the ids `lambda.rs` put in the request's extensions (none locally), and
-/// ends it with one `served` line: status and duration, the access log.
-pub async fn span_requests(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
-    use tracing::Instrument;
-    let ids = req.extensions().get::<RequestIds>().cloned().unwrap_or_default();
-    let span = request_span(req.method().as_str(), req.uri().path(), &ids);
-    async move {
-        let started = std::time::Instant::now();
-        let response = next.run(req).await;
-        let status = response.status().as_u16();
-        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        if response.status().is_server_error() {
-            tracing::error!(status, duration_ms, "served");
-        } else {
-            tracing::info!(status, duration_ms, "served");
-        }
-        response
-    }
-    .instrument(span)
-    .await
 }
 
 /// The span of one request. `path` is the path only: a query string can carry a connect
