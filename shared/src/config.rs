@@ -80,6 +80,11 @@ impl Config {
             refresh: crate::refresh_policy::RefreshPolicy::default(),
         }
     }
+
+    /// The web origin of `public_url`: the API's own pages (demo, Connect page) come from it.
+    pub fn own_origin(&self) -> String {
+        self.public_url.origin().ascii_serialization()
+    }
 }
 
 /// The environment's keys. The secret key authenticates the team's backend; the public key

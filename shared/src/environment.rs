@@ -1,8 +1,9 @@
 //! The environment's settings changed at run time (`GET/PATCH /environment`, and the console):
-//! whether connect requests need an HMAC digest, which web origins may receive auth results,
-//! the callback URL sent to providers, where auth webhooks go and which, and key rotation.
-//! Every change is recorded as activity (`operation: "environment"`), by field name, never by
-//! value.
+//! whether connect requests need an HMAC digest, which web origins may receive auth results
+//! (and embed the Connect page), the callback URL sent to providers, where auth webhooks go and
+//! which, the Connect page's theme, and key rotation. A patch is checked whole before anything
+//! is written. Every change is recorded as activity (`operation: "environment"`), by field
+//! name, never by value.
 
 use serde::{Deserialize, Deserializer};
 use time::Duration;
@@ -12,7 +13,7 @@ use crate::activity::Attempt;
 use crate::config::EnvironmentKeys;
 use crate::error::{Error, ErrorCode};
 use crate::keys::{KeyName, DEFAULT_GRACE, MAX_GRACE};
-use crate::store::{EnvironmentSettings, WebhookEvent};
+use crate::store::{ConnectUi, EnvironmentSettings, WebhookEvent};
 use crate::AppState;
 
 pub async fn settings(state: &AppState) -> Result<EnvironmentSettings, Error> {
@@ -50,6 +51,8 @@ pub struct EnvironmentPatch {
     /// How long the previous secret key keeps working after `rotate_keys` names the secret
     /// key (default 24 hours, at most 30 days; 0 = not at all).
     pub rotation_grace_seconds: Option<i64>,
+    /// Replaces the Connect page's theme whole.
+    pub connect_ui: Option<ConnectUi>,
 }
 
 /// What a patch did: the settings now, and the keys it rotated (shown once).
@@ -57,6 +60,26 @@ pub struct Updated {
     pub settings: EnvironmentSettings,
     pub rotated: Vec<KeyName>,
     pub keys: std::sync::Arc<EnvironmentKeys>,
+}
+
+/// A theme is put in the Connect page as is: a plain name and a hex colour, nothing else.
+fn check_connect_ui(ui: &ConnectUi) -> Result<(), Error> {
+    if let Some(name) = &ui.app_name {
+        if name.trim().is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+            return Err(Error::invalid_body(
+                "connect_ui.app_name must be 1 to 64 characters without control characters.",
+            ));
+        }
+    }
+    if let Some(color) = &ui.primary_color {
+        let hex = color.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid_body(
+                "connect_ui.primary_color must be a colour like #5b4cdb.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
@@ -129,6 +152,11 @@ pub async fn update(state: &AppState, patch: EnvironmentPatch, may_manage_keys: 
     if let Some(on) = patch.hmac_enabled {
         settings.hmac_enabled = on;
         changed.push("hmac_enabled");
+    }
+    if let Some(ui) = patch.connect_ui {
+        check_connect_ui(&ui)?;
+        settings.connect_ui = ui;
+        changed.push("connect_ui");
     }
     if let Some(url) = patch.callback_url {
         settings.callback_url = url.map(|u| parse_target_url(&u, "callback_url")).transpose()?;
@@ -205,6 +233,26 @@ mod tests {
     }
 
     #[test]
+    fn a_connect_page_theme_holds_only_safe_values() {
+        let ui = |name: Option<&str>, color: Option<&str>| ConnectUi {
+            app_name: name.map(str::to_owned),
+            primary_color: color.map(str::to_owned),
+            theme: None,
+        };
+        assert!(super::check_connect_ui(&ui(Some("Acme <CRM>"), Some("#5B4cdb"))).is_ok());
+        for bad in [
+            ui(Some(""), None),
+            ui(Some(&"x".repeat(65)), None),
+            ui(Some("a\nb"), None),
+            ui(None, Some("red")),
+            ui(None, Some("#12345")),
+            ui(None, Some("#123456;}body{display:none")),
+        ] {
+            assert!(super::check_connect_ui(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn target_urls_are_https_except_on_loopback() {
         let ok = |u: &str| parse_target_url(u, "webhook_url").unwrap();
         assert_eq!(
@@ -247,6 +295,7 @@ mod tests {
         let old: EnvironmentSettings = serde_json::from_str(r#"{"hmac_enabled":true,"allowed_origins":[]}"#).unwrap();
         assert_eq!((old.callback_url, old.webhook_url), (None, None));
         assert_eq!(old.webhook_events, WebhookEvent::all());
+        assert_eq!(old.connect_ui, ConnectUi::default());
     }
 
     #[test]

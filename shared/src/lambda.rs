@@ -8,6 +8,9 @@
 //! - A signed backend request is verified against the path the client sent, stage prefix
 //!   included (the URL the client called), carried as `ClientPath`.
 
+#[cfg(feature = "websocket")]
+pub mod websocket;
+
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;
@@ -82,6 +85,15 @@ fn init_telemetry() {
     crate::metrics::init(crate::metrics::Sink::Stdout);
 }
 
+/// Logs the AWS calls of the container's start (the benchmarks read the line).
+fn log_init_calls() {
+    #[cfg(feature = "aws")]
+    {
+        let (d, k, s) = crate::aws::call_counts();
+        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
+    }
+}
+
 /// A function's whole `main`: logs and metrics, the state from the environment, and the router
 /// of the function's block of the route table, served.
 pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
@@ -142,11 +154,7 @@ pub async fn serve_worker() -> Result<(), Error> {
 /// container's start and of each invocation (a Lambda process serves one invocation at a time,
 /// so the deltas are exact).
 pub async fn run(router: Router) -> Result<(), Error> {
-    #[cfg(feature = "aws")]
-    {
-        let (d, k, s) = crate::aws::call_counts();
-        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
-    }
+    log_init_calls();
     lambda_http::run(tower::service_fn(move |mut req: lambda_http::Request| {
         let router = router.clone();
         let ids = request_ids(&req);

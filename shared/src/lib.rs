@@ -36,6 +36,7 @@ pub mod queue;
 pub mod refresh_policy;
 pub mod runtime;
 pub mod signing;
+pub mod sockets;
 pub mod store;
 pub mod time_fmt;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub outbound: outbound::Outbound,
     /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
     pub jobs: Arc<dyn queue::JobQueue>,
+    /// Where the sockets of Nango's frontend client are held (in-process by default).
+    pub sockets: Arc<dyn sockets::SocketTransport>,
 }
 
 impl AppState {
@@ -72,6 +75,7 @@ impl AppState {
             clock: Arc::new(clock::SystemClock),
             outbound,
             jobs: Arc::new(queue::NoQueue),
+            sockets: Arc::new(sockets::LocalSockets::default()),
         }
     }
 
@@ -89,5 +93,34 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    pub fn with_sockets(mut self, sockets: Arc<dyn sockets::SocketTransport>) -> Self {
+        self.sockets = sockets;
+        self
+    }
+
+    /// What the socket operations (`sockets`) need of this state.
+    pub fn hub(&self) -> sockets::Hub<'_> {
+        sockets::Hub {
+            store: &*self.store,
+            transport: &*self.sockets,
+            clock: &*self.clock,
+            own_origin: self.config.own_origin(),
+        }
+    }
+}
+
+#[cfg(all(test, feature = "sqlite"))]
+impl AppState {
+    /// A whole state in memory for unit tests: SQLite in memory, a fixed sealing key, fresh
+    /// keys, the API at `http://127.0.0.1:3003`.
+    pub(crate) fn in_memory() -> Self {
+        Self::new(
+            Arc::new(store::sqlite::SqliteStore::in_memory().unwrap()),
+            Arc::new(crypto::local::LocalSealer::from_key([5; 32])),
+            config::EnvironmentKeys::generate(),
+            config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+        )
     }
 }

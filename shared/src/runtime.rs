@@ -8,20 +8,24 @@
 //!   from the Secrets Manager secret `LATCHKEY_KEYS_SECRET_ID`. Region and credentials come from
 //!   the usual AWS variables; `AWS_ENDPOINT_URL` points every client at an emulator.
 //!   `LATCHKEY_KEYS_MAX_AGE_SECS` bounds how long a container uses its copy of the keys
-//!   (default 300) before reading the secret again.
+//!   (default 300) before reading the secret again. With `LATCHKEY_WEBSOCKET_ENDPOINT` (the
+//!   WebSocket API stage's management endpoint), flow outcomes reach the sockets of Nango's
+//!   frontend client through it.
 //!   The SDK clients trust Amazon Trust Services' roots only (`aws::sdk_config`);
 //!   `LATCHKEY_AWS_SYSTEM_ROOTS=1` trusts the system's certificate store instead.
 //!
-//! Every client (the SDK's, the sealer's, the outbound HTTP pair of `AppState::new`) is built
-//! here, once per process — on Lambda, once per container in the init phase — and shared by
-//! every request through `AppState`: no request builds a client (`docs/operations.md`).
+//! Every client (the SDK's, the sealer's, the socket transport's, the outbound HTTP pair of
+//! `AppState::new`) is built here, once per process — on Lambda, once per container in the init
+//! phase — and shared by every request through `AppState`: no request builds a client
+//! (`docs/operations.md`). The `websocket` function, which has no `AppState`, builds its clients
+//! once in `lambda::websocket::serve` the same way.
 
 use crate::config::Config;
 use crate::AppState;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-fn var(name: &str) -> Option<String> {
+pub(crate) fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -69,7 +73,9 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
 }
 
 /// The AWS backend: one SDK configuration, four clients, keys read once from Secrets Manager,
-/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`).
+/// jobs to the SQS queue `LATCHKEY_QUEUE_URL` (without it, enqueuing fails: `queue::NoQueue`),
+/// socket messages through the management endpoint `LATCHKEY_WEBSOCKET_ENDPOINT` (without it,
+/// sockets are held in-process: `sockets::LocalSockets`).
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
@@ -101,10 +107,16 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
         crate::crypto::kms::CacheLimits::default(),
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
-    Ok(match var("LATCHKEY_QUEUE_URL") {
+    let state = match var("LATCHKEY_QUEUE_URL") {
         Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
             crate::aws::sqs_client(&sdk),
             url,
+        ))),
+        None => state,
+    };
+    Ok(match var("LATCHKEY_WEBSOCKET_ENDPOINT") {
+        Some(endpoint) => state.with_sockets(Arc::new(crate::sockets::api_gateway::ApiGatewaySockets::new(
+            &sdk, &endpoint,
         ))),
         None => state,
     })

@@ -107,6 +107,9 @@ counting_store! {
         fn put_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
         fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
         fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
+        fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+        fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+        fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
     }
     impl ActivityStore {
         fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()>;

@@ -5,58 +5,29 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { ROOT, startLatchkey, startOidc, startApp, createOidcIntegration, stopAll } from './stack.mjs';
+import { ROOT, startSuite, createOidcIntegration, openPage, login, approve, outcome, clickConnect } from './stack.mjs';
 
 const OUTPUT = process.env.LATCHKEY_TEST_OUTPUT ?? join(ROOT, 'tests/output');
 const SHOTS = join(OUTPUT, 'browser');
 const SESSION_TTL_SECS = 8;
 
+let suite;
 let browser;
 let latchkey;
-let oidc;
 let app;
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  [latchkey, oidc, app] = await Promise.all([
-    startLatchkey({ connectSessionTtlSecs: SESSION_TTL_SECS }),
-    startOidc(),
-    startApp(),
-  ]);
-  await createOidcIntegration(latchkey, oidc.issuer, 'oidc');
-  await createOidcIntegration(latchkey, oidc.issuer, 'other');
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-  });
+  suite = await startSuite({ connectSessionTtlSecs: SESSION_TTL_SECS });
+  ({ browser, latchkey, app } = suite);
+  await createOidcIntegration(latchkey, suite.oidc.issuer, 'other');
 });
 
-after(async () => {
-  await browser?.close();
-  latchkey?.stop();
-  oidc?.stop();
-  app?.stop();
-  stopAll();
-});
+after(() => suite?.stop());
 
 /** A fresh browser profile on the customer app's page (no provider session cookies). */
-async function openApp(path = '/app.html') {
-  const context = await browser.newContext();
-  // The provider's dev pages import a web font; there is no internet here.
-  await context.route(/fonts\.googleapis\.com/, (route) => route.abort());
-  const page = await context.newPage();
-  await page.goto(`${app.origin}${path}`);
-  return { context, page };
+function openApp(path = '/app.html') {
+  return openPage(browser, `${app.origin}${path}`);
 }
 
 /** Clicks Connect with this flow and returns the popup (found by the context: a severed
@@ -64,36 +35,14 @@ async function openApp(path = '/app.html') {
 async function start(ctx, flow) {
   const config = flow.config ?? { host: latchkey.host, publicKey: latchkey.keys.public_key };
   const pollIntervalMs = flow.noPolling ? 10 * 60 * 1000 : 300;
-  await ctx.page.evaluate((f) => (window.flow = f), { ...flow, config: { pollIntervalMs, ...config } });
   const popup = ctx.context.waitForEvent('page');
-  await ctx.page.click('#go');
+  await clickConnect(ctx.page, { ...flow, config: { pollIntervalMs, ...config } });
   return popup;
-}
-
-async function outcome(page, ms = 20000) {
-  await page.waitForFunction(() => window.outcome && window.outcome.state !== 'pending', null, { timeout: ms });
-  return page.evaluate(() => window.outcome);
-}
-
-async function login(popup, user = 'alice') {
-  await popup.waitForSelector('input[name=login]');
-  await popup.fill('input[name=login]', user);
-  await popup.fill('input[name=password]', 'x');
-  await popup.click('button[type=submit]');
-  await popup.waitForSelector('text=Continue');
-}
-
-async function approve(popup, user) {
-  await login(popup, user);
-  await popup.click('text=Continue');
 }
 
 const hmacOf = (message) => createHmac('sha256', latchkey.keys.hmac_key).update(message).digest('hex');
 
-async function setEnvironment(patch) {
-  const r = await latchkey.backend('PATCH', '/environment', patch);
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-}
+const setEnvironment = (patch) => latchkey.setEnvironment(patch);
 
 test('OAuth in a popup resolves with the connection id, and the backend reads the connection', async () => {
   const ctx = await openApp();
@@ -102,6 +51,15 @@ test('OAuth in a popup resolves with the connection id, and the backend reads th
   await approve(popup);
   const o = await outcome(ctx.page);
   assert.deepEqual(o, { state: 'resolved', result: { providerConfigKey: 'oidc', connectionId: 'user-123' } });
+  // The result page spoke Latchkey's message and Nango's, to the app's origin only.
+  const messages = await ctx.page.evaluate(() => window.messages);
+  assert.deepEqual(
+    messages.map((m) => [m.origin, m.data.type]),
+    [
+      [latchkey.host, 'latchkey:auth:success'],
+      [latchkey.host, 'nango_oauth_callback_success'],
+    ],
+  );
   const conn = await latchkey.backend('GET', '/connections/user-123?provider_config_key=oidc');
   assert.equal(conn.status, 200);
   assert.equal(conn.body.credentials.type, 'OAUTH2');
@@ -133,13 +91,12 @@ test('API key flow: one POST (CORS preflight included), no popup; a key the prov
   assert.equal(created.status, 200, JSON.stringify(created.body));
   const ctx = await openApp();
   const submit = async (connectionId, apiKey, hmac) => {
-    await ctx.page.evaluate((f) => (window.flow = f), {
+    await clickConnect(ctx.page, {
       config: { host: latchkey.host, publicKey: latchkey.keys.public_key },
       integration: 'apikey',
       connectionId,
       options: { credentials: { apiKey }, hmac },
     });
-    await ctx.page.click('#go');
     return outcome(ctx.page);
   };
   assert.deepEqual(await submit('key-user', 'good-key'), {
@@ -210,7 +167,7 @@ test('a connect session token: server-chosen id, end user stored, integrations a
   }) => {
     const r = await latchkey.backend('POST', path, body);
     assert.equal(r.status, 200, JSON.stringify(r.body));
-    assert.ok(r.body.data.expires_at && r.body.data.connect_link.includes('/demo?session_token='));
+    assert.ok(r.body.data.expires_at && r.body.data.connect_link.includes('/connect?session_token='));
     return { host: latchkey.host, connectSessionToken: r.body.data.token };
   };
 
@@ -339,12 +296,50 @@ test('the demo page runs auth() for a configured integration', async () => {
   await page.fill('#public-key', latchkey.keys.public_key);
   await page.fill('#integration', 'oidc');
   await page.fill('#connection-id', 'demo-user');
+  // A page of Latchkey's own origin hears the result page on Nango's channel, and its ack
+  // closes the popup.
+  await page.evaluate(() => {
+    window.heard = [];
+    const channel = new BroadcastChannel('nango-oauth-callback');
+    channel.onmessage = (e) => {
+      window.heard.push(e.data);
+      channel.postMessage({ type: 'nango_oauth_callback_ack' });
+    };
+  });
   const popupEvent = context.waitForEvent('page');
   await page.click('#connect');
-  await approve(await popupEvent);
+  const popup = await popupEvent;
+  await approve(popup);
   await page.waitForSelector('#result.ok');
+  await page.waitForFunction(() => window.heard.length > 0);
+  assert.deepEqual(await page.evaluate(() => window.heard), [{ type: 'nango_oauth_callback_success' }]);
+  if (!popup.isClosed()) await popup.waitForEvent('close');
   const shown = JSON.parse(await page.textContent('#result'));
   assert.deepEqual(shown, { providerConfigKey: 'oidc', connectionId: 'demo-user' });
   await page.screenshot({ path: join(SHOTS, 'demo.png'), fullPage: true });
+  await context.close();
+});
+
+test('the demo page does not hang when its popup is closed', async () => {
+  const { context, page } = await openPage(browser, `${latchkey.host}/demo`);
+  await page.fill('#public-key', latchkey.keys.public_key);
+  await page.fill('#integration', 'oidc');
+  await page.fill('#connection-id', 'demo-closer');
+  const popupEvent = context.waitForEvent('page');
+  await page.click('#connect');
+  const popup = await popupEvent;
+  await popup.waitForSelector('input[name=login]');
+  await popup.close();
+  await page.waitForSelector('#result.err');
+  assert.equal(JSON.parse(await page.textContent('#result')).type, 'window_closed');
+  assert.equal(await page.isEnabled('#connect'), true, 'ready for another try');
+
+  // With detection off (a provider that severs its popup), the person stops waiting.
+  await page.uncheck('#detect-closed');
+  const second = context.waitForEvent('page');
+  await page.click('#connect');
+  await (await second).close();
+  await page.click('#stop');
+  assert.equal(JSON.parse(await page.textContent('#result')).type, 'stopped');
   await context.close();
 });

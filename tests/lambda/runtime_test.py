@@ -5,6 +5,12 @@ server (AWS_ENDPOINT_URL) with the table and the jobs queue as template.yaml dec
 tiny OAuth2 provider answers the token request. The worker gets SQS events built from the
 messages the other functions sent, and must report exactly the failed ones.
 
+The WebSocket API's function gets API Gateway WebSocket events ($connect, $default,
+$disconnect); its greeting is an asynchronous invocation of itself, which a small emulation of
+Lambda's Invoke API (AWS_ENDPOINT_URL_LAMBDA) queues for the same binary. What the functions
+post to sockets goes to moto's apigatewaymanagementapi (PostToConnection) and is read back
+from moto's request recorder.
+
 It also counts the AWS calls per operation from the binaries' `aws_calls` log lines and writes
 them as JSON to the file named by LATCHKEY_CALLS_OUT.
 
@@ -17,18 +23,18 @@ import hashlib
 import hmac
 import json
 import os
-import queue
-import re
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import yaml
+
+from emulator import Function, InvokeApi
 
 BIN_DIR = sys.argv[1]
 STAGE = "prod"
@@ -44,119 +50,48 @@ def check(name, cond, detail=""):
         print(f"FAIL {name} {detail}")
 
 
-# ------------------------------------------------------------------ Lambda Runtime API emulator
-class Runtime:
-    """One Runtime API endpoint serving one function process, one invocation at a time."""
-
-    def __init__(self):
-        self.events = queue.Queue()
-        self.responses = {}
-        self.done = threading.Condition()
-        runtime = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path == "/2018-06-01/runtime/invocation/next":
-                    request_id, event = runtime.events.get()
-                    body = json.dumps(event).encode()
-                    self.send_response(200)
-                    self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
-                    self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
-                    self.send_header(
-                        "Lambda-Runtime-Invoked-Function-Arn",
-                        "arn:aws:lambda:us-east-1:123456789012:function:test",
-                    )
-                    self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                else:
-                    self.send_response(404)
-                    self.end_headers()
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                m = re.match(r"^/2018-06-01/runtime/invocation/([^/]+)/(response|error)$", self.path)
-                if m:
-                    with runtime.done:
-                        runtime.responses[m.group(1)] = (m.group(2), body)
-                        runtime.done.notify_all()
-                self.send_response(202)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def invoke(self, event, timeout=30):
-        request_id = str(uuid.uuid4())
-        self.events.put((request_id, event))
-        deadline = time.time() + timeout
-        with self.done:
-            while request_id not in self.responses:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise TimeoutError("no response from the function")
-                self.done.wait(left)
-            kind, body = self.responses.pop(request_id)
-        if kind == "error":
-            raise RuntimeError(f"function error: {body!r}")
-        return json.loads(body)
+def ws_event(event_type, route_key, connection_id, headers=None, body=None):
+    """An API Gateway WebSocket event as the WebSocket API sends it to a Lambda proxy."""
+    ctx = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": str(uuid.uuid4()),
+        "requestTime": "26/Nov/2026:23:00:00 +0000",
+        "messageDirection": "IN",
+        "stage": "live",
+        "connectedAt": int(time.time() * 1000),
+        "requestTimeEpoch": int(time.time() * 1000),
+        "identity": {"sourceIp": "203.0.113.7", "userAgent": "runtime-test"},
+        "requestId": str(uuid.uuid4()),
+        "domainName": "ws123.execute-api.us-east-1.amazonaws.com",
+        "connectionId": connection_id,
+        "apiId": "ws123",
+    }
+    event = {"requestContext": ctx, "isBase64Encoded": False}
+    if headers is not None:
+        event["headers"] = headers
+        event["multiValueHeaders"] = {k: [v] for k, v in headers.items()}
+    if body is not None:
+        event["body"] = body
+    return event
 
 
-class Function:
-    """A function binary running against its own Runtime API emulator."""
-
-    def __init__(self, name, env):
-        self.name = name
-        self.runtime = Runtime()
-        self.log = open(os.path.join(OUT_DIR, f"lambda-{name}.log"), "w+")
-        full_env = dict(os.environ)
-        full_env.update(env)
-        full_env.update(
-            {
-                "AWS_LAMBDA_RUNTIME_API": self.runtime.address,
-                "AWS_LAMBDA_FUNCTION_NAME": name,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
-                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-                "AWS_LAMBDA_LOG_STREAM_NAME": "test",
-                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
-                "RUST_LOG": "info",
-            }
-        )
-        self.proc = subprocess.Popen(
-            [os.path.join(BIN_DIR, name)], env=full_env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-
-    def invoke(self, event):
-        return self.runtime.invoke(event)
-
-    def lines(self):
-        """The function's log lines, each a JSON object (the Lambda log format)."""
-        self.log.flush()
-        with open(self.log.name) as f:
-            return [json.loads(line) for line in f if line.strip()]
-
-    def calls(self):
-        """(init, [per invocation]) AWS call counts from the `aws_calls` log lines."""
-        found = [
-            (line["message"].split()[1], (line["dynamodb"], line["kms"], line["secretsmanager"]))
-            for line in self.lines()
-            if line.get("message", "").startswith("aws_calls ")
-        ]
-        init = [c for k, c in found if k == "init"]
-        return (init[0] if init else None), [c for k, c in found if k == "invocation"]
-
-    def stop(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.runtime.server.shutdown()
+def posted(connection_id, timeout=10):
+    """The frames posted to a connection through moto's PostToConnection, from its recorder."""
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    deadline = time.time() + timeout
+    while True:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/recorder/download-recording") as r:
+            lines = r.read().decode().splitlines()
+        frames = []
+        for line in lines:
+            entry = json.loads(line)
+            if entry["method"] == "POST" and entry["url"].endswith(f"/@connections/{connection_id}"):
+                body = entry["body"]
+                frames.append(json.loads(base64.b64decode(body) if entry.get("body_encoded") else body))
+        if frames or time.time() > deadline:
+            return frames
+        time.sleep(0.05)
 
 
 def wait_for_log(fn, count, timeout=10):
@@ -388,12 +323,14 @@ def main():
         "LATCHKEY_QUEUE_URL": queue_url,
         "LATCHKEY_PUBLIC_URL": public_url,
         "LATCHKEY_CALLBACK_TARGET": f"{public_url}/oauth/callback",
+        # The WebSocket stage's management endpoint: moto serves PostToConnection at its root.
+        "LATCHKEY_WEBSOCKET_ENDPOINT": os.environ["AWS_ENDPOINT_URL"],
     }
     provider = Provider()
     calls = {}
     fns = []
     try:
-        admin = Function("admin", env)
+        admin = Function("admin", env, BIN_DIR, OUT_DIR)
         fns.append(admin)
         # base64 body, Bearer, stage prefix
         create = json.dumps(
@@ -445,7 +382,7 @@ def main():
         check("admin: $default stage (no prefix)", r["statusCode"] == 200, body_of(r))
 
         # Connect: percent-encoded brackets in the raw query.
-        start = Function("auth-start", env)
+        start = Function("auth-start", env, BIN_DIR, OUT_DIR)
         fns.append(start)
         query = (
             f"public_key={urllib.parse.quote(public_key)}&connection_id=user-1"
@@ -464,7 +401,7 @@ def main():
         state = (auth_q.get("state") or [""])[0]
 
         # callback-redirect: 308, query kept byte for byte.
-        redirect = Function("callback-redirect", env)
+        redirect = Function("callback-redirect", env, BIN_DIR, OUT_DIR)
         fns.append(redirect)
         raw = f"code=the-code&state={urllib.parse.quote(state)}&extra%5Bx%5D=a%2Fb"
         r = redirect.invoke(v2_event("GET", "/oauth/callback", query=raw, stage="$default"))
@@ -474,12 +411,12 @@ def main():
             json.dumps(r),
         )
 
-        callback = Function("oauth-callback", env)
+        callback = Function("oauth-callback", env, BIN_DIR, OUT_DIR)
         fns.append(callback)
         r = callback.invoke(v2_event("GET", "/oauth/callback", query=raw))
         check("oauth-callback: stores the connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:300]}")
 
-        conns = Function("connections", env)
+        conns = Function("connections", env, BIN_DIR, OUT_DIR)
         fns.append(conns)
         q = "provider_config_key=acme-crm"
         auth = {"authorization": f"Bearer {secret_key}"}
@@ -498,6 +435,62 @@ def main():
         signed_path = f"/{STAGE}/connections/user-1?{q}"
         r = conns.invoke(v2_event("GET", "/connections/user-1", query=q, headers=sign(secret_key, "GET", signed_path)))
         check("connections: signed read with the stage in the signed path", r["statusCode"] == 200, body_of(r))
+
+        # The socket of Nango's frontend client on the WebSocket API.
+        invoke_api = InvokeApi()
+        urllib.request.urlopen(
+            urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/moto-api/recorder/start-recording", method="POST")
+        ).read()
+        ws = Function("websocket", {**env, "AWS_ENDPOINT_URL_LAMBDA": invoke_api.url}, BIN_DIR, OUT_DIR)
+        fns.append(ws)
+        invoke_api.functions["websocket"] = ws
+        app_origin = "https://app.example.com"
+        r = ws.invoke(ws_event("CONNECT", "$connect", "conn-ws-1", headers={"Origin": app_origin, "Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        check("websocket: $connect is accepted", r.get("statusCode") == 200, json.dumps(r))
+        frames = posted("conn-ws-1")
+        ack = frames[0] if frames else {}
+        check(
+            "websocket: the greeting (an invocation of itself) posts connection_ack with a ws_client_id",
+            ack.get("message_type") == "connection_ack" and len(ack.get("ws_client_id", "")) >= 43,
+            json.dumps(frames),
+        )
+        client_id = ack.get("ws_client_id", "")
+        r = ws.invoke(ws_event("CONNECT", "$connect", "conn-ws-bare", headers={"Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        refused = posted("conn-ws-bare")
+        check(
+            "websocket: a socket from no web page is greeted with origin_not_allowed",
+            r.get("statusCode") == 200 and refused and refused[0].get("error_type") == "origin_not_allowed",
+            json.dumps(refused),
+        )
+        r = ws.invoke(ws_event("MESSAGE", "$default", "conn-ws-1", body='{"action":"hello"}'))
+        check("websocket: $default ignores a message", r.get("statusCode") == 200, json.dumps(r))
+
+        # Another page cannot bind its flow to this socket.
+        query = f"public_key={urllib.parse.quote(public_key)}&connection_id=user-ws&ws_client_id={client_id}"
+        r = start.invoke(
+            v2_event("GET", "/oauth/connect/acme-crm", query=query, headers={"origin": "https://evil.example", "accept": "application/json"})
+        )
+        check(
+            "auth-start: a ws_client_id from another page's socket is refused",
+            r["statusCode"] == 400 and "another page" in body_of(r),
+            f"{r['statusCode']} {body_of(r)}",
+        )
+        r = start.invoke(v2_event("GET", "/oauth/connect/acme-crm", query=query, headers={"origin": app_origin}))
+        location = header(r, "location") or ""
+        check("auth-start: the socket's own page starts the flow", r["statusCode"] == 302, f"{r['statusCode']} {body_of(r)}")
+        ws_state = (urllib.parse.parse_qs(urllib.parse.urlparse(location).query).get("state") or [""])[0]
+        r = callback.invoke(v2_event("GET", "/oauth/callback", query=f"code=the-code&state={urllib.parse.quote(ws_state)}"))
+        check("oauth-callback: stores the socket's connection", r["statusCode"] == 200, f"{r['statusCode']} {body_of(r)[:200]}")
+        frames = posted("conn-ws-1")
+        check(
+            "oauth-callback: PostToConnection carries the success message",
+            frames[1:] == [{"message_type": "success", "provider_config_key": "acme-crm", "connection_id": "user-ws", "is_pending": False}],
+            json.dumps(frames),
+        )
+        r = ws.invoke(ws_event("DISCONNECT", "$disconnect", "conn-ws-1", headers={"Host": "ws123.execute-api.us-east-1.amazonaws.com"}))
+        check("websocket: $disconnect", r.get("statusCode") == 200, json.dumps(r))
+        w_init, _ = ws.calls()
+        check("websocket: reads no secret at start", w_init is not None and w_init[2] == 0, str(w_init))
 
         for fn, n in [(admin, 6), (start, 1), (callback, 1), (conns, 3)]:
             wait_for_log(fn, n)
@@ -536,7 +529,7 @@ def main():
         check("callback-redirect touches no AWS service", r_init is None, str(r_init))
 
         # Deleting the integration: gone at once, purged by the worker from the queue.
-        worker = Function("worker", env)
+        worker = Function("worker", env, BIN_DIR, OUT_DIR)
         fns.append(worker)
         purge_calls = purge_through_worker(admin, conns, worker, secret_key, table, queue_url)
         calls.update(purge_calls)

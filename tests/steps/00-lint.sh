@@ -6,11 +6,13 @@ cd "$(dirname "$0")/../.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect)
+FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect websocket)
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 # The Lambda set: the AWS backend and the Lambda adapter, without the default `sqlite`.
 cargo clippy --locked -p latchkey --no-default-features --features aws,lambda -- -D warnings
+# The WebSocket function's set.
+cargo clippy --locked -p latchkey --no-default-features --features websocket -- -D warnings
 # The functions as `cargo lambda build` resolves them, and the CLI (`sqlite` only, no AWS).
 cargo clippy --locked "${pkgs[@]}" -- -D warnings
 cargo clippy --locked -p latchkey-cli -- -D warnings

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The deployable artefacts: the SAM template linted offline (zero errors, zero warnings), the
-# function binaries run under a local Lambda Runtime API with API Gateway v2 events (AWS on a
-# moto server), and one `cargo lambda build --release` of every function, sizes reported.
+# function binaries run under a local Lambda Runtime API with API Gateway v2 and WebSocket
+# events (AWS on a moto server, sockets on its apigatewaymanagementapi), and one
+# `cargo lambda build --release` of every function, sizes reported.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/moto.bash
 OUT="${LATCHKEY_TEST_OUTPUT:-$PWD/tests/output}"
 mkdir -p "$OUT"
-FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect worker)
+FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect worker websocket)
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 
@@ -29,6 +30,9 @@ for f in "${FUNCTIONS[@]}"; do
   if (( n > 0 )); then echo "$f links SQLite ($n symbols)"; exit 1; fi
 done
 echo "no SQLite symbol in any function binary"
+# What the functions post to sockets is read back from moto's request recorder.
+export MOTO_RECORDER_FILEPATH="$OUT/moto-recording.jsonl"
+: >"$MOTO_RECORDER_FILEPATH"
 moto_start
 LATCHKEY_CALLS_OUT="$OUT/aws-calls.json" python tests/lambda/runtime_test.py target/debug
 cat "$OUT/aws-calls.json"; echo

@@ -76,10 +76,19 @@ $('auth-form').addEventListener('submit', (event) => {
   const connectionId = sessionToken ? undefined : $('connection-id').value.trim() || undefined;
   // auth() runs inside the submit (a click): the popup opens before anything is awaited.
   const pending = latchkey.auth(integration, connectionId, options());
+  // Without detectClosedAuthWindow a closed popup leaves auth() waiting (a severed popup looks
+  // closed too): the person can always stop waiting here.
+  const stopped = new Promise((_, reject) => {
+    $('stop').onclick = () => reject(new AuthError('You stopped waiting for the authorization.', 'stopped'));
+  });
   $('connect').disabled = true;
-  show('idle', 'Waiting for the authorization…');
-  pending
+  $('stop').hidden = false;
+  show('idle', 'Waiting for the authorization… (closing the popup cancels it)');
+  Promise.race([pending, stopped])
     .then((result) => show('ok', result))
     .catch((e) => show('err', e instanceof AuthError ? { type: e.type, message: e.message } : String(e)))
-    .finally(() => { $('connect').disabled = false; });
+    .finally(() => {
+      $('connect').disabled = false;
+      $('stop').hidden = true;
+    });
 });

@@ -18,12 +18,9 @@ use crate::error::{Error, ErrorCode};
 use crate::store::EnvironmentSettings;
 use crate::AppState;
 
-/// The one allow-list rule: CORS here, and the `postMessage` target of browser flows.
+/// The allow-list rule (`EnvironmentSettings::allows_origin`) with this API's own origin.
 pub fn origin_allowed(state: &AppState, settings: &EnvironmentSettings, origin: &str) -> bool {
-    origin != "null"
-        && (settings.allowed_origins.is_empty()
-            || settings.allowed_origins.iter().any(|o| o == origin)
-            || state.config.public_url.origin().ascii_serialization() == origin)
+    settings.allows_origin(&state.config.own_origin(), origin)
 }
 
 fn allow(headers: &mut HeaderMap, origin: &str) {
@@ -71,7 +68,8 @@ pub async fn frontend_cors(State(state): State<AppState>, req: Request, next: Ne
         );
         h.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("content-type"),
+            // `authorization`: the connect session token of `GET /connect/session`.
+            HeaderValue::from_static("content-type, authorization"),
         );
         h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
         r
@@ -116,7 +114,10 @@ mod tests {
             "https://app.example.com"
         );
         assert!(r.headers().get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
-        assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS], "content-type");
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS],
+            "content-type, authorization"
+        );
 
         let mut settings = state.store.get_settings().await.unwrap();
         settings.allowed_origins = vec!["https://app.example.com".into()];

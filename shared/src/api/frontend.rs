@@ -7,7 +7,6 @@ use super::auth_result;
 use crate::auth::oauth2::authorize::RESERVED_AUTHORIZATION_PARAMS;
 use crate::error::{Error, ErrorCode};
 use crate::flows::start::ConnectRequest;
-use crate::store::EnvironmentSettings;
 
 const MAX_VALUE_LEN: usize = 2048;
 
@@ -50,6 +49,7 @@ pub fn parse_connect_query(raw: Option<&str>) -> Result<ConnectRequest, Error> {
             "client_nonce" => {
                 q.result_nonce_hash = Some(crate::flows::poll::nonce_hash(&auth_result::parse_nonce(&value)?));
             }
+            "ws_client_id" if !value.is_empty() => q.ws_client_id = Some(crate::sockets::parse_client_id(&value)?),
             k => {
                 if let Some(name) = bracketed(k, "params") {
                     check_param("params", name, &value)?;
@@ -81,13 +81,6 @@ pub fn request_origin(headers: &HeaderMap) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.origin().ascii_serialization())
 }
 
-/// The origin results may be posted to: the requesting origin, if the environment's allow-list
-/// is empty or names it.
-pub fn result_origin(settings: &EnvironmentSettings, origin: Option<String>) -> Option<String> {
-    let origin = origin?;
-    (settings.allowed_origins.is_empty() || settings.allowed_origins.iter().any(|o| o == &origin)).then_some(origin)
-}
-
 pub fn wants_html(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
@@ -98,6 +91,7 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::EnvironmentSettings;
 
     #[test]
     fn encoded_brackets_decode_to_connection_config() {
@@ -144,19 +138,14 @@ mod tests {
         assert_eq!(request_origin(&h).as_deref(), Some("https://app.example.com"));
         h.insert(header::ORIGIN, "http://localhost:5173".parse().unwrap());
         assert_eq!(request_origin(&h).as_deref(), Some("http://localhost:5173"));
+        let own = "https://auth.example.com";
         let open = EnvironmentSettings::default();
-        assert_eq!(
-            result_origin(&open, Some("https://a.com".into())).as_deref(),
-            Some("https://a.com")
-        );
+        assert!(open.allows_origin(own, "https://a.com"));
         let strict = EnvironmentSettings {
             allowed_origins: vec!["https://a.com".into()],
             ..Default::default()
         };
-        assert_eq!(result_origin(&strict, Some("https://evil.com".into())), None);
-        assert_eq!(
-            result_origin(&strict, Some("https://a.com".into())).as_deref(),
-            Some("https://a.com")
-        );
+        assert!(!strict.allows_origin(own, "https://evil.com"));
+        assert!(strict.allows_origin(own, "https://a.com"));
     }
 }

@@ -1,5 +1,6 @@
-//! Server-rendered HTML: the one escaping rule, for the result page and the console. Every
-//! value that did not come from this crate's own markup goes through `escape`.
+//! Server-rendered HTML: the one escaping rule, for the result page, the Connect page and the
+//! console. Every value that did not come from this crate's own markup goes through `escape`,
+//! and every value put in a `<script>` element through `script_json`.
 
 /// `text` safe inside an element or a quoted attribute.
 pub fn escape(text: &str) -> String {
@@ -15,6 +16,17 @@ pub fn escape(text: &str) -> String {
         }
     }
     out
+}
+
+/// JSON that is safe inside a `<script>` element.
+pub fn script_json(value: &serde_json::Value) -> String {
+    serde_json::to_string(value)
+        .expect("JSON serializes")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// A query-string value (`?q=…`) for a link.

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth_result;
 pub mod backend_auth;
+pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
 pub mod console;
@@ -21,6 +22,7 @@ pub mod import;
 pub mod oauth;
 pub mod providers;
 pub mod result_page;
+pub mod sockets;
 pub mod wire;
 
 use std::collections::HashSet;
@@ -72,8 +74,23 @@ pub const CALLBACK_REDIRECT: Function = Function {
     routes: table::callback_redirect,
 };
 
+/// The WebSocket API's function: the socket of Nango's frontend client on AWS. Its routes are
+/// the API's route keys; `lambda::websocket` serves them (locally the socket is `GET /`
+/// upgraded, in `AUTH_START`).
+pub const WEBSOCKET: Function = Function {
+    name: "websocket",
+    routes: table::websocket,
+};
+
 /// Every function: the whole route table.
-pub const FUNCTIONS: [Function; 5] = [AUTH_START, OAUTH_CALLBACK, CONNECTIONS, ADMIN, CALLBACK_REDIRECT];
+pub const FUNCTIONS: [Function; 6] = [
+    AUTH_START,
+    OAUTH_CALLBACK,
+    CONNECTIONS,
+    ADMIN,
+    CALLBACK_REDIRECT,
+    WEBSOCKET,
+];
 
 /// Who may call a route. The router puts the guard in front of the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +110,9 @@ pub enum Access {
     /// its CSRF token from the console's own origin (`console::guard`). Not behind the IAM
     /// switch: a browser signs no request.
     Console,
+    /// A route of the WebSocket API: `path` is its route key (`$connect`, `$disconnect`,
+    /// `$default`), the method unused. Served outside the routers (`lambda::websocket`).
+    Socket,
 }
 
 /// One line of the route table.
@@ -112,6 +132,7 @@ impl Route {
         match self.access {
             Access::Frontend => vec![self.method.clone(), Method::OPTIONS],
             Access::Backend | Access::Public | Access::Console => vec![self.method.clone()],
+            Access::Socket => Vec::new(),
         }
     }
 }
@@ -128,6 +149,11 @@ where
         path,
         handler: Some(axum::routing::on(filter, handler)),
     }
+}
+
+/// A route of the WebSocket API, by its route key.
+fn socket(route_key: &'static str) -> Route {
+    external(Access::Socket, Method::GET, route_key)
 }
 
 /// A route this crate does not serve (`CALLBACK_REDIRECT`), listed for the template check.
@@ -152,15 +178,20 @@ mod table {
     const PATCH: Method = Method::PATCH;
     const DELETE: Method = Method::DELETE;
 
-    /// The public auth routes a frontend calls.
+    /// The public auth routes a frontend calls. `GET /` is the socket of Nango's frontend
+    /// client when upgraded (locally; on AWS the WebSocket API's, `websocket`), else a redirect.
     #[rustfmt::skip]
     pub(super) fn auth_start() -> Vec<Route> {
         vec![
+            route(Public,   GET,    "/",                               sockets::root),
             route(Frontend, GET,    "/oauth/connect/{integration}",    oauth::connect),
             route(Frontend, GET,    "/oauth/result/{nonce}",           auth_result::poll),
             route(Frontend, POST,   "/api-auth/api-key/{integration}", credentials_auth::api_key),
             route(Frontend, POST,   "/api-auth/basic/{integration}",   credentials_auth::basic),
             route(Frontend, POST,   "/oauth2/auth/{integration}",      credentials_auth::client_credentials),
+            route(Public,   GET,    "/connect",                        connect_page::page),
+            route(Public,   GET,    "/connect/",                       connect_page::page),
+            route(Frontend, GET,    "/connect/session",                connect_page::session),
             route(Frontend, POST,   "/auth/{mode}/{integration}",      credentials_auth::by_mode),
         ]
     }
@@ -187,7 +218,7 @@ mod table {
     }
 
     /// The operator's routes, the demo page with the SDK file it loads (public, no secrets), and
-    /// the console (`GET /` leads there).
+    /// the console (`GET /` of `auth_start` leads there).
     #[rustfmt::skip]
     pub(super) fn admin() -> Vec<Route> {
         vec![
@@ -207,7 +238,6 @@ mod table {
             route(Public,   GET,    "/demo/demo.css",                  demo::style),
             route(Public,   GET,    "/demo/demo.js",                   demo::script),
             route(Public,   GET,    "/demo/latchkey.js",               demo::sdk),
-            route(Public,   GET,    "/",                               console::root),
             route(Console,  GET,    "/console",                        console::home),
             route(Public,   GET,    "/console/sign-in",                console::session::sign_in_form),
             route(Public,   POST,   "/console/sign-in",                console::session::sign_in),
@@ -244,6 +274,16 @@ mod table {
             external(Public, GET, "/{*path}"),
         ]
     }
+
+    /// The WebSocket API's route keys, answered by `functions/websocket`.
+    #[rustfmt::skip]
+    pub(super) fn websocket() -> Vec<Route> {
+        vec![
+            socket("$connect"),
+            socket("$disconnect"),
+            socket("$default"),
+        ]
+    }
 }
 
 type Group = Vec<(&'static str, MethodRouter<AppState>)>;
@@ -268,7 +308,7 @@ fn build(state: &AppState, routes: impl IntoIterator<Item = Route>) -> Router<Ap
             Access::Frontend if preflighted.insert(route.path) => frontend.push((route.path, cors::public(handler))),
             Access::Frontend => frontend.push((route.path, handler)),
             Access::Backend => backend.push((route.path, handler)),
-            Access::Public => public.push((route.path, handler)),
+            Access::Public | Access::Socket => public.push((route.path, handler)),
             Access::Console => console.push((route.path, handler)),
         }
     }

@@ -1,5 +1,6 @@
 //! The browser flows over HTTP: `GET /oauth/connect/{integration}` sends the browser to the
-//! provider; `GET /oauth/callback` finishes and renders the result page. The flows themselves
+//! provider; `GET /oauth/callback` finishes and renders the result page. The outcome also goes
+//! to the poller (`auth_result`) and to the socket bound at the start (`sockets`). The flows themselves
 //! are `flows::redirect`; here the request is parsed and the outcome rendered.
 
 use std::collections::HashMap;
@@ -8,10 +9,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::auth_result;
 use super::error::{status_of, ApiError};
 use super::frontend::{parse_connect_query, request_origin, wants_html};
 use super::result_page::{render, Outcome};
+use super::{auth_result, sockets};
 use crate::domain::IntegrationKey;
 use crate::error::{Error, ErrorCode};
 use crate::flows::redirect;
@@ -58,9 +59,12 @@ pub async fn connect(
                 error_type: e.code.as_str(),
                 description: &e.message,
             };
-            // The flow failed before the provider: the poller learns it too.
+            // The flow failed before the provider: the poller and the page's socket learn it too.
             if let Some(nonce) = auth_result::nonce_of_query(query.as_deref()) {
                 auth_result::record(&state, &crate::flows::poll::nonce_hash(&nonce), &outcome).await;
+            }
+            if let Some(socket) = sockets::bound_socket(&state, query.as_deref(), origin.as_deref()).await {
+                sockets::notify(&state, &socket, &outcome).await;
             }
             if wants_html(&headers) {
                 render(&outcome, origin.as_deref(), e.status)
@@ -106,6 +110,9 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
     };
     if let Some(hash) = &finished.result_nonce_hash {
         auth_result::record(&state, hash, &outcome).await;
+    }
+    if let Some(socket) = &finished.socket_hash {
+        sockets::notify(&state, socket, &outcome).await;
     }
     render(&outcome, finished.origin.as_deref(), status)
 }

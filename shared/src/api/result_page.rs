@@ -1,13 +1,21 @@
 //! The page that ends every browser flow (the OAuth callback, and connect errors shown in the
 //! popup). It tells the opener the outcome by `postMessage` — only to the origin recorded when
-//! the flow started, never `*` — and shows a readable result to the person.
+//! the flow started, never `*` — and on `BroadcastChannel`, in Latchkey's form
+//! (`latchkey:auth:*`, channel `latchkey-auth`) and in Nango's (`nango_oauth_callback_*`,
+//! channel `nango-oauth-callback`), and shows a readable result to the person.
+//!
+//! Like Nango's page, a popup closes itself 500 ms after a success (an error stays readable),
+//! or at once when a listener answers `{type: "nango_oauth_callback_ack"}` — from the recorded
+//! origin, or on the channel. A `BroadcastChannel` reaches only pages of this API's own origin
+//! in the same browser (and storage partition), so no app page ever hears it; its messages hold
+//! no credential, and nothing that reads them should treat them as proof of a connection.
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::html::escape as escape_html;
-use super::wire::ResultMessage;
+use super::html::{escape as escape_html, script_json};
+use super::wire::{NangoCallbackMessage, ResultMessage};
 
 pub enum Outcome<'a> {
     Success {
@@ -18,17 +26,6 @@ pub enum Outcome<'a> {
         error_type: &'a str,
         description: &'a str,
     },
-}
-
-/// JSON that is safe inside a `<script>` element.
-fn script_json(value: &serde_json::Value) -> String {
-    serde_json::to_string(value)
-        .expect("JSON serializes")
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
 }
 
 pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: StatusCode) -> Response {
@@ -52,7 +49,10 @@ pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: Status
         ),
     };
     let payload = script_json(&serde_json::to_value(ResultMessage::from(outcome)).expect("wire objects serialize"));
+    let nango =
+        script_json(&serde_json::to_value(NangoCallbackMessage::from(outcome)).expect("wire objects serialize"));
     let target = script_json(&json!(target_origin));
+    let succeeded = matches!(outcome, Outcome::Success { .. });
     let html = format!(
         r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
@@ -67,13 +67,30 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
 <script nonce="{nonce}">
 (function () {{
   var message = {payload};
+  var nango = {nango};
   var target = {target};
+  var succeeded = {succeeded};
+  var popup = !!window.opener;
+  function close() {{ try {{ window.close(); }} catch (e) {{}} }}
+  function acked(data) {{ return data && data.type === "nango_oauth_callback_ack"; }}
   try {{
-    if (window.opener && target) {{ window.opener.postMessage(message, target); }}
+    if (popup && target) {{
+      window.opener.postMessage(message, target);
+      window.opener.postMessage(nango, target);
+    }}
   }} catch (e) {{}}
+  window.addEventListener("message", function (e) {{
+    if (target && e.origin === target && e.source === window.opener && acked(e.data)) close();
+  }});
   try {{
-    if (typeof BroadcastChannel === "function") {{ new BroadcastChannel("latchkey-auth").postMessage(message); }}
+    if (typeof BroadcastChannel === "function") {{
+      new BroadcastChannel("latchkey-auth").postMessage(message);
+      var channel = new BroadcastChannel("nango-oauth-callback");
+      channel.onmessage = function (e) {{ if (acked(e.data)) close(); }};
+      channel.postMessage(nango);
+    }}
   }} catch (e) {{}}
+  if (succeeded && popup) setTimeout(close, 500);
 }})();
 </script></body></html>"#,
         class = if matches!(outcome, Outcome::Success { .. }) {
@@ -83,6 +100,12 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
         },
     );
     let csp = format!("default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+    html_page(status, html, &csp, "no-referrer")
+}
+
+/// An HTML page of ours: never cached or sniffed, under its content security policy and
+/// referrer policy.
+pub(super) fn html_page(status: StatusCode, html: String, csp: &str, referrer_policy: &'static str) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -90,11 +113,11 @@ h1{{font-size:1.4rem;margin:0 0 1rem}} .ok{{color:#137333}} .err{{color:#b3261e}
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer_policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_str(&csp).expect("CSP is ASCII"),
+        HeaderValue::from_str(csp).expect("a CSP of ASCII origins and nonces"),
     );
     response
 }
@@ -145,5 +168,7 @@ mod tests {
         assert!(html.contains("var target = null;"));
         assert!(!html.contains("\"*\""));
         assert!(html.contains(r#""type":"latchkey:auth:success""#));
+        assert!(html.contains(r#"var nango = {"type":"nango_oauth_callback_success"};"#));
+        assert!(html.contains("var succeeded = true;"));
     }
 }

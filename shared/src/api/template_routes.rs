@@ -19,6 +19,8 @@ use super::{Access, Function, FUNCTIONS};
 struct GatewayRoute {
     resource: String,
     api: String,
+    /// `METHOD /path`, or a WebSocket API's route key (`$connect`: then `method` is empty).
+    key: String,
     method: String,
     path: Vec<Segment>,
     /// The function's folder under `functions/` (its `CodeUri`), e.g. `auth-start`.
@@ -98,20 +100,29 @@ fn gateway_routes(template: &str) -> Vec<GatewayRoute> {
         }
         let name = string(name, "resource name");
         let props = &body["Properties"];
-        let (method, path) = string(&props["RouteKey"], name)
-            .split_once(' ')
-            .unwrap_or_else(|| panic!("{name}: RouteKey is not 'METHOD /path'"));
+        let key = string(&props["RouteKey"], name);
+        let (method, path) = match key.split_once(' ') {
+            Some(split) => split,
+            None if key.starts_with('$') => ("", key),
+            None => panic!("{name}: RouteKey is neither 'METHOD /path' nor a WebSocket route key"),
+        };
         // Target: !Sub "integrations/${<Integration>}" → IntegrationUri: !GetAtt <Function>.Arn
         let target = tagged(&props["Target"], "Sub").unwrap_or_else(|| panic!("{name}: Target is not !Sub"));
         let integration = string(target, name)
             .strip_prefix("integrations/${")
             .and_then(|s| s.strip_suffix('}'))
             .unwrap_or_else(|| panic!("{name}: Target is not integrations/${{…}}"));
+        // `!GetAtt <Function>.Arn` (HTTP APIs), or the invocation URI a WebSocket API takes:
+        // `!Sub "arn:…:lambda:path/2015-03-31/functions/${<Function>.Arn}/invocations"`.
         let uri = &resource(integration)["Properties"]["IntegrationUri"];
         let function = tagged(uri, "GetAtt")
             .map(|v| string(v, integration))
             .and_then(|s| s.strip_suffix(".Arn"))
-            .unwrap_or_else(|| panic!("{integration}: IntegrationUri is not !GetAtt <Function>.Arn"));
+            .or_else(|| {
+                let sub = string(tagged(uri, "Sub")?, integration);
+                sub.split_once("/functions/${")?.1.strip_suffix(".Arn}/invocations")
+            })
+            .unwrap_or_else(|| panic!("{integration}: IntegrationUri names no function's ARN"));
         let code_uri = string(&resource(function)["Properties"]["CodeUri"], function);
         let api = reference(&props["ApiId"], name);
         assert_eq!(
@@ -130,6 +141,7 @@ fn gateway_routes(template: &str) -> Vec<GatewayRoute> {
         out.push(GatewayRoute {
             resource: name.to_owned(),
             api: api.to_owned(),
+            key: key.to_owned(),
             method: method.to_owned(),
             path: segments(path),
             function: code_uri
@@ -142,10 +154,11 @@ fn gateway_routes(template: &str) -> Vec<GatewayRoute> {
     out
 }
 
-/// The HTTP API a function's routes are on in the template.
+/// The API a function's routes are on in the template.
 fn api_of(function: &Function) -> &'static str {
     match function.name {
         "callback-redirect" => "CallbackApi",
+        "websocket" => "WebSocketApi",
         _ => "Api",
     }
 }
@@ -159,6 +172,25 @@ fn mismatches(template: &str) -> Vec<String> {
         .iter()
         .flat_map(|f| (f.routes)().into_iter().map(move |r| (f, r)))
     {
+        if route.access == Access::Socket {
+            let key = format!("{} ({})", route.path, function.name);
+            match gateway
+                .iter()
+                .find(|g| g.api == api_of(function) && g.key == route.path)
+            {
+                None => problems.push(format!("{key}: no route in template.yaml")),
+                Some(g) => {
+                    used.insert(g.resource.as_str());
+                    if g.function != function.name {
+                        problems.push(format!(
+                            "{key}: template.yaml's {} sends it to {}",
+                            g.resource, g.function
+                        ));
+                    }
+                }
+            }
+            continue;
+        }
         let code = segments(route.path);
         for method in route.gateway_methods() {
             let key = format!("{method} {} ({})", route.path, function.name);
@@ -238,6 +270,11 @@ fn a_route_missing_from_either_side_or_on_another_function_is_reported() {
     assert_eq!(
         mismatches(&removed),
         ["OPTIONS /oauth/result/{nonce} (auth-start): no route in template.yaml"]
+    );
+    let removed = without_resource(&template, "RouteSocketConnect");
+    assert_eq!(
+        mismatches(&removed),
+        ["$connect (websocket): no route in template.yaml"]
     );
 
     let extra = template.replace(

@@ -1,6 +1,10 @@
 //! The wire objects of the API, in one place: what every response body looks like. Domain
 //! modules return records and outcomes; handlers render them through these. Secrets leave only
-//! as the contract says: a refresh token only when asked for, client secrets never.
+//! as the contract says: a refresh token only when asked for, client secrets never. The
+//! messages of Nango's clients and the Connect page's reads are in `wire/browser.rs`.
+
+mod browser;
+pub use browser::*;
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -14,7 +18,7 @@ use crate::domain::{AuthMode, ConnectionId, IntegrationKey};
 use crate::error::ErrorCode;
 use crate::keys::KeyName;
 use crate::store::{
-    ActivityEntry, ActivityLevel, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
+    ActivityEntry, ActivityLevel, ConnectUi, ConnectionProblem, ConnectionRecord, ConnectionSummary, CustomOAuth2,
     EnvironmentSettings, IntegrationRecord,
 };
 use crate::time_fmt::rfc3339;
@@ -251,6 +255,7 @@ pub struct Environment<'a> {
     pub allowed_origins: &'a [String],
     pub webhook_url: &'a Option<String>,
     pub webhook_events: Vec<&'static str>,
+    pub connect_ui: &'a ConnectUi,
     /// While a rotated secret key's predecessor still works: until when.
     #[serde(serialize_with = "optional_date")]
     pub previous_secret_key_expires_at: Option<OffsetDateTime>,
@@ -277,6 +282,7 @@ impl<'a> Environment<'a> {
             allowed_origins: &settings.allowed_origins,
             webhook_url: &settings.webhook_url,
             webhook_events: settings.webhook_events.iter().map(|e| e.as_str()).collect(),
+            connect_ui: &settings.connect_ui,
             previous_secret_key_expires_at: keys
                 .previous_secret_key
                 .as_ref()
@@ -527,6 +533,27 @@ mod tests {
         assert_eq!(
             serde_json::to_value(ResultMessage::from(&err)).unwrap(),
             json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
+            json!({"type": "nango_oauth_callback_success"})
+        );
+        assert_eq!(
+            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
+            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
+        );
+        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
+        assert_eq!(
+            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
+            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
+            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
+        );
+        assert_eq!(
+            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
+            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
         );
     }
 }

@@ -10,6 +10,7 @@ use crate::credentials::Credentials;
 use crate::domain::AuthMode;
 use crate::error::Error;
 use crate::providers::template::Vars;
+use crate::store::IntegrationRecord;
 
 pub struct ApiKey;
 
@@ -21,6 +22,10 @@ impl AuthScheme for ApiKey {
 
     fn obtains(&self) -> Obtain {
         Obtain::Submission
+    }
+
+    fn form_fields(&self, _integration: &IntegrationRecord) -> Vec<&'static str> {
+        vec!["apiKey"]
     }
 
     async fn submit(&self, cx: &ModeContext<'_>, mut submission: Submission) -> Result<Obtained, Error> {

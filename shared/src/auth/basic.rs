@@ -11,6 +11,7 @@ use crate::credentials::Credentials;
 use crate::domain::{AuthMode, Secret};
 use crate::error::Error;
 use crate::providers::template::Vars;
+use crate::store::IntegrationRecord;
 
 pub struct Basic;
 
@@ -30,6 +31,10 @@ impl AuthScheme for Basic {
 
     fn obtains(&self) -> Obtain {
         Obtain::Submission
+    }
+
+    fn form_fields(&self, _integration: &IntegrationRecord) -> Vec<&'static str> {
+        vec!["username", "password"]
     }
 
     async fn submit(&self, cx: &ModeContext<'_>, mut submission: Submission) -> Result<Obtained, Error> {

@@ -10,6 +10,7 @@ use super::{open_client_secret, wrong_credentials, AuthScheme, ModeContext, Obta
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, ClientSecret};
 use crate::error::{Error, ErrorCode};
+use crate::store::IntegrationRecord;
 
 pub struct ClientCredentials;
 
@@ -78,6 +79,15 @@ impl AuthScheme for ClientCredentials {
 
     fn obtains(&self) -> Obtain {
         Obtain::Submission
+    }
+
+    /// None when the integration has its own client: the end user then only confirms.
+    fn form_fields(&self, integration: &IntegrationRecord) -> Vec<&'static str> {
+        if integration.client_id.is_some() && integration.client_secret.is_some() {
+            Vec::new()
+        } else {
+            vec!["client_id", "client_secret"]
+        }
     }
 
     /// `client_id` and `client_secret` when the connection brings its own (the edge checked

@@ -213,6 +213,12 @@ pub trait AuthScheme: Send + Sync {
         Err(not_taken(self.mode(), cx, "a browser redirect"))
     }
 
+    /// Credentials modes: the fields an end user fills in, by submission name (the Connect page
+    /// asks for these; the catalog's `credentials` specs say their rules).
+    fn form_fields(&self, _integration: &IntegrationRecord) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     /// Credentials modes: what the end user submitted, checked and proven with the provider.
     async fn submit(&self, cx: &ModeContext<'_>, _submission: Submission) -> Result<Obtained, Error> {
         Err(not_taken(self.mode(), cx, "submitted credentials"))

@@ -148,7 +148,10 @@ async fn issue(state: &AppState, mut session: ConnectSession) -> Result<IssuedSe
     let token = format!("{TOKEN_PREFIX}{}", crate::crypto::random_token());
     session.token_hash = sha256_hex(token.as_bytes());
     state.store.put_connect_session(&session).await?;
-    let mut connect_link = state.config.public_url.join("/demo").expect("a path joins");
+    // The Connect page, under the public URL's own path (a stage or base path is kept).
+    let mut connect_link = state.config.public_url.clone();
+    let path = format!("{}/connect", connect_link.path().trim_end_matches('/'));
+    connect_link.set_path(&path);
     connect_link.query_pairs_mut().append_pair("session_token", &token);
     Ok(IssuedSession {
         token: Secret::new(token),

@@ -7,11 +7,13 @@
 //! - `redirect`: browser flows — start one, finish its callback.
 //! - `submit`: credentials the end user submits (API key, Basic, client credentials).
 //! - `connect_session`: sessions the backend creates for its frontend, and what they allow.
+//! - `connect_offer`: what a session offers its end user on the Connect page.
 //! - `import`: connections the backend brings with their credentials.
 //! - `poll`: a browser flow's outcome kept for the SDK's polling fallback.
 //!
 //! Each step of an auth attempt runs through `Attempt::run`, so every failure is recorded.
 
+pub mod connect_offer;
 pub mod connect_session;
 pub mod import;
 pub mod poll;

@@ -17,7 +17,8 @@ use crate::store::{EnvironmentSettings, OAuthSession, Upsert};
 use crate::AppState;
 
 /// Starts a browser flow for `integration`: where to send the browser. `origin` is the page
-/// that started it (already allowed), the only target of the result message.
+/// that started it (already allowed), the only target of the result message; a
+/// `ws_client_id` binds the flow to that page's socket (`sockets::bind`).
 pub async fn start(
     state: &AppState,
     settings: &EnvironmentSettings,
@@ -35,6 +36,10 @@ pub async fn start(
     attempt
         .run(state, async {
             let scheme = super::scheme_of(&integration)?;
+            let socket_hash = match &request.ws_client_id {
+                Some(id) => Some(crate::sockets::bind(&state.hub(), id, origin.as_deref()).await?),
+                None => None,
+            };
             let flow_state = OAuthState::new(crate::crypto::random_token());
             let redirect_uri = crate::environment::callback_url(state, settings);
             let cx = ModeContext {
@@ -76,6 +81,7 @@ pub async fn start(
                 expires_at: now + state.config.oauth_session_ttl,
                 result_nonce_hash: request.result_nonce_hash.clone(),
                 end_user: caller.end_user.clone(),
+                socket_hash,
             };
             state.store.put_oauth_session(&session).await?;
             attempt
@@ -90,11 +96,13 @@ pub async fn start(
         .await
 }
 
-/// How a callback ended, with where its result goes: the origin the flow recorded and the
-/// poller's nonce hash (both unknown when the callback matches no flow).
+/// How a callback ended, with where its result goes: the origin the flow recorded, the
+/// poller's nonce hash and the socket bound at the start (all unknown when the callback matches
+/// no flow: a callback's own parameters never choose where a result goes).
 pub struct Finished {
     pub origin: Option<String>,
     pub result_nonce_hash: Option<String>,
+    pub socket_hash: Option<String>,
     /// A failure's code is the page's `error_type`: `state_err`, `access_denied`,
     /// `provider_err`, `token_err` or `server_error`.
     pub result: Result<Connected, Error>,
@@ -105,6 +113,7 @@ impl Finished {
         Self {
             origin: None,
             result_nonce_hash: None,
+            socket_hash: None,
             result,
         }
     }
@@ -133,10 +142,12 @@ pub async fn finish(state: &AppState, params: &HashMap<String, String>) -> Finis
     );
     let origin = session.origin.clone();
     let result_nonce_hash = session.result_nonce_hash.clone();
+    let socket_hash = session.socket_hash.clone();
     let result = attempt.run(state, complete(state, &attempt, session, params)).await;
     Finished {
         origin,
         result_nonce_hash,
+        socket_hash,
         result,
     }
 }

@@ -27,6 +27,8 @@ pub struct ConnectRequest {
     pub user_scope: Option<String>,
     /// SHA-256 (hex) of the SDK's client nonce: where the outcome is kept for polling.
     pub result_nonce_hash: Option<String>,
+    /// The `ws_client_id` of the socket Nango's frontend client waits on (`crate::sockets`).
+    pub ws_client_id: Option<String>,
 }
 
 impl ConnectRequest {
@@ -200,12 +202,7 @@ mod tests {
     use crate::store::ActivityFilter;
 
     async fn stack() -> AppState {
-        let state = AppState::new(
-            std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-            std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([5; 32])),
-            crate::config::EnvironmentKeys::generate(),
-            crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-        );
+        let state = AppState::in_memory();
         crate::integrations::create(
             &state,
             serde_json::from_value(serde_json::json!({"provider": "openai", "unique_key": "ai"})).unwrap(),

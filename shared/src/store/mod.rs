@@ -205,6 +205,13 @@ pub trait FlowSessionStore: Send + Sync {
     async fn get_console_session(&self, token_hash: &str) -> StoreResult<Option<ConsoleSession>>;
     /// Signing out: the session is gone for every instance. Deleting none is not an error.
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()>;
+
+    /// `Conflict` when the client hash exists already.
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()>;
+    /// Reading does not consume it: a flow binds to it at its start.
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
+    /// Removes and returns the socket: a flow's outcome is sent once.
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>>;
 }
 
 /// The activity log: entries are appended, never changed.

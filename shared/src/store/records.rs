@@ -277,6 +277,10 @@ pub struct OAuthSession {
     /// The end user of the connect session that started the flow, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<serde_json::Value>,
+    /// SHA-256 (hex) of the `ws_client_id` of the socket waiting for the outcome (Nango's
+    /// frontend client), bound when the flow started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub socket_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -442,6 +446,23 @@ pub struct AuthResult {
     pub expires_at: OffsetDateTime,
 }
 
+/// A socket waiting for the outcome of a browser flow (the WebSocket of Nango's frontend
+/// client), under the SHA-256 of the `ws_client_id` it was given. Taken once, by the outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SocketRecord {
+    pub client_hash: String,
+    /// Where the socket is held, in its transport's terms: an API Gateway connection id, or the
+    /// local server's own id.
+    pub connection: String,
+    /// The web origin of the page that opened the socket: only a flow started by that origin
+    /// may send to it.
+    pub origin: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 /// Environment-level settings changed at run time through the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentSettings {
@@ -459,6 +480,9 @@ pub struct EnvironmentSettings {
     /// Which auth webhooks are sent to `webhook_url`.
     #[serde(default = "WebhookEvent::all")]
     pub webhook_events: Vec<WebhookEvent>,
+    /// How the end user's Connect page looks.
+    #[serde(default)]
+    pub connect_ui: ConnectUi,
 }
 
 impl Default for EnvironmentSettings {
@@ -469,6 +493,7 @@ impl Default for EnvironmentSettings {
             callback_url: None,
             webhook_url: None,
             webhook_events: WebhookEvent::all(),
+            connect_ui: ConnectUi::default(),
         }
     }
 }
@@ -501,6 +526,43 @@ impl WebhookEvent {
             WebhookEvent::RefreshFailed => "refresh_failed",
             WebhookEvent::RefreshRecovered => "refresh_recovered",
         }
+    }
+}
+
+/// The Connect page's theme: the team's app name and colour, and light or dark. Checked when set
+/// (`environment::update`), so a value is always safe to put in the page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectUi {
+    /// Shown to the end user ("Connect your account to Acme"). 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Buttons and links, as `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// `light`, `dark` or `system` (the default: the end user's setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub theme: Option<ConnectTheme>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectTheme {
+    Light,
+    Dark,
+    System,
+}
+
+impl EnvironmentSettings {
+    /// The one allow-list rule, for every channel that answers a web page (CORS, the result
+    /// page's `postMessage`, the popup sockets, framing of the Connect page): an origin may when
+    /// `allowed_origins` names it, when that list is empty, or when it is the API's own origin
+    /// (`own_origin`). The opaque origin `null` never may.
+    pub fn allows_origin(&self, own_origin: &str, origin: &str) -> bool {
+        origin != "null"
+            && (self.allowed_origins.is_empty()
+                || self.allowed_origins.iter().any(|o| o == origin)
+                || own_origin == origin)
     }
 }
 

@@ -236,8 +236,3 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 pub async fn home(State(state): State<AppState>) -> Response {
     see_other(&format!("{}/integrations", base(&state)))
 }
-
-/// `GET /`: the console (an API has no page of its own at its root).
-pub async fn root(State(state): State<AppState>) -> Response {
-    see_other(&base(&state))
-}

@@ -1,5 +1,5 @@
-//! Flow sessions: OAuth sessions and auth results taken exactly once, connect sessions reusable,
-//! console sessions found until signed out.
+//! Flow sessions: OAuth sessions, auth results and sockets taken exactly once, connect sessions
+//! reusable, console sessions found until signed out.
 
 use super::*;
 
@@ -10,6 +10,7 @@ pub async fn run(store: &dyn Store) {
     connect_sessions_are_found_by_token_hash(store).await;
     auth_results_are_read_once(store).await;
     console_sessions_are_found_until_deleted(store).await;
+    sockets_are_found_then_taken_once(store).await;
 }
 
 fn session(state: &str) -> OAuthSession {
@@ -27,6 +28,7 @@ fn session(state: &str) -> OAuthSession {
         expires_at: now() + Duration::minutes(10),
         result_nonce_hash: None,
         end_user: None,
+        socket_hash: Some(crate::signing::sha256_hex(b"ws")),
     }
 }
 
@@ -127,4 +129,45 @@ pub async fn console_sessions_are_found_until_deleted(store: &dyn Store) {
     };
     store.put_console_session(&next).await.unwrap();
     assert!(store.get_console_session(&live.token_hash).await.unwrap().is_some());
+}
+
+pub async fn sockets_are_found_then_taken_once(store: &dyn Store) {
+    let socket = SocketRecord {
+        client_hash: crate::signing::sha256_hex(random_token().as_bytes()),
+        connection: unique("conn"),
+        origin: "https://app.example.com".into(),
+        created_at: now(),
+        expires_at: now() + Duration::minutes(15),
+    };
+    store.put_socket(&socket).await.unwrap();
+    assert_eq!(
+        store.put_socket(&socket).await,
+        Err(StoreError::Conflict),
+        "a client id is never reused"
+    );
+    assert_eq!(
+        store.get_socket(&socket.client_hash).await.unwrap(),
+        Some(socket.clone())
+    );
+    let takes = (0..4).map(|_| store.take_socket(&socket.client_hash));
+    let winners: Vec<_> = futures::future::join_all(takes)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap())
+        .collect();
+    assert_eq!(winners, std::slice::from_ref(&socket), "one outcome reaches a socket");
+    assert_eq!(store.get_socket(&socket.client_hash).await.unwrap(), None);
+    // A new socket purges (or lets TTL take) expired ones; a live one is never dropped.
+    let live = SocketRecord {
+        client_hash: unique("socket"),
+        ..socket.clone()
+    };
+    store.put_socket(&live).await.unwrap();
+    let next = SocketRecord {
+        client_hash: unique("socket"),
+        created_at: now() + Duration::minutes(1),
+        ..socket
+    };
+    store.put_socket(&next).await.unwrap();
+    assert!(store.get_socket(&live.client_hash).await.unwrap().is_some());
 }

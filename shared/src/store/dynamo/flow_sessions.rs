@@ -1,11 +1,14 @@
-//! OAuth sessions, connect sessions, auth results and console sessions: one item each
-//! (`OAUTH#`, `CONNECT#`, `RESULT#`, `CONSOLE#` + its key, SK `-`) with a TTL; taken with a conditional delete.
+//! OAuth sessions, connect sessions, auth results, console sessions and sockets: one item each
+//! (`OAUTH#`, `CONNECT#`, `RESULT#`, `CONSOLE#`, `SOCKET#` + its key, SK `-`) with a TTL; taken
+//! with a conditional delete.
 
 use async_trait::async_trait;
 
 use super::table::expiring;
 use super::{keys, record_item, DynamoStore};
-use crate::store::{AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{
+    AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, SocketRecord, StoreResult,
+};
 
 #[async_trait]
 impl FlowSessionStore for DynamoStore {
@@ -50,5 +53,19 @@ impl FlowSessionStore for DynamoStore {
 
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
         self.delete(keys::console_session(token_hash)).await
+    }
+
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()> {
+        let key = keys::socket(&socket.client_hash);
+        self.put_new(record_item(key, socket, expiring(socket.expires_at)))
+            .await
+    }
+
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.get(keys::socket(client_hash)).await
+    }
+
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.take(keys::socket(client_hash)).await
     }
 }

@@ -240,6 +240,10 @@ pub(super) fn console_session(token_hash: &str) -> Item {
     primary(format!("CONSOLE#{token_hash}"), "-")
 }
 
+pub(super) fn socket(client_hash: &str) -> Item {
+    primary(format!("SOCKET#{client_hash}"), "-")
+}
+
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.

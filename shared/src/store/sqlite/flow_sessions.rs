@@ -1,11 +1,15 @@
-//! OAuth sessions, connect sessions, auth results and console sessions: a table each, keyed by
-//! state, token hash and nonce hash; expired console sessions are purged when one is made. Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
+//! OAuth sessions, connect sessions, auth results, console sessions and sockets: a table each,
+//! keyed by state, token hash, nonce hash, token hash and client hash; expired console sessions
+//! and sockets are purged when one is made. Taking is one `DELETE … RETURNING`, so of two takes
+//! one gets the row.
 
 use async_trait::async_trait;
 use rusqlite::params;
 
 use super::{execute, insert_new, nanos, one, to_json, SqliteStore};
-use crate::store::{AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, StoreResult};
+use crate::store::{
+    AuthResult, ConnectSession, ConsoleSession, FlowSessionStore, OAuthSession, SocketRecord, StoreResult,
+};
 
 #[async_trait]
 impl FlowSessionStore for SqliteStore {
@@ -91,5 +95,34 @@ impl FlowSessionStore for SqliteStore {
 
     async fn delete_console_session(&self, token_hash: &str) -> StoreResult<()> {
         self.with(|c| execute(c, "DELETE FROM console_sessions WHERE token_hash = ?1", [token_hash]).map(drop))
+    }
+
+    async fn put_socket(&self, socket: &SocketRecord) -> StoreResult<()> {
+        self.with(|c| {
+            execute(
+                c,
+                "DELETE FROM sockets WHERE expires_ns < ?1",
+                [nanos(socket.created_at)],
+            )?;
+            insert_new(
+                c,
+                "INSERT INTO sockets (client_hash, expires_ns, body) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![socket.client_hash, nanos(socket.expires_at), to_json(socket)],
+            )
+        })
+    }
+
+    async fn get_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.with(|c| one(c, "SELECT body FROM sockets WHERE client_hash = ?1", [client_hash]))
+    }
+
+    async fn take_socket(&self, client_hash: &str) -> StoreResult<Option<SocketRecord>> {
+        self.with(|c| {
+            one(
+                c,
+                "DELETE FROM sockets WHERE client_hash = ?1 RETURNING body",
+                [client_hash],
+            )
+        })
     }
 }

@@ -34,6 +34,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "console sessions",
         apply: console_sessions,
     },
+    Migration {
+        name: "sockets waiting for flow outcomes",
+        apply: sockets,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -195,6 +199,16 @@ fn console_sessions(c: &Connection) -> StoreResult<()> {
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS console_sessions (
            token_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
+    )
+    .map_err(unavailable)
+}
+
+/// The sockets of Nango's frontend client, by the hash of their client id, with their expiry
+/// for the purge (as console sessions).
+fn sockets(c: &Connection) -> StoreResult<()> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sockets (
+           client_hash TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL, body TEXT NOT NULL);",
     )
     .map_err(unavailable)
 }

@@ -52,6 +52,7 @@ fn rows() -> Rows {
             expires_at: now + Duration::minutes(10),
             result_nonce_hash: None,
             end_user: None,
+            socket_hash: None,
         },
         connect: ConnectSession {
             token_hash: "aa".repeat(32),
