@@ -94,7 +94,8 @@ def keepalive_for(policy, provider):
 
 def next_proactive(policy, f):
     """(at_ms, reason) or None. `f`: auth_mode, has_refresh_token, provider, expires_at,
-    last_fetched, last_read (ms; None where absent)."""
+    last_fetched, last_read (ms; None where absent), and a failed refresh's hold: hold_until
+    (ms or None), gave_up."""
     fetched = f["last_fetched"]
     refreshable = f["auth_mode"] == "OAUTH2" and f["has_refresh_token"]
     renewable = refreshable or f["auth_mode"] == "OAUTH2_CC"
@@ -109,9 +110,11 @@ def next_proactive(policy, f):
         candidates.append((fetched + keepalive_for(policy, f["provider"]), 1, "keepalive"))
     if f["auth_mode"] in ("API_KEY", "BASIC") and policy.verify_ms is not None:
         candidates.append((fetched + policy.verify_ms, 2, "verify"))
-    if not candidates:
+    if not candidates or f.get("gave_up"):
         return None
     at, _, reason = min(candidates)
+    if f.get("hold_until") is not None:
+        at = max(at, f["hold_until"])
     return (at, reason)
 
 
@@ -146,6 +149,8 @@ def check(path):
             "expires_at": None if fx["expires_in_ms"] is None else t0 + fx["expires_in_ms"],
             "last_fetched": t0,
             "last_read": None if fx["last_read_ms"] is None else t0 + fx["last_read_ms"],
+            "hold_until": None if fx.get("hold_until_ms") is None else t0 + fx["hold_until_ms"],
+            "gave_up": fx.get("gave_up", False),
         }
         lifetime = max(f["expires_at"] - t0, 0) if f["expires_at"] is not None else 0
         nxt = next_proactive(p, f)

@@ -41,9 +41,17 @@ enum Command {
         #[arg(long, env = "LATCHKEY_ALLOW_PRIVATE_ADDRESSES", action = clap::ArgAction::SetTrue,
               value_parser = clap::builder::FalseyValueParser::new())]
         allow_private_addresses: bool,
+        /// PEM certificates of a certificate authority you run (an in-house identity server or
+        /// webhook receiver), trusted besides the public roots.
+        #[arg(long, env = "LATCHKEY_EXTRA_CA_FILE", value_name = "FILE")]
+        extra_ca_file: Option<PathBuf>,
         /// Lifetime of connect session tokens in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONNECT_SESSION_TTL_SECS", default_value_t = 1800, hide = true)]
         connect_session_ttl_secs: u64,
+        /// Days activity entries are kept; older ones are purged (at start and every 10 minutes,
+        /// with expired sessions and nonces).
+        #[arg(long, env = "LATCHKEY_ACTIVITY_RETENTION_DAYS", default_value = "30")]
+        activity_retention_days: String,
         /// Lifetime of console sessions in seconds (tests shorten it).
         #[arg(long, env = "LATCHKEY_CONSOLE_SESSION_TTL_SECS", default_value_t = 7200, hide = true)]
         console_session_ttl_secs: u64,
@@ -82,7 +90,9 @@ async fn main() -> anyhow::Result<()> {
             environment,
             provider_response_limit,
             allow_private_addresses,
+            extra_ca_file,
             connect_session_ttl_secs,
+            activity_retention_days,
             console_session_ttl_secs,
         } => {
             let public_url = match public_url {
@@ -91,16 +101,22 @@ async fn main() -> anyhow::Result<()> {
             };
             let mut config = latchkey::config::Config::new(environment, public_url.clone(), callback_url);
             config.connect_session_ttl = std::time::Duration::from_secs(connect_session_ttl_secs.max(1)).try_into()?;
+            config.activity_retention =
+                latchkey::runtime::retention_days(&activity_retention_days).map_err(|e| anyhow::anyhow!(e))?;
             config.console_session_ttl = std::time::Duration::from_secs(console_session_ttl_secs.max(1)).try_into()?;
             config.provider_response_limit = provider_response_limit;
             config.allow_private_addresses = allow_private_addresses;
+            if let Some(path) = extra_ca_file {
+                config.extra_root_certificates =
+                    Some(latchkey::outbound::read_extra_roots(&path).map_err(anyhow::Error::msg)?);
+            }
             if allow_private_addresses {
                 tracing::warn!("--allow-private-addresses: hosts end users name may reach this machine and its network (local development only)");
             }
-            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(|name| {
-                std::env::var(name).ok().filter(|v| !v.is_empty())
-            })
-            .map_err(anyhow::Error::msg)?;
+            let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            config.refresh = latchkey::refresh_policy::RefreshPolicy::from_env(var).map_err(anyhow::Error::msg)?;
+            config.refresh_limits =
+                latchkey::refresh_policy::RefreshLimits::from_env(var).map_err(anyhow::Error::msg)?;
             let stack = latchkey::local::open(&data_dir, config.clone())?;
             if stack.first_start {
                 println!(
@@ -124,11 +140,16 @@ async fn main() -> anyhow::Result<()> {
                 println!("  Or open the console:       {public_url}console (sign in with the secret key)");
                 println!("  See README.md, 'Quick start'.");
             }
-            // Background jobs (integration purges, …) on a timer, in this process.
+            // Background jobs (integration purges, refreshes) on a timer, in this process, and
+            // the refresh scheduler that enqueues the refreshes (once a minute).
             tokio::spawn(stack.jobs.clone().run_every(std::time::Duration::from_secs(1)));
+            let period = latchkey::jobs::schedule::local_period(&config.refresh);
+            tokio::spawn(latchkey::jobs::schedule::run_every(stack.state.clone(), period));
             let listener = tokio::net::TcpListener::bind(listen).await?;
             tracing::info!(%listen, callback_url = %config.callback_url, data_dir = %data_dir.display(), "latchkey is serving");
-            axum::serve(listener, latchkey::api::local(stack.state))
+            let state = stack.state.clone();
+            tokio::spawn(async move { stack.purge_periodically(latchkey::local::PURGE_EVERY).await });
+            axum::serve(listener, latchkey::api::local(state))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -1,5 +1,8 @@
 //! The activity log: one entry per step of an operation, for the operator. Entries are built
-//! from codes and safe messages only; recording is best effort and never fails the operation.
+//! from codes and safe messages only, and every text in them is bounded and printable (a
+//! refused request's connection id is whatever the caller sent); recording is best effort and
+//! never fails the operation. Refusals of requests that never authenticated go through
+//! `refusals::RefusalLog`, so a flood of them cannot grow the store without bound.
 
 use std::future::Future;
 
@@ -44,13 +47,48 @@ impl Attempt {
             .await;
     }
 
+    /// Records the refusal of a request that did not authenticate (a wrong public key, HMAC
+    /// digest or session token; a callback that matches no flow of this browser) — unless this
+    /// process recorded its share of refusals this minute already (`refusals::RefusalLog`).
+    pub async fn refused(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
+        let (admitted, dropped) = state.refusals.admit(state.clock.now());
+        if let Some(dropped) = dropped {
+            let note = Attempt::new(self.operation, None, None);
+            let message = format!(
+                "{dropped} more refused requests in the previous minute were not recorded (at most {} a minute).",
+                state.refusals.per_minute
+            );
+            note.record(state, "refusals_dropped", ActivityLevel::Error, message, None)
+                .await;
+        }
+        if admitted {
+            self.failed(state, code, message).await;
+        }
+    }
+
     pub async fn failed(&self, state: &AppState, code: ErrorCode, message: impl Into<String>) {
+        self.failed_with(state, code.as_str(), message).await;
+    }
+
+    /// A `failed` entry whose code is not one of Latchkey's: what a provider said
+    /// (`invalid_grant`), for a refresh.
+    pub async fn failed_with(&self, state: &AppState, error_code: &str, message: impl Into<String>) {
+        self.error_with(state, "failed", error_code, message).await;
+    }
+
+    /// An error entry under `event` (a step that failed without ending the operation, such as
+    /// a webhook attempt that is retried).
+    pub async fn error(&self, state: &AppState, event: &str, code: ErrorCode, message: impl Into<String>) {
+        self.error_with(state, event, code.as_str(), message).await;
+    }
+
+    async fn error_with(&self, state: &AppState, event: &str, error_code: &str, message: impl Into<String>) {
         self.record(
             state,
-            "failed",
+            event,
             ActivityLevel::Error,
             message.into(),
-            Some(code.as_str().to_owned()),
+            Some(error_code.to_owned()),
         )
         .await;
     }
@@ -90,15 +128,29 @@ impl Attempt {
             operation: self.operation.to_owned(),
             event: event.to_owned(),
             level,
-            integration: self.integration.clone(),
-            connection_id: self.connection_id.clone(),
-            message,
+            integration: self.integration.as_deref().map(|t| bounded(t, MAX_NAME)),
+            connection_id: self.connection_id.as_deref().map(|t| bounded(t, MAX_NAME)),
+            message: bounded(&message, MAX_MESSAGE),
             error_code,
         };
         if let Err(e) = state.store.append_activity(&entry).await {
             tracing::warn!(error = %e, attempt = %self.id, event, "could not record activity");
         }
     }
+}
+
+/// The longest integration key or connection id an entry keeps (what a valid one can be).
+const MAX_NAME: usize = 255;
+/// The longest message an entry keeps.
+const MAX_MESSAGE: usize = 1000;
+
+/// `text` without control characters, cut to `max` characters (an ellipsis marks the cut).
+fn bounded(text: &str, max: usize) -> String {
+    let printable = text.chars().filter(|c| !c.is_control());
+    if text.chars().filter(|c| !c.is_control()).count() <= max {
+        return printable.collect();
+    }
+    printable.take(max - 1).chain(std::iter::once('…')).collect()
 }
 
 /// Entries matching `filter`, newest first; without a cursor, everything written up to now by
@@ -172,6 +224,16 @@ pub fn parse_cursor(token: &str) -> Result<ActivityCursor, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_are_bounded_and_printable() {
+        assert_eq!(bounded("user-1", 255), "user-1");
+        assert_eq!(bounded("a\nb\u{0}c\u{1b}[31m", 255), "abc[31m");
+        let long = bounded(&"x".repeat(10_000), 255);
+        assert_eq!(long.chars().count(), 255);
+        assert!(long.ends_with('…'));
+        assert_eq!(bounded(&"é".repeat(300), 10).chars().count(), 10);
+    }
 
     #[test]
     fn a_cursor_round_trips_and_nothing_else_parses() {

@@ -51,21 +51,54 @@ pub struct Config {
     pub allow_private_addresses: bool,
     /// How long a connect session token may start flows (30 minutes; tests shorten it).
     pub connect_session_ttl: time::Duration,
+    /// How long activity entries are kept (30 days): DynamoDB's TTL deletes older ones, the
+    /// local stack purges them.
+    pub activity_retention: time::Duration,
+    /// How many refusals of unauthenticated requests one process records a minute (60).
+    pub refusals_recorded_per_minute: u32,
     /// How long an operator's console session lasts after sign-in (2 hours).
     pub console_session_ttl: time::Duration,
     /// When connections are renewed ahead of reads (`refresh_policy`); the stores index by it.
     pub refresh: crate::refresh_policy::RefreshPolicy,
+    /// How fast those renewals go per provider (the scheduler and the worker).
+    pub refresh_limits: crate::refresh_policy::RefreshLimits,
+    /// How auth webhooks are delivered (`events`).
+    pub webhooks: WebhookPolicy,
+    /// PEM certificates trusted besides the public roots, for hosts the operator runs with a
+    /// private certificate authority (an in-house identity server or webhook receiver):
+    /// `LATCHKEY_EXTRA_CA_FILE`. Checked when the configuration is read.
+    pub extra_root_certificates: Option<String>,
+}
+
+/// How one webhook delivery is attempted and retried: a retryable failure (no answer, 408,
+/// 429, 5xx) is tried again after `first_retry`, doubling each time up to `max_retry` (plus up
+/// to a tenth of jitter), or after the receiver's `Retry-After` (at most `max_retry`), until
+/// `attempts` attempts were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    /// Attempts of one delivery, the first included.
+    pub attempts: u32,
+    pub first_retry: time::Duration,
+    pub max_retry: time::Duration,
+    /// The most one attempt may take, the answer's headers included (never more than
+    /// `Config::provider_timeout`, the client's own bound).
+    pub timeout: std::time::Duration,
+}
+
+impl Default for WebhookPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 10,
+            first_retry: time::Duration::seconds(30),
+            max_retry: time::Duration::hours(1),
+            timeout: std::time::Duration::from_secs(10),
+        }
+    }
 }
 
 impl Config {
     pub fn new(environment: impl Into<String>, public_url: Url, callback_url: Option<Url>) -> Self {
-        // Appended to the public URL's path, so a base path (an API Gateway stage) is kept.
-        let callback_url = callback_url.unwrap_or_else(|| {
-            let mut url = public_url.clone();
-            let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
-            url.set_path(&path);
-            url
-        });
+        let callback_url = callback_url.unwrap_or_else(|| api_callback_url(&public_url));
         Self {
             environment: environment.into(),
             public_url,
@@ -76,14 +109,41 @@ impl Config {
             provider_response_limit: DEFAULT_PROVIDER_RESPONSE_LIMIT,
             allow_private_addresses: false,
             connect_session_ttl: time::Duration::minutes(30),
+            activity_retention: time::Duration::days(30),
+            refusals_recorded_per_minute: 60,
             console_session_ttl: time::Duration::hours(2),
             refresh: crate::refresh_policy::RefreshPolicy::default(),
+            refresh_limits: crate::refresh_policy::RefreshLimits::default(),
+            webhooks: WebhookPolicy::default(),
+            extra_root_certificates: None,
         }
     }
 
     /// The web origin of `public_url`: the API's own pages (demo, Connect page) come from it.
     pub fn own_origin(&self) -> String {
         self.public_url.origin().ascii_serialization()
+    }
+}
+
+/// The API's own `/oauth/callback` (where a custom callback domain's redirect lands): appended
+/// to the public URL's path, so a base path (an API Gateway stage) is kept.
+fn api_callback_url(public_url: &Url) -> Url {
+    let mut url = public_url.clone();
+    let path = format!("{}/oauth/callback", url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
+impl Config {
+    /// The API's own callback URL, on its own domain: the flow cookie's path, whatever domain
+    /// providers send the browser back to first.
+    pub fn api_callback_url(&self) -> Url {
+        api_callback_url(&self.public_url)
+    }
+
+    /// Whether browsers reach the API over https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.public_url.scheme() == "https"
     }
 }
 

@@ -43,8 +43,10 @@ pub async fn sign_in(state: &AppState, presented: &str) -> Result<(String, Conso
         ok.then_some(()).ok_or(())
     };
     if state.keys.check(now, accepted).await.is_err() {
+        // Anyone can post a guess: recorded within the refusal cap, like every refusal of an
+        // unauthenticated request.
         audit()
-            .failed(
+            .refused(
                 state,
                 ErrorCode::InvalidSecretKey,
                 "Console sign-in refused: not the secret key.",

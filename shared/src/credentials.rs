@@ -89,6 +89,14 @@ impl Credentials {
         }
     }
 
+    /// The refresh token of an OAuth2 grant, if the provider issued one.
+    pub fn refresh_token(&self) -> Option<&RefreshToken> {
+        match self {
+            Credentials::OAuth2 { refresh_token, .. } => refresh_token.as_ref(),
+            _ => None,
+        }
+    }
+
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match self {
             Credentials::OAuth2 { expires_at, .. } | Credentials::OAuth2Cc { expires_at, .. } => *expires_at,

@@ -5,13 +5,14 @@
 //! is written. Every change is recorded as activity (`operation: "environment"`), by field
 //! name, never by value.
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use time::Duration;
 use url::Url;
 
 use crate::activity::Attempt;
 use crate::config::EnvironmentKeys;
 use crate::error::{Error, ErrorCode};
+use crate::events::destination::{self, Source};
 use crate::keys::{KeyName, DEFAULT_GRACE, MAX_GRACE};
 use crate::store::{ConnectUi, EnvironmentSettings, WebhookEvent};
 use crate::AppState;
@@ -29,22 +30,18 @@ pub fn callback_url(state: &AppState, settings: &EnvironmentSettings) -> String 
         .unwrap_or_else(|| state.config.callback_url.to_string())
 }
 
-/// `null` (clear) apart from absent (keep): `Some(None)` vs `None`.
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentPatch {
     pub hmac_enabled: Option<bool>,
     pub allowed_origins: Option<Vec<String>>,
     /// `null` goes back to the deployment's callback URL.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "crate::domain::nullable")]
     pub callback_url: Option<Option<String>>,
-    /// `null` stops webhooks.
-    #[serde(default, deserialize_with = "nullable")]
+    /// Where auth webhooks go (`events::destination`'s rule); `null` stops them.
+    #[serde(default, deserialize_with = "crate::domain::nullable")]
     pub webhook_url: Option<Option<String>>,
+    /// Which auth webhooks are sent (`[]`: none).
     pub webhook_events: Option<Vec<WebhookEvent>>,
     /// Keys to replace with new random ones.
     pub rotate_keys: Option<Vec<KeyName>>,
@@ -102,8 +99,9 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// A URL Latchkey sends people or requests to: absolute https (http only on a loopback host,
-/// for local development), without user info or fragment.
+/// A URL Latchkey sends people to (the callback URL): absolute https (http only on a loopback
+/// host, for local development), without user info or fragment. (Webhook URLs, where requests
+/// go, are `events::destination`'s.)
 pub fn parse_target_url(raw: &str, field: &str) -> Result<String, Error> {
     let bad = |why: &str| Error::invalid_body(format!("{field} {why}."));
     if raw.len() > 2048 {
@@ -163,7 +161,10 @@ pub async fn update(state: &AppState, patch: EnvironmentPatch, may_manage_keys: 
         changed.push("callback_url");
     }
     if let Some(url) = patch.webhook_url {
-        settings.webhook_url = url.map(|u| parse_target_url(&u, "webhook_url")).transpose()?;
+        let allow_private = state.config.allow_private_addresses;
+        settings.webhook_url = url
+            .map(|u| destination::parse(&u, Source::Environment, allow_private))
+            .transpose()?;
         changed.push("webhook_url");
     }
     if let Some(mut events) = patch.webhook_events {
@@ -254,7 +255,7 @@ mod tests {
 
     #[test]
     fn target_urls_are_https_except_on_loopback() {
-        let ok = |u: &str| parse_target_url(u, "webhook_url").unwrap();
+        let ok = |u: &str| parse_target_url(u, "callback_url").unwrap();
         assert_eq!(
             ok("https://hooks.example.com/latchkey"),
             "https://hooks.example.com/latchkey"
@@ -269,8 +270,8 @@ mod tests {
             "/relative",
             "ftp://hooks.example.com",
         ] {
-            let e = parse_target_url(bad, "webhook_url").unwrap_err();
-            assert!(e.message.starts_with("webhook_url "), "{bad}: {}", e.message);
+            let e = parse_target_url(bad, "callback_url").unwrap_err();
+            assert!(e.message.starts_with("callback_url "), "{bad}: {}", e.message);
             assert!(!e.message.contains("hooks.example.com"), "no echo: {}", e.message);
         }
     }

@@ -74,6 +74,9 @@ error_codes! {
     Conflict = "conflict",
     InvalidIntegrationKey = "invalid_integration_key",
     InvalidConnectionId = "invalid_connection_id",
+    /// A public-key flow without an HMAC digest named a connection that exists: it may create
+    /// connections, not replace them.
+    ConnectionExists = "connection_exists",
     // Integrations and the catalog.
     UnknownProviderConfig = "unknown_provider_config",
     UnknownProvider = "unknown_provider",
@@ -107,6 +110,8 @@ error_codes! {
     InvalidSecretKey = "invalid_secret_key",
     ExpiredSignature = "expired_signature",
     InvalidSignature = "invalid_signature",
+    /// A signed request that changes something was sent again: each is accepted once.
+    ReplayedSignature = "replayed_signature",
     /// Rotating keys takes the current secret key, not the previous one in its grace period.
     KeyManagementForbidden = "key_management_forbidden",
     // The console's sessions.
@@ -122,10 +127,23 @@ error_codes! {
     StateErr = "state_err",
     /// The code could not be turned into credentials.
     TokenErr = "token_err",
+    // Refreshing a connection's credentials (`GET /connections/{id}`, HTTP 424 as Nango's).
+    /// The last refresh was refused and Latchkey waits before it asks the provider again.
+    ConnectionRefreshBackoff = "connection_refresh_backoff",
+    /// Refreshes were refused too often: Latchkey stopped asking until a forced refresh or a
+    /// new authorization.
+    ConnectionRefreshExhausted = "connection_refresh_exhausted",
+    /// The provider did not answer a refresh that was needed (failed on its side, timed out,
+    /// unreachable); Latchkey retries.
+    ProviderUnavailable = "provider_unavailable",
     /// The person declined at the provider.
     AccessDenied = "access_denied",
     /// The provider answered the callback with another OAuth error.
     ProviderErr = "provider_err",
+    // Auth webhooks (`error_code` of a `webhook` activity entry).
+    /// A webhook attempt failed: no answer in time, no answer, a status other than 2xx, or a
+    /// URL Latchkey does not send to.
+    WebhookFailed = "webhook_failed",
     // Latchkey's own trouble.
     ServerError = "server_error",
     ServiceUnavailable = "service_unavailable",
@@ -153,6 +171,9 @@ pub struct Error {
     /// For the operator only (the activity entry, beside `message`): what the caller is not
     /// told, such as the host that was refused or the status a provider answered. Never a secret.
     pub detail: Option<String>,
+    /// What the provider or the transport said, as a short machine code (`invalid_grant`,
+    /// `token_timeout`), for the activity entry of a refresh. Never a secret.
+    pub cause: Option<String>,
 }
 
 impl Error {
@@ -162,12 +183,20 @@ impl Error {
             code,
             message: message.into(),
             detail: None,
+            cause: None,
         }
     }
     /// The same failure with what only the operator is told.
     pub fn with_detail(self, detail: impl Into<String>) -> Self {
         Self {
             detail: Some(detail.into()),
+            ..self
+        }
+    }
+    /// The same failure with the provider's (or the transport's) code of it.
+    pub fn with_cause(self, cause: impl Into<String>) -> Self {
+        Self {
+            cause: Some(cause.into()),
             ..self
         }
     }

@@ -164,6 +164,88 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     Ok(record)
 }
 
+/// The endpoints of a `custom` block that receive what an integration holds, by field: the
+/// token URL gets the client secret, the authorization URL the browser (and so the code), the
+/// API base and the userinfo URL credentials. Empty = the catalog's.
+fn endpoints_of(custom: Option<&CustomOAuth2>) -> [(&'static str, Option<&str>); 4] {
+    fn field(v: Option<&str>) -> Option<&str> {
+        v.filter(|u| !u.is_empty())
+    }
+    [
+        ("custom.token_url", field(custom.map(|c| c.token_url.as_str()))),
+        (
+            "custom.authorization_url",
+            field(custom.map(|c| c.authorization_url.as_str())),
+        ),
+        (
+            "custom.proxy_base_url",
+            field(custom.and_then(|c| c.proxy_base_url.as_deref())),
+        ),
+        (
+            "custom.userinfo_url",
+            field(custom.and_then(|c| c.userinfo_url.as_deref())),
+        ),
+    ]
+}
+
+/// What an update changes of where the integration's client secret (or what its users' flows
+/// carry) may be sent, by field: each custom endpoint it moves, and `allowed_hosts` when the new
+/// list (`[]`: the catalog's defaults) widens them (narrowing sends nothing anywhere new).
+fn new_destinations(
+    record: &IntegrationRecord,
+    custom: Option<&CustomOAuth2>,
+    hosts: Option<&[HostPattern]>,
+) -> Vec<&'static str> {
+    let mut changed: Vec<&'static str> = match custom {
+        Some(custom) => {
+            let (before, after) = (endpoints_of(record.custom.as_ref()), endpoints_of(Some(custom)));
+            before
+                .iter()
+                .zip(after.iter())
+                .filter(|(b, a)| b.1 != a.1)
+                .map(|(b, _)| b.0)
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    if let Some(hosts) = hosts {
+        // `[]` means the catalog's defaults, which may be wider than the operator's list.
+        let before = auth::allowed_hosts(record);
+        let after = auth::allowed_hosts(&IntegrationRecord {
+            allowed_hosts: hosts.to_vec(),
+            ..record.clone()
+        });
+        if after.patterns.iter().any(|h| !before.covers(h)) {
+            changed.push("allowed_hosts");
+        }
+    }
+    changed
+}
+
+/// The one rule for every change of where the client secret may go — a custom endpoint moved,
+/// an allowed host added: an integration that holds a client secret takes the secret again in
+/// the same request. Otherwise whoever holds only the secret key could point the token URL, or
+/// allow a host, of theirs and have the next token request deliver a secret the API never
+/// returns.
+fn check_new_destinations(record: &IntegrationRecord, input: &UpdateIntegration) -> Result<(), Error> {
+    let resent = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
+    if record.client_secret.is_none() || resent {
+        return Ok(());
+    }
+    let changed = new_destinations(record, input.custom.as_ref(), input.allowed_hosts.as_deref());
+    if changed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        ErrorCode::MissingClientSecret,
+        format!(
+            "Changing {} sends the integration's client secret (or its users' credentials) somewhere new: send \
+             credentials.client_secret again in the same request.",
+            changed.join(", ")
+        ),
+    ))
+}
+
 pub async fn update(
     state: &AppState,
     key: &IntegrationKey,
@@ -176,24 +258,20 @@ pub async fn update(
     }
     let mut record = get(state, key).await?;
     check_display_name(&input.display_name)?;
+    if let Some(custom) = &input.custom {
+        auth::oauth2::endpoints::validate_custom(custom, &record.provider)?;
+    }
+    if let Some(hosts) = &input.allowed_hosts {
+        check_allowed_hosts(hosts)?;
+    }
+    check_new_destinations(&record, &input)?;
     if let Some(name) = input.display_name {
         record.display_name = Some(name);
     }
     if let Some(custom) = input.custom {
-        auth::oauth2::endpoints::validate_custom(&custom, &record.provider)?;
         record.custom = Some(custom);
     }
     if let Some(hosts) = input.allowed_hosts {
-        check_allowed_hosts(&hosts)?;
-        // A new pattern widens where the client secret may be sent: only whoever knows it may.
-        let before = auth::allowed_hosts(&record);
-        let widens = hosts.iter().any(|h| !before.covers(h));
-        let secret_given = input.credentials.as_ref().is_some_and(|c| c.client_secret.is_some());
-        if widens && record.client_secret.is_some() && !secret_given {
-            return Err(Error::invalid_body(
-                "A new allowed host widens where the client secret may be sent: send credentials.client_secret with it.",
-            ));
-        }
         record.allowed_hosts = hosts;
     }
     if let Some(creds) = input.credentials {

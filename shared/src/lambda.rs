@@ -88,10 +88,7 @@ fn init_telemetry() {
 /// Logs the AWS calls of the container's start (the benchmarks read the line).
 fn log_init_calls() {
     #[cfg(feature = "aws")]
-    {
-        let (d, k, s) = crate::aws::call_counts();
-        tracing::info!(dynamodb = d, kms = k, secretsmanager = s, "aws_calls init");
-    }
+    Calls::now().log("aws_calls init");
 }
 
 /// A function's whole `main`: logs and metrics, the state from the environment, and the router
@@ -111,14 +108,7 @@ pub async fn serve_worker() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
     init_telemetry();
     let state = crate::runtime::state_from_env().await?;
-    let (d, k, s) = crate::aws::call_counts();
-    tracing::info!(
-        dynamodb = d,
-        kms = k,
-        secretsmanager = s,
-        sqs = crate::aws::sqs_calls(),
-        "aws_calls init"
-    );
+    log_init_calls();
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
         // The batch's span: every job's line names the invocation (and, once a job knows it,
@@ -130,24 +120,79 @@ pub async fn serve_worker() -> Result<(), Error> {
         };
         let span = crate::logs::request_span("SQS", "/jobs", &ids);
         let invocation = async move {
-            let before = (crate::aws::call_counts(), crate::aws::sqs_calls());
+            let before = Calls::now();
             let records = event.payload.records.len();
             let response = handle(&state, event.payload).await;
-            let after = (crate::aws::call_counts(), crate::aws::sqs_calls());
-            tracing::info!(
-                dynamodb = after.0 .0 - before.0 .0,
-                kms = after.0 .1 - before.0 .1,
-                secretsmanager = after.0 .2 - before.0 .2,
-                sqs = after.1 - before.1,
-                records,
-                failed = response.batch_item_failures.len(),
-                "aws_calls invocation"
-            );
+            Calls::now().since(before).log("aws_calls invocation");
+            tracing::info!(records, failed = response.batch_item_failures.len(), "worker batch");
             Ok::<_, Error>(response)
         };
         tracing::Instrument::instrument(invocation, span)
     }))
     .await
+}
+
+/// The `refresh-scheduler` function's whole `main`: each EventBridge scheduled event is one run
+/// of `jobs::schedule::schedule` (the event's content is not needed: the time is the clock's).
+/// Logs the AWS calls of the container's start and of each run.
+#[cfg(feature = "aws")]
+pub async fn serve_scheduler() -> Result<(), Error> {
+    use lambda_http::lambda_runtime::{self, LambdaEvent};
+    init_telemetry();
+    let seams = std::sync::Arc::new(crate::runtime::scheduler_seams_from_env().await?);
+    log_init_calls();
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<serde_json::Value>| {
+            let seams = seams.clone();
+            // The run's span: every line names the invocation.
+            let ids = crate::logs::RequestIds {
+                aws_request_id: Some(event.context.request_id.clone()),
+                api_request_id: None,
+                xray_trace_id: event.context.xray_trace_id.clone(),
+            };
+            let span = crate::logs::request_span("SCHEDULE", "/refresh", &ids);
+            let run = async move {
+                let before = Calls::now();
+                let now = time::OffsetDateTime::now_utc();
+                let report =
+                    crate::jobs::schedule::schedule(seams.store.as_ref(), seams.queue.as_ref(), now, &seams.limits)
+                        .await?;
+                Calls::now().since(before).log("aws_calls invocation");
+                Ok::<_, Error>(serde_json::json!({
+                    "due": report.due,
+                    "enqueued": report.enqueued,
+                    "deferred": report.deferred,
+                    "orphaned": report.orphaned,
+                }))
+            };
+            tracing::Instrument::instrument(run, span)
+        },
+    ))
+    .await
+}
+
+/// The AWS calls this process made, per service (`aws::call_counts`, `aws::sqs_calls`): logged
+/// as `<what> dynamodb=… kms=… secretsmanager=… sqs=…` at a container's start and after each
+/// invocation (`tests/lambda/runtime_test.py` reads these lines).
+#[cfg(feature = "aws")]
+#[derive(Debug, Clone, Copy)]
+struct Calls([u64; 4]);
+
+#[cfg(feature = "aws")]
+impl Calls {
+    fn now() -> Self {
+        let (d, k, s) = crate::aws::call_counts();
+        Self([d, k, s, crate::aws::sqs_calls()])
+    }
+
+    fn since(self, before: Calls) -> Calls {
+        Calls(std::array::from_fn(|i| self.0[i] - before.0[i]))
+    }
+
+    fn log(self, what: &str) {
+        let [dynamodb, kms, secretsmanager, sqs] = self.0;
+        tracing::info!(dynamodb, kms, secretsmanager, sqs, "{what}");
+    }
 }
 
 /// Serves one router as a Lambda function. With the AWS backend, logs the AWS calls of the
@@ -162,19 +207,11 @@ pub async fn run(router: Router) -> Result<(), Error> {
         req.extensions_mut().insert(ids);
         async move {
             #[cfg(feature = "aws")]
-            let before = crate::aws::call_counts();
+            let before = Calls::now();
             let res = router.oneshot(strip_stage(req)).await;
             #[cfg(feature = "aws")]
-            {
-                let after = crate::aws::call_counts();
-                tracing::info!(
-                    dynamodb = after.0 - before.0,
-                    kms = after.1 - before.1,
-                    secretsmanager = after.2 - before.2,
-                    aws_request_id,
-                    "aws_calls invocation"
-                );
-            }
+            tracing::info_span!("invocation", aws_request_id)
+                .in_scope(|| Calls::now().since(before).log("aws_calls invocation"));
             res
         }
     }))

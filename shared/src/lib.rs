@@ -20,6 +20,7 @@ pub mod crypto;
 pub mod domain;
 pub mod environment;
 pub mod error;
+pub mod events;
 pub mod flows;
 pub mod integrations;
 pub mod jobs;
@@ -34,10 +35,14 @@ pub mod outbound;
 pub mod providers;
 pub mod queue;
 pub mod refresh_policy;
+pub mod refusals;
+pub mod replay;
 pub mod runtime;
 pub mod signing;
 pub mod sockets;
 pub mod store;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_hold;
 pub mod time_fmt;
 
 use std::sync::Arc;
@@ -55,6 +60,8 @@ pub struct AppState {
     pub outbound: outbound::Outbound,
     /// Where background work goes (`queue`; `jobs` runs it): SQS on AWS, the store's job table locally.
     pub jobs: Arc<dyn queue::JobQueue>,
+    /// How many refusals of unauthenticated requests this process still records this minute.
+    pub refusals: Arc<refusals::RefusalLog>,
     /// Where the sockets of Nango's frontend client are held (in-process by default).
     pub sockets: Arc<dyn sockets::SocketTransport>,
 }
@@ -71,6 +78,7 @@ impl AppState {
             store,
             sealer,
             keys: Arc::new(keys.into()),
+            refusals: Arc::new(refusals::RefusalLog::new(config.refusals_recorded_per_minute)),
             config: Arc::new(config),
             clock: Arc::new(clock::SystemClock),
             outbound,

@@ -1,6 +1,7 @@
 //! The local stack's data directory: SQLite store, sealing key file and environment keys, all
-//! created on first start with owner-only permissions. The store also holds the job queue;
-//! `LocalStack::jobs` runs it (`latchkey serve` on a timer).
+//! created on first start with owner-only permissions, and checked on every start: a file
+//! someone else may read (left by an older build, or copied in) is made owner-only again. The
+//! store also holds the job queue; `LocalStack::jobs` runs it (`latchkey serve` on a timer).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub const KEYS_FILE: &str = "environment-keys.json";
 
 pub struct LocalStack {
     pub state: AppState,
+    /// The same store as `state.store`, for what only the local stack does (`purge`).
+    pub sqlite: Arc<SqliteStore>,
     /// Runs the queued background jobs (`jobs::local`).
     pub jobs: crate::jobs::local::Runner,
     /// True when this start created the data directory's keys: print them once.
@@ -28,6 +31,26 @@ pub struct LocalStack {
 
 fn io_context(path: &Path, e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("{}: {e}", path.display()))
+}
+
+/// Makes every file in the data directory owner-only (0600), saying so for each it changes.
+pub fn make_files_private(data_dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for entry in std::fs::read_dir(data_dir)? {
+            let entry = entry?;
+            let metadata = entry.metadata()?;
+            let mode = metadata.permissions().mode();
+            if metadata.is_file() && mode & 0o077 != 0 {
+                tracing::warn!(file = %entry.path().display(), mode = format!("{:o}", mode & 0o777), "data file was readable by others; made owner-only (0600)");
+                std::fs::set_permissions(entry.path(), std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = data_dir;
+    Ok(())
 }
 
 /// The data directory's keys file. A rotation writes a new file beside it and renames it over
@@ -83,24 +106,125 @@ pub fn open(data_dir: &Path, config: Config) -> std::io::Result<LocalStack> {
     };
     let sealer = LocalSealer::open_or_create(&data_dir.join(SEALING_KEY_FILE))?;
     let store_path = data_dir.join(STORE_FILE);
+    // Before and after opening: the files SQLite creates (`-wal`, `-shm`) exist only after.
+    make_files_private(data_dir)?;
     let store = SqliteStore::open(&store_path)
         .map_err(|e| io_context(&store_path, e))?
         .with_refresh_policy(config.refresh.clone());
     let store = Arc::new(store);
+    make_files_private(data_dir)?;
     let keys = Keys::new(Arc::new(KeysFile(keys_path)), keys, time::OffsetDateTime::now_utc());
     let state = AppState::new(store.clone(), Arc::new(sealer), keys, config)
         .with_jobs(Arc::new(crate::queue::local::StoreQueue::new(store.clone())));
-    Ok(LocalStack {
-        jobs: crate::jobs::local::Runner::new(state.clone(), store),
+    let stack = LocalStack {
+        jobs: crate::jobs::local::Runner::new(state.clone(), store.clone()),
         state,
+        sqlite: store,
         first_start,
         data_dir: data_dir.to_owned(),
-    })
+    };
+    stack.purge().map_err(|e| io_context(&store_path, e))?;
+    Ok(stack)
+}
+
+/// How often `latchkey serve` purges expired rows.
+pub const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+impl LocalStack {
+    /// Deletes expired sessions, results and nonces, and activity older than the configured
+    /// retention (on AWS, DynamoDB's TTL does this). Done at every start and, in `latchkey
+    /// serve`, every `PURGE_EVERY`.
+    pub fn purge(&self) -> crate::store::StoreResult<usize> {
+        let now = self.state.clock.now();
+        let removed = self.sqlite.purge_expired(
+            now,
+            crate::store::EXPIRED_ROWS_KEPT,
+            now - self.state.config.activity_retention,
+        )?;
+        if removed > 0 {
+            tracing::info!(removed, "purged expired rows");
+        }
+        Ok(removed)
+    }
+
+    /// Purges every `every`, for as long as the returned future runs.
+    pub async fn purge_periodically(&self, every: std::time::Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.tick().await; // the first tick is now: `open` purged already
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.purge() {
+                tracing::warn!(error = %e, "could not purge expired rows");
+            }
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every file of the data directory, the ones SQLite creates once it writes (`-wal`,
+    /// `-shm`) included, and files an older build left readable by others.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn every_data_file_is_owner_only_even_those_sqlite_creates_later() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
+        let mode = |name: &str| std::fs::metadata(dir.path().join(name)).unwrap().permissions().mode() & 0o777;
+        {
+            let stack = open(dir.path(), config.clone()).unwrap();
+            let mut settings = stack.state.store.get_settings().await.unwrap();
+            settings.hmac_enabled = true;
+            stack.state.store.put_settings(&settings).await.unwrap();
+            for name in [
+                STORE_FILE,
+                "latchkey.sqlite3-wal",
+                "latchkey.sqlite3-shm",
+                KEYS_FILE,
+                SEALING_KEY_FILE,
+            ] {
+                assert_eq!(mode(name), 0o600, "{name}");
+            }
+        }
+        // An older build's files, readable by everyone: the next start makes them private.
+        for name in [STORE_FILE, KEYS_FILE, SEALING_KEY_FILE] {
+            std::fs::set_permissions(dir.path().join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let again = open(dir.path(), config).unwrap();
+        assert!(again.state.store.get_settings().await.unwrap().hmac_enabled);
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            let entry = entry.unwrap();
+            assert_eq!(
+                entry.metadata().unwrap().permissions().mode() & 0o777,
+                0o600,
+                "{:?}",
+                entry.path()
+            );
+        }
+    }
+
+    /// What expired while the stack was down is gone after the next start.
+    #[tokio::test]
+    async fn a_start_purges_what_expired() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::new("dev", "http://127.0.0.1:3003".parse().unwrap(), None);
+        let long_ago = time::OffsetDateTime::now_utc() - time::Duration::days(40);
+        {
+            let stack = open(dir.path(), config.clone()).unwrap();
+            let entry = crate::store::conformance::activity_entry("old", long_ago);
+            stack.state.store.append_activity(&entry).await.unwrap();
+            assert!(stack.state.store.claim_nonce("n", long_ago, long_ago).await.unwrap());
+        }
+        let stack = open(dir.path(), config).unwrap();
+        let filter = crate::store::ActivityFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        assert!(stack.state.store.list_activity(&filter).await.unwrap().is_empty());
+        assert_eq!(stack.purge().unwrap(), 0, "nothing left to purge");
+    }
 
     #[test]
     fn first_start_creates_keys_once_and_private() {

@@ -9,7 +9,9 @@
 //! - **keepalive**: a refresh token not used for a while is refreshed before its provider
 //!   revokes idle grants (the provider's known window × 3/4, `keepalive` otherwise).
 //!
-//! (`verify`, off by default, re-checks API keys and Basic logins on a cadence.) All times are
+//! (`verify`, off by default, re-checks API keys and Basic logins on a cadence.) A connection
+//! whose last refresh failed is not renewed before its failure's next attempt, and never once
+//! Latchkey gave up on it (`Hold`, set by `connections::refresh`). All times are
 //! whole milliseconds, so the simulation's mirror (`bench/scale_mirror.py`) computes exactly the
 //! same answers; `bench/policy_cases.json` is the table both are tested against.
 
@@ -85,6 +87,19 @@ pub struct RefreshFacts<'a> {
     /// The last read the store recorded (at most one write per schedule change, see
     /// `RefreshPolicy::read_moves_schedule`).
     pub last_read_at: Option<OffsetDateTime>,
+    /// Whether a failed refresh holds the provider off.
+    pub hold: Hold,
+}
+
+/// What a failed refresh says about the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// No failure: renew when the policy says.
+    None,
+    /// Not before this time (the failure's backoff).
+    Until(OffsetDateTime),
+    /// Never ahead of a read: Latchkey gave up (the refresh was refused too often).
+    GaveUp,
 }
 
 fn ms(t: OffsetDateTime) -> i64 {
@@ -143,10 +158,13 @@ impl RefreshPolicy {
         if let (AuthMode::ApiKey | AuthMode::Basic, Some(every)) = (facts.auth_mode, self.verify) {
             candidates.push((fetched + dur_ms(every), Reason::Verify));
         }
-        candidates
-            .into_iter()
-            .min()
-            .map(|(at, reason)| Proactive { at: at_ms(at), reason })
+        let (at, reason) = candidates.into_iter().min()?;
+        let at = match facts.hold {
+            Hold::None => at,
+            Hold::Until(until) => at.max(ms(until)),
+            Hold::GaveUp => return None,
+        };
+        Some(Proactive { at: at_ms(at), reason })
     }
 
     /// Whether a read at `now` changes when the connection is next renewed — the only time a
@@ -188,6 +206,53 @@ impl RefreshPolicy {
             hot_lifetimes,
             keepalive: secs("LATCHKEY_REFRESH_KEEPALIVE_SECS", d.keepalive)?,
             verify: (verify > Duration::ZERO).then_some(verify).or(d.verify),
+        })
+    }
+}
+
+/// How fast renewals ahead of reads go, per provider (`Config::refresh_limits`,
+/// `LATCHKEY_REFRESH_*`): what one scheduler run enqueues, and what one worker process runs at
+/// once. Reads are never limited: a connection the scheduler leaves for its next run is still
+/// refreshed by the read that needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshLimits {
+    /// Refresh jobs one scheduler run enqueues per provider at most (soonest due first); the
+    /// rest wait for the next run.
+    pub per_provider_per_run: usize,
+    /// Due connections one scheduler run reads per shard of the refresh index at most.
+    pub per_shard_per_run: usize,
+    /// Refreshes of one provider a worker process runs at once.
+    pub provider_concurrency: usize,
+}
+
+impl Default for RefreshLimits {
+    fn default() -> Self {
+        Self {
+            per_provider_per_run: 1000,
+            per_shard_per_run: 20_000,
+            provider_concurrency: 2,
+        }
+    }
+}
+
+impl RefreshLimits {
+    /// From `LATCHKEY_REFRESH_PER_PROVIDER` (jobs per provider per run) and
+    /// `LATCHKEY_REFRESH_PROVIDER_CONCURRENCY` (per worker process), each at least 1.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let d = Self::default();
+        let count = |name: &str, default: usize| -> Result<usize, String> {
+            match var(name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if n >= 1 => Ok(n),
+                    _ => Err(format!("{name} must be a whole number of at least 1, not '{v}'")),
+                },
+            }
+        };
+        Ok(Self {
+            per_provider_per_run: count("LATCHKEY_REFRESH_PER_PROVIDER", d.per_provider_per_run)?,
+            per_shard_per_run: d.per_shard_per_run,
+            provider_concurrency: count("LATCHKEY_REFRESH_PROVIDER_CONCURRENCY", d.provider_concurrency)?,
         })
     }
 }

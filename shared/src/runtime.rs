@@ -30,8 +30,10 @@ pub(crate) fn var(name: &str) -> Option<String> {
 }
 
 /// Deployment configuration from `LATCHKEY_ENVIRONMENT`, `LATCHKEY_PUBLIC_URL`,
-/// `LATCHKEY_CALLBACK_URL` and `LATCHKEY_PROVIDER_RESPONSE_LIMIT`. A deployment never reaches
-/// private addresses for an end user's host: the development switch is `latchkey serve`'s only.
+/// `LATCHKEY_CALLBACK_URL`, `LATCHKEY_PROVIDER_RESPONSE_LIMIT`,
+/// `LATCHKEY_ACTIVITY_RETENTION_DAYS`, `LATCHKEY_EXTRA_CA_FILE` and the refresh policy's
+/// variables. A deployment never reaches private addresses for an end user's host: the
+/// development switch is `latchkey serve`'s only.
 pub fn config_from_env() -> Result<Config, BoxError> {
     let environment = var("LATCHKEY_ENVIRONMENT").unwrap_or_else(|| "dev".into());
     let public_url = var("LATCHKEY_PUBLIC_URL")
@@ -42,8 +44,23 @@ pub fn config_from_env() -> Result<Config, BoxError> {
     if let Some(limit) = var("LATCHKEY_PROVIDER_RESPONSE_LIMIT") {
         config.provider_response_limit = crate::config::parse_response_limit(&limit)?;
     }
+    if let Some(days) = var("LATCHKEY_ACTIVITY_RETENTION_DAYS") {
+        config.activity_retention = retention_days(&days)?;
+    }
     config.refresh = crate::refresh_policy::RefreshPolicy::from_env(var)?;
+    config.refresh_limits = crate::refresh_policy::RefreshLimits::from_env(var)?;
+    if let Some(path) = var("LATCHKEY_EXTRA_CA_FILE") {
+        config.extra_root_certificates = Some(crate::outbound::read_extra_roots(std::path::Path::new(&path))?);
+    }
     Ok(config)
+}
+
+/// An activity retention in whole days, 1 to 3650.
+pub fn retention_days(days: &str) -> Result<time::Duration, BoxError> {
+    match days.trim().parse::<i64>() {
+        Ok(d) if (1..=3650).contains(&d) => Ok(time::Duration::days(d)),
+        _ => Err(format!("an activity retention must be 1 to 3650 days, not '{days}'").into()),
+    }
 }
 
 /// The backends this build can serve, for the error that names them.
@@ -79,7 +96,6 @@ pub async fn state_from_env() -> Result<AppState, BoxError> {
 #[cfg(feature = "aws")]
 pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     use std::sync::Arc;
-    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
     let key_id = var("LATCHKEY_KMS_KEY_ID").ok_or("LATCHKEY_KMS_KEY_ID is required")?;
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
@@ -99,19 +115,15 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     if let Some(secs) = var("LATCHKEY_KEYS_MAX_AGE_SECS") {
         keys = keys.with_max_age(time::Duration::seconds(secs.parse()?));
     }
-    let store = crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(&sdk), table)
-        .with_refresh_policy(config.refresh.clone());
+    let store = aws_store(&sdk, &config)?;
     let sealer = crate::crypto::kms::KmsSealer::new(
         crate::aws::kms_client(&sdk),
         key_id,
         crate::crypto::kms::CacheLimits::default(),
     );
     let state = AppState::new(Arc::new(store), Arc::new(sealer), keys, config);
-    let state = match var("LATCHKEY_QUEUE_URL") {
-        Some(url) => state.with_jobs(Arc::new(crate::queue::sqs::SqsQueue::new(
-            crate::aws::sqs_client(&sdk),
-            url,
-        ))),
+    let state = match aws_queue(&sdk) {
+        Some(queue) => state.with_jobs(Arc::new(queue)),
         None => state,
     };
     Ok(match var("LATCHKEY_WEBSOCKET_ENDPOINT") {
@@ -119,5 +131,38 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
             &sdk, &endpoint,
         ))),
         None => state,
+    })
+}
+
+/// The table `LATCHKEY_TABLE`, indexed with the configuration's refresh policy, its activity
+/// kept for the configured retention.
+#[cfg(feature = "aws")]
+fn aws_store(sdk: &aws_config::SdkConfig, config: &Config) -> Result<crate::store::dynamo::DynamoStore, BoxError> {
+    let table = var("LATCHKEY_TABLE").ok_or("LATCHKEY_TABLE is required")?;
+    Ok(
+        crate::store::dynamo::DynamoStore::new(crate::aws::dynamodb_client(sdk), table)
+            .with_activity_retention(config.activity_retention)
+            .with_refresh_policy(config.refresh.clone()),
+    )
+}
+
+#[cfg(feature = "aws")]
+fn aws_queue(sdk: &aws_config::SdkConfig) -> Option<crate::queue::sqs::SqsQueue> {
+    var("LATCHKEY_QUEUE_URL").map(|url| crate::queue::sqs::SqsQueue::new(crate::aws::sqs_client(sdk), url))
+}
+
+/// What the refresh scheduler needs and nothing more: the table and the queue (no keys, no key
+/// service: it opens no credential).
+#[cfg(feature = "aws")]
+pub async fn scheduler_seams_from_env() -> Result<crate::jobs::schedule::SchedulerSeams, BoxError> {
+    use std::sync::Arc;
+    let config = config_from_env()?;
+    let sdk = crate::aws::sdk_config().await;
+    let store = aws_store(&sdk, &config)?;
+    let queue = aws_queue(&sdk).ok_or("LATCHKEY_QUEUE_URL is required")?;
+    Ok(crate::jobs::schedule::SchedulerSeams {
+        store: Arc::new(store),
+        queue: Arc::new(queue),
+        limits: config.refresh_limits,
     })
 }

@@ -87,16 +87,38 @@ async fn dynamo_store_passes_the_conformance_suite() {
     latchkey::store::conformance::run_all(&store).await;
 }
 
+/// The activity retention is configurable on DynamoDB too: an entry's TTL is its time plus it.
+#[tokio::test]
+async fn activity_entries_expire_after_the_configured_retention() {
+    let client = aws::dynamodb_client(&sdk().await);
+    let table = table_name();
+    let store = DynamoStore::new(client.clone(), &table).with_activity_retention(time::Duration::days(7));
+    store.create_table().await.unwrap();
+    let at = time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+    let entry = latchkey::store::conformance::activity_entry("e1", at);
+    store.append_activity(&entry).await.unwrap();
+    let items = client
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let ttl = items[0][latchkey::store::dynamo::TTL_ATTRIBUTE].as_n().unwrap().clone();
+    assert_eq!(ttl, (at + time::Duration::days(7)).unix_timestamp().to_string());
+}
+
 /// Every index of the table, scanned whole: no index item holds a connection's sealed
-/// credentials, its body, or an integration's sealed client secret — only the keys and the
-/// attributes the index declares.
+/// credentials or secret config, its body, or an integration's sealed client secret — only the
+/// keys and the attributes the index declares.
 #[tokio::test]
 async fn no_index_item_carries_sealed_credentials() {
     use aws_sdk_dynamodb::types::AttributeValue;
     use base64::Engine;
     use latchkey::store::conformance::{connection, live_integration};
     use latchkey::store::dynamo::{Projection, INDEXES};
-    use latchkey::store::{ActivityEntry, ActivityLevel, Sealed};
+    use latchkey::store::{ActivityEntry, Sealed};
 
     let store = fresh_store().await;
     let marker = b"SEALED-CREDENTIALS-MUST-STAY-IN-THE-TABLE".to_vec();
@@ -109,20 +131,17 @@ async fn no_index_item_carries_sealed_credentials() {
     for i in 0..20 {
         let mut c = connection(key, &format!("c-{i}"));
         c.credentials = Sealed(marker.clone());
+        c.secret_config = Some(Sealed(marker.clone()));
         c.last_read_at = Some(now);
         store.upsert_connection(&c).await.unwrap();
         store
             .append_activity(&ActivityEntry {
-                id: format!("act-{i}"),
                 attempt_id: format!("attempt-{i}"),
-                timestamp: now,
-                operation: "auth".into(),
                 event: "stored".into(),
-                level: ActivityLevel::Info,
                 integration: Some(key.into()),
                 connection_id: Some(format!("c-{i}")),
                 message: "stored".into(),
-                error_code: None,
+                ..latchkey::store::conformance::activity_entry(&format!("act-{i}"), now)
             })
             .await
             .unwrap();
@@ -163,8 +182,11 @@ async fn no_index_item_carries_sealed_credentials() {
                 }
                 let is_connection = item.get("SK") == Some(&AttributeValue::S("CONN".into()));
                 assert!(
-                    !is_connection || (!item.contains_key("credentials") && !item.contains_key("body")),
-                    "{}: a connection's credentials or body",
+                    !is_connection
+                        || ["credentials", "secret_config", "body"]
+                            .iter()
+                            .all(|a| !item.contains_key(*a)),
+                    "{}: a connection's sealed parts or body",
                     index.name
                 );
             }
@@ -187,10 +209,14 @@ async fn no_index_item_carries_sealed_credentials() {
         .item
         .unwrap();
     assert_eq!(item.get("credentials"), Some(&AttributeValue::B(marker.clone().into())));
-    let AttributeValue::S(body) = &item["body"] else {
-        panic!()
-    };
-    assert!(!body.contains(&b64), "the body holds no credentials");
+    assert_eq!(
+        item.get("secret_config"),
+        Some(&AttributeValue::B(marker.clone().into()))
+    );
+    for part in ["body", "view"] {
+        let AttributeValue::S(text) = &item[part] else { panic!() };
+        assert!(!text.contains(&b64), "the {part} holds no sealed bytes");
+    }
 }
 
 #[tokio::test]

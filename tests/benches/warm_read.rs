@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::Request;
 use latchkey::config::{Config, EnvironmentKeys};
-use latchkey::connections::{save_connection, NewConnection};
+use latchkey::connections::{save_connection, NewConnection, WriteMode};
 use latchkey::credentials::Credentials;
 use latchkey::crypto::local::LocalSealer;
 use latchkey::crypto::{SealContext, SealError, Sealer};
@@ -87,7 +87,9 @@ counting_store! {
     }
     impl ConnectionStore {
         fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
+        fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64>;
         fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
+        fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
         fn get_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId) -> StoreResult<Option<ConnectionRecord>>;
         fn read_connection(&self, integration: &IntegrationKey, connection_id: &ConnectionId, at: OffsetDateTime) -> StoreResult<Option<ConnectionRecord>>;
         fn list_connections(&self, filter: &ConnectionFilter) -> StoreResult<Vec<ConnectionSummary>>;
@@ -118,6 +120,9 @@ counting_store! {
     impl SettingsStore {
         fn get_settings(&self) -> StoreResult<EnvironmentSettings>;
         fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
+    }
+    impl NonceStore {
+        fn claim_nonce(&self, nonce: &str, now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<bool>;
     }
 }
 
@@ -189,6 +194,8 @@ async fn seeded_state(dir: &std::path::Path, counts: Arc<Counts>) -> AppState {
             metadata: Default::default(),
             end_user: None,
             tags: Default::default(),
+            write: WriteMode::CreateOnly,
+            webhook_url_override: None,
         },
     )
     .await

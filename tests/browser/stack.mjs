@@ -18,10 +18,11 @@ export function stopAll() {
 }
 process.on('exit', stopAll);
 
-export async function startLatchkey({ connectSessionTtlSecs, consoleSessionTtlSecs } = {}) {
+export async function startLatchkey({ connectSessionTtlSecs, consoleSessionTtlSecs, callbackUrl } = {}) {
   const env = {};
   if (connectSessionTtlSecs) env.LATCHKEY_CONNECT_SESSION_TTL_SECS = String(connectSessionTtlSecs);
   if (consoleSessionTtlSecs) env.LATCHKEY_CONSOLE_SESSION_TTL_SECS = String(consoleSessionTtlSecs);
+  if (callbackUrl) env.LATCHKEY_CALLBACK_URL = callbackUrl;
   const latchkey = await startServe({ env, label: 'latchkey-browser' });
   const { host, keys } = latchkey;
   if (!latchkey.firstStart.includes(keys.public_key)) throw new Error('the first start did not print the public key');
@@ -60,13 +61,16 @@ export async function startOidc() {
   return { issuer: ready.issuer, stop: () => child.kill('SIGTERM') };
 }
 
-/** Registers an OAuth client for this stack's callback at the peer (dynamic registration). */
-export async function registerOidcClient(latchkey, issuer) {
+/**
+ * Registers an OAuth client at the peer (dynamic registration). `redirectUri`: the callback URL
+ * registered with the provider (default: this stack's own).
+ */
+export async function registerOidcClient(latchkey, issuer, { redirectUri } = {}) {
   const reg = await fetch(`${issuer}/reg`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({
-      redirect_uris: [`${latchkey.host}/oauth/callback`],
+      redirect_uris: [redirectUri ?? `${latchkey.host}/oauth/callback`],
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_post',
@@ -76,9 +80,9 @@ export async function registerOidcClient(latchkey, issuer) {
   return reg.json();
 }
 
-/** Registers an OAuth client at the peer and creates the integration. */
-export async function createOidcIntegration(latchkey, issuer, uniqueKey) {
-  const client = await registerOidcClient(latchkey, issuer);
+/** Registers an OAuth client at the peer and creates the integration (`redirectUri`: as above). */
+export async function createOidcIntegration(latchkey, issuer, uniqueKey, { redirectUri } = {}) {
+  const client = await registerOidcClient(latchkey, issuer, { redirectUri });
   const created = await latchkey.backend('POST', '/integrations', {
     provider: 'custom-oauth2',
     unique_key: uniqueKey,

@@ -167,6 +167,52 @@ test('OAUTH2 import, then getConnection (refreshToken flag), getToken, getRawTok
   await rejects(nango.getConnection('no-such-integration', 'oauth-user-1'), 404);
 });
 
+test('OAUTH2 refresh: getToken(…, true) refreshes at the provider, an expired token on read; a refused refresh is HTTP 424', async () => {
+  await nango.createIntegration({
+    provider: 'custom-oauth2',
+    unique_key: 'refreshing',
+    credentials: { type: 'OAUTH2', client_id: 'cid', client_secret: 'cs' },
+    custom: { authorization_url: `${peer.url}/oauth/authorize`, token_url: `${peer.url}/oauth/token` },
+  });
+  const inAnHour = new Date(Date.now() + 3600_000).toISOString();
+  await importConnection({
+    connection_id: 'live',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'at-0', refresh_token: 'rt-0', expires_at: inAnHour },
+  });
+  assert.equal(await nango.getToken('refreshing', 'live'), 'at-0', 'fresh: answered as stored');
+  assert.equal(await nango.getToken('refreshing', 'live', true), 'at-1', 'forceRefresh refreshes');
+  assert.equal(await nango.getToken('refreshing', 'live'), 'at-1');
+  assert.equal(peer.refreshes(), 1);
+  const withRefresh = await nango.getConnection('refreshing', 'live', false, true);
+  assert.equal(withRefresh.credentials.refresh_token, 'rt-1', 'the rotated refresh token was stored');
+
+  // An expired token is refreshed by the read itself, with the rotated refresh token.
+  await importConnection({
+    connection_id: 'expired',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'old', refresh_token: 'rt-1', expires_at: '2020-01-01T00:00:00Z' },
+  });
+  assert.equal(await nango.getToken('refreshing', 'expired'), 'at-2');
+  assert.equal(peer.refreshes(), 2);
+
+  // A refresh token the provider refuses: 424, the connection lists the failure, Nango's codes.
+  await importConnection({
+    connection_id: 'revoked',
+    provider_config_key: 'refreshing',
+    credentials: { type: 'OAUTH2', access_token: 'old', refresh_token: 'rt-revoked', expires_at: '2020-01-01T00:00:00Z' },
+  });
+  const refused = await rejects(nango.getToken('refreshing', 'revoked'), 424, 'connection_refresh_backoff');
+  assert.match(refused.error.message, /invalid_grant/);
+  await rejects(nango.getConnection('refreshing', 'revoked'), 424, 'connection_refresh_backoff');
+  await rejects(nango.getToken('refreshing', 'revoked', true), 424, 'connection_refresh_backoff');
+  await rejects(nango.getToken('refreshing', 'revoked', true), 424, 'connection_refresh_exhausted');
+  await rejects(nango.getConnection('refreshing', 'revoked'), 424, 'connection_refresh_exhausted');
+  const { connections } = await nango.listConnections({ connectionId: 'revoked' });
+  assert.equal(connections[0].errors.length, 1);
+  assert.equal(connections[0].errors[0].type, 'refresh');
+});
+
 test('API_KEY import: verified with the provider first; getToken answers the credentials object', async () => {
   await nango.createIntegration({ provider: 'openai', unique_key: 'openai', custom: { proxy_base_url: peer.url } });
   const imported = await importConnection({
@@ -384,10 +430,30 @@ test('createConnectSession with top-level tags (end_user optional in 0.71)', { t
   await rejects(nango.createConnectSession({ tags: { end_user_id: 'u-1', end_user_email: 'u1@example.test' } }), 400, 'invalid_body');
 });
 
-test('POST /connections import with webhook_url_override', { todo: 'webhooks not built yet' }, async () => {
+test('webhook_url_override: import, getConnection, patchConnection, connect sessions (0.71 types)', async () => {
+  const imported = await importConnection({
+    connection_id: 'hooked',
+    provider_config_key: 'oauth',
+    credentials: { type: 'OAUTH2', access_token: 'x' },
+    webhook_url_override: 'https://hooks.example.test/x',
+  });
+  assert.equal(imported.webhook_url_override, 'https://hooks.example.test/x');
+  assert.equal((await nango.getConnection('oauth', 'hooked')).webhook_url_override, 'https://hooks.example.test/x');
+  await nango.patchConnection({ connectionId: 'hooked', provider_config_key: 'oauth' }, { webhook_url_override: 'https://hooks.example.test/y' });
+  assert.equal((await nango.getConnection('oauth', 'hooked')).webhook_url_override, 'https://hooks.example.test/y');
+  // Checked like every webhook URL: https, absolute, no credentials in it, a public address.
   await rejects(
-    importConnection({ provider_config_key: 'oauth', credentials: { type: 'OAUTH2', access_token: 'x' }, webhook_url_override: 'https://hooks.example.test/x' }),
+    nango.patchConnection({ connectionId: 'hooked', provider_config_key: 'oauth' }, { webhook_url_override: 'http://hooks.example.test/y' }),
     400,
     'invalid_body',
   );
+  await rejects(
+    importConnection({ provider_config_key: 'oauth', credentials: { type: 'OAUTH2', access_token: 'x' }, webhook_url_override: 'https://10.0.0.1/x' }),
+    400,
+    'invalid_body',
+  );
+  const session = await nango.createConnectSession({ end_user: { id: 'u-1' }, webhook_url_override: 'https://hooks.example.test/s' });
+  assert.equal(typeof session.data.token, 'string');
+  const again = await nango.createReconnectSession({ connection_id: 'hooked', integration_id: 'oauth', webhook_url_override: 'https://hooks.example.test/r' });
+  assert.equal(typeof again.data.token, 'string');
 });

@@ -14,10 +14,15 @@ export function startLatchkey() {
 /**
  * The providers' side: `GET /v1/models` (OpenAI's verification) accepts `Bearer good-key`;
  * `GET /v1/ping` (Aircall's) accepts Basic `good-user:good-pass`; `POST /token` issues a
- * client-credentials token `cc-<n>` (n counts the calls) to client `cc-id`/`cc-secret`.
+ * client-credentials token `cc-<n>` (n counts the calls) to client `cc-id`/`cc-secret`;
+ * `POST /oauth/token` answers the refresh-token grant of client `cid`/`cs` as a rotating
+ * provider does: each refresh token it issued works once (`rt-0` from the start), any other is
+ * `invalid_grant`; `refreshes()` counts the grants it answered.
  */
 export async function startProviderPeer() {
   let issued = 0;
+  let refreshes = 0;
+  const live = new Set(['rt-0']);
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
     const json = (status, body) => {
@@ -37,8 +42,24 @@ export async function startProviderPeer() {
       issued += 1;
       return json(200, { access_token: `cc-${issued}`, token_type: 'bearer', expires_in: 3600 });
     }
+    if (path === '/oauth/token' && req.method === 'POST') {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        if (form.get('client_id') !== 'cid' || form.get('client_secret') !== 'cs') return json(401, { error: 'invalid_client' });
+        const token = form.get('refresh_token');
+        if (form.get('grant_type') !== 'refresh_token' || !live.delete(token)) {
+          return json(400, { error: 'invalid_grant', error_description: 'refresh token unknown, used or revoked' });
+        }
+        refreshes += 1;
+        live.add(`rt-${refreshes}`);
+        json(200, { access_token: `at-${refreshes}`, refresh_token: `rt-${refreshes}`, token_type: 'bearer', expires_in: 3600 });
+      });
+      return;
+    }
     json(404, { error: 'no such route' });
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${server.address().port}`, stop: () => server.close() };
+  return { url: `http://127.0.0.1:${server.address().port}`, refreshes: () => refreshes, stop: () => server.close() };
 }

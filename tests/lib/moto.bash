@@ -1,5 +1,7 @@
 # Sourced by step scripts: a Python venv under .venv/ with moto and cfn-lint, and a moto server
 # on a random loopback port (stopped on exit). Exports AWS_ENDPOINT_URL and dummy credentials.
+# The server (`moto_server.py`) applies one DynamoDB request at a time, as DynamoDB applies the
+# writes of an item: moto's own threaded server lets concurrent conditional writes both pass.
 
 venv_setup() {
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then

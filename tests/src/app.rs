@@ -28,7 +28,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// What runs the background jobs the stack enqueues (`run_jobs`).
     pub jobs: crate::backend::Jobs,
-    _data_dir: tempfile::TempDir,
+    /// Where its data lives (`another_instance` starts another instance on it).
+    pub backend: crate::backend::Backend,
+    _data_dir: Arc<tempfile::TempDir>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -43,6 +45,17 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// A stack with a `custom-oauth2` integration `key` for a client registered at the OAuth peer
+/// just for it (client secret in the token request's body).
+pub async fn spawn_app_with_oidc(key: &str) -> (TestApp, OAuthClient) {
+    let app = spawn_app().await;
+    let client = crate::oidc::oidc_peer()
+        .register_client(&app.callback_url(), "client_secret_post")
+        .await;
+    app.create_integration(key, &client).await;
+    (app, client)
+}
+
 /// Starts the stack after `configure` adjusted its `Config` (e.g. a short `provider_timeout`).
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -54,7 +67,49 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("a temp dir");
     let clock = Arc::new(ShiftedClock::default());
     let names = Arc::new(NameTable::default());
-    let (state, jobs) = crate::backend::build_state(data_dir.path(), config).await;
+    let (state, jobs, backend) = crate::backend::build_state(data_dir.path(), config).await;
+    serve(
+        listener,
+        Instance {
+            state,
+            jobs,
+            backend,
+            data_dir: Arc::new(data_dir),
+            clock,
+            names,
+        },
+    )
+}
+
+/// A browser flow `TestApp::start_flow` started.
+pub struct StartedFlow {
+    /// Where the browser was sent (the provider's authorization URL).
+    pub location: url::Url,
+    pub state: String,
+    /// The flow cookie (`name=value`) the callback needs.
+    pub cookie: String,
+}
+
+/// What one served stack is made of.
+struct Instance {
+    state: AppState,
+    jobs: crate::backend::Jobs,
+    backend: crate::backend::Backend,
+    data_dir: Arc<tempfile::TempDir>,
+    clock: Arc<ShiftedClock>,
+    names: Arc<NameTable>,
+}
+
+fn serve(listener: tokio::net::TcpListener, instance: Instance) -> TestApp {
+    let Instance {
+        state,
+        jobs,
+        backend,
+        data_dir,
+        clock,
+        names,
+    } = instance;
+    let address = format!("http://{}", listener.local_addr().unwrap());
     let outbound = Outbound::with_lookup(&state.config, names.clone());
     let state = state.with_clock(clock.clone()).with_outbound(outbound);
     let router = latchkey::api::local(state.clone());
@@ -73,12 +128,54 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
         names,
         http,
         jobs,
+        backend,
         _data_dir: data_dir,
         server,
     }
 }
 
 impl TestApp {
+    /// The files of the local data directory (the SQLite store and its `-wal`/`-shm`, key
+    /// files) on the SQLite backend; none on AWS.
+    pub fn data_files(&self) -> Vec<std::path::PathBuf> {
+        match &self.backend {
+            crate::backend::Backend::Sqlite(dir) => std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect(),
+            crate::backend::Backend::Aws { .. } => Vec::new(),
+        }
+    }
+
+    /// A second stack over the same backend (its own store client, sealer and port, the same
+    /// data and clock): what another process or Lambda instance sees.
+    pub async fn another_instance(&self) -> TestApp {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port is free");
+        let (state, jobs) = crate::backend::reopen(&self.backend, (*self.state.config).clone()).await;
+        serve(
+            listener,
+            Instance {
+                state,
+                jobs,
+                backend: self.backend.clone(),
+                data_dir: self._data_dir.clone(),
+                clock: self.clock.clone(),
+                names: self.names.clone(),
+            },
+        )
+    }
+
+    /// One run of the refresh scheduler at Latchkey's time (the jobs it enqueues run with
+    /// `run_jobs`).
+    pub async fn run_scheduler(&self) -> latchkey::jobs::schedule::ScheduleReport {
+        latchkey::jobs::schedule::schedule_now(&self.state)
+            .await
+            .expect("the scheduler runs")
+    }
+
     /// Runs the background jobs visible now (by Latchkey's clock, locally), as the stack's
     /// runner or worker would. Returns how many ran.
     pub async fn run_jobs(&self) -> usize {
@@ -200,8 +297,8 @@ impl TestApp {
     }
 
     /// Starts a browser flow (`GET` of `connect_url`), which must answer 302: the provider URL
-    /// the browser was sent to, and the flow's `state`.
-    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> (url::Url, String) {
+    /// the browser was sent to, the flow's `state`, and the flow cookie the browser was given.
+    pub async fn start_flow(&self, integration: &str, connection_id: &str, extra: &str) -> StartedFlow {
         let r = self
             .http
             .get(self.connect_url(integration, connection_id, extra))
@@ -215,7 +312,56 @@ impl TestApp {
             .find(|(k, _)| k == "state")
             .map(|(_, v)| v.into_owned())
             .expect("the provider URL carries the state");
-        (location, state)
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .expect("the flow cookie")
+            .to_owned();
+        StartedFlow {
+            location,
+            state,
+            cookie,
+        }
+    }
+
+    /// The provider sending the browser that started `flow` back: `GET /oauth/callback` with
+    /// the flow's state, `query` (`code=…`) and its cookie.
+    pub async fn callback(&self, flow: &StartedFlow, query: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}?state={}&{query}", self.callback_url(), flow.state))
+            .header(reqwest::header::COOKIE, &flow.cookie)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Connects `connection_id` through `integration`'s provider (oidc-provider: logs in as
+    /// `user` and consents, so a refresh token is issued) and asserts it was stored.
+    pub async fn connect_through_provider(&self, integration: &str, connection_id: &str, user: &str) {
+        let browser = crate::Browser::new(&self.callback_url());
+        let url = self.connect_url(integration, connection_id, "authorization_params%5Bprompt%5D=consent");
+        let page = browser.connect(&url, &[], user).await;
+        assert!(
+            page.is_success(),
+            "connecting {connection_id}: {:?} {}",
+            page.message,
+            page.html
+        );
+    }
+
+    /// The access (and refresh) token a read answers; panics unless it answered 200.
+    pub async fn tokens(&self, integration: &str, connection_id: &str, query: &str) -> (String, Option<String>) {
+        let (status, body) = self
+            .read_connection(integration, connection_id, &format!("&refresh_token=true{query}"))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let credentials = &body["credentials"];
+        (
+            credentials["access_token"].as_str().unwrap().to_owned(),
+            credentials["refresh_token"].as_str().map(str::to_owned),
+        )
     }
 
     /// `GET /connections/{id}` with Bearer; returns status and JSON body.
@@ -224,6 +370,20 @@ impl TestApp {
         let response = self.bearer(Method::GET, &path).send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap())
+    }
+
+    /// Reads the connection, asserting the read fails with `status` and error `code`; the body.
+    pub async fn assert_read_fails(
+        &self,
+        integration: &str,
+        connection_id: &str,
+        query: &str,
+        status: u16,
+        code: &str,
+    ) -> Value {
+        let (got, body) = self.read_connection(integration, connection_id, query).await;
+        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{body}");
+        body
     }
 
     /// Activity entries (`GET /logs`) for a connection id, or all when `None`; newest first.

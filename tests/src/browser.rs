@@ -104,13 +104,28 @@ impl Browser {
     /// Opens a connect URL (with request headers such as `Referer`) and follows it to the
     /// provider's first interaction page.
     pub async fn start(&self, connect_url: &str, headers: &[(&str, &str)]) -> Landing {
+        let provider_url = self.begin(connect_url, headers).await;
+        self.visit(&provider_url).await
+    }
+
+    /// Opens a connect URL in this browser (which keeps the flow's cookie) and returns where
+    /// it sends the browser, not yet opened: the provider's authorization URL.
+    pub async fn begin(&self, connect_url: &str, headers: &[(&str, &str)]) -> String {
         let mut request = self.http.get(connect_url);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let response = request.send().await.expect("connect answers");
         assert_eq!(response.status(), 302, "connect redirects to the provider");
-        match self.follow(Url::parse(connect_url).unwrap(), response).await {
+        let location = response.headers()[LOCATION].to_str().unwrap();
+        Url::parse(connect_url).unwrap().join(location).unwrap().to_string()
+    }
+
+    /// Opens `url` (a provider's authorization URL, say) and follows it to the provider's
+    /// first interaction page.
+    pub async fn visit(&self, url: &str) -> Landing {
+        let response = self.http.get(url).send().await.expect("the page answers");
+        match self.follow(Url::parse(url).unwrap(), response).await {
             Step::Page(url, response) => Landing {
                 url,
                 html: response.text().await.unwrap(),

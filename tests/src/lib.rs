@@ -3,7 +3,8 @@
 //! directory, and the peers it talks to run beside it — the certified `oidc-provider` (a real
 //! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, a
 //! `FaultPeer` for token endpoints that misbehave on purpose, local stand-ins for a
-//! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`, and an
+//! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`, a team's
+//! webhook receiver with a receiver's own signature checks (`receiver`), and an
 //! `AttackerHost` that counts whatever reaches it.
 
 pub mod app;
@@ -14,12 +15,15 @@ pub mod fault;
 pub mod local_peer;
 pub mod oidc;
 pub mod provider;
+pub mod receiver;
+pub mod served;
 pub mod wire;
 
-pub use app::{assert_no_secret, spawn_app, spawn_app_with, TestApp};
+pub use app::{assert_no_secret, spawn_app, spawn_app_with, spawn_app_with_oidc, StartedFlow, TestApp};
 pub use attacker::{Answer, AttackerHost};
 pub use browser::{Browser, Landing, ResultPage};
 pub use fault::{Fault, FaultPeer};
 pub use local_peer::LocalPeer;
-pub use oidc::{oidc_peer, OAuthClient, OidcPeer};
+pub use oidc::{oidc_peer, OAuthClient, OidcPeer, ProviderStats};
 pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};
+pub use receiver::{Delivery, WebhookReceiver};

@@ -18,6 +18,13 @@ pub struct OidcPeer {
     _stdin: ChildStdin,
 }
 
+/// What the provider did for one client (`OidcPeer::stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderStats {
+    pub refresh_grants: u64,
+    pub revoked_grants: u64,
+}
+
 /// The OAuth client one test uses, as the provider registered it, and where to reach it.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
@@ -124,6 +131,37 @@ impl OidcPeer {
             scopes: "openid email offline_access".into(),
             token_endpoint_auth_method: auth_method.to_owned(),
         }
+    }
+
+    /// What the provider did for `client_id`, counted from its own events: refresh-token grants
+    /// it answered, and grants it revoked (a rotated refresh token used again revokes its grant).
+    pub async fn stats(&self, client_id: &str) -> ProviderStats {
+        let response = reqwest::get(format!("{}/__test/stats/{client_id}", self.issuer))
+            .await
+            .expect("the provider answers its stats");
+        let stats: Value = response.json().await.unwrap();
+        ProviderStats {
+            refresh_grants: stats["refresh_grants"].as_u64().unwrap(),
+            revoked_grants: stats["revoked_grants"].as_u64().unwrap(),
+        }
+    }
+
+    /// Revokes a token at the provider (RFC 7009): its grant ends, so a refresh with it is refused
+    /// (`invalid_grant`).
+    pub async fn revoke(&self, client: &OAuthClient, token: &str) {
+        let request = reqwest::Client::new().post(format!("{}/token/revocation", self.issuer));
+        let request = match client.token_endpoint_auth_method.as_str() {
+            "client_secret_basic" => request
+                .basic_auth(&client.client_id, Some(&client.client_secret))
+                .form(&[("token", token)]),
+            _ => request.form(&[
+                ("token", token),
+                ("client_id", &client.client_id),
+                ("client_secret", &client.client_secret),
+            ]),
+        };
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200, "revocation");
     }
 
     /// Calls the provider's userinfo endpoint with an access token: status and body.

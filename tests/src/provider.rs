@@ -5,7 +5,7 @@
 //! checks (the credentials, the grant, the code) and nothing more.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -21,30 +21,54 @@ fn authorization(headers: &HeaderMap) -> &str {
 
 /// A provider API that accepts exactly one API key, `good-key` (as a Bearer token), and one
 /// Basic login, `ann@example.com` / `pw`, at OpenAI's (`/v1/models`) and Jira's
-/// (`/rest/api/3/myself`) verification endpoints. Point an integration's
+/// (`/rest/api/3/myself`) verification endpoints — until `revoke` (the customer revoked them
+/// at the provider). Counts the verification calls. Point an integration's
 /// `custom.proxy_base_url` at `url`.
 pub struct ProviderApi {
     pub url: String,
+    revoked: Arc<AtomicBool>,
+    calls: Arc<AtomicUsize>,
     _server: LocalPeer,
 }
 
 impl ProviderApi {
     pub async fn start() -> ProviderApi {
-        let check = |headers: HeaderMap| async move {
-            // "Basic YW5u…" is ann@example.com:pw.
-            match authorization(&headers) {
-                "Bearer good-key" | "Basic YW5uQGV4YW1wbGUuY29tOnB3" => (StatusCode::OK, "{}"),
-                _ => (StatusCode::UNAUTHORIZED, "{\"error\":\"nope\"}"),
+        let revoked = Arc::new(AtomicBool::new(false));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (is_revoked, counter) = (revoked.clone(), calls.clone());
+        let check = move |headers: HeaderMap| {
+            let (revoked, calls) = (is_revoked.clone(), counter.clone());
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                // "Basic YW5u…" is ann@example.com:pw.
+                match authorization(&headers) {
+                    "Bearer good-key" | "Basic YW5uQGV4YW1wbGUuY29tOnB3" if !revoked.load(Ordering::SeqCst) => {
+                        (StatusCode::OK, "{}")
+                    }
+                    _ => (StatusCode::UNAUTHORIZED, "{\"error\":\"nope\"}"),
+                }
             }
         };
         let app = Router::new()
-            .route("/v1/models", get(check))
+            .route("/v1/models", get(check.clone()))
             .route("/rest/api/3/myself", get(check));
         let server = LocalPeer::start(app).await;
         ProviderApi {
             url: server.url.clone(),
+            revoked,
+            calls,
             _server: server,
         }
+    }
+
+    /// From now on the key and the login are refused.
+    pub fn revoke(&self) {
+        self.revoked.store(true, Ordering::SeqCst);
+    }
+
+    /// Verification calls received.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
     }
 }
 

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect websocket)
+FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect worker refresh-scheduler websocket)
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 # The Lambda set: the AWS backend and the Lambda adapter, without the default `sqlite`.

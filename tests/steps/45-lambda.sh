@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 source tests/lib/moto.bash
 OUT="${LATCHKEY_TEST_OUTPUT:-$PWD/tests/output}"
 mkdir -p "$OUT"
-FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect worker websocket)
+FUNCTIONS=(auth-start oauth-callback connections admin callback-redirect worker refresh-scheduler websocket)
 pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 

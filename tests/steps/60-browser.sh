@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The frontend SDK in headless Chromium against the real local stack (`latchkey serve`) and
 # oidc-provider: popup flow, severed opener (polling), API key (+ CORS preflight), HMAC,
-# allowed origins, connect sessions, closed popup, denied consent, demo page; then the operator
+# allowed origins, connect sessions, closed popup, denied consent, demo page; the OAuth flow's
+# browser binding (login CSRF refused, a custom callback domain's 308); then the operator
 # console (console.browser.test.mjs): every tab end to end, session and CSRF refusals, axe-core on
 # every page, page weights; then the published `@nangohq/frontend` (pinned in
 # tests/browser/package-lock.json): auth() through its WebSocket and popup, API key, denied
@@ -21,4 +22,4 @@ fi
 cargo build -p latchkey-cli --locked
 export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/latchkey"
 cd tests/browser
-node --test --test-concurrency=1 sdk.browser.test.mjs console.browser.test.mjs nango-frontend.browser.test.mjs
+node --test --test-concurrency=1 sdk.browser.test.mjs binding.browser.test.mjs console.browser.test.mjs nango-frontend.browser.test.mjs

@@ -62,13 +62,8 @@ async fn a_forty_megabyte_answer_to_the_code_exchange_is_cut_at_the_limit_and_no
         "credentials": {"client_id": "cid", "client_secret": "cs"},
         "custom": {"authorization_url": "https://idp.example.test/auth", "token_url": format!("{}/token", host.url())}}))
         .await;
-    let (_, state) = app.start_flow("idp", "u1", "").await;
-    let page = app
-        .http
-        .get(format!("{}?code=c&state={state}", app.callback_url()))
-        .send()
-        .await
-        .unwrap();
+    let flow = app.start_flow("idp", "u1", "").await;
+    let page = app.callback(&flow, "code=c").await;
     let page = page.text().await.unwrap();
     assert!(page.contains("token_err") && page.contains("too large"), "{page}");
     host.ended(1).await;

@@ -302,12 +302,8 @@ async fn callback_round(
     connect_extra: &str,
     callback_query: &str,
 ) -> reqwest::Response {
-    let (_, state) = app.start_flow(integration, "c1", connect_extra).await;
-    app.http
-        .get(app.url(&format!("/oauth/callback?state={state}&{callback_query}")))
-        .send()
-        .await
-        .unwrap()
+    let flow = app.start_flow(integration, "c1", connect_extra).await;
+    app.callback(&flow, callback_query).await
 }
 
 #[tokio::test]
@@ -340,7 +336,15 @@ async fn callback_quirks_fill_connection_config_from_the_provider() {
     callback_round(&app, "qb", "", "code=the-code&realmId=9341453474484455").await;
     let (_, qb) = app.read_connection("qb", "c1", "").await;
     assert_eq!(qb["connection_config"]["realmId"], "9341453474484455");
-    callback_round(&app, "qb", "", "code=the-code&realmId=evil.com%2F").await;
+    // (A second connection: with the public key alone, a flow creates and never replaces.)
+    let digest = latchkey_tests::wire::connect_digest(&app.hmac_key(), "qb", "c1");
+    callback_round(
+        &app,
+        "qb",
+        &format!("hmac={digest}"),
+        "code=the-code&realmId=evil.com%2F",
+    )
+    .await;
     let (_, qb) = app.read_connection("qb", "c1", "").await;
     assert!(
         qb["connection_config"].get("realmId").is_none(),

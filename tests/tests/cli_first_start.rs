@@ -1,84 +1,12 @@
 //! The real `latchkey serve` binary: the first start of a data directory creates the keys
-//! (owner-only files), prints them once with next steps, and serves with them; a second start
-//! of the same directory prints no key.
+//! (owner-only files, the SQLite store's included), prints them once with next steps, and
+//! serves with them; a second start of the same directory prints no key.
 //!
 //! The binary lives in another crate, so Cargo can't hand us its path: `LATCHKEY_BIN` names it
 //! (tests/steps/20-e2e.sh builds it and sets it); otherwise it is looked up next to this test's
 //! own executable (`target/<profile>/latchkey`).
 
-use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn latchkey_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("LATCHKEY_BIN") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("latchkey");
-    assert!(
-        path.is_file(),
-        "{} is missing: run `cargo build -p latchkey-cli` first or set LATCHKEY_BIN",
-        path.display()
-    );
-    path
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Served {
-    child: Child,
-    address: String,
-}
-
-impl Served {
-    /// Stops the server and returns everything it printed on stdout.
-    fn stop(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let mut out = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        out
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-/// Starts `latchkey serve` on a random port and waits until it answers.
-async fn serve(data_dir: &std::path::Path) -> Served {
-    let address = format!("127.0.0.1:{}", free_port());
-    let child = Command::new(latchkey_bin())
-        .args(["serve", "--listen", &address, "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the latchkey binary starts");
-    let served = Served {
-        child,
-        address: format!("http://{address}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while reqwest::get(format!("{}/no-such-route", served.address)).await.is_err() {
-        assert!(Instant::now() < deadline, "latchkey serve did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    served
-}
+use latchkey_tests::served::{latchkey_bin, serve};
 
 fn printed_key(stdout: &str, label: &str) -> String {
     stdout
@@ -124,6 +52,25 @@ async fn the_first_start_prints_the_keys_and_next_steps_once_and_keeps_them_priv
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the printed key is kept and accepted");
+    // A write makes SQLite create its -wal and -shm files: owner-only like the rest.
+    let response = reqwest::Client::new()
+        .patch(format!("{}/environment", second.address))
+        .bearer_auth(&secret_key)
+        .json(&serde_json::json!({"hmac_enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert!(data_dir.join("latchkey.sqlite3-wal").exists());
+        for entry in std::fs::read_dir(&data_dir).unwrap() {
+            let path = entry.unwrap().path();
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+        }
+    }
     let stdout = second.stop();
     assert!(!stdout.contains("lk_sk_"), "no key printed again: {stdout}");
     assert!(!stdout.contains("Created a new environment"), "{stdout}");

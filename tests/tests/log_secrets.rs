@@ -1,6 +1,7 @@
 //! What Latchkey logs, captured over whole flows in the format Lambda writes (`logs::JsonLogs`)
 //! at the most verbose level of its own targets: an OAuth2 connect through a real provider
-//! (`oidc-provider`) and its callback, backend reads with the refresh token, an API key
+//! (`oidc-provider`) and its callback, backend reads with the refresh token, a forced refresh at
+//! the provider, an API key
 //! connect verified by a provider API (and one refused), a metadata write and a refused connect.
 //! Every line is JSON, names its request, names the connection once a flow knows it — and no
 //! secret of any of those flows appears in any line or metric.
@@ -49,6 +50,17 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
         .await
         .unwrap();
     assert_eq!(signed.status(), 200);
+    // A refresh at the provider: fresh tokens, which no line may hold either.
+    let (status, fresh) = app
+        .read_connection("acme-idp", "user-1", "&force_refresh=true&refresh_token=true")
+        .await;
+    assert_eq!(status, 200, "{fresh}");
+    let fresh_access_token = fresh["credentials"]["access_token"].as_str().unwrap().to_owned();
+    let fresh_refresh_token = fresh["credentials"]["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_ne!(fresh_access_token, access_token, "the forced read refreshed");
 
     // An API key connect the provider accepts, and one it refuses (nothing stored).
     let peer = ProviderApi::start().await;
@@ -113,11 +125,13 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
     let metrics = metrics.lock().unwrap().join("\n");
     assert!(metrics.contains("\"AuthSucceeded\":1"), "{metrics}");
     assert!(metrics.contains("\"AuthFailed\":1"), "{metrics}");
+    assert!(metrics.contains("\"RefreshSucceeded\":1"), "{metrics}");
 
     let keys = app.keys();
     let secrets = [
         access_token.as_str(),
         refresh_token.as_str(),
+        fresh_access_token.as_str(),
         client.client_secret.as_str(),
         keys.secret_key.expose(),
         keys.hmac_key.expose(),
@@ -125,6 +139,10 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
         "good-key",
         "wrong-key",
     ];
+    let secrets: Vec<&str> = secrets
+        .into_iter()
+        .chain(Some(fresh_refresh_token.as_str()).filter(|t| !t.is_empty()))
+        .collect();
     assert_no_secret(&text, &secrets);
     assert_no_secret(&metrics, &secrets);
 }

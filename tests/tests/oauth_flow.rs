@@ -96,9 +96,15 @@ async fn a_second_authorization_of_the_same_connection_overrides_it_and_keeps_it
     assert!(first.is_success(), "{:?}", first.message);
     let (_, before) = app.read_connection("acme-idp", "user-2", "").await;
 
+    // Replacing takes the backend's word: an HMAC digest of the connection id.
+    let digest = latchkey_tests::wire::connect_digest(&app.hmac_key(), "acme-idp", "user-2");
     let second = Browser::new(&app.callback_url())
         .connect(
-            &app.connect_url("acme-idp", "user-2", "params%5Bsubdomain%5D=new"),
+            &app.connect_url(
+                "acme-idp",
+                "user-2",
+                &format!("params%5Bsubdomain%5D=new&hmac={digest}"),
+            ),
             &[],
             "bob",
         )
@@ -122,7 +128,15 @@ async fn a_second_authorization_of_the_same_connection_overrides_it_and_keeps_it
     let list: Value = list.json().await.unwrap();
     assert_eq!(list["connections"].as_array().unwrap().len(), 1);
     let stored = app.activity(Some("user-2")).await;
-    assert_eq!(stored.iter().filter(|e| e["event"] == "stored").count(), 2);
+    let events: Vec<&str> = stored.iter().rev().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| ["stored", "replaced"].contains(e))
+            .collect::<Vec<_>>(),
+        [&"stored", &"replaced"],
+        "a replacement is its own event"
+    );
     assert_no_secret(&serde_json::to_string(&stored).unwrap(), &[&client.client_secret]);
 }
 
@@ -189,6 +203,8 @@ async fn a_connection_deleted_by_a_signed_request_is_gone() {
     assert_eq!(response.json::<Value>().await.unwrap()["success"], true);
 
     app.assert_not_stored("acme-idp", "user-6").await;
+    // A new signature (signed requests that change something are single-use).
+    app.clock.advance(time::Duration::seconds(1));
     let again = app.signed_request(Method::DELETE, path, None).send().await.unwrap();
     assert_eq!(again.status(), 404);
 }

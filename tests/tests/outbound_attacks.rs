@@ -6,7 +6,7 @@
 //! and nothing was stored. A control with the development switch on, or with the operator's
 //! approval, shows the same request would have reached it.
 
-use latchkey_tests::{spawn_app, spawn_app_with, Answer, AttackerHost, TestApp};
+use latchkey_tests::{spawn_app, spawn_app_with, Answer, AttackerHost, StartedFlow, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -103,14 +103,29 @@ async fn the_secret_key_alone_cannot_widen_where_the_client_secret_may_go() {
     let (status, v) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["*"]})).await;
     assert_eq!(
         (status, v["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_body"))
+        (StatusCode::BAD_REQUEST, Some("missing_client_secret"))
     );
+    assert!(v["error"]["message"].as_str().unwrap().contains("allowed_hosts"), "{v}");
     let (_, v) = app.backend(Method::GET, "/integrations/canvas", None).await;
     assert_eq!(v["data"]["allowed_hosts"], json!(["*.instructure.com"]), "unchanged");
     let (status, _) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["canvas.myuni.edu"]})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "another host is a new one too");
     // Narrowing needs no secret.
     let (status, v) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["acme.instructure.com"]})).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    // Back to the catalog's defaults (`[]`) is a widening where the catalog has some (Zendesk:
+    // `*.zendesk.com`); Canvas has none (the end user names the whole host), so there `[]`
+    // allows nothing and narrows.
+    let zendesk = json!({"provider": "zendesk", "unique_key": "zd-acme", "allowed_hosts": ["acme.zendesk.com"],
+        "credentials": {"client_id": "zd-cid", "client_secret": "zd-secret"}});
+    app.post_integration(&zendesk).await;
+    let (status, v) = patch_integration(&app, "zd-acme", json!({"allowed_hosts": []})).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("missing_client_secret")),
+        "{v}"
+    );
+    let (status, v) = patch_integration(&app, "canvas", json!({"allowed_hosts": []})).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     let (status, v) = app
         .backend(
@@ -135,12 +150,11 @@ async fn the_secret_key_alone_cannot_widen_where_the_client_secret_may_go() {
     assert_eq!(zd["data"]["default_allowed_hosts"], json!(["*.zendesk.com"]));
 }
 
-/// Starts a Canvas flow for `host` and returns the callback URL the provider would send the
-/// browser back to, with `code`.
-async fn started_callback(app: &TestApp, id: &str, host: &str) -> String {
-    let (location, state) = app.start_flow("canvas", id, &format!("params[hostname]={host}")).await;
-    assert_eq!(location.host_str(), Some(host));
-    format!("{}?code=the-code&state={state}", app.callback_url())
+/// Starts a Canvas flow for `host`, whose callback the provider would send with `code=the-code`.
+async fn started_flow(app: &TestApp, id: &str, host: &str) -> StartedFlow {
+    let flow = app.start_flow("canvas", id, &format!("params[hostname]={host}")).await;
+    assert_eq!(flow.location.host_str(), Some(host));
+    flow
 }
 
 #[tokio::test]
@@ -150,8 +164,8 @@ async fn the_callback_never_posts_the_code_or_client_secret_to_a_host_that_leads
     // A name the operator's pattern admits, which resolves to the attacker's (local) listener.
     app.names.insert("evil.instructure.com", evil.addr);
     canvas(&app, Some(&["*.instructure.com"])).await;
-    let callback = started_callback(&app, "victim", "evil.instructure.com").await;
-    let page = app.http.get(&callback).send().await.unwrap();
+    let flow = started_flow(&app, "victim", "evil.instructure.com").await;
+    let page = app.callback(&flow, "code=the-code").await;
     assert_eq!(page.status(), StatusCode::BAD_REQUEST);
     let page = page.text().await.unwrap();
     assert!(page.contains("token_err"), "{page}");
@@ -171,12 +185,12 @@ async fn the_host_is_decided_again_at_every_request_not_only_at_the_start() {
     let host = AttackerHost::start(Answer::Json(r#"{"access_token":"at"}"#.into())).await;
     app.names.insert("acme.instructure.com", host.addr);
     canvas(&app, Some(&["*.instructure.com"])).await;
-    let first = started_callback(&app, "first", "acme.instructure.com").await;
-    let second = started_callback(&app, "second", "acme.instructure.com").await;
+    let first = started_flow(&app, "first", "acme.instructure.com").await;
+    let second = started_flow(&app, "second", "acme.instructure.com").await;
     // The operator narrows the list while both flows are at the provider.
     let (status, _) = patch_integration(&app, "canvas", json!({"allowed_hosts": ["other.instructure.com"]})).await;
     assert_eq!(status, StatusCode::OK);
-    let page = app.http.get(&first).send().await.unwrap().text().await.unwrap();
+    let page = app.callback(&first, "code=the-code").await.text().await.unwrap();
     assert!(page.contains("token_err"), "{page}");
     host.assert_untouched();
     app.assert_not_stored("canvas", "first").await;
@@ -190,7 +204,7 @@ async fn the_host_is_decided_again_at_every_request_not_only_at_the_start() {
     )
     .await;
     assert_eq!(status, StatusCode::OK);
-    app.http.get(&second).send().await.unwrap();
+    app.callback(&second, "code=the-code").await;
     assert_eq!(host.connections(), 1);
 }
 

@@ -179,3 +179,11 @@ pub fn no_store(mut r: Response) -> Response {
     );
     r
 }
+
+/// `POST /environment/test-webhook`: one signed test webhook to the environment's URL, now.
+pub async fn test_webhook(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let sent = crate::events::send_test(&state).await?;
+    Ok(wire::json(Data {
+        data: wire::TestWebhook::new(&sent),
+    }))
+}

@@ -1,5 +1,6 @@
 //! Authentication of the team's backend: `Authorization: Bearer <secret key>`, or a signed
-//! request (`Latchkey-Timestamp` + `Latchkey-Signature`, see `crate::signing`).
+//! request (`Latchkey-Timestamp` + `Latchkey-Signature`, see `crate::signing`); a signed request
+//! that changes something is accepted once (`crate::replay`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -158,6 +159,12 @@ pub async fn require_backend_auth(
         .keys
         .check(now, |keys| check(&presented, keys, now, signed))
         .await?;
+    // A valid signed request that changes something is accepted once, on any instance.
+    if let Presented::Signed { timestamp, signature } = &presented {
+        if crate::replay::is_single_use(parts.method.as_str()) {
+            crate::replay::claim_signed_request(&state, signature, *timestamp).await?;
+        }
+    }
     let body = body.unwrap_or_else(|| Body::from(bytes.clone()));
     let mut req = Request::from_parts(parts, body);
     req.extensions_mut().insert(used);

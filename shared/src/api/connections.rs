@@ -34,6 +34,7 @@ pub struct ConnectionQuery {
     provider_config_key: Option<String>,
     refresh_token: Option<String>,
     force_refresh: Option<String>,
+    secret_config: Option<String>,
 }
 
 fn integration_key(q: &ConnectionQuery) -> Result<IntegrationKey, Error> {
@@ -56,15 +57,14 @@ pub async fn get_connection(
 ) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
     let id = connection_id(id)?;
-    let include_refresh = flag(&q.refresh_token, "refresh_token")?;
+    let shown = wire::Shown {
+        refresh_token: flag(&q.refresh_token, "refresh_token")?,
+        secret_config: flag(&q.secret_config, "secret_config")?,
+    };
     let force = flag(&q.force_refresh, "force_refresh")?;
     crate::logs::record_connection(Some(key.as_str()), Some(id.as_str()));
     let (record, credentials) = read_fresh_connection(&state, &key, &id, force).await?;
-    Ok(wire::json(wire::Connection::new(
-        &record,
-        &credentials,
-        include_refresh,
-    )))
+    Ok(wire::json(wire::Connection::new(&record, &credentials, shown)))
 }
 
 pub async fn delete(

@@ -24,6 +24,10 @@ pub fn status_of(kind: ErrorKind, code: ErrorCode) -> StatusCode {
         ErrorCode::PayloadTooLarge => return StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::MethodNotAllowed => return StatusCode::METHOD_NOT_ALLOWED,
         ErrorCode::ConnectionTestFailed | ErrorCode::InvalidCredentials => return StatusCode::BAD_REQUEST,
+        // Nango's wire: a connection whose refresh failed is a failed dependency.
+        ErrorCode::ConnectionRefreshBackoff | ErrorCode::ConnectionRefreshExhausted => {
+            return StatusCode::FAILED_DEPENDENCY
+        }
         _ => {}
     }
     match kind {
@@ -109,6 +113,16 @@ mod tests {
         assert_eq!(
             status(Error::conflict(ErrorCode::DuplicateIntegration, "taken")),
             StatusCode::CONFLICT
+        );
+        for code in [
+            ErrorCode::ConnectionRefreshBackoff,
+            ErrorCode::ConnectionRefreshExhausted,
+        ] {
+            assert_eq!(status(Error::provider(false, code, "refused")).as_u16(), 424);
+        }
+        assert_eq!(
+            status(Error::provider(true, ErrorCode::ProviderUnavailable, "no answer")),
+            StatusCode::BAD_GATEWAY
         );
     }
 }

@@ -12,5 +12,9 @@ use crate::AppState;
 
 pub async fn import(State(state): State<AppState>, ApiJson(body): ApiJson<Import>) -> Result<Response, ApiError> {
     let (stored, credentials) = import_connection(&state, body).await?;
-    Ok(wire::json(wire::Connection::new(&stored, &credentials, false)))
+    Ok(wire::json(wire::Connection::new(
+        &stored,
+        &credentials,
+        wire::Shown::default(),
+    )))
 }

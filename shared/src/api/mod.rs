@@ -11,6 +11,7 @@ pub mod connect_page;
 pub mod connect_sessions;
 pub mod connections;
 pub mod console;
+pub mod cookies;
 pub mod cors;
 pub mod credentials_auth;
 pub mod demo;
@@ -234,6 +235,7 @@ mod table {
             route(Backend,  GET,    "/providers/{name}",               providers::get),
             route(Backend,  GET,    "/environment",                    admin::get_environment),
             route(Backend,  PATCH,  "/environment",                    admin::update_environment),
+            route(Backend,  POST,   "/environment/test-webhook",       admin::test_webhook),
             route(Public,   GET,    "/demo",                           demo::page),
             route(Public,   GET,    "/demo/demo.css",                  demo::style),
             route(Public,   GET,    "/demo/demo.js",                   demo::script),

@@ -1,7 +1,8 @@
 //! The browser flows over HTTP: `GET /oauth/connect/{integration}` sends the browser to the
-//! provider; `GET /oauth/callback` finishes and renders the result page. The outcome also goes
-//! to the poller (`auth_result`) and to the socket bound at the start (`sockets`). The flows themselves
-//! are `flows::redirect`; here the request is parsed and the outcome rendered.
+//! provider with the flow's cookie (`cookies`); `GET /oauth/callback` reads it back, finishes
+//! and renders the result page. The outcome also goes to the poller (`auth_result`) and to the
+//! socket bound at the start (`sockets`). The flows themselves are `flows::redirect`; here the
+//! request is parsed and the outcome rendered.
 
 use std::collections::HashMap;
 
@@ -9,6 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use super::cookies::{clear_flow_cookie, cookie, flow_cookie_name, set_flow_cookie};
 use super::error::{status_of, ApiError};
 use super::frontend::{parse_connect_query, request_origin, wants_html};
 use super::result_page::{render, Outcome};
@@ -43,14 +45,15 @@ pub async fn connect(
         start(&state, &settings, &integration, query.as_deref(), origin.clone()).await
     };
     match started {
-        Ok(location) => {
+        Ok(redirected) => {
             let mut r = StatusCode::FOUND.into_response();
-            r.headers_mut().insert(
+            let headers = r.headers_mut();
+            headers.insert(
                 header::LOCATION,
-                HeaderValue::from_str(location.as_str()).expect("URLs are valid headers"),
+                HeaderValue::from_str(redirected.url.as_str()).expect("URLs are valid headers"),
             );
-            r.headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.append(header::SET_COOKIE, set_flow_cookie(&state.config, &redirected.binding));
             r
         }
         Err(e) => {
@@ -81,17 +84,22 @@ async fn start(
     integration: &str,
     raw_query: Option<&str>,
     origin: Option<String>,
-) -> Result<url::Url, Error> {
+) -> Result<redirect::Redirected, Error> {
     let request = parse_connect_query(raw_query)?;
     let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
     redirect::start(state, settings, &request, &key, origin).await
 }
 
-pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+pub async fn callback(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let params: HashMap<String, String> = form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .into_owned()
         .collect();
-    let finished = redirect::finish(&state, &params).await;
+    // The flow's cookie, found by the binding its state names.
+    let binding = params.get("state").map(|s| redirect::browser_binding(s));
+    let presented = binding
+        .as_deref()
+        .and_then(|b| cookie(&headers, &flow_cookie_name(&state.config, b)));
+    let finished = redirect::finish(&state, &params, presented).await;
     let (outcome, status) = match &finished.result {
         Ok(connected) => (
             Outcome::Success {
@@ -114,5 +122,10 @@ pub async fn callback(State(state): State<AppState>, RawQuery(query): RawQuery) 
     if let Some(socket) = &finished.socket_hash {
         sockets::notify(&state, socket, &outcome).await;
     }
-    render(&outcome, finished.origin.as_deref(), status)
+    let mut page = render(&outcome, finished.origin.as_deref(), status);
+    if let (Some(binding), Some(_)) = (&binding, presented) {
+        page.headers_mut()
+            .append(header::SET_COOKIE, clear_flow_cookie(&state.config, binding));
+    }
+    page
 }

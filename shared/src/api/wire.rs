@@ -66,18 +66,35 @@ pub struct Success {
 
 pub const SUCCESS: Success = Success { success: true };
 
+/// Removes the value at a dotted path (`authed_user.refresh_token`) of a JSON object.
+fn remove_path(object: &mut Map<String, Value>, path: &str) {
+    match path.split_once('.') {
+        None => {
+            object.remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(inner) = object.get_mut(head).and_then(Value::as_object_mut) {
+                remove_path(inner, rest);
+            }
+        }
+    }
+}
+
 /// A connection's credentials as the backend reads them: their sealed form without the
 /// connection's own client secret (write-only, like an integration's), and without the
-/// refresh token (also inside `raw`) unless asked for, so a read-only consumer can't take over
-/// the grant.
-pub fn credentials(credentials: &Credentials, include_refresh_token: bool) -> Value {
+/// refresh token unless asked for — neither the top-level one nor any copy in `raw` (where the
+/// provider's catalog entry says a refresh token may be: Slack's `authed_user.refresh_token`),
+/// so a read-only consumer can't take over the grant.
+pub fn credentials(credentials: &Credentials, provider: &str, include_refresh_token: bool) -> Value {
     let mut value = serde_json::to_value(credentials).expect("credentials serialize");
     if let Some(obj) = value.as_object_mut() {
         obj.remove("client_secret");
         if !include_refresh_token {
             obj.remove("refresh_token");
             if let Some(raw) = obj.get_mut("raw").and_then(Value::as_object_mut) {
-                raw.remove("refresh_token");
+                for path in crate::providers::refresh_token_paths(provider) {
+                    remove_path(raw, &path);
+                }
             }
         }
     }
@@ -102,6 +119,31 @@ fn problems(errors: &[ConnectionProblem]) -> Vec<Problem<'_>> {
         .collect()
 }
 
+/// What a connection read shows beside what it always shows: secrets an operator asks for by
+/// name (`refresh_token=true`, `secret_config=true`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shown {
+    pub refresh_token: bool,
+    pub secret_config: bool,
+}
+
+/// What a masked secret looks like on the wire (as an integration's client secret).
+const MASK: &str = "********";
+
+/// A connection's config as the backend (and the console) reads it: the fields the provider
+/// marks secret are masked unless asked for.
+pub fn connection_config(record: &ConnectionRecord, show_secrets: bool) -> Map<String, Value> {
+    let mut config = record.connection_config.clone();
+    if !show_secrets {
+        for name in crate::providers::secret_config_fields(&record.provider) {
+            if let Some(value) = config.get_mut(name) {
+                *value = Value::String(MASK.into());
+            }
+        }
+    }
+    config
+}
+
 /// The connection object.
 #[derive(Debug, Serialize)]
 pub struct Connection<'a> {
@@ -116,15 +158,16 @@ pub struct Connection<'a> {
     #[serde(serialize_with = "date")]
     last_fetched_at: OffsetDateTime,
     metadata: &'a Map<String, Value>,
-    connection_config: &'a Map<String, Value>,
+    connection_config: Map<String, Value>,
     end_user: &'a Option<Value>,
     tags: &'a Map<String, Value>,
     errors: Vec<Problem<'a>>,
+    webhook_url_override: &'a Option<String>,
     credentials: Value,
 }
 
 impl<'a> Connection<'a> {
-    pub fn new(record: &'a ConnectionRecord, creds: &Credentials, include_refresh_token: bool) -> Self {
+    pub fn new(record: &'a ConnectionRecord, creds: &Credentials, shown: Shown) -> Self {
         Self {
             id: &record.id,
             connection_id: &record.connection_id,
@@ -134,11 +177,12 @@ impl<'a> Connection<'a> {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             metadata: &record.metadata,
-            connection_config: &record.connection_config,
+            connection_config: connection_config(record, shown.secret_config),
             end_user: &record.end_user,
             tags: &record.tags,
             errors: problems(&record.errors),
-            credentials: credentials(creds, include_refresh_token),
+            webhook_url_override: &record.webhook_url_override,
+            credentials: credentials(creds, &record.provider, shown.refresh_token),
         }
     }
 }
@@ -312,6 +356,22 @@ impl<'a> Environment<'a> {
     }
 }
 
+/// How a test webhook went: `{data: {delivered, message}}`.
+#[derive(Debug, Serialize)]
+pub struct TestWebhook<'a> {
+    delivered: bool,
+    message: &'a str,
+}
+
+impl<'a> TestWebhook<'a> {
+    pub fn new(sent: &'a crate::events::TestDelivery) -> Self {
+        Self {
+            delivered: sent.delivered,
+            message: &sent.message,
+        }
+    }
+}
+
 /// A connect session's token, once: `{data: {token, connect_link, expires_at}}`.
 #[derive(Debug, Serialize)]
 pub struct ConnectSession<'a> {
@@ -460,100 +520,4 @@ pub struct Catalog<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{AccessToken, RefreshToken};
-    use serde_json::json;
-
-    #[test]
-    fn refresh_tokens_are_shown_only_on_request() {
-        let creds = Credentials::OAuth2 {
-            access_token: AccessToken::new("at"),
-            refresh_token: Some(RefreshToken::new("rt")),
-            expires_at: None,
-            raw: json!({"access_token": "at", "refresh_token": "rt", "team": "x"})
-                .as_object()
-                .unwrap()
-                .clone()
-                .into(),
-        };
-        assert_eq!(
-            credentials(&creds, false),
-            json!({"type": "OAUTH2", "access_token": "at", "raw": {"access_token": "at", "team": "x"}})
-        );
-        assert_eq!(credentials(&creds, true)["refresh_token"], "rt");
-        assert_eq!(credentials(&creds, true)["raw"]["refresh_token"], "rt");
-    }
-
-    #[test]
-    fn a_connections_errors_come_from_its_record() {
-        let mut record = crate::store::conformance::connection("it", "c1");
-        record.errors = vec![ConnectionProblem {
-            kind: "refresh".into(),
-            log_id: "attempt-1".into(),
-        }];
-        let creds = Credentials::ApiKey {
-            api_key: crate::domain::Secret::new("k"),
-        };
-        let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
-        assert_eq!(wire["errors"], json!([{"type": "refresh", "log_id": "attempt-1"}]));
-        let list = serde_json::to_value(ConnectionList::new(std::slice::from_ref(&record.summary()))).unwrap();
-        assert_eq!(list["connections"][0]["errors"], wire["errors"]);
-        record.errors.clear();
-        let wire = serde_json::to_value(Connection::new(&record, &creds, false)).unwrap();
-        assert_eq!(wire["errors"], json!([]));
-    }
-
-    #[test]
-    fn outcomes_keep_their_wire_shapes() {
-        let ok = Outcome::Success {
-            integration: "gh",
-            connection_id: "u1",
-        };
-        let err = Outcome::Failure {
-            error_type: "access_denied",
-            description: "no",
-        };
-        assert_eq!(
-            serde_json::to_value(PollResult::from(&ok)).unwrap(),
-            json!({"status": "success", "providerConfigKey": "gh", "connectionId": "u1"})
-        );
-        assert_eq!(
-            serde_json::to_value(PollResult::from(&err)).unwrap(),
-            json!({"status": "error", "error_type": "access_denied", "error_desc": "no"})
-        );
-        assert_eq!(
-            serde_json::to_value(PollResult::Pending).unwrap(),
-            json!({"status": "pending"})
-        );
-        assert_eq!(
-            serde_json::to_value(ResultMessage::from(&ok)).unwrap(),
-            json!({"type": "latchkey:auth:success", "providerConfigKey": "gh", "connectionId": "u1"})
-        );
-        assert_eq!(
-            serde_json::to_value(ResultMessage::from(&err)).unwrap(),
-            json!({"type": "latchkey:auth:error", "error_type": "access_denied", "error_desc": "no"})
-        );
-        assert_eq!(
-            serde_json::to_value(NangoCallbackMessage::from(&ok)).unwrap(),
-            json!({"type": "nango_oauth_callback_success"})
-        );
-        assert_eq!(
-            serde_json::to_value(NangoCallbackMessage::from(&err)).unwrap(),
-            json!({"type": "nango_oauth_callback_error", "payload": {"message": "no", "errorType": "access_denied"}})
-        );
-        // What `@nangohq/frontend` 0.71 reads (`authModal.js`).
-        assert_eq!(
-            serde_json::to_value(SocketMessage::ConnectionAck { ws_client_id: "w1" }).unwrap(),
-            json!({"message_type": "connection_ack", "ws_client_id": "w1"})
-        );
-        assert_eq!(
-            serde_json::to_value(SocketMessage::from(&ok)).unwrap(),
-            json!({"message_type": "success", "provider_config_key": "gh", "connection_id": "u1", "is_pending": false})
-        );
-        assert_eq!(
-            serde_json::to_value(SocketMessage::from(&err)).unwrap(),
-            json!({"message_type": "error", "error_type": "access_denied", "error_desc": "no"})
-        );
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! `OAUTH2_CC`: a token fetched with the OAuth2 client-credentials grant, with the connection's
-//! own client id and secret or the integration's, and fetched again when a read finds it
-//! expired (its refresh).
+//! own client id and secret or the integration's, and fetched again (its refresh) when it
+//! expires within the read margin, when forced, and ahead of reads of a hot connection.
 
 use async_trait::async_trait;
 
@@ -13,9 +13,6 @@ use crate::error::{Error, ErrorCode};
 use crate::store::IntegrationRecord;
 
 pub struct ClientCredentials;
-
-/// A token is re-fetched on read when it expires within this margin.
-pub const REFRESH_MARGIN: time::Duration = time::Duration::seconds(60);
 
 /// Fetches a token. `own` is the connection's client id and secret, if it brought them; only
 /// then are they kept with the credentials (otherwise the integration's serve every re-fetch).
@@ -122,10 +119,7 @@ impl AuthScheme for ClientCredentials {
         fetch(cx, client_id.clone().zip(client_secret.clone())).await
     }
 
-    fn refresh_on_read(&self, credentials: &Credentials, now: time::OffsetDateTime, force: bool) -> bool {
-        match credentials {
-            Credentials::OAuth2Cc { expires_at, .. } => force || expires_at.is_some_and(|t| t - REFRESH_MARGIN <= now),
-            _ => false,
-        }
+    fn refresh_on_read(&self, credentials: &Credentials, expiring: bool, force: bool) -> bool {
+        matches!(credentials, Credentials::OAuth2Cc { .. }) && (expiring || force)
     }
 }

@@ -15,7 +15,6 @@ pub mod verification;
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use time::OffsetDateTime;
 use url::Url;
 
 use crate::credentials::Credentials;
@@ -231,8 +230,11 @@ pub trait AuthScheme: Send + Sync {
     /// credentials that do not expire.
     async fn refresh(&self, cx: &ModeContext<'_>, current: &Credentials) -> Result<Obtained, Error>;
 
-    /// Whether a backend read must `refresh` first (`force`: the caller asked for it).
-    fn refresh_on_read(&self, _credentials: &Credentials, _now: OffsetDateTime, _force: bool) -> bool {
+    /// Whether a backend read must `refresh` first: `expiring` when the credentials expire within
+    /// the read margin (the connection path computes it with `RefreshPolicy::read_margin`, one
+    /// rule for every mode), `force` when the caller asked. By default never: credentials that
+    /// do not expire are re-tested on the scheduler's cadence only.
+    fn refresh_on_read(&self, _credentials: &Credentials, _expiring: bool, _force: bool) -> bool {
         false
     }
 
@@ -309,6 +311,7 @@ pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) ->
 mod tests {
     use super::*;
     use crate::domain::AccessToken;
+    use time::OffsetDateTime;
 
     fn state() -> AppState {
         AppState::new(

@@ -143,8 +143,14 @@ pub async fn verify_with_provider(
                 return Err(if e.is_refused_host() {
                     e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
                 } else {
+                    let cause = match e {
+                        crate::outbound::OutboundError::Timeout => "verification_timeout",
+                        crate::outbound::OutboundError::Unreachable => "verification_unreachable",
+                        _ => "verification_failed",
+                    };
                     Error::provider(e.is_transient(), ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
                         .with_detail(e.to_string())
+                        .with_cause(cause)
                 });
             }
         }
@@ -154,6 +160,7 @@ pub async fn verify_with_provider(
     let transient = status >= 500 || status == 429;
     Err(
         Error::provider(transient, ErrorCode::ConnectionTestFailed, NOT_VERIFIED)
-            .with_detail(format!("the verification request answered HTTP {status}")),
+            .with_detail(format!("the verification request answered HTTP {status}"))
+            .with_cause(format!("verification_http_{status}")),
     )
 }

@@ -21,6 +21,8 @@ pub const TAGS: usize = 16 * 1024;
 pub const END_USER: usize = 8 * 1024;
 /// A connect session's `integrations_config_defaults`, all integrations together.
 pub const CONFIG_DEFAULTS: usize = 32 * 1024;
+/// A failed refresh's `cause` (a provider's error code, sanitized and cut to this).
+pub const FAILURE_CAUSE: usize = 64;
 /// A sealed blob is its plaintext plus at most this: KMS's encrypted data key (under 1 KiB),
 /// the format byte and length, the nonce and the tag.
 pub const SEAL_OVERHEAD: usize = 1024 + 3 + 12 + 16;
@@ -50,7 +52,7 @@ pub fn too_large(field: &str, limit: usize) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ConnectionProblem, ConnectionRecord, Sealed};
+    use crate::store::{ConnectionProblem, ConnectionRecord, FailureKind, RefreshFailure, Sealed};
     use serde_json::{Map, Value};
 
     /// A JSON object whose serialized size is exactly `size`, as large as a part may be.
@@ -63,10 +65,11 @@ mod tests {
         map
     }
 
-    /// The worst case of a connection item: every part at its bound, the credentials sealed
-    /// with the largest envelope and stored as base64, under the longest ids, with the
-    /// attributes DynamoDB keeps beside the body (keys, index keys, filters, the refresh lease)
-    /// budgeted at 4 KiB.
+    /// The worst case of a connection item: every part at its bound, the credentials and the
+    /// secret config fields sealed with the largest envelope (binary attributes of their own;
+    /// the secret fields counted again beside a whole plain config, though they are part of
+    /// its bound), under the longest ids, with the attributes DynamoDB keeps beside the body
+    /// (keys, index keys, filters, the refresh lease) budgeted at 4 KiB.
     #[test]
     fn the_largest_connection_item_fits_under_the_item_limit() {
         let id = "i".repeat(255);
@@ -78,6 +81,7 @@ mod tests {
             auth_mode: crate::domain::AuthMode::OAuth2,
             credentials: Sealed(vec![0xff; CREDENTIALS + SEAL_OVERHEAD]),
             connection_config: object_of(CONNECTION_CONFIG),
+            secret_config: Some(Sealed(vec![0xff; CONNECTION_CONFIG + SEAL_OVERHEAD])),
             vouched_config: (0..64).map(|i| format!("{i:0>64}")).collect(),
             metadata: object_of(METADATA),
             end_user: Some(Value::Object(object_of(END_USER))),
@@ -96,15 +100,29 @@ mod tests {
                 };
                 8
             ],
+            refresh_failure: Some(RefreshFailure {
+                kind: FailureKind::Unavailable,
+                attempts: u32::MAX,
+                last_failure_at: time::OffsetDateTime::UNIX_EPOCH,
+                next_attempt_at: Some(time::OffsetDateTime::UNIX_EPOCH),
+                cause: "c".repeat(FAILURE_CAUSE),
+                log_id: uuid::Uuid::new_v4().to_string(),
+            }),
+            webhook_url_override: Some(format!(
+                "https://{}",
+                "u".repeat(crate::events::destination::MAX_URL_LEN - 8)
+            )),
         };
-        let body = stored_size(&record);
+        // The sealed parts are not in the record's JSON: each backend stores them apart.
+        let sealed = record.credentials.0.len() + record.secret_config.as_ref().map_or(0, |s| s.0.len());
+        let body = stored_size(&record) + sealed;
         let beside_body = 4 * 1024;
         assert!(
             body + beside_body < ITEM_LIMIT,
             "worst case {} bytes, limit {ITEM_LIMIT}",
             body + beside_body
         );
-        // What the bounds leave over, for a part added later (sealed config fields, say).
+        // What the bounds leave over, for a part added later.
         assert!(ITEM_LIMIT - body - beside_body > 64 * 1024, "{body}");
         const { assert!(RAW < CREDENTIALS, "raw is kept inside the credentials") };
     }

@@ -12,6 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, ErrorCode};
 pub use secret::{AccessToken, ClientSecret, OAuthState, PkceVerifier, RefreshToken, Secret};
 
+/// For a field where `null` (clear) differs from absent (keep): `Some(None)` vs `None`. Use as
+/// `#[serde(default, deserialize_with = "crate::domain::nullable")]` on an `Option<Option<T>>`.
+pub fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// Keys and ids share one shape: 1–255 characters of `[A-Za-z0-9._:@|+-]`, so they can be put in
 /// store keys, URLs and log lines without escaping.
 fn check_identifier(kind: &str, value: &str) -> Result<(), String> {

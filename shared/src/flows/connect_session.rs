@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::start::Caller;
+use crate::connections::{check_webhook_url_override, WriteMode};
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, Secret};
 use crate::error::{Error, ErrorCode};
 use crate::signing::sha256_hex;
@@ -49,6 +50,9 @@ pub struct CreateSession {
     allowed_integrations: Option<Vec<String>>,
     #[serde(default)]
     integrations_config_defaults: Option<Map<String, Value>>,
+    /// Where the auth webhooks of the connections it makes go, instead of the environment's URL.
+    #[serde(default)]
+    webhook_url_override: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +66,9 @@ pub struct ReconnectSession {
     organization: Option<Organization>,
     #[serde(default)]
     integrations_config_defaults: Option<Map<String, Value>>,
+    /// Replaces the connection's `webhook_url_override` (absent: kept).
+    #[serde(default)]
+    webhook_url_override: Option<String>,
 }
 
 fn short_text(field: &str, value: &str) -> Result<(), Error> {
@@ -173,6 +180,7 @@ pub async fn create(state: &AppState, input: CreateSession) -> Result<IssuedSess
         allowed_integrations: allowed,
         integrations_config_defaults: config_defaults(input.integrations_config_defaults)?,
         reconnect: None,
+        webhook_url_override: check_webhook_url_override(state, input.webhook_url_override.as_deref())?,
         created_at: now,
         expires_at: now + state.config.connect_session_ttl,
     };
@@ -201,6 +209,7 @@ pub async fn reconnect(state: &AppState, input: ReconnectSession) -> Result<Issu
         allowed_integrations: Some(vec![integration.clone()]),
         integrations_config_defaults: config_defaults(input.integrations_config_defaults)?,
         reconnect: Some((integration, connection_id)),
+        webhook_url_override: check_webhook_url_override(state, input.webhook_url_override.as_deref())?,
         created_at: now,
         expires_at: now + state.config.connect_session_ttl,
     };
@@ -234,7 +243,8 @@ pub async fn find(state: &AppState, token: &str) -> Result<ConnectSession, Error
 }
 
 /// What a session allows for `integration`. A connection id from the browser is refused unless
-/// it is the session's reconnect target: with a session the server names connections.
+/// it is the session's reconnect target: with a session the server names connections. Only a
+/// reconnect session replaces a connection; any other writes one of its own new ids.
 pub fn authorize(
     session: &ConnectSession,
     integration: &IntegrationKey,
@@ -251,10 +261,10 @@ pub fn authorize(
             return Err(not_allowed());
         }
     }
-    let connection_id = match &session.reconnect {
-        Some((key, id)) if key == integration => id.clone(),
+    let (connection_id, write) = match &session.reconnect {
+        Some((key, id)) if key == integration => (id.clone(), WriteMode::CreateOrReplace),
         Some(_) => return Err(not_allowed()),
-        None => ConnectionId::generate(),
+        None => (ConnectionId::generate(), WriteMode::CreateOnly),
     };
     if requested_id.is_some_and(|id| id != connection_id) {
         return Err(Error::invalid(
@@ -287,6 +297,8 @@ pub fn authorize(
         connection_id,
         end_user,
         config_defaults,
+        write,
+        webhook_url_override: session.webhook_url_override.clone(),
     })
 }
 
@@ -310,6 +322,7 @@ mod tests {
             ))
             .unwrap(),
             reconnect: reconnect.map(|(i, c)| (IntegrationKey::parse(i).unwrap(), ConnectionId::parse(c).unwrap())),
+            webhook_url_override: Some("https://hooks.example.com/c".into()),
             created_at: now,
             expires_at: now + time::Duration::minutes(30),
         }
@@ -325,8 +338,13 @@ mod tests {
         assert_eq!(auth.end_user.unwrap()["organization"]["id"], "org-1");
         assert_eq!(auth.config_defaults["subdomain"], "acme");
         assert_eq!(auth.config_defaults["n"], "3");
+        assert_eq!(
+            auth.webhook_url_override.as_deref(),
+            Some("https://hooks.example.com/c")
+        );
         let again = authorize(&session(None, None), &key("zendesk"), None).unwrap();
         assert_ne!(auth.connection_id, again.connection_id);
+        assert_eq!(auth.write, WriteMode::CreateOnly, "a plain session only creates");
     }
 
     #[test]
@@ -345,9 +363,10 @@ mod tests {
     #[test]
     fn a_reconnect_session_writes_only_its_connection() {
         let s = session(Some(vec!["github"]), Some(("github", "conn-7")));
+        let caller = authorize(&s, &key("github"), None).unwrap();
         assert_eq!(
-            authorize(&s, &key("github"), None).unwrap().connection_id.as_str(),
-            "conn-7"
+            (caller.connection_id.as_str(), caller.write),
+            ("conn-7", WriteMode::CreateOrReplace)
         );
         assert_eq!(
             authorize(&s, &key("github"), Some(ConnectionId::parse("conn-7").unwrap()))

@@ -1,12 +1,13 @@
 //! Connections the team's backend imports with existing credentials (migrating from another
 //! broker): checked by the integration's mode — API keys and Basic credentials proven with the
-//! provider first, as on the frontend — then stored like any other authorization.
+//! provider first, as on the frontend — then stored like any other authorization (and
+//! announced: a creation or override webhook).
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::auth::ModeContext;
-use crate::connections::{read_connection, save_connection, NewConnection};
+use crate::connections::{read_connection, NewConnection, WriteMode};
 use crate::credentials::Credentials;
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::Error;
@@ -27,6 +28,8 @@ pub struct Import {
     end_user: Option<Value>,
     #[serde(default)]
     tags: Map<String, Value>,
+    /// Where the connection's webhooks go instead of the environment's URL.
+    webhook_url_override: Option<String>,
 }
 
 /// Stores the imported connection and reads it back as stored.
@@ -53,6 +56,8 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
         input.end_user.as_ref(),
         &input.tags,
     )?;
+    let webhook_url_override =
+        crate::connections::check_webhook_url_override(state, input.webhook_url_override.as_deref())?;
     // The backend vouches for what it imports: it may set the fields the provider fills in.
     let connection_config =
         crate::providers::validate_imported_connection_config(&integration.provider, &input.connection_config)?;
@@ -65,7 +70,7 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
         vouched_config: &vouched_config,
     };
     let credentials = scheme.verify(&cx, input.credentials).await?;
-    save_connection(
+    super::store(
         state,
         NewConnection {
             integration: &integration,
@@ -76,6 +81,9 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
             metadata: input.metadata,
             end_user: input.end_user,
             tags: input.tags,
+            // The team's backend owns every connection id: an import may replace.
+            write: WriteMode::CreateOrReplace,
+            webhook_url_override,
         },
     )
     .await?;

@@ -23,8 +23,9 @@ pub mod submit;
 
 use serde_json::Value;
 
+use crate::activity::Attempt;
 use crate::auth::{self, AuthScheme, Obtained};
-use crate::connections::{save_connection, NewConnection};
+use crate::connections::{save_connection, NewConnection, WriteMode};
 use crate::domain::{ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::store::{IntegrationRecord, Upsert};
@@ -51,27 +52,60 @@ fn scheme_of(integration: &IntegrationRecord) -> Result<&'static dyn AuthScheme,
     })
 }
 
-/// Stores what an end user's flow obtained, on the connection the flow names.
+/// What the team's backend set for an end user's flow (a connect session): the connection
+/// config keys it vouched for, the end user, where the connection's webhooks go.
+pub struct Vouched {
+    pub config: VouchedKeys,
+    pub end_user: Option<Value>,
+    pub webhook_url_override: Option<String>,
+}
+
+/// Where an end user's flow stores what it obtained: the connection it names, how (create
+/// only, or replace too), and what the team's backend set for it.
+struct Target<'a> {
+    integration: &'a IntegrationRecord,
+    connection_id: &'a ConnectionId,
+    write: WriteMode,
+    vouched: Vouched,
+}
+
+/// Stores what an end user's flow obtained and records how: `stored` (a new connection) or
+/// `replaced` (a re-authorization: its own event, so an operator sees every replacement).
 async fn store_obtained(
     state: &AppState,
-    integration: &IntegrationRecord,
-    connection_id: &ConnectionId,
+    attempt: &Attempt,
+    target: Target<'_>,
     obtained: Obtained,
-    vouched_config: VouchedKeys,
-    end_user: Option<Value>,
 ) -> Result<Upsert, Error> {
-    save_connection(
+    let stored = store(
         state,
         NewConnection {
-            integration,
-            connection_id,
+            integration: target.integration,
+            connection_id: target.connection_id,
             credentials: &obtained.credentials,
             connection_config: obtained.connection_config,
-            vouched_config,
+            vouched_config: target.vouched.config,
             metadata: Default::default(),
-            end_user,
+            end_user: target.vouched.end_user,
             tags: Default::default(),
+            write: target.write,
+            webhook_url_override: target.vouched.webhook_url_override,
         },
     )
-    .await
+    .await?;
+    let (event, message) = match stored {
+        Upsert::Created => ("stored", "Connection created."),
+        Upsert::Replaced => ("replaced", "Connection re-authorized; earlier credentials replaced."),
+    };
+    attempt.info(state, event, message).await;
+    Ok(stored)
+}
+
+/// Stores an authorization (an end user's flow, or an import) and announces it: the creation
+/// or override event (`events`), after the write.
+async fn store(state: &AppState, new: NewConnection<'_>) -> Result<Upsert, Error> {
+    let (integration, connection_id) = (new.integration.key.clone(), new.connection_id.clone());
+    let stored = save_connection(state, new).await?;
+    crate::events::connection_stored(state, &integration, &connection_id, stored).await;
+    Ok(stored)
 }

@@ -1,20 +1,38 @@
 //! Browser flows: `start` sends the browser to the provider (a flow session is kept under a
-//! random state, for ten minutes), `finish` takes the provider's callback, turns it into
-//! credentials through the integration's mode and stores the connection. Every outcome is
-//! recorded as activity.
+//! random state, for ten minutes) and binds the flow to that browser; `finish` takes the
+//! provider's callback — only from the browser that started it — turns it into credentials
+//! through the integration's mode and stores the connection. Every outcome is recorded as
+//! activity.
 
 use std::collections::HashMap;
 
 use url::Url;
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected};
+use super::{store_obtained, Connected, Target, Vouched};
 use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
+use crate::connections::WriteMode;
+use crate::crypto::SealContext;
 use crate::domain::{IntegrationKey, OAuthState};
 use crate::error::{Error, ErrorCode};
-use crate::store::{EnvironmentSettings, OAuthSession, Upsert};
+use crate::signing::{constant_time_eq, sha256_hex};
+use crate::store::{EnvironmentSettings, OAuthSession};
 use crate::AppState;
+
+/// The browser binding of a flow: the SHA-256 (hex) of its state. The browser that starts the
+/// flow is handed it (the API sets it as a cookie) and must present it at the callback, so a
+/// flow started in one browser cannot be completed in another (login CSRF: a victim's account
+/// landing on the attacker's connection).
+pub fn browser_binding(flow_state: &str) -> String {
+    sha256_hex(flow_state.as_bytes())
+}
+
+/// A started browser flow: where the browser goes, and the binding it must bring back.
+pub struct Redirected {
+    pub url: Url,
+    pub binding: String,
+}
 
 /// Starts a browser flow for `integration`: where to send the browser. `origin` is the page
 /// that started it (already allowed), the only target of the result message; a
@@ -25,7 +43,7 @@ pub async fn start(
     request: &ConnectRequest,
     key: &IntegrationKey,
     origin: Option<String>,
-) -> Result<Url, Error> {
+) -> Result<Redirected, Error> {
     let FlowStart {
         caller,
         attempt,
@@ -41,6 +59,7 @@ pub async fn start(
                 None => None,
             };
             let flow_state = OAuthState::new(crate::crypto::random_token());
+            let binding = browser_binding(flow_state.expose());
             let redirect_uri = crate::environment::callback_url(state, settings);
             let cx = ModeContext {
                 state,
@@ -67,13 +86,23 @@ pub async fn start(
                 )
                 .await;
             let now = state.clock.now();
+            // The provider's secret fields are sealed in the session too, bound to the
+            // integration: the callback opens integration secrets, not connections'.
+            let (session_config, secret_config) = crate::connections::seal_secret_config(
+                state,
+                &integration.provider,
+                connection_config.clone(),
+                &session_context(state, key),
+            )
+            .await?;
             let session = OAuthSession {
                 state: flow_state,
                 integration: key.clone(),
                 connection_id: caller.connection_id.clone(),
                 code_verifier: redirect.kept.code_verifier,
                 redirect_uri,
-                connection_config: connection_config.clone(),
+                connection_config: session_config,
+                secret_config,
                 vouched_config: vouched_config.clone(),
                 origin,
                 attempt_id: attempt.id.clone(),
@@ -81,6 +110,8 @@ pub async fn start(
                 expires_at: now + state.config.oauth_session_ttl,
                 result_nonce_hash: request.result_nonce_hash.clone(),
                 end_user: caller.end_user.clone(),
+                may_replace: caller.write == WriteMode::CreateOrReplace,
+                webhook_url_override: caller.webhook_url_override.clone(),
                 socket_hash,
             };
             state.store.put_oauth_session(&session).await?;
@@ -91,9 +122,17 @@ pub async fn start(
                     format!("Redirected to {}.", redirect.url.host_str().unwrap_or("the provider")),
                 )
                 .await;
-            Ok(redirect.url)
+            Ok(Redirected {
+                url: redirect.url,
+                binding,
+            })
         })
         .await
+}
+
+/// What a flow session's secret connection config is sealed to.
+fn session_context(state: &AppState, key: &IntegrationKey) -> SealContext {
+    SealContext::integration(&state.config.environment, key.as_str())
 }
 
 /// How a callback ended, with where its result goes: the origin the flow recorded, the
@@ -119,13 +158,21 @@ impl Finished {
     }
 }
 
-/// Finishes a browser flow from the provider's callback parameters.
-pub async fn finish(state: &AppState, params: &HashMap<String, String>) -> Finished {
+/// Finishes a browser flow from the provider's callback parameters and the binding the
+/// browser presented (`None`: it brought none). A callback from another browser is refused
+/// before its flow is looked at, so it neither completes nor spends the flow: the browser that
+/// started it can still finish.
+pub async fn finish(state: &AppState, params: &HashMap<String, String>, presented: Option<&str>) -> Finished {
     let Some(state_param) = params.get("state").filter(|s| !s.is_empty() && s.len() <= 512) else {
         return Finished::unattributed(Err(
             unattributed(state, "The callback has no valid state parameter.").await
         ));
     };
+    if !presented.is_some_and(|b| constant_time_eq(b, &browser_binding(state_param))) {
+        let message = "This authorization was started in another browser, or this browser did not keep its \
+                       cookie; start again from the app.";
+        return Finished::unattributed(Err(unattributed(state, message).await));
+    }
     let session = match state.store.take_oauth_session(state_param).await {
         Ok(Some(s)) => s,
         Ok(None) => {
@@ -152,10 +199,11 @@ pub async fn finish(state: &AppState, params: &HashMap<String, String>) -> Finis
     }
 }
 
-/// A callback that matches no flow: recorded without integration or connection.
+/// A callback that matches no flow (of this browser): recorded without integration or
+/// connection, within the refusal log's bounds.
 async fn unattributed(state: &AppState, message: &str) -> Error {
     Attempt::new("auth", None, None)
-        .failed(state, ErrorCode::StateErr, message)
+        .refused(state, ErrorCode::StateErr, message)
         .await;
     Error::invalid(ErrorCode::StateErr, message)
 }
@@ -187,7 +235,7 @@ fn provider_refusal(params: &HashMap<String, String>) -> Option<Error> {
 async fn complete(
     state: &AppState,
     attempt: &Attempt,
-    session: OAuthSession,
+    mut session: OAuthSession,
     params: &HashMap<String, String>,
 ) -> Result<Connected, Error> {
     if state.clock.now() > session.expires_at {
@@ -212,6 +260,14 @@ async fn complete(
         .await
         .map_err(as_outcome)?;
     let scheme = super::scheme_of(&integration).map_err(as_outcome)?;
+    crate::connections::open_secret_config(
+        state,
+        session.secret_config.take().as_ref(),
+        &session_context(state, &session.integration),
+        &mut session.connection_config,
+    )
+    .await
+    .map_err(as_outcome)?;
     let cx = ModeContext {
         state,
         integration: &integration,
@@ -228,21 +284,27 @@ async fn complete(
     };
     let obtained = scheme.finish(&cx, &callback).await.map_err(as_outcome)?;
     attempt.info(state, "token_received", obtained.note.clone()).await;
-    let stored = store_obtained(
-        state,
-        &integration,
-        &session.connection_id,
-        obtained,
-        session.vouched_config,
-        session.end_user,
-    )
-    .await
-    .map_err(as_outcome)?;
-    let what = match stored {
-        Upsert::Created => "Connection created.",
-        Upsert::Replaced => "Connection re-authorized; earlier credentials replaced.",
+    let target = Target {
+        integration: &integration,
+        connection_id: &session.connection_id,
+        write: if session.may_replace {
+            WriteMode::CreateOrReplace
+        } else {
+            WriteMode::CreateOnly
+        },
+        vouched: Vouched {
+            config: session.vouched_config,
+            end_user: session.end_user,
+            webhook_url_override: session.webhook_url_override,
+        },
     };
-    attempt.info(state, "stored", what).await;
+    // A connection created since the flow started is not replaced: the page says so as such.
+    store_obtained(state, attempt, target, obtained)
+        .await
+        .map_err(|e| match e.code {
+            ErrorCode::ConnectionExists => e,
+            _ => as_outcome(e),
+        })?;
     Ok(Connected {
         integration: integration.key,
         connection_id: session.connection_id,

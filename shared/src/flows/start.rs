@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::connect_session;
 use crate::activity::Attempt;
+use crate::connections::{connection_exists, WriteMode};
 use crate::domain::{AuthMode, ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, verify_connect_digest};
@@ -55,6 +56,11 @@ pub struct Caller {
     /// The connect session's `connection_config` defaults for this integration. They win over
     /// values from the browser: the team's backend set them.
     pub config_defaults: ConnectionConfig,
+    /// Whether the flow may replace an existing connection: with an HMAC digest of the id or a
+    /// reconnect session (the team's backend vouched for it); otherwise it may only create.
+    pub write: WriteMode,
+    /// The connect session's `webhook_url_override`, stored on the connection.
+    pub webhook_url_override: Option<String>,
 }
 
 impl Caller {
@@ -69,7 +75,8 @@ impl Caller {
 /// Authenticates a public auth flow. With a `connect_session_token`, the session decides
 /// (allowed integrations, connection id, end user) and no HMAC is needed: the team's backend
 /// created it. Otherwise the public key is checked, then (when the environment asks for it) the
-/// HMAC digest of `integration[:connection_id]`.
+/// HMAC digest of `integration[:connection_id]`. A digest that verifies (required or not) is
+/// what lets a public-key flow replace an existing connection.
 pub async fn authenticate(
     state: &AppState,
     settings: &EnvironmentSettings,
@@ -102,32 +109,41 @@ pub async fn authenticate(
                 })
         })
         .await?;
-    if settings.hmac_enabled {
-        let digest = request.hmac.as_deref().ok_or_else(|| {
-            Error::unauthorized(
-                ErrorCode::MissingHmac,
-                "This environment requires an hmac digest on every connect request.",
-            )
-        })?;
-        let id = requested_id.as_ref().map(ConnectionId::as_str);
-        state
+    let id = requested_id.as_ref().map(ConnectionId::as_str);
+    let vouched = match request.hmac.as_deref() {
+        Some(digest) => state
             .keys
             .check(now, |k| {
                 verify_connect_digest(k.hmac_key.expose(), integration.as_str(), id, digest)
                     .then_some(())
-                    .ok_or_else(|| {
-                        Error::unauthorized(
-                            ErrorCode::InvalidHmac,
-                            "The hmac digest does not match the integration and connection id.",
-                        )
-                    })
+                    .ok_or(())
             })
-            .await?;
+            .await
+            .is_ok(),
+        None => false,
+    };
+    if settings.hmac_enabled && !vouched {
+        return Err(match request.hmac {
+            None => Error::unauthorized(
+                ErrorCode::MissingHmac,
+                "This environment requires an hmac digest on every connect request.",
+            ),
+            Some(_) => Error::unauthorized(
+                ErrorCode::InvalidHmac,
+                "The hmac digest does not match the integration and connection id.",
+            ),
+        });
     }
     Ok(Caller {
         connection_id: requested_id.unwrap_or_else(ConnectionId::generate),
         end_user: None,
         config_defaults: ConnectionConfig::default(),
+        write: if vouched {
+            WriteMode::CreateOrReplace
+        } else {
+            WriteMode::CreateOnly
+        },
+        webhook_url_override: None,
     })
 }
 
@@ -146,7 +162,9 @@ pub struct FlowStart {
 /// The start shared by every public auth flow, for an integration of one of the `expected`
 /// modes. Each refusal — a wrong public key, HMAC digest or session token included — is
 /// recorded as failed activity: it is what an operator looks for when a customer's connect
-/// button "does nothing".
+/// button "does nothing". A create-only flow of a connection that exists stops here, before
+/// the browser goes to the provider or a credential is sent anywhere (`connection_exists`);
+/// the store's conditional create catches one created in the meantime.
 pub async fn begin(
     state: &AppState,
     settings: &EnvironmentSettings,
@@ -155,7 +173,14 @@ pub async fn begin(
     expected: &[AuthMode],
 ) -> Result<FlowStart, Error> {
     let mut attempt = Attempt::new("auth", Some(key.to_string()), request.connection_id.clone());
-    let caller = attempt.run(state, authenticate(state, settings, request, key)).await?;
+    // Not yet authenticated: recorded within the refusal log's bounds.
+    let caller = match authenticate(state, settings, request, key).await {
+        Ok(caller) => caller,
+        Err(e) => {
+            attempt.refused(state, e.code, e.message.clone()).await;
+            return Err(e);
+        }
+    };
     // With a session token the server chooses the id: the attempt names the real one.
     attempt.connection_id = Some(caller.connection_id.to_string());
     let (integration, connection_config) = attempt
@@ -171,6 +196,11 @@ pub async fn begin(
                         expected.join(" or ")
                     ),
                 ));
+            }
+            if caller.write == WriteMode::CreateOnly
+                && state.store.get_connection(key, &caller.connection_id).await?.is_some()
+            {
+                return Err(connection_exists(key, &caller.connection_id));
             }
             // Checked against the provider before anything is stored or sent anywhere.
             let connection_config = crate::providers::validate_connection_config(

@@ -3,7 +3,7 @@
 //! provider, and stored only when the provider accepted them.
 
 use super::start::{begin, ConnectRequest, FlowStart};
-use super::{store_obtained, Connected};
+use super::{store_obtained, Connected, Target, Vouched};
 use crate::auth::{ModeContext, Submission};
 use crate::domain::{AuthMode, IntegrationKey};
 use crate::error::Error;
@@ -37,16 +37,17 @@ pub async fn submit(
             };
             let obtained = scheme.submit(&cx, submission).await?;
             attempt.info(state, "verified", obtained.note.clone()).await;
-            store_obtained(
-                state,
-                &integration,
-                &caller.connection_id,
-                obtained,
-                vouched_config.clone(),
-                caller.end_user.clone(),
-            )
-            .await?;
-            attempt.info(state, "stored", "Connection stored.").await;
+            let target = Target {
+                integration: &integration,
+                connection_id: &caller.connection_id,
+                write: caller.write,
+                vouched: Vouched {
+                    config: vouched_config.clone(),
+                    end_user: caller.end_user.clone(),
+                    webhook_url_override: caller.webhook_url_override.clone(),
+                },
+            };
+            store_obtained(state, &attempt, target, obtained).await?;
             Ok(Connected {
                 integration: integration.key.clone(),
                 connection_id: caller.connection_id.clone(),

@@ -2,7 +2,8 @@
 //! itself is a seam (`queue`: SQS on AWS, the store's job table locally); here are its runners —
 //! `sqs::handle` for the `worker` Lambda's batches (partial batch failures reported), and
 //! `local::Runner` on a timer inside `latchkey serve` (tests call `Runner::drain`) — and the
-//! jobs (`purge`).
+//! jobs (`purge`, `refresh`; webhook deliveries are `events::delivery`'s). `schedule` is the
+//! refresh scheduler, which enqueues refresh jobs.
 //!
 //! Delivery is at least once, so every job must be safe to run twice. A job that finds its work
 //! not ready re-enqueues itself with a delay (up to `MAX_DELAY`, SQS's limit).
@@ -13,12 +14,14 @@
 
 pub mod local;
 pub mod purge;
+pub mod refresh;
+pub mod schedule;
 #[cfg(feature = "aws")]
 pub mod sqs;
 
 use time::Duration;
 
-pub use crate::queue::{Job, JobError, JobQueue, Purge, MAX_DELAY};
+pub use crate::queue::{Job, JobError, JobQueue, Purge, RefreshJob, MAX_DELAY};
 use crate::AppState;
 
 /// Enqueues jobs on the state's queue, at the state's time.
@@ -26,16 +29,15 @@ pub async fn enqueue(state: &AppState, jobs: &[Job], delay: Duration) -> Result<
     if jobs.is_empty() {
         return Ok(());
     }
-    state
-        .jobs
-        .enqueue(state.clock.now(), jobs, delay.clamp(Duration::ZERO, MAX_DELAY))
-        .await
+    state.jobs.enqueue(state.clock.now(), jobs, delay).await
 }
 
 /// Runs one job. The one place a job kind is dispatched.
 pub async fn run(state: &AppState, job: &Job) -> Result<(), JobError> {
     match job {
         Job::PurgeIntegration(p) => purge::run(state, p).await,
+        Job::RefreshConnection(r) => refresh::run(state, r).await.map(drop),
+        Job::DeliverWebhook(d) => crate::events::delivery::run(state, d).await,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Every request Latchkey sends — token, refresh and verification requests today; webhooks, the
-//! proxy and MCP discovery later — goes through `Outbound::send`, the crate's only HTTP client
+//! Every request Latchkey sends — token, refresh and verification requests, webhooks; the proxy
+//! and MCP discovery later — goes through `Outbound::send`, the crate's only HTTP client
 //! (`architecture.rs` fails when another module names `reqwest`). Each request says who chose
 //! its host (`HostChoice`), and that decides what it may reach:
 //!
@@ -9,7 +9,10 @@
 //! - an end user (a `params[...]` value that fills a URL's host): only when the integration's
 //!   allowed hosts admit it (`hosts`), over https, and only to public addresses, checked on the
 //!   resolved address the connection is made to (`resolve`, `address`). `allow_private` (the
-//!   `--allow-private-addresses` switch, for local development) lifts the last two.
+//!   `--allow-private-addresses` switch, for local development) lifts the last two;
+//! - a URL the team's backend relays for one connection (`webhook_url_override`, often an
+//!   endpoint of its own customer's): any host, but like an end user's over https and only to
+//!   public addresses (`Target::preflight` checks what can be checked before a lookup).
 //!
 //! No redirect is followed (a token endpoint that redirects is misconfigured, and following it
 //! could carry the client secret elsewhere), no proxy from the environment is used (it would
@@ -46,6 +49,10 @@ pub enum HostChoice {
     /// A value from an end user (`params[<field>]`, or a value a provider sent back about the end
     /// user's account) filled the host: used only where `allowed` admits it.
     EndUser { field: String, allowed: AllowedHosts },
+    /// The team's backend relayed it for one connection (a `webhook_url_override`), often an
+    /// endpoint its own customer named: any host, but over https and to public addresses only,
+    /// like an end user's.
+    Relayed { field: String },
 }
 
 /// Where a request goes, and who chose its host. `Debug` shows the host and path only: query
@@ -107,10 +114,41 @@ impl Target {
         }
     }
 
-    fn end_user_field(&self) -> Option<&str> {
+    /// The field that named a host Latchkey reaches over https and at public addresses only
+    /// (an end user's, or one the backend relayed); `None` for the trusted parties' hosts.
+    fn public_only_field(&self) -> Option<&str> {
         match &self.chosen_by {
-            HostChoice::EndUser { field, .. } => Some(field),
+            HostChoice::EndUser { field, .. } | HostChoice::Relayed { field } => Some(field),
             _ => None,
+        }
+    }
+
+    /// What can be decided before a lookup: the allowed-host rule, then, for a host that must
+    /// be public (unless `allow_private`), https and an address written in the URL. `send`
+    /// decides by it; a setting that stores such a URL checks it up front the same way.
+    pub fn preflight(&self, allow_private: bool) -> Result<(), OutboundError> {
+        self.check()?;
+        let Some(field) = self.public_only_field().filter(|_| !allow_private) else {
+            return Ok(());
+        };
+        if self.url.scheme() != "https" {
+            return Err(OutboundError::NotHttps {
+                field: field.to_owned(),
+            });
+        }
+        let literal = match self.url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+            _ => None,
+        };
+        // An address in the URL is connected to without a lookup: judged here.
+        match literal.and_then(address::non_public) {
+            Some(why) => Err(OutboundError::AddressNotAllowed {
+                field: field.to_owned(),
+                host: self.url.host_str().unwrap_or_default().to_owned(),
+                why,
+            }),
+            None => Ok(()),
         }
     }
 }
@@ -121,6 +159,10 @@ pub struct Request {
     pub target: Target,
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
+    /// A bound of its own for this request, below the client's (`Config::provider_timeout`).
+    pub timeout: Option<Duration>,
+    /// Only the status and headers matter (a webhook receiver's answer): the body is never read.
+    pub discard_body: bool,
 }
 
 impl std::fmt::Debug for Request {
@@ -141,7 +183,25 @@ impl Request {
             target,
             headers: BTreeMap::new(),
             body: Vec::new(),
+            timeout: None,
+            discard_body: false,
         }
+    }
+    /// Bounds this request by `timeout` (never beyond the client's own bound).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+    /// Reads only the status and headers of the answer; its body is dropped unread, however
+    /// long it is or however slowly it comes.
+    pub fn discard_body(mut self) -> Self {
+        self.discard_body = true;
+        self
+    }
+    /// Raw bytes as the body, sent exactly as given (a signed webhook body).
+    pub fn bytes(mut self, content_type: &str, body: Vec<u8>) -> Self {
+        self.body = body;
+        self.header("content-type", content_type)
     }
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.insert(name.to_ascii_lowercase(), value.into());
@@ -275,8 +335,16 @@ impl Outbound {
 
     /// A client whose names are looked up by `lookup` (a test's `NameTable`).
     pub fn with_lookup(config: &Config, lookup: Arc<dyn Lookup>) -> Self {
+        let extra_roots = match &config.extra_root_certificates {
+            Some(pem) => parse_roots(pem).expect("the extra root certificates were checked when read"),
+            None => Vec::new(),
+        };
         let client = |public_only: bool| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder();
+            for root in &extra_roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            builder
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
                 .timeout(config.provider_timeout)
@@ -308,34 +376,19 @@ impl Outbound {
             target,
             headers,
             body,
+            timeout,
+            discard_body,
         } = request;
-        target.check()?;
-        let end_user_field = target.end_user_field().map(str::to_owned);
+        target.preflight(self.allow_private)?;
+        let public_only_field = target.public_only_field().map(str::to_owned);
         let url = target.url;
         let host = url.host_str().unwrap_or_default().to_owned();
-        let client = match &end_user_field {
-            Some(field) if !self.allow_private => {
-                if url.scheme() != "https" {
-                    return Err(OutboundError::NotHttps { field: field.clone() });
-                }
-                let literal = match url.host() {
-                    Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
-                    Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
-                    _ => None,
-                };
-                // An address in the URL is connected to without a lookup: judged here.
-                if let Some(why) = literal.and_then(address::non_public) {
-                    return Err(OutboundError::AddressNotAllowed {
-                        field: field.clone(),
-                        host,
-                        why,
-                    });
-                }
-                &self.guarded
-            }
+        let client = match &public_only_field {
+            Some(_) if !self.allow_private => &self.guarded,
             _ => &self.trusted,
         };
-        let mut builder = client.request(method, url).timeout(self.timeout);
+        let timeout = timeout.map_or(self.timeout, |t| t.min(self.timeout));
+        let mut builder = client.request(method, url).timeout(timeout);
         for (name, value) in &headers {
             let (Ok(name), Ok(mut value)) = (
                 reqwest::header::HeaderName::from_bytes(name.as_bytes()),
@@ -354,7 +407,7 @@ impl Outbound {
             while let Some(s) = source {
                 if let Some(refused) = s.downcast_ref::<resolve::AddressRefused>() {
                     return OutboundError::AddressNotAllowed {
-                        field: end_user_field.clone().unwrap_or_default(),
+                        field: public_only_field.clone().unwrap_or_default(),
                         host: host.clone(),
                         why: refused.0,
                     };
@@ -369,7 +422,7 @@ impl Outbound {
         };
         let mut answer = builder.send().await.map_err(&failed)?;
         let limit = self.response_limit;
-        if answer.content_length().is_some_and(|n| n > limit as u64) {
+        if !discard_body && answer.content_length().is_some_and(|n| n > limit as u64) {
             return Err(OutboundError::TooLarge { limit });
         }
         let status = answer.status().as_u16();
@@ -382,6 +435,14 @@ impl Outbound {
             }
         }
         let mut body = Vec::new();
+        if discard_body {
+            // Dropping the answer closes the connection: none of the body is read.
+            return Ok(Reply {
+                status,
+                headers: reply_headers,
+                body,
+            });
+        }
         while let Some(chunk) = answer.chunk().await.map_err(&failed)? {
             if body.len() + chunk.len() > limit {
                 // Dropping the answer closes the connection: the rest is never read.
@@ -395,6 +456,28 @@ impl Outbound {
             body,
         })
     }
+}
+
+fn parse_roots(pem: &str) -> Result<Vec<reqwest::Certificate>, String> {
+    let roots = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|_| "not PEM certificates".to_owned())?;
+    if roots.is_empty() {
+        return Err("no certificate in it".into());
+    }
+    // The certificates themselves are parsed when a client takes them.
+    let mut builder = reqwest::Client::builder();
+    for root in &roots {
+        builder = builder.add_root_certificate(root.clone());
+    }
+    builder.build().map_err(|_| "not valid certificates".to_owned())?;
+    Ok(roots)
+}
+
+/// Reads `LATCHKEY_EXTRA_CA_FILE` (`Config::extra_root_certificates`): PEM certificates of a
+/// certificate authority the operator runs, trusted besides the public roots for every request.
+pub fn read_extra_roots(path: &std::path::Path) -> Result<String, String> {
+    let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_roots(&pem).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(pem)
 }
 
 #[cfg(test)]

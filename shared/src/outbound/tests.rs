@@ -269,3 +269,130 @@ async fn every_answer_the_connector_gets_is_filtered_so_rebinding_gains_nothing(
         "a mixed answer keeps only its public addresses: {mixed:?}"
     );
 }
+
+fn relayed(url: &str) -> Request {
+    let target = Target::new(
+        Url::parse(url).unwrap(),
+        HostChoice::Relayed {
+            field: "webhook_url_override".into(),
+        },
+    );
+    Request::new(Method::POST, target).json(&serde_json::json!({"type": "auth"}))
+}
+
+#[tokio::test]
+async fn a_host_the_backend_relays_is_reached_over_https_at_public_addresses_only() {
+    let attacker = Counting::start().await;
+    let names = Arc::new(NameTable::default());
+    names.insert("hooks.customer.example", attacker.addr);
+    let port = attacker.addr.port();
+    let guarded = Outbound::with_lookup(&config(false), names.clone());
+    for url in [
+        format!("https://hooks.customer.example:{port}/hook"),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://[::ffff:169.254.169.254]:{port}/hook"),
+    ] {
+        let e = guarded.send(relayed(&url)).await.unwrap_err();
+        assert!(matches!(e, OutboundError::AddressNotAllowed { .. }), "{url}: {e:?}");
+    }
+    let e = guarded
+        .send(relayed(&format!("http://hooks.customer.example:{port}/hook")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, OutboundError::NotHttps { .. }), "{e:?}");
+    assert_eq!(attacker.accepted(), 0, "no connection reached the listener");
+    // What decides it is the kind of host: with the development switch it is reached.
+    let open = Outbound::with_lookup(&config(true), names);
+    let reply = open
+        .send(relayed(&format!("http://hooks.customer.example:{port}/hook")))
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200);
+    assert_eq!(attacker.accepted(), 1);
+}
+
+/// A listener that answers `200` with headers at once and then a body that never ends, or
+/// nothing at all.
+async fn endless(headers_too: bool) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                let _ = socket.read(&mut buf).await;
+                if !headers_too {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    return;
+                }
+                let head = b"HTTP/1.1 200 OK\r\ncontent-length: 1000000000\r\n\r\n";
+                if socket.write_all(head).await.is_err() {
+                    return;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                while socket.write_all(&chunk).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_answer_whose_body_is_discarded_is_never_read_and_a_silent_host_times_out() {
+    let outbound = Outbound::new(&config(false));
+    let operator = |addr: SocketAddr| {
+        Request::new(
+            Method::POST,
+            Target::operator(Url::parse(&format!("http://{addr}/hook")).unwrap()),
+        )
+    };
+    let huge = endless(true).await;
+    let e = outbound.send(operator(huge)).await.unwrap_err();
+    assert_eq!(e, OutboundError::TooLarge { limit: 64 * 1024 }, "read, it is refused");
+    let reply = outbound.send(operator(huge).discard_body()).await.unwrap();
+    assert_eq!((reply.status, reply.body.len()), (200, 0), "not read at all");
+
+    let silent = endless(false).await;
+    let e = outbound
+        .send(operator(silent).timeout(Duration::from_millis(300)))
+        .await
+        .unwrap_err();
+    assert_eq!(e, OutboundError::Timeout, "the request's own bound");
+}
+
+#[test]
+fn extra_root_certificates_must_be_pem_certificates() {
+    const CA: &str = "-----BEGIN CERTIFICATE-----
+MIIBjjCCATOgAwIBAgIUNlVvvNVZZeaxJ6spavkTs7kbNkcwCgYIKoZIzj0EAwIw
+GzEZMBcGA1UEAwwQTGF0Y2hrZXkgdGVzdCBDQTAgFw0yNjEyMDEyMDU0MTFaGA8y
+MTI2MTEwNzIwNTQxMVowGzEZMBcGA1UEAwwQTGF0Y2hrZXkgdGVzdCBDQTBZMBMG
+ByqGSM49AgEGCCqGSM49AwEHA0IABG/Zga269XeMRhAGYgK6tVsgGgoQIWwWT5mQ
+lASkU8j2H18lMUHRtP7SMmpEIgqwcXMpSKAWdycbt+AkVNRk5FKjUzBRMB0GA1Ud
+DgQWBBQPF2nJs1zwlYkolFUVjH0AAu6GBjAfBgNVHSMEGDAWgBQPF2nJs1zwlYko
+lFUVjH0AAu6GBjAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0kAMEYCIQD2
+ZG9mxjjd/zBuGdy/IoqHf+eLnNOgM01fzNbukdl46wIhAPVYpX/Sc1ScisNif8Bc
+IMicZ4Fz4c9fyR21fy0VvI1M
+-----END CERTIFICATE-----
+";
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let pem = read_extra_roots(&file("ca.pem", CA)).unwrap();
+    let mut with_roots = config(false);
+    with_roots.extra_root_certificates = Some(pem);
+    let _client = Outbound::new(&with_roots);
+    for bad in [
+        "",
+        "not a certificate",
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    ] {
+        assert!(read_extra_roots(&file("bad.pem", bad)).is_err(), "{bad:?}");
+    }
+    assert!(read_extra_roots(&dir.path().join("missing.pem")).is_err());
+}

@@ -166,6 +166,50 @@ fn check_connection_config(
     Ok(out)
 }
 
+/// The connection-config fields a provider's catalog entry marks `secret` (acumatica's
+/// `password`, google-ads' `developer_token`, …): sealed at rest like credentials and masked on
+/// the wire unless asked for, while templates still read them.
+pub fn secret_config_fields(provider_name: &str) -> Vec<&'static str> {
+    provider(provider_name)
+        .and_then(|p| p.connection_config.as_ref())
+        .map(|specs| {
+            specs
+                .iter()
+                .filter(|(_, spec)| spec.secret == Some(true))
+                .map(|(name, _)| name.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Splits a connection config into what may be stored as is and the provider's secret fields.
+pub fn split_secret_config(provider_name: &str, mut config: ConnectionConfig) -> (ConnectionConfig, ConnectionConfig) {
+    let secret = secret_config_fields(provider_name)
+        .into_iter()
+        .filter_map(|name| config.remove(name).map(|v| (name.to_owned(), v)))
+        .collect();
+    (config, secret)
+}
+
+/// Where a provider's token response may hold a refresh token, as dotted paths into it: the
+/// standard `refresh_token`, the catalog's own name for it, and the same under the catalog's
+/// alternate path (Slack's user token in `authed_user.refresh_token`). The wire hides each of
+/// them unless the refresh token was asked for.
+pub fn refresh_token_paths(provider_name: &str) -> Vec<String> {
+    let p = provider(provider_name);
+    let named = p
+        .and_then(|p| p.token_response.as_ref())
+        .and_then(|t| t.refresh_token.clone());
+    let names: Vec<String> = std::iter::once("refresh_token".to_owned()).chain(named).collect();
+    let alternate = p.and_then(|p| p.alternate_access_token_response_path.as_deref());
+    let mut paths = names.clone();
+    if let Some(alternate) = alternate {
+        paths.extend(names.iter().map(|n| format!("{alternate}.{n}")));
+    }
+    paths.dedup();
+    paths
+}
+
 /// The connection config after a grant: what the user gave, plus the token response fields
 /// (`token_response_metadata`) and callback values (`redirect_uri_metadata`) the provider
 /// sends. Values the catalog constrains and that fail their constraint, or hold control

@@ -30,6 +30,7 @@ impl StoreQueue {
 #[async_trait]
 impl JobQueue for StoreQueue {
     async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError> {
+        let delay = delay.clamp(Duration::ZERO, super::MAX_DELAY);
         for job in jobs {
             let id = uuid::Uuid::new_v4().to_string();
             self.store

@@ -13,9 +13,9 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::domain::IntegrationKey;
+use crate::domain::{ConnectionId, IntegrationKey};
 use crate::error::Error;
-use crate::store::StoreError;
+use crate::store::{StoreError, WebhookEvent};
 
 /// The longest delay a job can be enqueued with (SQS's `DelaySeconds` limit).
 pub const MAX_DELAY: Duration = Duration::minutes(15);
@@ -26,6 +26,10 @@ pub const MAX_DELAY: Duration = Duration::minutes(15);
 pub enum Job {
     /// Delete the connections of a deleted integration's generation (`purge`).
     PurgeIntegration(Purge),
+    /// Renew one connection the scheduler found due (`jobs::refresh`).
+    RefreshConnection(RefreshJob),
+    /// One attempt of an auth webhook delivery (`events::delivery`).
+    DeliverWebhook(WebhookDelivery),
 }
 
 impl Job {
@@ -43,6 +47,8 @@ impl Job {
     pub fn describe(&self) -> String {
         match self {
             Job::PurgeIntegration(p) => format!("purge_integration {} shard {:?}", p.integration, p.shard),
+            Job::RefreshConnection(r) => format!("refresh_connection {} ({})", r.integration, r.provider),
+            Job::DeliverWebhook(d) => format!("deliver_webhook {} attempt {}", d.id, d.attempt),
         }
     }
 }
@@ -76,7 +82,7 @@ impl From<JobError> for Error {
 /// Where jobs go.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    /// Enqueues `jobs`, each to be run no earlier than `delay` (clamped to `MAX_DELAY`) after
+    /// Enqueues `jobs`, each to be run no earlier than `delay` (clamped to 0..=`MAX_DELAY`) after
     /// `now` (the caller's clock: `AppState::clock`). All or an error; on an error some may
     /// have been enqueued, which at-least-once jobs tolerate.
     async fn enqueue(&self, now: OffsetDateTime, jobs: &[Job], delay: Duration) -> Result<(), JobError>;
@@ -103,4 +109,38 @@ pub struct Purge {
     /// When the delete was requested.
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,
+}
+
+/// One connection to renew ahead of reads. The provider is the integration's, so the worker
+/// bounds its refreshes per provider before it reads anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshJob {
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    pub provider: String,
+}
+
+/// One attempt of an auth webhook delivery. The body is rendered once, when the event happens,
+/// and sent byte for byte on every attempt; where it goes is decided at each attempt from the
+/// settings and the connection as they are then (`events::destination`). It names the
+/// connection and carries what the receiver gets — ids, the end user, tags — never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDelivery {
+    /// The delivery's id (`Latchkey-Webhook-Id`), the same on every attempt: receivers drop
+    /// duplicates by it. Also the `attempt_id` of its activity entries.
+    pub id: String,
+    pub event: WebhookEvent,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    /// The JSON body, as signed.
+    pub body: String,
+    /// This attempt's number, from 1.
+    pub attempt: u32,
+    /// Not to be attempted before (a retry's wait may be longer than the queue's `MAX_DELAY`).
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub not_before: Option<OffsetDateTime>,
 }

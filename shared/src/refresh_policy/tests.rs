@@ -23,6 +23,7 @@ fn facts(mode: AuthMode, refresh: bool, provider: &str, expires: Option<i64>, re
         expires_at: expires.map(|e| at_ms(T0 + e)),
         last_fetched_at: at_ms(T0),
         last_read_at: read.map(|r| at_ms(T0 + r)),
+        hold: Hold::None,
     }
 }
 
@@ -118,6 +119,28 @@ fn idle_refresh_tokens_are_kept_alive_per_provider() {
     assert_eq!(
         next_ms(&verify, &facts(AuthMode::Basic, false, "jira-basic", None, None)),
         Some((DAY, Reason::Verify))
+    );
+}
+
+#[test]
+fn a_failed_refresh_holds_renewals_off_until_its_next_attempt_or_for_good() {
+    let p = RefreshPolicy::default();
+    let hot = facts(AuthMode::OAuth2, true, "custom-oauth2", Some(HOUR), Some(0));
+    let held = |hold| RefreshFacts { hold, ..hot.clone() };
+    assert_eq!(
+        next_ms(&p, &held(Hold::Until(at_ms(T0 + 10 * MIN)))),
+        Some((40 * MIN, Reason::Hot)),
+        "a hold that ends before the renewal changes nothing"
+    );
+    assert_eq!(
+        next_ms(&p, &held(Hold::Until(at_ms(T0 + 50 * MIN)))),
+        Some((50 * MIN, Reason::Hot)),
+        "not before the next attempt"
+    );
+    assert_eq!(
+        next_ms(&p, &held(Hold::GaveUp)),
+        None,
+        "given up: only reads with force_refresh"
     );
 }
 
@@ -220,22 +243,44 @@ fn cases() -> Value {
             combos.push((mode, false, "openai", None, read));
         }
     }
+    let mut combos: Vec<_> = combos.into_iter().map(|c| (c, Hold::None)).collect();
+    // Failed refreshes: holds that end before, after, and long after the renewal, and given up.
+    for hold in [
+        Hold::Until(at_ms(T0 + 10 * MIN)),
+        Hold::Until(at_ms(T0 + 50 * MIN)),
+        Hold::Until(at_ms(T0 + 40 * DAY)),
+        Hold::GaveUp,
+    ] {
+        for read in [None, Some(0)] {
+            combos.push(((AuthMode::OAuth2, true, "custom-oauth2", Some(HOUR), read), hold));
+            combos.push(((AuthMode::OAuth2Cc, false, "custom-oauth2", Some(HOUR), read), hold));
+        }
+    }
     let mut out = Vec::new();
     for (pi, policy) in policies.iter().enumerate() {
-        for &(mode, refresh, provider, lifetime, read) in &combos {
+        for &((mode, refresh, provider, lifetime, read), hold) in &combos {
             {
-                let f = facts(mode, refresh, provider, lifetime, read);
+                let f = RefreshFacts {
+                    hold,
+                    ..facts(mode, refresh, provider, lifetime, read)
+                };
                 let next = next_ms(policy, &f).map(|(at, r)| json!({"at_ms": at, "reason": r.as_str()}));
                 let read_at = 70 * MIN;
+                let mut case_facts = json!({
+                    "auth_mode": mode_name(mode),
+                    "has_refresh_token": refresh,
+                    "provider": provider,
+                    "expires_in_ms": lifetime,
+                    "last_read_ms": read,
+                });
+                match hold {
+                    Hold::None => {}
+                    Hold::Until(t) => case_facts["hold_until_ms"] = json!(ms(t) - T0),
+                    Hold::GaveUp => case_facts["gave_up"] = json!(true),
+                }
                 out.push(json!({
                     "policy": pi,
-                    "facts": {
-                        "auth_mode": mode_name(mode),
-                        "has_refresh_token": refresh,
-                        "provider": provider,
-                        "expires_in_ms": lifetime,
-                        "last_read_ms": read,
-                    },
+                    "facts": case_facts,
                     "read_margin_ms": dur_ms(policy.read_margin(&f)),
                     "keepalive_ms": dur_ms(policy.keepalive_for(provider)),
                     "next": next,

@@ -1,5 +1,6 @@
 //! Persistence. The store is one trait per domain — `IntegrationStore`, `ConnectionStore`,
-//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, each stating its invariants — and
+//! `FlowSessionStore`, `ActivityStore`, `SettingsStore`, `NonceStore`, each stating its
+//! invariants — and
 //! `Store`, their union, the seam between the domain and a backend: `sqlite` (embedded, the
 //! local default) and `dynamo` (AWS). Records (`records.rs`) are plain data; secrets inside
 //! them are already sealed. One conformance suite (`conformance`) runs against every backend.
@@ -46,6 +47,11 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// How long an expired short-lived row (a session, a result, a nonce) is kept before it is
+/// deleted — by DynamoDB's TTL, or the local stack's purge — so that a caller finding it still
+/// says "expired" rather than "unknown".
+pub const EXPIRED_ROWS_KEPT: time::Duration = time::Duration::hours(1);
 
 impl From<StoreError> for crate::error::Error {
     fn from(e: StoreError) -> Self {
@@ -123,6 +129,12 @@ pub trait ConnectionStore: Send + Sync {
     /// retries a lost race a bounded number of times answers `Conflict` when it runs out.
     /// `Conflict` also when the integration does not exist (deleted since the caller read it).
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)>;
+    /// Writes the connection into its integration's current generation only if none exists
+    /// there under its (integration, connection id) — a leftover of an ended generation counts
+    /// as absent — with `version` 1; `Conflict` when one does, which is left as it was, and
+    /// when the integration does not exist. Of concurrent creators of one connection exactly one
+    /// wins: the write itself is conditional, not a read before it.
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64>;
     /// Writes only if the stored version is still `expected_version`, and stores
     /// `expected_version + 1`; else `Conflict` (also when the connection is gone: an update
     /// never recreates a deleted connection).
@@ -158,6 +170,10 @@ pub trait ConnectionStore: Send + Sync {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> StoreResult<bool>;
+    /// The last write of a refresh: `update_connection`, giving the refresh lease back in the
+    /// same write (whoever holds it: a holder's lease outlasts its work, see
+    /// `connections::lease`), so a refresh costs one write less.
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()>;
     /// Gives the lease back if `owner` still holds it; otherwise does nothing.
     async fn release_refresh_lease(
         &self,
@@ -231,6 +247,16 @@ pub trait SettingsStore: Send + Sync {
     async fn put_settings(&self, settings: &EnvironmentSettings) -> StoreResult<()>;
 }
 
+/// Single-use markers that expire, such as the hash of a signed request's signature: each may
+/// be claimed once while it lives, whichever process or Lambda instance claims it.
+#[async_trait]
+pub trait NonceStore: Send + Sync {
+    /// Claims `nonce` until `expires_at`: `Ok(true)` when it was free (never claimed, or its
+    /// claim ended at or before `now`), `Ok(false)` while an earlier claim lives. A conditional
+    /// write: of concurrent claims of one nonce exactly one wins.
+    async fn claim_nonce(&self, nonce: &str, now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<bool>;
+}
+
 /// The local job queue's persistence (`jobs::local`): at-least-once delivery with a
 /// visibility timeout, attempts and a dead-letter state, like SQS. Not part of `Store`: only the
 /// SQLite store implements it.
@@ -255,10 +281,13 @@ pub trait QueueStore: Send + Sync {
 
 /// The whole store: every domain's trait. Implemented for every type that implements them
 /// all, so a backend implements the domain traits and `Arc<dyn Store>` serves everything.
-pub trait Store: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore {}
+pub trait Store:
+    IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + NonceStore
+{
+}
 
 impl<T> Store for T where
-    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + ?Sized
+    T: IntegrationStore + ConnectionStore + FlowSessionStore + ActivityStore + SettingsStore + NonceStore + ?Sized
 {
 }
 
@@ -266,6 +295,7 @@ impl<T> Store for T where
 /// `dyn Store` need no import): `use latchkey::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, QueueStore, SettingsStore, Store,
+        ActivityStore, ConnectionStore, FlowSessionStore, IntegrationStore, NonceStore, QueueStore, SettingsStore,
+        Store,
     };
 }

@@ -1,8 +1,9 @@
 //! The records the store keeps: plain data, serialized as JSON into each backend's `body`
 //! column or attribute. Secrets inside them are already sealed (`Sealed`), or are one-use flow
 //! secrets (an OAuth `state`, a PKCE verifier) that never outlive their session. A connection's
-//! sealed credentials are the exception to "all in `body`": every backend keeps them in a column
-//! or attribute of their own, so no listing, index or copy of the body ever holds them.
+//! sealed credentials and sealed secret config are the exception to "all in `body`": every
+//! backend keeps them in columns or attributes of their own, so no listing, index or copy of the
+//! body ever holds them.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -105,7 +106,13 @@ pub struct ConnectionRecord {
     /// JSON: each backend stores it apart (see the module doc).
     #[serde(skip)]
     pub credentials: Sealed,
+    /// The connection config without the fields the provider marks secret (`secret_config`).
     pub connection_config: ConnectionConfig,
+    /// The provider's secret connection-config fields (a password, a developer token) as a JSON
+    /// object, sealed with `SealContext::connection` like the credentials, and stored apart
+    /// like them (not part of the record's JSON).
+    #[serde(skip)]
+    pub secret_config: Option<Sealed>,
     /// The connection config keys the team's backend set: hosts they fill were vouched for.
     #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
     pub vouched_config: VouchedKeys,
@@ -138,6 +145,56 @@ pub struct ConnectionRecord {
     /// The connection's active problems (a failed refresh), cleared when it works again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ConnectionProblem>,
+    /// Where this connection's auth webhooks go instead of the environment's `webhook_url`:
+    /// set by the team's backend (connect session, import, `PATCH /connections`), never by an
+    /// end user. Kept across re-authorizations that do not name one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
+    /// The state of a refresh that failed, until one succeeds or the connection is authorized
+    /// again (`connections::refresh`): what failed, how often, and when the provider may be
+    /// asked again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_failure: Option<RefreshFailure>,
+}
+
+/// Whether a failed refresh is worth retrying as is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The provider refused (`invalid_grant`, a revoked grant, a client error): the connection
+    /// needs to be authorized again, unless a later attempt proves otherwise.
+    Refused,
+    /// The provider failed on its side, timed out or could not be reached.
+    Unavailable,
+}
+
+/// A connection's failed refreshes since its last success. Reads and the scheduler leave the
+/// provider alone until `next_attempt_at` (`None`: given up until `force_refresh` or a new
+/// authorization).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshFailure {
+    pub kind: FailureKind,
+    /// Consecutive failures of this kind (a failure of the other kind starts again at 1).
+    pub attempts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_failure_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    /// What the provider (or the transport) said: `invalid_grant`, `token_timeout`, … Never a
+    /// secret.
+    pub cause: String,
+    /// The `attempt_id` of the activity entries of the last failure.
+    pub log_id: String,
+}
+
+impl RefreshFailure {
+    /// The refresh policy's view of it: when the provider may be asked again.
+    pub fn hold(&self) -> crate::refresh_policy::Hold {
+        match self.next_attempt_at {
+            Some(t) => crate::refresh_policy::Hold::Until(t),
+            None => crate::refresh_policy::Hold::GaveUp,
+        }
+    }
 }
 
 /// One active problem of a connection: what failed, and the activity attempt that tells how.
@@ -160,6 +217,11 @@ impl<'a> From<&'a ConnectionRecord> for crate::refresh_policy::RefreshFacts<'a> 
             expires_at: r.expires_at,
             last_fetched_at: r.last_fetched_at,
             last_read_at: r.last_read_at,
+            hold: r
+                .refresh_failure
+                .as_ref()
+                .map(RefreshFailure::hold)
+                .unwrap_or(crate::refresh_policy::Hold::None),
         }
     }
 }
@@ -187,6 +249,9 @@ impl ConnectionRecord {
         }
         if self.last_read_at.is_none() {
             self.last_read_at = previous.last_read_at;
+        }
+        if self.webhook_url_override.is_none() {
+            self.webhook_url_override = previous.webhook_url_override.clone();
         }
         self
     }
@@ -259,7 +324,12 @@ pub struct OAuthSession {
     pub connection_id: ConnectionId,
     pub code_verifier: Option<PkceVerifier>,
     pub redirect_uri: String,
+    /// The connection config without the provider's secret fields (`secret_config`).
     pub connection_config: ConnectionConfig,
+    /// The provider's secret connection-config fields, sealed with `SealContext::integration`
+    /// (the callback opens integration secrets only, never a connection's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_config: Option<Sealed>,
     /// The connection config keys the team's backend set (a connect session's defaults).
     #[serde(default, skip_serializing_if = "VouchedKeys::is_empty")]
     pub vouched_config: VouchedKeys,
@@ -277,6 +347,13 @@ pub struct OAuthSession {
     /// The end user of the connect session that started the flow, stored on the connection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_user: Option<serde_json::Value>,
+    /// Whether the flow may replace an existing connection (an HMAC digest or a reconnect
+    /// session vouched for it); otherwise it may only create one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub may_replace: bool,
+    /// The connect session's `webhook_url_override`, stored on the connection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
     /// SHA-256 (hex) of the `ws_client_id` of the socket waiting for the outcome (Nango's
     /// frontend client), bound when the flow started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -417,6 +494,9 @@ pub struct ConnectSession {
     /// Set for a reconnect session: the one connection it may re-authorize.
     #[serde(default)]
     pub reconnect: Option<(IntegrationKey, ConnectionId)>,
+    /// Where the auth webhooks of the connections it makes go (validated when set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url_override: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -474,10 +554,11 @@ pub struct EnvironmentSettings {
     /// The redirect URI sent to providers; `None` = the deployment's (`Config::callback_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
-    /// Where auth webhooks go; `None` = none are sent.
+    /// Where auth webhooks go; `None` = none are sent (but to connections'
+    /// `webhook_url_override`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    /// Which auth webhooks are sent to `webhook_url`.
+    /// Which auth webhooks are sent.
     #[serde(default = "WebhookEvent::all")]
     pub webhook_events: Vec<WebhookEvent>,
     /// How the end user's Connect page looks.

@@ -2,7 +2,10 @@
 // dev login/consent pages, open dynamic client registration (each test registers its own
 // client), client credentials and rotating refresh tokens. Listens on 127.0.0.1, port 0 unless
 // PORT is set, prints one JSON line `{"ready":true,"issuer":…}` on stdout, and exits when its
-// stdin closes (the test process that started it has gone).
+// stdin closes (the test process that started it has gone). ACCESS_TOKEN_TTL (seconds) shortens
+// access tokens. `GET /__test/stats/<client_id>` answers what the provider did for a client
+// (`{refresh_grants, revoked_grants}`), counted from its own events, so tests check what the
+// provider saw rather than what Latchkey says it did.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -18,6 +21,7 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
   },
   rotateRefreshToken: true,
+  ...(process.env.ACCESS_TOKEN_TTL ? { ttl: { AccessToken: Number(process.env.ACCESS_TOKEN_TTL) } } : {}),
   scopes: ['openid', 'email', 'profile', 'offline_access'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   async findAccount(ctx, id) {
@@ -36,7 +40,26 @@ const provider = new Provider(issuer, {
 // Interaction details are unimportant here; keep the log quiet unless debugging.
 provider.on('server_error', (ctx, err) => console.error('oidc server_error', err));
 
-server.on('request', provider.callback());
+// What the provider did, per client.
+const stats = new Map();
+const statsOf = (clientId) => {
+  if (!stats.has(clientId)) stats.set(clientId, { refresh_grants: 0, revoked_grants: 0 });
+  return stats.get(clientId);
+};
+provider.on('grant.success', (ctx) => {
+  if (ctx.oidc.params.grant_type === 'refresh_token') statsOf(ctx.oidc.client.clientId).refresh_grants += 1;
+});
+provider.on('grant.revoked', (ctx) => {
+  if (ctx.oidc.client) statsOf(ctx.oidc.client.clientId).revoked_grants += 1;
+});
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  const match = /^\/__test\/stats\/([^/?]+)$/.exec(req.url);
+  if (!match) return callback(req, res);
+  res.writeHead(200, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify(statsOf(decodeURIComponent(match[1]))));
+});
 process.stdout.write(`${JSON.stringify({ ready: true, issuer })}\n`);
 // stdout carries only the ready line: the provider's own notices go to stderr.
 console.log = console.info = console.error;

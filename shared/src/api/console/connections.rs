@@ -251,7 +251,7 @@ async fn detail_page(
         Err(e) => return super::refusal(state, &HeaderMap::new(), e),
     };
     let path = detail_path(&b, &record.integration, &record.connection_id);
-    let wire_creds = wire::credentials(&creds, revealed);
+    let wire_creds = wire::credentials(&creds, &record.provider, revealed);
     let problems: String = record
         .errors
         .iter()
@@ -305,7 +305,7 @@ async fn detail_page(
         page::time_html(record.updated_at),
         page::time_html(record.last_fetched_at),
         credentials_table(&wire_creds, revealed),
-        object_table("Connection config", &record.connection_config),
+        object_table("Connection config", &wire::connection_config(&record, revealed)),
         if record.metadata.is_empty() {
             r#"<p class="muted">No metadata.</p>"#.to_owned()
         } else {
@@ -364,8 +364,8 @@ pub async fn reveal(
     }
     .await;
     match result {
-        Ok((_, creds)) if wants_json(&headers) => crate::api::admin::no_store(wire::json(
-            serde_json::json!({"credentials": wire::credentials(&creds, true)}),
+        Ok((record, creds)) if wants_json(&headers) => crate::api::admin::no_store(wire::json(
+            serde_json::json!({"credentials": wire::credentials(&creds, &record.provider, true)}),
         )),
         Ok(_) => detail_page(&state, &signed, &integration, &id, true, None).await,
         Err(e) => super::refusal(&state, &headers, e),

@@ -17,7 +17,7 @@ use crate::error::{Error, ErrorCode};
 use crate::AppState;
 
 fn secure(state: &AppState) -> bool {
-    state.config.public_url.scheme() == "https"
+    state.config.is_https()
 }
 
 fn cookie_name(state: &AppState) -> &'static str {
@@ -43,15 +43,9 @@ pub fn clear_cookie(state: &AppState) -> HeaderValue {
 
 /// The session token the browser sent, if any.
 pub fn token_of(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let name = cookie_name(state);
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, v)| *k == name && !v.is_empty())
-        .map(|(_, v)| v.to_owned())
+    crate::api::cookies::cookie(headers, cookie_name(state))
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 #[derive(Deserialize)]

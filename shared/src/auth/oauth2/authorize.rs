@@ -5,6 +5,7 @@ use url::Url;
 
 use super::endpoints::OAuth2Endpoints;
 use crate::domain::OAuthState;
+use crate::error::{Error, ErrorCode};
 
 /// Query parameters the flow itself sets; callers may not override them.
 pub const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
@@ -39,7 +40,47 @@ pub fn effective_scopes(endpoints: &OAuth2Endpoints, configured: &[String]) -> V
     scopes
 }
 
-pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest<'_>) -> Url {
+/// The name a parameter has in the provider's URL, after the catalog's renames (`None`: the
+/// provider's entry drops it).
+fn renamed<'a>(endpoints: &'a OAuth2Endpoints, name: &'a str) -> Option<&'a str> {
+    let mut name = name;
+    for (from, to) in &endpoints.authorization_url_replacements {
+        let (from, to) = (from.trim_end_matches('='), to.trim_end_matches('='));
+        if name == from {
+            if to.is_empty() {
+                return None;
+            }
+            name = to;
+        }
+    }
+    Some(name)
+}
+
+/// Refuses a request extra that would land on a parameter the flow sets, by its own name or by
+/// the name a rename gives it: printful renames `redirect_uri` to `redirect_url`, so an extra
+/// `redirect_url` would be a second redirect target. Checked on the names as they reach the URL.
+fn check_extras(endpoints: &OAuth2Endpoints, extras: &[(String, String)]) -> Result<(), Error> {
+    let reserved: Vec<&str> = RESERVED_AUTHORIZATION_PARAMS
+        .iter()
+        .flat_map(|name| [Some(*name), renamed(endpoints, name)])
+        .flatten()
+        .collect();
+    for (name, _) in extras {
+        let landing = renamed(endpoints, name);
+        if reserved.contains(&name.as_str()) || landing.is_some_and(|l| reserved.contains(&l)) {
+            return Err(Error::invalid(
+                ErrorCode::InvalidQueryParams,
+                format!("authorization_params[{name}] is set by Latchkey for this provider and cannot be overridden."),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The URL the browser is sent to. Fails when a request extra names a parameter the flow sets,
+/// before or after the provider's renames.
+pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest<'_>) -> Result<Url, Error> {
+    check_extras(endpoints, req.extra_params)?;
     let mut pairs: Vec<(String, String)> = vec![
         ("response_type".into(), "code".into()),
         ("client_id".into(), req.client_id.into()),
@@ -66,19 +107,12 @@ pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest
         pairs.retain(|(pk, _)| *pk != k);
         pairs.push((k, v));
     }
-    for (from, to) in &endpoints.authorization_url_replacements {
-        let (from, to) = (from.trim_end_matches('='), to.trim_end_matches('='));
-        if to.is_empty() {
-            pairs.retain(|(k, _)| k != from);
-        } else {
-            for (k, _) in pairs.iter_mut().filter(|(k, _)| k == from) {
-                *k = to.to_owned();
-            }
-        }
-    }
+    let pairs = pairs
+        .into_iter()
+        .filter_map(|(k, v)| renamed(endpoints, &k).map(|k| (k.to_owned(), v)));
     let mut url = endpoints.authorization_url.url().clone();
     url.query_pairs_mut().extend_pairs(pairs);
-    url
+    Ok(url)
 }
 
 #[cfg(test)]
@@ -106,7 +140,8 @@ mod tests {
                 extra_params: &[("prompt".into(), "login".into()), ("login_hint".into(), "a@b.c".into())],
                 user_scope: None,
             },
-        );
+        )
+        .unwrap();
         let q: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         let get = |k: &str| {
             q.iter()
@@ -125,5 +160,46 @@ mod tests {
             "a request's extra replaces the provider default"
         );
         assert_eq!(get("login_hint"), ["a@b.c"]);
+    }
+
+    /// printful renames `redirect_uri` to `redirect_url`: an extra of either name (or of any
+    /// name that a rename turns into a reserved one) is refused, never sent twice.
+    #[test]
+    fn reserved_names_are_checked_after_the_providers_renames() {
+        let mut endpoints = OAuth2Endpoints::new(
+            crate::outbound::Target::catalog(Url::parse("https://www.printful.com/oauth/authorize").unwrap()),
+            crate::outbound::Target::catalog(Url::parse("https://www.printful.com/oauth/token").unwrap()),
+        );
+        endpoints.authorization_url_replacements = vec![
+            ("redirect_uri".into(), "redirect_url".into()),
+            ("tag".into(), "state".into()),
+            ("response_type".into(), "".into()),
+        ];
+        let state = OAuthState::new("st");
+        let url_with = |extra: &[(String, String)]| {
+            authorization_url(
+                &endpoints,
+                &AuthorizationRequest {
+                    client_id: "cid",
+                    redirect_uri: "https://latchkey.example/oauth/callback",
+                    scopes: &[],
+                    state: &state,
+                    code_challenge: None,
+                    extra_params: extra,
+                    user_scope: None,
+                },
+            )
+        };
+        for name in ["redirect_url", "redirect_uri", "state", "tag", "client_id"] {
+            let e = url_with(&[(name.into(), "https://evil.example/cb".into())]).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidQueryParams, "{name}");
+            assert!(e.message.contains(name), "{}", e.message);
+            assert!(!e.message.contains("evil"), "the value is not repeated");
+        }
+        let url = url_with(&[("login_hint".into(), "a@b.c".into())]).unwrap();
+        let names: Vec<String> = url.query_pairs().map(|(k, _)| k.into_owned()).collect();
+        assert_eq!(names.iter().filter(|k| *k == "redirect_url").count(), 1, "{url}");
+        assert!(!names.contains(&"redirect_uri".to_owned()) && !names.contains(&"response_type".to_owned()));
+        assert!(names.contains(&"login_hint".to_owned()));
     }
 }

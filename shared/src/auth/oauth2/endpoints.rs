@@ -46,8 +46,6 @@ pub struct TokenShape {
     pub expires_in_ms: bool,
     /// Lifetime to assume when the response states none, in seconds.
     pub default_expires_in: Option<i64>,
-    /// Seconds taken off the lifetime so a token is refreshed before the provider drops it.
-    pub expiration_buffer: i64,
     /// Response fields (dotted paths) copied into the connection config (Salesforce `instance_url`).
     pub metadata: Vec<String>,
 }
@@ -276,7 +274,6 @@ pub fn for_connection(
         alternate_path: p.alternate_access_token_response_path.clone(),
         expires_in_ms: p.expires_in_unit.as_deref() == Some("milliseconds"),
         default_expires_in: p.token_expires_in_ms.map(|ms| ms / 1000),
-        expiration_buffer: p.token_expiration_buffer.unwrap_or(0),
         metadata: p.token_response_metadata.clone().unwrap_or_default(),
     };
     e.redirect_uri_metadata = p.redirect_uri_metadata.clone().unwrap_or_default();

@@ -49,7 +49,8 @@ pub async fn token_grant(
 /// activity entry has them).
 pub fn token_failure(code: ErrorCode, what: &str, e: TokenError) -> Error {
     let short = e.code();
-    match e {
+    let cause = e.cause();
+    let error = match e {
         TokenError::Outbound(o) => {
             let error = o.into_error(code, what);
             let detail = format!("{} [{short}]", error.detail.clone().unwrap_or_default());
@@ -58,7 +59,8 @@ pub fn token_failure(code: ErrorCode, what: &str, e: TokenError) -> Error {
         TokenError::Status(status) => Error::provider(e.is_transient(), code, format!("{what}: {e} [{short}]"))
             .with_detail(format!("HTTP {status}")),
         other => Error::provider(other.is_transient(), code, format!("{what}: {other} [{short}]")),
-    }
+    };
+    error.with_cause(cause)
 }
 
 /// For the activity log: what the provider issued, without any of it.
@@ -115,7 +117,7 @@ impl AuthScheme for OAuth2 {
                 extra_params: start.authorization_params,
                 user_scope: user_scope.as_deref(),
             },
-        );
+        )?;
         Ok(Redirect {
             url,
             kept: Kept {
@@ -167,6 +169,18 @@ impl AuthScheme for OAuth2 {
             Credentials::OAuth2 { .. } => Ok(credentials),
             other => Err(wrong_credentials(self.mode(), other)),
         }
+    }
+
+    /// A token with a refresh token is refreshed on read when it expires within the margin, or
+    /// when forced. Without one nothing can be done but authorize again: it is answered as is.
+    fn refresh_on_read(&self, credentials: &Credentials, expiring: bool, force: bool) -> bool {
+        matches!(
+            credentials,
+            Credentials::OAuth2 {
+                refresh_token: Some(_),
+                ..
+            }
+        ) && (expiring || force)
     }
 
     /// The refresh-token grant at the provider's refresh (or token) URL. A response without a

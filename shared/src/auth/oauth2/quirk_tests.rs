@@ -168,20 +168,23 @@ async fn nested_token_response_and_metadata() {
 }
 
 #[test]
-fn renamed_tokens_millisecond_lifetimes_and_expiry_buffers() {
+fn renamed_tokens_millisecond_lifetimes_and_default_lifetimes() {
     let body = br#"{"Token":"at","RefreshToken":"rt","data":{"ttl":"7200000"}}"#;
     let shape = TokenShape {
         token_path: Some("Token".into()),
         refresh_token_path: Some("RefreshToken".into()),
         expires_in_path: Some("data.ttl".into()),
         expires_in_ms: true,
-        expiration_buffer: 60,
         ..Default::default()
     };
     let t = parse_token_response_with(200, body, &shape).unwrap();
     assert_eq!(t.access_token.expose(), "at");
     assert_eq!(t.refresh_token.unwrap().expose(), "rt");
-    assert_eq!(t.expires_in, Some(7200 - 60));
+    assert_eq!(
+        t.expires_in,
+        Some(7200),
+        "the provider's lifetime as it said; the catalog's buffer is the read margin"
+    );
     let fixed = TokenShape {
         default_expires_in: Some(3600),
         ..Default::default()
@@ -219,7 +222,8 @@ fn authorization_url_quirks() {
             extra_params: &[],
             user_scope: Some(&["chat:write".into(), "users:read".into()]),
         },
-    );
+    )
+    .unwrap();
     let q: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     assert_eq!(q.get("client_key").map(String::as_str), Some("cid"));
     assert!(!q.contains_key("client_id") && !q.contains_key("response_type"));

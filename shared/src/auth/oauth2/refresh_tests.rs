@@ -156,13 +156,19 @@ async fn without_a_refresh_token_nothing_is_sent() {
 }
 
 #[test]
-fn reads_do_not_refresh_oauth2_tokens_yet() {
-    let expired = Credentials::OAuth2 {
+fn a_read_refreshes_a_token_that_expires_or_is_forced_when_there_is_a_refresh_token() {
+    let token = |refresh: Option<&str>| Credentials::OAuth2 {
         access_token: AccessToken::new("at"),
-        refresh_token: Some(RefreshToken::new("rt")),
+        refresh_token: refresh.map(RefreshToken::new),
         expires_at: Some(time::OffsetDateTime::UNIX_EPOCH),
         raw: Default::default(),
     };
-    assert!(!OAuth2.refresh_on_read(&expired, time::OffsetDateTime::now_utc(), true));
+    assert!(OAuth2.refresh_on_read(&token(Some("rt")), true, false));
+    assert!(OAuth2.refresh_on_read(&token(Some("rt")), false, true));
+    assert!(!OAuth2.refresh_on_read(&token(Some("rt")), false, false));
+    assert!(
+        !OAuth2.refresh_on_read(&token(None), true, true),
+        "nothing to refresh with: answered as stored"
+    );
     assert_eq!(OAuth2.mode(), AuthMode::OAuth2);
 }

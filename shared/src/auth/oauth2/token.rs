@@ -32,12 +32,28 @@ pub enum TokenError {
 }
 
 impl TokenError {
-    /// Worth retrying: the endpoint did not answer, or failed on its side.
+    /// Worth retrying: the endpoint did not answer, or failed on its side — an answer that is
+    /// no token response at all (an error page under 200) counts as its failure too: it refused
+    /// nothing.
     pub fn is_transient(&self) -> bool {
         match self {
             TokenError::Outbound(e) => e.is_transient(),
             TokenError::Status(status) => *status >= 500,
-            TokenError::Provider { .. } | TokenError::Malformed(_) => false,
+            TokenError::Malformed(_) => true,
+            TokenError::Provider { .. } => false,
+        }
+    }
+
+    /// What the provider said, as a machine code for activity entries: its OAuth `error`
+    /// (`invalid_grant`; printable, at most `limits::FAILURE_CAUSE` characters), else `code`.
+    pub fn cause(&self) -> String {
+        match self {
+            TokenError::Provider { error, .. } => error
+                .chars()
+                .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+                .take(crate::domain::limits::FAILURE_CAUSE)
+                .collect(),
+            other => other.code().to_owned(),
         }
     }
 
@@ -60,7 +76,9 @@ impl TokenError {
 pub struct TokenResponse {
     pub access_token: AccessToken,
     pub refresh_token: Option<RefreshToken>,
-    /// Seconds, after unit conversion and the provider's expiration buffer.
+    /// Seconds, after unit conversion: the provider's own lifetime (how long before it a token
+    /// is renewed is the refresh policy's read margin, which a catalog entry's
+    /// `token_expiration_buffer` sets).
     pub expires_in: Option<i64>,
     pub raw: RawResponse,
     /// The fields named by `TokenShape::metadata`, keyed by their path.
@@ -71,7 +89,9 @@ impl TokenResponse {
     /// When the token expires, in whole seconds (what providers count in, and what the wire shows).
     pub fn expires_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        self.expires_in.map(|s| now + time::Duration::seconds(s))
+        // Checked: a provider may state any lifetime; one past the calendar means "none known".
+        self.expires_in
+            .and_then(|s| now.checked_add(time::Duration::seconds(s)))
     }
 
     pub fn into_credentials(self, now: OffsetDateTime) -> Credentials {
@@ -213,8 +233,7 @@ pub fn parse_token_response_with(status: u16, body: &[u8], shape: &TokenShape) -
     let expires_in = read_expires_in(at_path(within, expires_path))?
         .map(|n| if shape.expires_in_ms { n / 1000.0 } else { n } as i64)
         .filter(|s| *s > 0)
-        .or(shape.default_expires_in)
-        .map(|s| (s - shape.expiration_buffer).max(1));
+        .or(shape.default_expires_in);
     let metadata = shape
         .metadata
         .iter()

@@ -12,16 +12,12 @@ pub async fn run(store: &dyn Store) {
 
 fn entry(attempt: &str, conn: &str, integration: &str, at: OffsetDateTime, event: &str) -> ActivityEntry {
     ActivityEntry {
-        id: unique("act"),
         attempt_id: attempt.to_owned(),
-        timestamp: at,
-        operation: "auth".into(),
         event: event.into(),
-        level: ActivityLevel::Info,
         integration: Some(integration.into()),
         connection_id: Some(conn.to_owned()),
         message: format!("{event} step"),
-        error_code: None,
+        ..activity_entry(&unique("act"), at)
     }
 }
 

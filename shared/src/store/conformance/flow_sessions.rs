@@ -21,6 +21,7 @@ fn session(state: &str) -> OAuthSession {
         code_verifier: Some(PkceVerifier::new("verifier")),
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
+        secret_config: Some(Sealed(vec![4; 20])),
         vouched_config: Default::default(),
         origin: Some("http://localhost:5173".into()),
         attempt_id: unique("attempt"),
@@ -28,6 +29,8 @@ fn session(state: &str) -> OAuthSession {
         expires_at: now() + Duration::minutes(10),
         result_nonce_hash: None,
         end_user: None,
+        may_replace: true,
+        webhook_url_override: Some("https://hooks.example.com/u1".into()),
         socket_hash: Some(crate::signing::sha256_hex(b"ws")),
     }
 }
@@ -69,6 +72,7 @@ pub async fn connect_sessions_are_found_by_token_hash(store: &dyn Store) {
             IntegrationKey::parse("github").unwrap(),
             ConnectionId::parse("c1").unwrap(),
         )),
+        webhook_url_override: Some("https://hooks.example.com/c1".into()),
         created_at: now(),
         expires_at: now() + Duration::minutes(30),
     };

@@ -10,6 +10,7 @@ mod connections;
 mod flow_sessions;
 mod integrations;
 mod listing;
+mod nonces;
 pub mod queue;
 mod refresh;
 mod settings;
@@ -83,6 +84,7 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         auth_mode: AuthMode::OAuth2,
         credentials: Sealed(vec![9; 40]),
         connection_config: json!({"subdomain": "acme"}).as_object().unwrap().clone(),
+        secret_config: Some(Sealed(vec![8; 24])),
         vouched_config: ["subdomain".to_owned()].into(),
         metadata: Default::default(),
         end_user: Some(json!({"id": format!("user-of-{id}")})),
@@ -95,6 +97,24 @@ pub fn connection(integration: &str, id: &str) -> ConnectionRecord {
         has_refresh_token: true,
         last_read_at: None,
         errors: Vec::new(),
+        refresh_failure: None,
+        webhook_url_override: None,
+    }
+}
+
+/// An activity entry `id` of its own attempt at `timestamp` (`started`, no connection).
+pub fn activity_entry(id: &str, timestamp: OffsetDateTime) -> ActivityEntry {
+    ActivityEntry {
+        id: id.into(),
+        attempt_id: id.into(),
+        timestamp,
+        operation: "auth".into(),
+        event: "started".into(),
+        level: ActivityLevel::Info,
+        integration: None,
+        connection_id: None,
+        message: String::new(),
+        error_code: None,
     }
 }
 
@@ -106,4 +126,5 @@ pub async fn run_all(store: &dyn Store) {
     flow_sessions::run(store).await;
     activity::run(store).await;
     settings::run(store).await;
+    nonces::run(store).await;
 }

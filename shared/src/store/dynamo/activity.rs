@@ -1,13 +1,13 @@
 //! Activity entries: one item per entry in its attempt's partition (`ACT#<attempt>`), listed
 //! through `ActivityByTime` (the environment: a partition per day and shard, read newest day
-//! first and merged across shards) and `ActivityByConnection`, expired by TTL. Both indexes
-//! project the entry's `body` (which never holds a secret).
+//! first and merged across shards) and `ActivityByConnection`, expired by TTL after the store's
+//! activity retention. Both indexes project the entry's `body` (which never holds a secret).
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use super::keys;
-use super::table::{retained, ACTIVITY_BY_CONNECTION, ACTIVITY_BY_TIME, ACTIVITY_RETENTION};
+use super::table::{retained, ACTIVITY_BY_CONNECTION, ACTIVITY_BY_TIME};
 use super::{body, record_item, DynamoStore, Query};
 use crate::store::shards::ACTIVITY_SHARDS;
 use crate::store::{ActivityCursor, ActivityEntry, ActivityFilter, ActivityStore, StoreResult};
@@ -16,7 +16,7 @@ use crate::store::{ActivityCursor, ActivityEntry, ActivityFilter, ActivityStore,
 impl ActivityStore for DynamoStore {
     async fn append_activity(&self, entry: &ActivityEntry) -> StoreResult<()> {
         let mut attributes = keys::activity_attributes(entry);
-        attributes.extend(retained(entry.timestamp));
+        attributes.extend(retained(entry.timestamp, self.activity_retention));
         self.put(record_item(keys::activity(entry), entry, attributes)).await
     }
 
@@ -56,7 +56,7 @@ impl ActivityStore for DynamoStore {
         // or going: TTL).
         let mut out = Vec::new();
         let mut day = cursor.timestamp;
-        let retained_from = cursor.timestamp - ACTIVITY_RETENTION - time::Duration::days(1);
+        let retained_from = cursor.timestamp - self.activity_retention - time::Duration::days(1);
         let horizon = filter.since.map_or(retained_from, |since| since.max(retained_from));
         while out.len() < filter.limit && day >= horizon {
             let name = keys::day(day);

@@ -1,12 +1,14 @@
 //! Connections: item `CONN#<integration>#<id>` / `CONN`, a partition per connection. The item
-//! holds the record in three parts (`view`, `body`, `credentials`), its `gen`eration, `version`,
+//! holds the record in three parts (`view`, `body`, and the sealed bytes: `credentials` and, when
+//! the provider has secret config fields, `secret_config`), its `gen`eration, `version`,
 //! the recorded read and the lease, and the keys that place it in the listing and refresh
 //! indexes (`keys::connection_index_attributes`).
 //!
 //! Reads are one `BatchGetItem` of the item and the integration's generation copy for its id:
 //! a connection exists only while its generation is the integration's. Every record write is an
 //! `UpdateItem` conditioned on the stored `version` (never a whole-item put), so the refresh
-//! lease beside the record survives it. Writes after the integration's delete land in the ended
+//! lease beside the record survives it; `create_connection`'s is conditioned on there being no
+//! item of the live generation. Writes after the integration's delete land in the ended
 //! generation, which no read sees and the purge removes.
 
 use async_trait::async_trait;
@@ -15,20 +17,21 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::keys::{
-    self, ConnectionPlacement, CREDENTIALS, GENERATION, LAST_READ, LEASE_OWNER, LEASE_UNTIL, VERSION, VIEW,
+    self, ConnectionPlacement, CREDENTIALS, GENERATION, LAST_READ, LEASE_OWNER, LEASE_UNTIL, SECRET_CONFIG, VERSION,
+    VIEW,
 };
 use super::{held, json_attr, n, s, s_attr, to_json, DynamoStore, Item, Update, BODY};
 use crate::domain::{ConnectionConfig, ConnectionId, IntegrationKey, VouchedKeys};
 use crate::refresh_policy::RefreshFacts;
 use crate::store::{
-    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, Sealed, StoreError,
-    StoreResult, Upsert,
+    ConnectionFilter, ConnectionRecord, ConnectionStore, ConnectionSummary, DueConnection, RefreshFailure, Sealed,
+    StoreError, StoreResult, Upsert,
 };
 
 /// How often `upsert_connection` reads again after losing a race to a concurrent writer.
 const UPSERT_ATTEMPTS: usize = 5;
 
-/// What a connection's `body` holds: the record minus its `view` and its credentials. A field
+/// What a connection's `body` holds: the record minus its `view` and its sealed parts. A field
 /// added to `ConnectionRecord` goes here, or into `ConnectionSummary` when listings show it
 /// (`decode` does not compile until it is placed).
 #[derive(Serialize, Deserialize)]
@@ -44,6 +47,11 @@ struct Rest {
     #[serde(with = "time::serde::rfc3339")]
     last_fetched_at: OffsetDateTime,
     has_refresh_token: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_failure: Option<RefreshFailure>,
+    /// Where its webhooks go instead of the environment's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook_url_override: Option<String>,
 }
 
 /// The record of a connection item (`None` fields of the item are corrupt).
@@ -53,6 +61,11 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
     let credentials = match item.get(CREDENTIALS) {
         Some(AttributeValue::B(b)) => Sealed(b.as_ref().to_vec()),
         _ => return Err(StoreError::Corrupt("connection without credentials".into())),
+    };
+    let secret_config = match item.get(SECRET_CONFIG) {
+        Some(AttributeValue::B(b)) => Some(Sealed(b.as_ref().to_vec())),
+        None => None,
+        Some(_) => return Err(StoreError::Corrupt("secret_config is not binary".into())),
     };
     let number = |name| match item.get(name) {
         Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
@@ -66,6 +79,7 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         auth_mode: view.auth_mode,
         credentials,
         connection_config: rest.connection_config,
+        secret_config,
         vouched_config: rest.vouched_config,
         metadata: view.metadata,
         end_user: view.end_user,
@@ -78,6 +92,8 @@ pub(super) fn decode(item: &Item) -> StoreResult<ConnectionRecord> {
         has_refresh_token: rest.has_refresh_token,
         last_read_at: number(LAST_READ).map(keys::from_ms),
         errors: view.errors,
+        refresh_failure: rest.refresh_failure,
+        webhook_url_override: rest.webhook_url_override,
     })
 }
 
@@ -87,8 +103,8 @@ fn end_user_id(record: &ConnectionRecord) -> Option<&str> {
 
 impl DynamoStore {
     /// The update that writes the whole record (into `generation`, or keeping the item's own):
-    /// its three parts, version, recorded read and index keys (absent ones removed). The lease
-    /// is not touched.
+    /// its parts, version, recorded read and index keys (absent ones removed). The lease is not
+    /// touched.
     fn write_of(&self, record: &ConnectionRecord, generation: Option<&str>) -> Update {
         let rest = Rest {
             connection_config: record.connection_config.clone(),
@@ -97,6 +113,8 @@ impl DynamoStore {
             updated_at: record.updated_at,
             last_fetched_at: record.last_fetched_at,
             has_refresh_token: record.has_refresh_token,
+            refresh_failure: record.refresh_failure.clone(),
+            webhook_url_override: record.webhook_url_override.clone(),
         };
         let placement = ConnectionPlacement {
             id: &record.id,
@@ -110,6 +128,10 @@ impl DynamoStore {
         u.set(VIEW, s(to_json(&record.summary())));
         u.set(BODY, s(to_json(&rest)));
         u.set(CREDENTIALS, AttributeValue::B(record.credentials.0.clone().into()));
+        match &record.secret_config {
+            Some(sealed) => u.set(SECRET_CONFIG, AttributeValue::B(sealed.0.clone().into())),
+            None => u.remove(SECRET_CONFIG),
+        }
         if let Some(generation) = generation {
             u.set(GENERATION, s(generation));
         }
@@ -151,6 +173,25 @@ impl DynamoStore {
             (Some(item), Some(live)) if s_attr(&item, GENERATION) == Some(live.as_str()) => decode(&item).map(Some),
             _ => Ok(None),
         }
+    }
+
+    /// The conditional update of a record (`update_connection`), removing the refresh lease
+    /// too when `release` (`finish_refresh`). The item keeps its generation: the condition is on
+    /// the version that was read.
+    async fn update_record(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let key = keys::connection(&record.integration, &record.connection_id);
+        let mut update = self.write_of(&record, None);
+        if release {
+            update.remove(LEASE_OWNER);
+            update.remove(LEASE_UNTIL);
+        }
+        let condition = format!(
+            "attribute_exists(PK) AND {}",
+            Self::version_is(&mut update, expected_version)
+        );
+        self.update(key, update, &condition).await
     }
 
     /// The condition "the stored version is still `expected`", over `update`'s placeholders.
@@ -211,17 +252,33 @@ impl ConnectionStore for DynamoStore {
         Err(StoreError::Conflict)
     }
 
-    async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64> {
+        let (_, live) = self.fetch(&record.integration, &record.connection_id).await?;
+        let generation = live.ok_or(StoreError::Conflict)?;
         let mut record = record.clone();
-        record.version = expected_version + 1;
-        // The item keeps its generation: the condition is on the version that was read.
-        let key = keys::connection(&record.integration, &record.connection_id);
-        let mut update = self.write_of(&record, None);
+        record.version = 1;
+        let mut update = self.write_of(&record, Some(&generation));
+        // A leftover of an ended generation is replaced whole, lease included.
+        update.remove(LEASE_OWNER);
+        update.remove(LEASE_UNTIL);
+        // The condition, not the read: of concurrent creators the first write makes the item
+        // live, and every later one fails here.
         let condition = format!(
-            "attribute_exists(PK) AND {}",
-            Self::version_is(&mut update, expected_version)
+            "attribute_not_exists(PK) OR {} <> {}",
+            update.at.name(GENERATION),
+            update.at.value(":live", s(&generation))
         );
-        self.update(key, update, &condition).await
+        let key = keys::connection(&record.integration, &record.connection_id);
+        self.update(key, update, &condition).await?;
+        Ok(record.version)
+    }
+
+    async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_record(record, expected_version, false).await
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_record(record, expected_version, true).await
     }
 
     async fn get_connection(

@@ -23,6 +23,91 @@ use crate::domain::{ConnectionId, IntegrationKey};
 use crate::store::shards::{shard, ACTIVITY_SHARDS, GENERATION_COPIES, LISTING_SHARDS, REFRESH_SHARDS};
 use crate::store::{ActivityCursor, ActivityEntry};
 
+// ---------------------------------------------------------------- partitions
+// The partition-key prefixes of every item type of the table and every partition of its
+// indexes. `template.yaml` grants each function role the item types it needs by these
+// (`dynamodb:LeadingKeys`), checked against this list by `policy_tests`.
+
+/// An integration's own item.
+pub(super) const INTEGRATION_PREFIX: &str = "INT#";
+/// The copies of an integration's generation that connection reads check.
+pub(super) const GENERATION_COPY_PREFIX: &str = "INTGEN#";
+/// A connection's item: a partition of its own.
+pub(super) const CONNECTION_PREFIX: &str = "CONN#";
+pub(super) const OAUTH_SESSION_PREFIX: &str = "OAUTH#";
+pub(super) const CONNECT_SESSION_PREFIX: &str = "CONNECT#";
+pub(super) const AUTH_RESULT_PREFIX: &str = "RESULT#";
+/// An operator's console session (by the hash of its token).
+pub(super) const CONSOLE_SESSION_PREFIX: &str = "CONSOLE#";
+/// A socket of Nango's frontend client waiting for a flow's outcome (by its client id's hash).
+pub(super) const SOCKET_PREFIX: &str = "SOCKET#";
+/// One attempt's activity entries.
+pub(super) const ATTEMPT_PREFIX: &str = "ACT#";
+/// A single-use nonce (a signed request's signature).
+pub(super) const NONCE_PREFIX: &str = "NONCE#";
+/// The environment's settings: one item.
+pub(super) const SETTINGS: &str = "SETTINGS";
+
+/// `Integrations`: the one partition listing every integration.
+pub(super) const INTEGRATIONS_PARTITION: &str = "INTS";
+/// `ConnectionsByIntegration`: a shard of one integration generation's connections.
+pub(super) const INTEGRATION_LISTING_PREFIX: &str = "CI#";
+/// `ConnectionsByEnvironment`: a shard of the environment's connections.
+pub(super) const ENVIRONMENT_LISTING_PREFIX: &str = "CONNS#";
+/// `ConnectionsByEndUser`: one end user's connections.
+pub(super) const END_USER_LISTING_PREFIX: &str = "EU#";
+/// `RefreshDue`: a shard of the connections due for renewal.
+pub(super) const REFRESH_PREFIX: &str = "REFRESH#";
+/// `ActivityByTime`: a shard of one day of activity.
+pub(super) const ACTIVITY_DAY_PREFIX: &str = "ACTS#";
+/// `ActivityByConnection`: one connection id's activity.
+pub(super) const CONNECTION_ACTIVITY_PREFIX: &str = "ACTCONN#";
+
+/// A prefix as a `dynamodb:LeadingKeys` pattern.
+#[cfg(test)]
+fn pattern(prefix: &str) -> String {
+    format!("{prefix}*")
+}
+
+/// Every partition key of the table's items, as `dynamodb:LeadingKeys` patterns.
+#[cfg(test)]
+pub(super) fn table_leading_keys() -> Vec<String> {
+    let mut keys: Vec<String> = [
+        INTEGRATION_PREFIX,
+        GENERATION_COPY_PREFIX,
+        CONNECTION_PREFIX,
+        OAUTH_SESSION_PREFIX,
+        CONNECT_SESSION_PREFIX,
+        AUTH_RESULT_PREFIX,
+        CONSOLE_SESSION_PREFIX,
+        SOCKET_PREFIX,
+        ATTEMPT_PREFIX,
+        NONCE_PREFIX,
+    ]
+    .map(pattern)
+    .to_vec();
+    keys.push(SETTINGS.to_owned());
+    keys
+}
+
+/// Every partition key the indexes are queried by, as `dynamodb:LeadingKeys` patterns.
+#[cfg(test)]
+pub(super) fn index_leading_keys() -> Vec<String> {
+    let mut keys = vec![INTEGRATIONS_PARTITION.to_owned()];
+    keys.extend(
+        [
+            INTEGRATION_LISTING_PREFIX,
+            ENVIRONMENT_LISTING_PREFIX,
+            END_USER_LISTING_PREFIX,
+            REFRESH_PREFIX,
+            ACTIVITY_DAY_PREFIX,
+            CONNECTION_ACTIVITY_PREFIX,
+        ]
+        .map(pattern),
+    );
+    keys
+}
+
 fn primary(pk: String, sk: impl Into<String>) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
@@ -62,6 +147,9 @@ pub(super) const BODY: &str = "body";
 pub(super) const VIEW: &str = "view";
 /// A connection's sealed credentials (binary). No index projects it.
 pub(super) const CREDENTIALS: &str = "credentials";
+/// A connection's sealed secret config fields (binary; absent when it has none). No index
+/// projects it.
+pub(super) const SECRET_CONFIG: &str = "secret_config";
 /// The generation an integration is in, or a connection belongs to.
 pub(super) const GENERATION: &str = "gen";
 /// The record's `version`, beside the body so that writes can be conditioned on it.
@@ -80,11 +168,8 @@ pub(super) fn lease_time(t: OffsetDateTime) -> AttributeValue {
 
 /// An integration's own item.
 pub(super) fn integration(key: &IntegrationKey) -> Item {
-    primary(format!("INT#{}", key.as_str()), "INT")
+    primary(format!("{INTEGRATION_PREFIX}{}", key.as_str()), "INT")
 }
-
-/// The partition of the `Integrations` index listing every integration, by key.
-pub(super) const INTEGRATIONS_PARTITION: &str = "INTS";
 
 pub(super) fn integration_attributes(key: &IntegrationKey, generation: &str) -> Attributes {
     vec![
@@ -97,7 +182,7 @@ pub(super) fn integration_attributes(key: &IntegrationKey, generation: &str) -> 
 /// Copy `copy` of an integration's generation: each connection read also reads the copy of its
 /// connection id's shard, so one integration's reads spread over `GENERATION_COPIES` items.
 pub(super) fn generation_copy(key: &IntegrationKey, copy: u32) -> Item {
-    primary(format!("INTGEN#{}#{copy}", key.as_str()), "GEN")
+    primary(format!("{GENERATION_COPY_PREFIX}{}#{copy}", key.as_str()), "GEN")
 }
 
 /// The copy a connection's reads check.
@@ -111,14 +196,14 @@ pub(super) fn generation_copy_of(key: &IntegrationKey, connection_id: &Connectio
 /// one. Integration keys and connection ids never contain `#`.
 pub(super) fn connection(integration: &IntegrationKey, connection_id: &ConnectionId) -> Item {
     primary(
-        format!("CONN#{}#{}", integration.as_str(), connection_id.as_str()),
+        format!("{CONNECTION_PREFIX}{}#{}", integration.as_str(), connection_id.as_str()),
         "CONN",
     )
 }
 
 /// The (integration, connection id) of a connection item's partition key.
 pub(super) fn parse_connection(pk: &str) -> Option<(IntegrationKey, ConnectionId)> {
-    let (integration, id) = pk.strip_prefix("CONN#")?.split_once('#')?;
+    let (integration, id) = pk.strip_prefix(CONNECTION_PREFIX)?.split_once('#')?;
     Some((
         IntegrationKey::try_from(integration.to_owned()).ok()?,
         ConnectionId::try_from(id.to_owned()).ok()?,
@@ -132,23 +217,26 @@ fn listed(created_at: OffsetDateTime, id: &str) -> String {
 
 /// A shard of one integration generation's connections.
 pub(super) fn integration_listing(integration: &IntegrationKey, generation: &str, shard: u32) -> String {
-    format!("CI#{}#{generation}#{shard}", integration.as_str())
+    format!(
+        "{INTEGRATION_LISTING_PREFIX}{}#{generation}#{shard}",
+        integration.as_str()
+    )
 }
 
 /// A shard of the environment's connections.
 pub(super) fn environment_listing(shard: u32) -> String {
-    format!("CONNS#{shard}")
+    format!("{ENVIRONMENT_LISTING_PREFIX}{shard}")
 }
 
 /// One end user's connections. Long ids (they come from the team's backend) are hashed so the
 /// key stays far below DynamoDB's 2 KB limit; the listing checks the id itself.
 pub(super) fn end_user_listing(end_user_id: &str) -> String {
     if end_user_id.len() <= 512 {
-        format!("EU#{end_user_id}")
+        format!("{END_USER_LISTING_PREFIX}{end_user_id}")
     } else {
         use sha2::Digest;
         format!(
-            "EU#sha256:{}",
+            "{END_USER_LISTING_PREFIX}sha256:{}",
             hex::encode(sha2::Sha256::digest(end_user_id.as_bytes()))
         )
     }
@@ -156,7 +244,7 @@ pub(super) fn end_user_listing(end_user_id: &str) -> String {
 
 /// A shard of the refresh index.
 pub(super) fn refresh_partition(shard: u32) -> String {
-    format!("REFRESH#{shard}")
+    format!("{REFRESH_PREFIX}{shard}")
 }
 
 /// Refresh index sort keys below this bound are due strictly before `before`.
@@ -225,35 +313,35 @@ pub(super) fn refresh_index_attributes(id: &str, next: Option<OffsetDateTime>) -
 // ---------------------------------------------------------------- flow sessions
 
 pub(super) fn oauth_session(state: &str) -> Item {
-    primary(format!("OAUTH#{state}"), "-")
+    primary(format!("{OAUTH_SESSION_PREFIX}{state}"), "-")
 }
 
 pub(super) fn connect_session(token_hash: &str) -> Item {
-    primary(format!("CONNECT#{token_hash}"), "-")
+    primary(format!("{CONNECT_SESSION_PREFIX}{token_hash}"), "-")
 }
 
 pub(super) fn auth_result(nonce_hash: &str) -> Item {
-    primary(format!("RESULT#{nonce_hash}"), "-")
+    primary(format!("{AUTH_RESULT_PREFIX}{nonce_hash}"), "-")
 }
 
 pub(super) fn console_session(token_hash: &str) -> Item {
-    primary(format!("CONSOLE#{token_hash}"), "-")
+    primary(format!("{CONSOLE_SESSION_PREFIX}{token_hash}"), "-")
 }
 
 pub(super) fn socket(client_hash: &str) -> Item {
-    primary(format!("SOCKET#{client_hash}"), "-")
+    primary(format!("{SOCKET_PREFIX}{client_hash}"), "-")
 }
 
 // ---------------------------------------------------------------- activity
 
 /// The partition of one attempt's entries.
 pub(super) fn attempt_partition(attempt_id: &str) -> String {
-    format!("ACT#{attempt_id}")
+    format!("{ATTEMPT_PREFIX}{attempt_id}")
 }
 
 /// The `ActivityByConnection` partition of one connection id's entries.
 pub(super) fn connection_activity_partition(connection_id: &str) -> String {
-    format!("ACTCONN#{connection_id}")
+    format!("{CONNECTION_ACTIVITY_PREFIX}{connection_id}")
 }
 
 /// A day (UTC) of the environment's entries, as the `ActivityByTime` partitions name it.
@@ -264,7 +352,7 @@ pub(super) fn day(t: OffsetDateTime) -> String {
 
 /// One shard of one day of the environment's entries.
 pub(super) fn activity_day_partition(day: &str, shard: u32) -> String {
-    format!("ACTS#{day}#{shard}")
+    format!("{ACTIVITY_DAY_PREFIX}{day}#{shard}")
 }
 
 /// Entries sort by time, then id; everywhere (table and both indexes).
@@ -309,10 +397,19 @@ pub(super) fn activity_attributes(entry: &ActivityEntry) -> Attributes {
     ]
 }
 
+// ---------------------------------------------------------------- nonces
+
+pub(super) fn nonce(nonce: &str) -> Item {
+    primary(format!("{NONCE_PREFIX}{nonce}"), "-")
+}
+
+/// When a nonce's claim ends (ms since the epoch): a claim is taken over only after it.
+pub(super) const NONCE_UNTIL: &str = "until";
+
 // ---------------------------------------------------------------- settings
 
 pub(super) fn settings() -> Item {
-    primary("SETTINGS".into(), "-")
+    primary(SETTINGS.into(), "-")
 }
 
 #[cfg(test)]

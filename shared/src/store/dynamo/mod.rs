@@ -13,7 +13,9 @@
 //!   `merge` (a newest- or soonest-first read across shards) — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs` (records, leases, reads),
 //!   `listing.rs` (listings, the refresh index, purges), `flow_sessions.rs`, `activity.rs`,
-//!   `settings.rs`.
+//!   `settings.rs`, `nonces.rs`.
+//! - `policy_tests.rs`: `template.yaml`'s per-role `dynamodb:LeadingKeys` checked against
+//!   `keys.rs`.
 
 mod activity;
 mod connections;
@@ -21,6 +23,9 @@ mod flow_sessions;
 mod integrations;
 mod keys;
 mod listing;
+mod nonces;
+#[cfg(test)]
+mod policy_tests;
 mod settings;
 mod table;
 
@@ -34,7 +39,7 @@ use serde::Serialize;
 
 use super::{StoreError, StoreResult};
 use crate::refresh_policy::RefreshPolicy;
-pub use table::{Index, Projection, ACTIVITY_RETENTION, INDEXES, TTL_ATTRIBUTE};
+pub use table::{Index, Projection, INDEXES, TTL_ATTRIBUTE};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -47,6 +52,8 @@ use keys::BODY;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// How long activity entries live before DynamoDB's TTL deletes them.
+    activity_retention: time::Duration,
     /// What each written connection's refresh index key is computed with.
     policy: RefreshPolicy,
 }
@@ -248,12 +255,20 @@ impl Query {
 const MAX_EXAMINED: usize = 50_000;
 
 impl DynamoStore {
+    /// The store of `table`, keeping activity entries 30 days (`with_activity_retention`).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: table.into(),
+            activity_retention: time::Duration::days(30),
             policy: RefreshPolicy::default(),
         }
+    }
+
+    /// Keeps activity entries for `retention` (the TTL of each written entry).
+    pub fn with_activity_retention(mut self, retention: time::Duration) -> Self {
+        self.activity_retention = retention;
+        self
     }
 
     /// Schedules connection renewals with `policy` (the default policy otherwise).

@@ -92,11 +92,9 @@ pub const INDEXES: [&Index; 7] = [
 
 /// The attribute DynamoDB's TTL deletes items by (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_ttl";
-/// Activity entries expire this long after they were written.
-pub const ACTIVITY_RETENTION: time::Duration = time::Duration::days(30);
-/// Expired short-lived items (sessions, results) are kept this much longer before TTL deletion,
-/// since the caller checks expiry itself and DynamoDB deletes lazily anyway.
-const TTL_GRACE: time::Duration = time::Duration::hours(1);
+/// Expired short-lived items (sessions, results, nonces) are kept this much longer before TTL
+/// deletion, since the caller checks expiry itself and DynamoDB deletes lazily anyway.
+const TTL_GRACE: time::Duration = crate::store::EXPIRED_ROWS_KEPT;
 
 fn ttl(at: OffsetDateTime) -> AttributeValue {
     n(at.unix_timestamp())
@@ -107,9 +105,9 @@ pub(super) fn expiring(expires_at: OffsetDateTime) -> Attributes {
     vec![(TTL_ATTRIBUTE, Some(ttl(expires_at + TTL_GRACE)))]
 }
 
-/// The TTL of an activity entry written at `timestamp`.
-pub(super) fn retained(timestamp: OffsetDateTime) -> Attributes {
-    vec![(TTL_ATTRIBUTE, Some(ttl(timestamp + ACTIVITY_RETENTION)))]
+/// The TTL of an activity entry written at `timestamp`, kept for `retention`.
+pub(super) fn retained(timestamp: OffsetDateTime, retention: time::Duration) -> Attributes {
+    vec![(TTL_ATTRIBUTE, Some(ttl(timestamp + retention)))]
 }
 
 impl DynamoStore {

@@ -1,15 +1,15 @@
 //! Connections: table `connections`, keyed by (integration, connection_id), with the columns
 //! queries use beside the body (`created_ns`, `end_user_id`, `version`, `generation`,
-//! `refresh_ns`), the sealed `credentials`, and what record writes never touch: the refresh
-//! lease (`lease_owner`, `lease_until_ns`) and the recorded read (`last_read_ns`, written by
-//! `read_connection`; record writes store the value they carry). Only rows of their
+//! `refresh_ns`), the sealed `credentials` and `secret_config`, and what record writes never
+//! touch: the refresh lease (`lease_owner`, `lease_until_ns`) and the recorded read
+//! (`last_read_ns`, written by `read_connection`; record writes store the value they carry). Only rows of their
 //! integration's current generation are read, listed or due: every query joins `integrations`.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
-use super::{all, execute, from_json, nanos, to_json, unavailable, SqliteStore};
+use super::{all, execute, from_json, nanos, to_json, unavailable, write_transaction, SqliteStore};
 use crate::domain::{ConnectionId, IntegrationKey};
 use crate::refresh_policy::{RefreshFacts, RefreshPolicy};
 use crate::store::{
@@ -37,15 +37,18 @@ pub(super) fn live_generation(c: &Connection, integration: &str) -> StoreResult<
         .map_err(unavailable)
 }
 
-/// The columns that make a connection row: (body, credentials, last_read_ns), selected from
-/// `connections c` joined to its live integration `i`.
-const ROW: &str = "SELECT c.body, c.credentials, c.last_read_ns FROM connections c
+/// The columns that make a connection row: (body, credentials, secret_config, last_read_ns),
+/// selected from `connections c` joined to its live integration `i`.
+const ROW: &str = "SELECT c.body, c.credentials, c.secret_config, c.last_read_ns FROM connections c
      JOIN integrations i ON i.key = c.integration AND i.generation = c.generation";
 
-fn record_of(row: (String, Option<Vec<u8>>, Option<i64>)) -> StoreResult<ConnectionRecord> {
-    let (body, credentials, last_read) = row;
+type Row = (String, Option<Vec<u8>>, Option<Vec<u8>>, Option<i64>);
+
+fn record_of(row: Row) -> StoreResult<ConnectionRecord> {
+    let (body, credentials, secret_config, last_read) = row;
     let mut record: ConnectionRecord = from_json(&body)?;
     record.credentials = Sealed(credentials.unwrap_or_default());
+    record.secret_config = secret_config.map(Sealed);
     record.last_read_at = last_read.map(from_nanos);
     Ok(record)
 }
@@ -54,25 +57,67 @@ fn live_row(c: &Connection, integration: &str, connection_id: &str) -> StoreResu
     let row = c
         .prepare_cached(&format!("{ROW} WHERE c.integration = ?1 AND c.connection_id = ?2"))
         .and_then(|mut s| {
-            s.query_row([integration, connection_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
+            s.query_row([integration, connection_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
         })
         .map_err(unavailable)?;
     row.map(record_of).transpose()
 }
 
 impl SqliteStore {
+    /// The conditional update of a connection's record (`update_connection`), giving the refresh
+    /// lease back too when `release` (`finish_refresh`).
+    fn update_row(&self, record: &ConnectionRecord, expected_version: u64, release: bool) -> StoreResult<()> {
+        let mut record = record.clone();
+        record.version = expected_version + 1;
+        let lease = if release {
+            ", lease_owner = NULL, lease_until_ns = NULL"
+        } else {
+            ""
+        };
+        let n = self.with(|c| {
+            execute(
+                c,
+                &format!(
+                    "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
+                       last_read_ns = ?8, refresh_ns = ?9, secret_config = ?10{lease}
+                     WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
+                       AND generation = (SELECT generation FROM integrations WHERE key = ?1)"
+                ),
+                params![
+                    record.integration.as_str(),
+                    record.connection_id.as_str(),
+                    to_json(&record),
+                    record.version as i64,
+                    end_user_id(&record),
+                    expected_version as i64,
+                    record.credentials.0,
+                    record.last_read_at.map(nanos),
+                    refresh_ns(&self.policy, &record),
+                    record.secret_config.as_ref().map(|s| &s.0)
+                ],
+            )
+        })?;
+        match n {
+            1 => Ok(()),
+            _ => Err(StoreError::Conflict),
+        }
+    }
+
     /// Writes every column of `record` (an insert, or a whole replacement of the row).
     fn write_row(&self, c: &Connection, record: &ConnectionRecord, generation: &str) -> StoreResult<()> {
         execute(
             c,
             "INSERT INTO connections (integration, connection_id, created_ns, end_user_id, version, body,
-               generation, credentials, last_read_ns, refresh_ns)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+               generation, credentials, last_read_ns, refresh_ns, secret_config)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
              ON CONFLICT (integration, connection_id) DO UPDATE SET created_ns = excluded.created_ns,
                end_user_id = excluded.end_user_id, version = excluded.version, body = excluded.body,
                generation = excluded.generation, credentials = excluded.credentials,
-               last_read_ns = excluded.last_read_ns, refresh_ns = excluded.refresh_ns",
+               last_read_ns = excluded.last_read_ns, refresh_ns = excluded.refresh_ns,
+               secret_config = excluded.secret_config",
             params![
                 record.integration.as_str(),
                 record.connection_id.as_str(),
@@ -83,33 +128,37 @@ impl SqliteStore {
                 generation,
                 record.credentials.0,
                 record.last_read_at.map(nanos),
-                refresh_ns(&self.policy, record)
+                refresh_ns(&self.policy, record),
+                record.secret_config.as_ref().map(|s| &s.0)
             ],
         )
         .map(drop)
     }
 }
 
+/// `record` as a new connection (version 1), with any leftover row of an ended generation
+/// removed first: it is replaced whole, lease included.
+fn new_row(c: &Connection, record: &ConnectionRecord) -> StoreResult<ConnectionRecord> {
+    execute(
+        c,
+        "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
+        [record.integration.as_str(), record.connection_id.as_str()],
+    )?;
+    let mut record = record.clone();
+    record.version = 1;
+    Ok(record)
+}
+
 #[async_trait]
 impl ConnectionStore for SqliteStore {
     async fn upsert_connection(&self, record: &ConnectionRecord) -> StoreResult<(Upsert, u64)> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
             let existing = live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?;
             let (record, outcome) = match existing {
                 Some(old) => (record.clone().replacing(&old), Upsert::Replaced),
-                None => {
-                    let mut record = record.clone();
-                    record.version = 1;
-                    // A leftover of an ended generation is replaced whole, lease included.
-                    execute(
-                        &tx,
-                        "DELETE FROM connections WHERE integration = ?1 AND connection_id = ?2",
-                        [record.integration.as_str(), record.connection_id.as_str()],
-                    )?;
-                    (record, Upsert::Created)
-                }
+                None => (new_row(&tx, record)?, Upsert::Created),
             };
             self.write_row(&tx, &record, &generation)?;
             tx.commit().map_err(unavailable)?;
@@ -117,33 +166,29 @@ impl ConnectionStore for SqliteStore {
         })
     }
 
+    async fn create_connection(&self, record: &ConnectionRecord) -> StoreResult<u64> {
+        self.with(|c| {
+            // The write lock first: a concurrent creator waits, then finds the row.
+            let tx = c
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let generation = live_generation(&tx, record.integration.as_str())?.ok_or(StoreError::Conflict)?;
+            if live_row(&tx, record.integration.as_str(), record.connection_id.as_str())?.is_some() {
+                return Err(StoreError::Conflict);
+            }
+            let record = new_row(&tx, record)?;
+            self.write_row(&tx, &record, &generation)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(record.version)
+        })
+    }
+
     async fn update_connection(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
-        let mut record = record.clone();
-        record.version = expected_version + 1;
-        let n = self.with(|c| {
-            execute(
-                c,
-                "UPDATE connections SET body = ?3, version = ?4, end_user_id = ?5, credentials = ?7,
-                   last_read_ns = ?8, refresh_ns = ?9
-                 WHERE integration = ?1 AND connection_id = ?2 AND version = ?6
-                   AND generation = (SELECT generation FROM integrations WHERE key = ?1)",
-                params![
-                    record.integration.as_str(),
-                    record.connection_id.as_str(),
-                    to_json(&record),
-                    record.version as i64,
-                    end_user_id(&record),
-                    expected_version as i64,
-                    record.credentials.0,
-                    record.last_read_at.map(nanos),
-                    refresh_ns(&self.policy, &record)
-                ],
-            )
-        })?;
-        match n {
-            1 => Ok(()),
-            _ => Err(StoreError::Conflict),
-        }
+        self.update_row(record, expected_version, false)
+    }
+
+    async fn finish_refresh(&self, record: &ConnectionRecord, expected_version: u64) -> StoreResult<()> {
+        self.update_row(record, expected_version, true)
     }
 
     async fn get_connection(

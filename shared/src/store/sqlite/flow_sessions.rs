@@ -1,7 +1,7 @@
 //! OAuth sessions, connect sessions, auth results, console sessions and sockets: a table each,
-//! keyed by state, token hash, nonce hash, token hash and client hash; expired console sessions
-//! and sockets are purged when one is made. Taking is one `DELETE … RETURNING`, so of two takes
-//! one gets the row.
+//! keyed by state, token hash, nonce hash, token hash and client hash, with the row's expiry
+//! (`expires_ns`) for purging (expired console sessions and sockets are also purged when one is
+//! made). Taking is one `DELETE … RETURNING`, so of two takes one gets the row.
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -17,8 +17,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             insert_new(
                 c,
-                "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![session.state.expose(), to_json(session)],
+                "INSERT INTO oauth_sessions (state, body, expires_ns) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![session.state.expose(), to_json(session), nanos(session.expires_at)],
             )
         })
     }
@@ -31,8 +31,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             insert_new(
                 c,
-                "INSERT INTO connect_sessions (token_hash, body) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![session.token_hash, to_json(session)],
+                "INSERT INTO connect_sessions (token_hash, body, expires_ns) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![session.token_hash, to_json(session), nanos(session.expires_at)],
             )
         })
     }
@@ -51,8 +51,8 @@ impl FlowSessionStore for SqliteStore {
         self.with(|c| {
             execute(
                 c,
-                "INSERT OR REPLACE INTO auth_results (nonce_hash, body) VALUES (?1, ?2)",
-                params![result.nonce_hash, to_json(result)],
+                "INSERT OR REPLACE INTO auth_results (nonce_hash, body, expires_ns) VALUES (?1, ?2, ?3)",
+                params![result.nonce_hash, to_json(result), nanos(result.expires_at)],
             )
             .map(drop)
         })

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 
 use super::connections::live_generation;
-use super::{execute, from_json, insert_new, new_generation, to_json, unavailable, SqliteStore};
+use super::{execute, from_json, insert_new, new_generation, to_json, unavailable, write_transaction, SqliteStore};
 use crate::domain::IntegrationKey;
 use crate::store::{IntegrationRecord, IntegrationStore, Purged, StoreError, StoreResult};
 
@@ -32,7 +32,7 @@ impl IntegrationStore for SqliteStore {
 
     async fn replace_integration(&self, record: &IntegrationRecord) -> StoreResult<bool> {
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             let Some(generation) = live_generation(&tx, record.key.as_str())? else {
                 return Ok(false);
             };
@@ -96,7 +96,7 @@ impl IntegrationStore for SqliteStore {
             return Ok(Purged::default());
         }
         self.with(|c| {
-            let tx = c.transaction().map_err(unavailable)?;
+            let tx = write_transaction(c)?;
             if live_generation(&tx, integration.as_str())?.as_deref() == Some(generation) {
                 return Err(StoreError::Conflict);
             }

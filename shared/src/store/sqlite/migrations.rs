@@ -38,6 +38,10 @@ const MIGRATIONS: &[Migration] = &[
         name: "sockets waiting for flow outcomes",
         apply: sockets,
     },
+    Migration {
+        name: "single-use nonces, the expiry of short-lived rows (purged), secret connection config apart",
+        apply: nonces_and_expiry,
+    },
 ];
 
 /// The schema version this build creates and reads.
@@ -217,6 +221,53 @@ fn strings(c: &Connection, sql: &str) -> StoreResult<Vec<String>> {
     let mut stmt = c.prepare(sql).map_err(unavailable)?;
     let rows = stmt.query_map([], |r| r.get(0)).map_err(unavailable)?;
     rows.collect::<Result<_, _>>().map_err(unavailable)
+}
+
+/// The `nonces` table (signed requests are single-use); an `expires_ns` column on the
+/// short-lived tables (filled from each body), indexed so expired rows are purged by index (the
+/// activity log's purge uses `activity_by_time` of migration 3); and the sealed secret
+/// connection-config fields in a column of their own beside `credentials`, so no body holds them
+/// (no connection had any before).
+fn nonces_and_expiry(c: &Connection) -> StoreResult<()> {
+    #[derive(serde::Deserialize)]
+    struct Expiring {
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: time::OffsetDateTime,
+    }
+    c.execute_batch(
+        "CREATE TABLE nonces (nonce TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL);
+         CREATE INDEX nonces_by_expiry ON nonces (expires_ns);
+         ALTER TABLE connections ADD COLUMN secret_config BLOB;",
+    )
+    .map_err(unavailable)?;
+    for (table, key) in [
+        ("oauth_sessions", "state"),
+        ("connect_sessions", "token_hash"),
+        ("auth_results", "nonce_hash"),
+    ] {
+        c.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN expires_ns INTEGER;"))
+            .map_err(unavailable)?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = c
+                .prepare(&format!("SELECT {key}, body FROM {table}"))
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)?
+        };
+        for (id, body) in rows {
+            let row: Expiring = super::from_json(&body)?;
+            execute(
+                c,
+                &format!("UPDATE {table} SET expires_ns = ?2 WHERE {key} = ?1"),
+                params![id, super::nanos(row.expires_at)],
+            )?;
+        }
+        c.execute_batch(&format!("CREATE INDEX {table}_by_expiry ON {table} (expires_ns);"))
+            .map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 fn user_version(c: &Connection) -> StoreResult<usize> {

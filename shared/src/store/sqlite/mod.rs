@@ -6,15 +6,20 @@
 //! - this file: opening, and the statements every domain uses — `one`, `all`, `insert_new`,
 //!   `execute` — each written once.
 //! - one file per domain trait: `integrations.rs`, `connections.rs`, `flow_sessions.rs`,
-//!   `activity.rs`, `settings.rs`, and `queue.rs` (the local job queue).
+//!   `activity.rs`, `settings.rs`, `nonces.rs`, and `queue.rs` (the local job queue).
 //!
 //! Everything is one partition: the refresh index and every purge have a single shard.
+//!
+//! Several processes may open one file (WAL journal, a busy timeout, and read-then-write
+//! transactions that take the write lock first), so two `latchkey serve` on one data
+//! directory share the store as Lambda instances share the table: conditional writes decide.
 
 mod activity;
 mod connections;
 mod flow_sessions;
 mod integrations;
 mod migrations;
+mod nonces;
 mod queue;
 mod settings;
 
@@ -29,6 +34,9 @@ use time::OffsetDateTime;
 use super::{StoreError, StoreResult};
 use crate::refresh_policy::RefreshPolicy;
 pub use migrations::SCHEMA_VERSION;
+
+/// How long a statement waits for another process's write to the same file.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -82,6 +90,14 @@ fn execute(c: &Connection, sql: &str, params: impl Params) -> StoreResult<usize>
         .map_err(unavailable)
 }
 
+/// A transaction that reads and then writes: it takes the write lock at its start
+/// (`BEGIN IMMEDIATE`), so another process writing the same file makes it wait (the busy
+/// timeout) rather than fail when it upgrades from reading to writing.
+fn write_transaction(c: &mut Connection) -> StoreResult<rusqlite::Transaction<'_>> {
+    c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(unavailable)
+}
+
 /// Runs an `INSERT … ON CONFLICT DO NOTHING`: `Conflict` when the key was taken.
 fn insert_new(c: &Connection, sql: &str, params: impl Params) -> StoreResult<()> {
     match execute(c, sql, params)? {
@@ -90,10 +106,29 @@ fn insert_new(c: &Connection, sql: &str, params: impl Params) -> StoreResult<()>
     }
 }
 
+/// Creates an empty file at `path`, readable and writable by its owner only, unless one exists.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database and brings its schema up to date; refuses a database
-    /// whose schema is newer than this build knows.
+    /// whose schema is newer than this build knows. A new file is created owner-only (0600)
+    /// before SQLite opens it: SQLite gives the `-wal` and `-shm` files it creates later the
+    /// database file's permissions, so they are owner-only too.
     pub fn open(path: &Path) -> StoreResult<Self> {
+        create_private(path).map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))?;
         let conn = Connection::open(path).map_err(unavailable)?;
         Self::init(conn)
     }
@@ -103,6 +138,9 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> StoreResult<Self> {
+        // Several processes may share the file (two `latchkey serve` on one data directory): a
+        // statement that finds it locked waits for the other's write instead of failing.
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
         // Migrations first: a file this build refuses is left exactly as it was.
         migrations::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(unavailable)?;
@@ -119,6 +157,36 @@ impl SqliteStore {
         self
     }
 
+    /// Deletes what has expired (DynamoDB's TTL does this on AWS): OAuth sessions, connect
+    /// sessions, auth results and nonces whose expiry is more than `grace` before `now` (a
+    /// caller that finds an expired row still says "expired" for that long), and activity
+    /// entries older than `activity_before`. Returns how many rows went.
+    pub fn purge_expired(
+        &self,
+        now: OffsetDateTime,
+        grace: time::Duration,
+        activity_before: OffsetDateTime,
+    ) -> StoreResult<usize> {
+        let cutoff = nanos(now - grace);
+        self.with(|c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let mut removed = 0;
+            for table in [
+                "oauth_sessions",
+                "connect_sessions",
+                "auth_results",
+                "console_sessions",
+                "sockets",
+                "nonces",
+            ] {
+                removed += execute(&tx, &format!("DELETE FROM {table} WHERE expires_ns <= ?1"), [cutoff])?;
+            }
+            removed += execute(&tx, "DELETE FROM activity WHERE ts_ns < ?1", [nanos(activity_before)])?;
+            tx.commit().map_err(unavailable)?;
+            Ok(removed)
+        })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut conn)
@@ -127,6 +195,116 @@ impl SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use crate::store::conformance::{activity_entry, connection, integration};
+    use crate::store::*;
+    use time::{Duration, OffsetDateTime};
+
+    /// Expired short-lived rows and old activity go; live ones, and connections, stay.
+    #[tokio::test]
+    async fn expired_rows_are_purged_and_live_ones_kept() {
+        let store = super::SqliteStore::in_memory().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let grace = Duration::hours(1);
+        let (old, live) = (now - Duration::hours(2), now + Duration::minutes(5));
+        for (name, at) in [("old", old), ("live", live)] {
+            store
+                .put_oauth_session(&OAuthSession {
+                    state: crate::domain::OAuthState::new(name),
+                    integration: IntegrationKey::parse("i").unwrap(),
+                    connection_id: ConnectionId::parse("c").unwrap(),
+                    code_verifier: None,
+                    redirect_uri: "http://x/cb".into(),
+                    connection_config: Default::default(),
+                    secret_config: None,
+                    vouched_config: Default::default(),
+                    origin: None,
+                    attempt_id: "a".into(),
+                    created_at: at - Duration::minutes(10),
+                    expires_at: at,
+                    result_nonce_hash: None,
+                    end_user: None,
+                    may_replace: false,
+                    webhook_url_override: None,
+                    socket_hash: None,
+                })
+                .await
+                .unwrap();
+            store
+                .put_connect_session(&ConnectSession {
+                    token_hash: name.into(),
+                    end_user: serde_json::json!({"id": "u"}),
+                    organization: None,
+                    allowed_integrations: None,
+                    integrations_config_defaults: Default::default(),
+                    reconnect: None,
+                    webhook_url_override: None,
+                    created_at: at,
+                    expires_at: at,
+                })
+                .await
+                .unwrap();
+            store
+                .put_auth_result(&AuthResult {
+                    nonce_hash: name.into(),
+                    body: serde_json::json!({}),
+                    expires_at: at,
+                })
+                .await
+                .unwrap();
+            assert!(store.claim_nonce(name, at - Duration::seconds(301), at).await.unwrap());
+        }
+        // Expired, but within the grace: kept (its caller still says "expired").
+        let recent = now - Duration::minutes(30);
+        store
+            .put_auth_result(&AuthResult {
+                nonce_hash: "recent".into(),
+                body: serde_json::json!({}),
+                expires_at: recent,
+            })
+            .await
+            .unwrap();
+        for (id, at) in [
+            ("old-entry", now - Duration::days(31)),
+            ("new-entry", now - Duration::days(1)),
+        ] {
+            store.append_activity(&activity_entry(id, at)).await.unwrap();
+        }
+        store.create_integration(&integration("i")).await.unwrap();
+        store.upsert_connection(&connection("i", "c")).await.unwrap();
+
+        let removed = store.purge_expired(now, grace, now - Duration::days(30)).unwrap();
+
+        assert_eq!(removed, 5, "one of each short-lived kind, and the old entry");
+        assert!(store.take_oauth_session("old").await.unwrap().is_none());
+        assert!(store.take_oauth_session("live").await.unwrap().is_some());
+        assert!(store.get_connect_session("old").await.unwrap().is_none());
+        assert!(store.get_connect_session("live").await.unwrap().is_some());
+        assert!(store.take_auth_result("old").await.unwrap().is_none());
+        assert!(store.take_auth_result("live").await.unwrap().is_some());
+        assert!(store.take_auth_result("recent").await.unwrap().is_some());
+        assert!(
+            !store.claim_nonce("live", now, live).await.unwrap(),
+            "a live nonce stays claimed"
+        );
+        let filter = ActivityFilter {
+            limit: 10,
+            ..Default::default()
+        };
+        let ids: Vec<String> = store
+            .list_activity(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["new-entry"]);
+        assert!(store
+            .get_connection(&IntegrationKey::parse("i").unwrap(), &ConnectionId::parse("c").unwrap())
+            .await
+            .unwrap()
+            .is_some());
+    }
+
     #[tokio::test]
     async fn sqlite_store_passes_the_conformance_suite() {
         let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection};
 use serde_json::json;
 use time::Duration;
 
-use super::{FIRST_TABLES, SCHEMA_VERSION};
+use super::{FIRST_TABLES, MIGRATIONS, SCHEMA_VERSION};
 use crate::domain::{ConnectionId, IntegrationKey, OAuthState, PkceVerifier};
 use crate::store::conformance::{connection, integration};
 use crate::store::sqlite::SqliteStore;
@@ -35,6 +35,8 @@ struct Rows {
 fn rows() -> Rows {
     let mut connection = connection("old-int", "old-conn");
     connection.version = 3;
+    // Secret config fields came with schema version 6.
+    connection.secret_config = None;
     let now = connection.created_at;
     Rows {
         integration: integration("old-int"),
@@ -45,6 +47,7 @@ fn rows() -> Rows {
             code_verifier: Some(PkceVerifier::new("old-verifier")),
             redirect_uri: "http://127.0.0.1/oauth/callback".into(),
             connection_config: Default::default(),
+            secret_config: None,
             vouched_config: Default::default(),
             origin: None,
             attempt_id: "old-attempt".into(),
@@ -52,6 +55,8 @@ fn rows() -> Rows {
             expires_at: now + Duration::minutes(10),
             result_nonce_hash: None,
             end_user: None,
+            may_replace: false,
+            webhook_url_override: None,
             socket_hash: None,
         },
         connect: ConnectSession {
@@ -61,6 +66,7 @@ fn rows() -> Rows {
             allowed_integrations: None,
             integrations_config_defaults: Default::default(),
             reconnect: None,
+            webhook_url_override: None,
             created_at: now,
             expires_at: now + Duration::minutes(30),
         },
@@ -298,6 +304,61 @@ async fn an_unversioned_database_with_refresh_columns_keeps_its_rows_and_leases(
 async fn a_version_1_database_gets_the_later_migrations_only() {
     let (_dir, store, r) = upgraded(1, false).await;
     assert!(lease_is_free(&store, &r.connection).await);
+}
+
+/// A file of the build with console sessions and sockets (schema version 5, before nonces and
+/// row expiry) gets the last migration only: its sessions keep working and get their expiry
+/// column, and its console sessions are purged with the rest once they expire.
+#[tokio::test]
+async fn a_version_5_database_gets_the_nonces_and_row_expiry_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v5.sqlite3");
+    let r = rows();
+    {
+        let c = Connection::open(&path).unwrap();
+        for (version, migration) in MIGRATIONS[..5].iter().enumerate() {
+            (migration.apply)(&c).unwrap();
+            c.pragma_update(None, "user_version", version as i64 + 1).unwrap();
+        }
+        c.execute(
+            "INSERT INTO oauth_sessions (state, body) VALUES (?1, ?2)",
+            params![r.session.state.expose(), body(&r.session)],
+        )
+        .unwrap();
+        let console = ConsoleSession {
+            token_hash: "old-console".into(),
+            key_fingerprint: "f".into(),
+            created_at: r.session.created_at,
+            expires_at: r.session.expires_at,
+        };
+        c.execute(
+            "INSERT INTO console_sessions (token_hash, expires_ns, body) VALUES (?1, ?2, ?3)",
+            params![
+                console.token_hash,
+                super::super::nanos(console.expires_at),
+                body(&console)
+            ],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(version_of(&path), SCHEMA_VERSION as i64);
+    assert!(store.get_console_session("old-console").await.unwrap().is_some());
+    let c = Connection::open(&path).unwrap();
+    let expires: i64 = c
+        .query_row("SELECT expires_ns FROM oauth_sessions", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(expires, super::super::nanos(r.session.expires_at));
+    let after = r.session.expires_at + EXPIRED_ROWS_KEPT + Duration::seconds(1);
+    store
+        .purge_expired(after, EXPIRED_ROWS_KEPT, after - Duration::days(30))
+        .unwrap();
+    assert!(store.get_console_session("old-console").await.unwrap().is_none());
+    assert!(store
+        .take_oauth_session(r.session.state.expose())
+        .await
+        .unwrap()
+        .is_none());
 }
 
 /// Tables, columns and indexes as `sqlite_master` and `pragma_table_info` list them.
