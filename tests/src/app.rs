@@ -341,7 +341,11 @@ impl TestApp {
     /// `user` and consents, so a refresh token is issued) and asserts it was stored.
     pub async fn connect_through_provider(&self, integration: &str, connection_id: &str, user: &str) {
         let browser = crate::Browser::new(&self.callback_url());
-        let url = self.connect_url(integration, connection_id, "authorization_params%5Bprompt%5D=consent");
+        // Vouched by the backend's HMAC digest, so it may also re-authorize (replace) the
+        // connection: the public key alone only creates.
+        let digest = wire::connect_digest(&self.hmac_key(), integration, connection_id);
+        let extra = format!("authorization_params%5Bprompt%5D=consent&hmac={digest}");
+        let url = self.connect_url(integration, connection_id, &extra);
         let page = browser.connect(&url, &[], user).await;
         assert!(
             page.is_success(),

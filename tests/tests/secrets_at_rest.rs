@@ -104,7 +104,8 @@ async fn a_secret_config_field_of_a_browser_flow_is_sealed_in_its_session_and_on
     let url = app.connect_url(
         "absorb",
         "u1",
-        "params%5BportalRoute%5D=acme.myabsorb.com&params%5BrestApiKey%5D=rk-SECRET",
+        // (consent: oidc-provider issues a refresh token, refreshed below)
+        "params%5BportalRoute%5D=acme.myabsorb.com&params%5BrestApiKey%5D=rk-SECRET&authorization_params%5Bprompt%5D=consent",
     );
     let browser = Browser::new(&app.callback_url());
     let landing = browser.start(&url, &[]).await;
@@ -124,6 +125,23 @@ async fn a_secret_config_field_of_a_browser_flow_is_sealed_in_its_session_and_on
     assert_eq!(masked["connection_config"]["portalRoute"], "acme.myabsorb.com");
     let (_, shown) = app.read_connection("absorb", "u1", "&secret_config=true").await;
     assert_eq!(shown["connection_config"]["restApiKey"], "rk-SECRET");
+    assert_sealed_at_rest(&app, "absorb", "u1", "rk-SECRET").await;
+
+    // A refresh writes the connection again: the secret field is sealed again (never written in
+    // the clear), kept, and the refreshed answer still masks it or shows it as asked.
+    let (status, refreshed) = app
+        .read_connection("absorb", "u1", "&force_refresh=true&secret_config=true")
+        .await;
+    assert_eq!(status, 200, "{refreshed}");
+    assert_ne!(
+        refreshed["credentials"]["access_token"], shown["credentials"]["access_token"],
+        "refreshed"
+    );
+    assert_eq!(refreshed["connection_config"]["restApiKey"], "rk-SECRET");
+    let (status, masked) = app.read_connection("absorb", "u1", "&force_refresh=true").await;
+    assert_eq!(status, 200, "{masked}");
+    assert_eq!(masked["connection_config"]["restApiKey"], "********");
+    assert_no_secret(&masked.to_string(), &["rk-SECRET"]);
     assert_sealed_at_rest(&app, "absorb", "u1", "rk-SECRET").await;
 }
 
