@@ -247,7 +247,9 @@ def soak(binary, seconds):
                     r = conn.getresponse()
                     note(kind, r.status, {302}, r.read())
                 elif kind == "api-key":
-                    path = f"/api-auth/api-key/oa?connection_id=key-{n % 50}&public_key={server.public}"
+                    # A new end user each time: the public key alone creates connections and
+                    # never replaces one (409 connection_exists).
+                    path = f"/api-auth/api-key/oa?connection_id=key-{os.urandom(8).hex()}&public_key={server.public}"
                     body = json.dumps({"apiKey": "good-key"}).encode()
                     conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
                     r = conn.getresponse()
