@@ -79,9 +79,8 @@ fn print_keys(keys: &latchkey::config::EnvironmentKeys) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    // Human-readable lines locally; `LATCHKEY_LOG_FORMAT=json` for a log collector.
+    latchkey::logs::init(latchkey::logs::Format::from_env());
     match Cli::parse().command {
         Command::Serve {
             listen,

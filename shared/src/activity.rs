@@ -23,6 +23,7 @@ pub struct Attempt {
 
 impl Attempt {
     pub fn new(operation: &'static str, integration: Option<String>, connection_id: Option<String>) -> Self {
+        crate::logs::record_connection(integration.as_deref(), connection_id.as_deref());
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             operation,
@@ -32,6 +33,7 @@ impl Attempt {
     }
 
     pub fn resume(id: String, operation: &'static str, integration: String, connection_id: String) -> Self {
+        crate::logs::record_connection(Some(&integration), Some(&connection_id));
         Self {
             id,
             operation,
@@ -110,6 +112,15 @@ impl Attempt {
         message: String,
         error_code: Option<String>,
     ) {
+        // Every line logged from here on names the connection; the outcome, if final, is a metric.
+        crate::logs::record_connection(self.integration.as_deref(), self.connection_id.as_deref());
+        crate::metrics::for_activity(
+            &state.config.environment,
+            self.operation,
+            event,
+            error_code.as_deref(),
+            self.integration.as_deref(),
+        );
         let entry = ActivityEntry {
             id: uuid::Uuid::new_v4().to_string(),
             attempt_id: self.id.clone(),

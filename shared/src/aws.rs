@@ -1,5 +1,5 @@
-//! The AWS backend's plumbing: one SDK configuration for every client (rustls with ring, the
-//! standard retry mode with exponential backoff for throttling, `AWS_ENDPOINT_URL` honoured so
+//! The AWS backend's plumbing: one SDK configuration for every client (rustls with ring, trusting
+//! the roots AWS endpoints chain to, the standard retry mode with exponential backoff for throttling, `AWS_ENDPOINT_URL` honoured so
 //! the same code runs on an emulator), per-service API call counters, and the environment keys
 //! read from Secrets Manager.
 
@@ -12,12 +12,34 @@ use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::EnvironmentKeys;
 
+/// The root certificates of Amazon Trust Services, which every AWS service endpoint's certificate
+/// chains to. The SDK clients trust these only: loading the system's store instead (every PEM
+/// file of `/etc/ssl/certs` or `/etc/pki/tls/certs`) cost each container 5-15 ms of its start
+/// (`docs/benchmarks.md`, "Cold start"). `LATCHKEY_AWS_SYSTEM_ROOTS=1` trusts the system store
+/// instead (an endpoint behind a TLS-inspecting proxy, an emulator with its own CA).
+const AWS_ROOTS: &str = include_str!("../assets/aws/roots.pem");
+
+fn trust_store() -> aws_smithy_http_client::tls::TrustStore {
+    use aws_smithy_http_client::tls::TrustStore;
+    if std::env::var_os("LATCHKEY_AWS_SYSTEM_ROOTS").is_some_and(|v| v == "1") {
+        return TrustStore::default();
+    }
+    TrustStore::empty()
+        .with_native_roots(false)
+        .with_pem_certificate(AWS_ROOTS)
+}
+
 /// SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 pub async fn sdk_config() -> SdkConfig {
+    let tls = aws_smithy_http_client::tls::TlsContext::builder()
+        .with_trust_store(trust_store())
+        .build()
+        .expect("the TLS context of the AWS clients builds");
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
         ))
+        .tls_context(tls)
         .build_https();
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
@@ -189,5 +211,32 @@ impl crate::keys::KeySource for SecretsManagerKeys {
                 crate::error::Error::unavailable("The key service")
             })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    /// The embedded roots are the six certificates of Amazon Trust Services' repository, each
+    /// a whole PEM block of valid base64 (the SDK parses them when it first connects).
+    #[test]
+    fn the_aws_roots_are_six_whole_certificates() {
+        let mut blocks = 0;
+        for block in super::AWS_ROOTS.split("-----BEGIN CERTIFICATE-----").skip(1) {
+            let (body, _) = block.split_once("-----END CERTIFICATE-----").expect("each block ends");
+            let der: String = body.split_whitespace().collect();
+            let der = base64::engine::general_purpose::STANDARD.decode(der).expect("base64");
+            assert_eq!(der[0], 0x30, "a DER SEQUENCE");
+            blocks += 1;
+        }
+        assert_eq!(blocks, 6);
+        for name in [
+            "Amazon Root CA 1",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ] {
+            assert!(super::AWS_ROOTS.contains(&name.replace(' ', "_")), "{name}");
+        }
     }
 }

@@ -62,16 +62,39 @@ pub fn strip_stage(mut req: lambda_http::Request) -> lambda_http::Request {
 
 pub use lambda_http::Error;
 
+/// The ids of an invocation, for its request span (`logs::span_requests`): Lambda's request id
+/// and X-Ray trace from the runtime, API Gateway's request id from the event.
+fn request_ids(req: &lambda_http::Request) -> crate::logs::RequestIds {
+    let context = req.lambda_context_ref();
+    let api_request_id = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    };
+    crate::logs::RequestIds {
+        aws_request_id: context.map(|c| c.request_id.clone()),
+        api_request_id,
+        xray_trace_id: context.and_then(|c| c.xray_trace_id.clone()),
+    }
+}
+
+/// What every function does first: JSON logs (`logs::Format::from_env`, JSON on Lambda) and EMF
+/// metrics on standard output.
+fn init_telemetry() {
+    crate::logs::init(crate::logs::Format::from_env());
+    crate::metrics::init(crate::metrics::Sink::Stdout);
+}
+
 /// Logs the AWS calls of the container's start (the benchmarks read the line).
 fn log_init_calls() {
     #[cfg(feature = "aws")]
     Calls::now().log("aws_calls init");
 }
 
-/// A function's whole `main`: tracing, the state from the environment, and the router of the
-/// function's block of the route table, served.
+/// A function's whole `main`: logs and metrics, the state from the environment, and the router
+/// of the function's block of the route table, served.
 pub async fn serve(function: crate::api::Function) -> Result<(), Error> {
-    crate::runtime::init_tracing();
+    init_telemetry();
     let state = crate::runtime::state_from_env().await?;
     run(crate::api::router(function, state)).await
 }
@@ -83,19 +106,28 @@ pub async fn serve_worker() -> Result<(), Error> {
     use crate::jobs::sqs::handle;
     use crate::queue::sqs::SqsEvent;
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    crate::runtime::init_tracing();
+    init_telemetry();
     let state = crate::runtime::state_from_env().await?;
     log_init_calls();
     lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
         let state = state.clone();
-        async move {
+        // The batch's span: every job's line names the invocation (and, once a job knows it,
+        // its connection).
+        let ids = crate::logs::RequestIds {
+            aws_request_id: Some(event.context.request_id.clone()),
+            api_request_id: None,
+            xray_trace_id: event.context.xray_trace_id.clone(),
+        };
+        let span = crate::logs::request_span("SQS", "/jobs", &ids);
+        let invocation = async move {
             let before = Calls::now();
             let records = event.payload.records.len();
             let response = handle(&state, event.payload).await;
             Calls::now().since(before).log("aws_calls invocation");
             tracing::info!(records, failed = response.batch_item_failures.len(), "worker batch");
             Ok::<_, Error>(response)
-        }
+        };
+        tracing::Instrument::instrument(invocation, span)
     }))
     .await
 }
@@ -106,13 +138,20 @@ pub async fn serve_worker() -> Result<(), Error> {
 #[cfg(feature = "aws")]
 pub async fn serve_scheduler() -> Result<(), Error> {
     use lambda_http::lambda_runtime::{self, LambdaEvent};
-    crate::runtime::init_tracing();
+    init_telemetry();
     let seams = std::sync::Arc::new(crate::runtime::scheduler_seams_from_env().await?);
     log_init_calls();
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |_event: LambdaEvent<serde_json::Value>| {
+        move |event: LambdaEvent<serde_json::Value>| {
             let seams = seams.clone();
-            async move {
+            // The run's span: every line names the invocation.
+            let ids = crate::logs::RequestIds {
+                aws_request_id: Some(event.context.request_id.clone()),
+                api_request_id: None,
+                xray_trace_id: event.context.xray_trace_id.clone(),
+            };
+            let span = crate::logs::request_span("SCHEDULE", "/refresh", &ids);
+            let run = async move {
                 let before = Calls::now();
                 let now = time::OffsetDateTime::now_utc();
                 let report =
@@ -125,7 +164,8 @@ pub async fn serve_scheduler() -> Result<(), Error> {
                     "deferred": report.deferred,
                     "orphaned": report.orphaned,
                 }))
-            }
+            };
+            tracing::Instrument::instrument(run, span)
         },
     ))
     .await
@@ -160,14 +200,18 @@ impl Calls {
 /// so the deltas are exact).
 pub async fn run(router: Router) -> Result<(), Error> {
     log_init_calls();
-    lambda_http::run(tower::service_fn(move |req: lambda_http::Request| {
+    lambda_http::run(tower::service_fn(move |mut req: lambda_http::Request| {
         let router = router.clone();
+        let ids = request_ids(&req);
+        let aws_request_id = ids.aws_request_id.clone().unwrap_or_default();
+        req.extensions_mut().insert(ids);
         async move {
             #[cfg(feature = "aws")]
             let before = Calls::now();
             let res = router.oneshot(strip_stage(req)).await;
             #[cfg(feature = "aws")]
-            Calls::now().since(before).log("aws_calls invocation");
+            tracing::info_span!("invocation", aws_request_id)
+                .in_scope(|| Calls::now().since(before).log("aws_calls invocation"));
             res
         }
     }))

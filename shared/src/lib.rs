@@ -29,6 +29,8 @@ pub mod keys;
 pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
+pub mod logs;
+pub mod metrics;
 pub mod outbound;
 pub mod providers;
 pub mod queue;

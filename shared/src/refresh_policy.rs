@@ -15,9 +15,6 @@
 //! whole milliseconds, so the simulation's mirror (`bench/scale_mirror.py`) computes exactly the
 //! same answers; `bench/policy_cases.json` is the table both are tested against.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
 use time::{Duration, OffsetDateTime};
 
 use crate::domain::AuthMode;
@@ -285,31 +282,22 @@ fn url_host(url: &str) -> Option<&str> {
     Some(rest.split(['/', '?']).next().unwrap_or(rest))
 }
 
-/// The idle revocation window of a catalog provider's refresh tokens, where it is known.
+/// The idle revocation window of a catalog provider's refresh tokens, where it is known: the
+/// first of its token URLs whose host is in the table. Reads only that provider's entry.
 pub fn idle_revocation(provider: &str) -> Option<Duration> {
-    static BY_PROVIDER: OnceLock<HashMap<String, i64>> = OnceLock::new();
-    let map = BY_PROVIDER.get_or_init(|| {
-        use crate::providers::schema::TokenUrl;
-        let mut map = HashMap::new();
-        for p in &crate::providers::catalog().providers {
-            let urls: Vec<&str> = match &p.token_url {
-                Some(TokenUrl::Single(u)) => vec![u.as_str()],
-                Some(TokenUrl::ByMode(m)) => m.values().map(String::as_str).collect(),
-                None => Vec::new(),
-            };
-            let days = urls.iter().filter_map(|u| url_host(u)).find_map(|host| {
-                IDLE_REVOCATION_DAYS
-                    .iter()
-                    .find(|(h, _)| *h == host)
-                    .map(|(_, days)| *days)
-            });
-            if let Some(days) = days {
-                map.insert(p.name.clone(), days);
-            }
-        }
-        map
-    });
-    map.get(provider).map(|days| Duration::days(*days))
+    use crate::providers::schema::TokenUrl;
+    let p = crate::providers::provider(provider)?;
+    let urls: Vec<&str> = match &p.token_url {
+        Some(TokenUrl::Single(u)) => vec![u.as_str()],
+        Some(TokenUrl::ByMode(m)) => m.values().map(String::as_str).collect(),
+        None => Vec::new(),
+    };
+    urls.iter().filter_map(|u| url_host(u)).find_map(|host| {
+        IDLE_REVOCATION_DAYS
+            .iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, days)| Duration::days(*days))
+    })
 }
 
 /// A catalog entry's `token_expiration_buffer`, the read margin it asks for.

@@ -11,6 +11,14 @@
 //!   (default 300) before reading the secret again. With `LATCHKEY_WEBSOCKET_ENDPOINT` (the
 //!   WebSocket API stage's management endpoint), flow outcomes reach the sockets of Nango's
 //!   frontend client through it.
+//!   The SDK clients trust Amazon Trust Services' roots only (`aws::sdk_config`);
+//!   `LATCHKEY_AWS_SYSTEM_ROOTS=1` trusts the system's certificate store instead.
+//!
+//! Every client (the SDK's, the sealer's, the socket transport's, the outbound HTTP pair of
+//! `AppState::new`) is built here, once per process — on Lambda, once per container in the init
+//! phase — and shared by every request through `AppState`: no request builds a client
+//! (`docs/operations.md`). The `websocket` function, which has no `AppState`, builds its clients
+//! once in `lambda::websocket::serve` the same way.
 
 use crate::config::Config;
 use crate::AppState;
@@ -99,7 +107,13 @@ pub async fn aws_state(config: Config) -> Result<AppState, BoxError> {
     let secret_id = var("LATCHKEY_KEYS_SECRET_ID").ok_or("LATCHKEY_KEYS_SECRET_ID is required")?;
     let sdk = crate::aws::sdk_config().await;
     let secrets = crate::aws::secrets_client(&sdk);
+    let started = std::time::Instant::now();
     let keys = crate::aws::environment_keys(&secrets, &secret_id).await?;
+    // The one AWS call of a container's start; its round trip is most of the init phase.
+    tracing::info!(
+        secretsmanager_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "environment keys read"
+    );
     let source = crate::aws::SecretsManagerKeys {
         client: secrets,
         secret_id,
@@ -161,13 +175,4 @@ pub async fn scheduler_seams_from_env() -> Result<crate::jobs::schedule::Schedul
         queue: Arc::new(queue),
         limits: config.refresh_limits,
     })
-}
-
-/// Structured logs for Lambda (CloudWatch): no colours, level from `RUST_LOG` (default info).
-pub fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_ansi(false)
-        .without_time()
-        .try_init();
 }

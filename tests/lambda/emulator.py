@@ -110,13 +110,19 @@ class Function:
     def invoke(self, event):
         return self.runtime.invoke(event)
 
-    def calls(self):
-        """(init, [per invocation]) AWS call counts from the log lines."""
+    def lines(self):
+        """The function's log lines, each a JSON object (the Lambda log format)."""
         self.log.flush()
         with open(self.log.name) as f:
-            text = f.read()
-        pattern = r"aws_calls (init|invocation) dynamodb=(\d+) kms=(\d+) secretsmanager=(\d+)"
-        found = [(m.group(1), tuple(int(m.group(i)) for i in (2, 3, 4))) for m in re.finditer(pattern, text)]
+            return [json.loads(line) for line in f if line.strip()]
+
+    def calls(self):
+        """(init, [per invocation]) AWS call counts from the `aws_calls` log lines."""
+        found = [
+            (line["message"].split()[1], (line["dynamodb"], line["kms"], line["secretsmanager"]))
+            for line in self.lines()
+            if line.get("message", "").startswith("aws_calls ")
+        ]
         init = [c for k, c in found if k == "init"]
         return (init[0] if init else None), [c for k, c in found if k == "invocation"]
 

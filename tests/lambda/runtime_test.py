@@ -315,6 +315,26 @@ def main():
             "warm read (GET /connections/{id}, again)": n_calls[1] if len(n_calls) > 1 else None,
         }
         check("warm read is exactly one DynamoDB call and no KMS call", calls["warm read (GET /connections/{id}, again)"] == (1, 0, 0), str(calls))
+        served = [l for l in conns.lines() if l.get("message") == "served"]
+        check(
+            "connections: each request's line is JSON with its Lambda and API Gateway ids and its connection",
+            len(served) == 3
+            and all(l.get("aws_request_id") and l.get("api_request_id") and l.get("xray_trace_id") for l in served)
+            and all(l.get("connection_id") == "user-1" and l.get("integration") == "acme-crm" for l in served)
+            and all("?" not in l.get("path", "?") for l in served),
+            json.dumps(served)[:600],
+        )
+        emf = [l for l in callback.lines() if "_aws" in l]
+        check(
+            "oauth-callback: the stored connection is an EMF metric",
+            any(
+                l.get("AuthSucceeded") == 1
+                and l["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Latchkey"
+                and l.get("Environment") == STAGE
+                for l in emf
+            ),
+            json.dumps(emf)[:600],
+        )
         r_init, _ = redirect.calls()
         check("callback-redirect touches no AWS service", r_init is None, str(r_init))
 

@@ -14,3 +14,7 @@ cargo test -p latchkey-tests --locked
 # The benchmark, compiled in the test profile and run as a short smoke run so it cannot rot
 # (`cargo bench` measures; see docs/benchmarks.md).
 cargo test -p latchkey-tests --locked --benches
+# The soak benchmark's smoke run (bench/run soak measures): 8 s of its mixed traffic with the
+# misbehaving provider against the debug binary, failing on any answer that is not expected.
+soak=$(python3 bench/load.py soak "$LATCHKEY_BIN" 8) || { echo "$soak"; exit 1; }
+echo "soak smoke: every answer expected"

@@ -36,6 +36,8 @@ export MOTO_RECORDER_FILEPATH="$OUT/moto-recording.jsonl"
 moto_start
 LATCHKEY_CALLS_OUT="$OUT/aws-calls.json" python tests/lambda/runtime_test.py target/debug
 cat "$OUT/aws-calls.json"; echo
+# The cold-start benchmark's smoke run (bench/run cold-start measures, in release): 2 starts each.
+python bench/cold_start.py target/debug 2
 
 echo "--- cargo lambda build --release"
 if rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then arch=--arm64; else arch=--x86-64; fi

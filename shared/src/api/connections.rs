@@ -62,6 +62,7 @@ pub async fn get_connection(
         secret_config: flag(&q.secret_config, "secret_config")?,
     };
     let force = flag(&q.force_refresh, "force_refresh")?;
+    crate::logs::record_connection(Some(key.as_str()), Some(id.as_str()));
     let (record, credentials) = read_fresh_connection(&state, &key, &id, force).await?;
     Ok(wire::json(wire::Connection::new(&record, &credentials, shown)))
 }

@@ -342,15 +342,41 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// Wraps every request of a router (Lambda and local alike) in its `logs::request_span`, with
+/// the ids `lambda.rs` put in the request's extensions (none locally), and ends it with one
+/// `served` line: status and duration, the access log.
+async fn span_requests(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    use tracing::Instrument;
+    let ids = req
+        .extensions()
+        .get::<crate::logs::RequestIds>()
+        .cloned()
+        .unwrap_or_default();
+    let span = crate::logs::request_span(req.method().as_str(), req.uri().path(), &ids);
+    async move {
+        let started = std::time::Instant::now();
+        let response = next.run(req).await;
+        let status = response.status().as_u16();
+        let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if response.status().is_server_error() {
+            tracing::error!(status, duration_ms, "served");
+        } else {
+            tracing::info!(status, duration_ms, "served");
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
 /// What every served router gets, Lambda or local.
 pub fn finish(routes: Router<AppState>, state: AppState) -> Router {
     let limit = state.config.body_limit;
-    // Parse the provider catalog while the router is built (Lambda init), not in a request.
-    crate::providers::warm();
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(span_requests))
         .with_state(state)
 }
 

@@ -29,8 +29,7 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
     let c = catalog();
     let needle = q.search.unwrap_or_default().to_lowercase();
     let data: Vec<ProviderEntry<'_>> = c
-        .providers
-        .iter()
+        .providers()
         .filter(|p| {
             needle.is_empty()
                 || p.name.to_lowercase().contains(&needle)
@@ -38,10 +37,7 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
         })
         .map(entry)
         .collect();
-    Ok(wire::json(wire::Catalog {
-        data,
-        source: &c.source,
-    }))
+    Ok(wire::json(wire::Catalog { data, source: c.source }))
 }
 
 pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
@@ -49,6 +45,6 @@ pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<
         .ok_or_else(|| Error::not_found(ErrorCode::NotFound, format!("No provider '{name}' in the catalog.")))?;
     Ok(wire::json(wire::Catalog {
         data: entry(p),
-        source: &catalog().source,
+        source: catalog().source,
     }))
 }

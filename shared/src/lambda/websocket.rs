@@ -63,7 +63,7 @@ struct Greeting {
 const GREETING_ATTEMPTS: u32 = 8;
 
 pub async fn serve() -> Result<(), Error> {
-    crate::runtime::init_tracing();
+    super::init_telemetry();
     let config = crate::runtime::config_from_env()?;
     let endpoint = var("LATCHKEY_WEBSOCKET_ENDPOINT").ok_or("LATCHKEY_WEBSOCKET_ENDPOINT is required")?;
     let function = var("AWS_LAMBDA_FUNCTION_NAME").ok_or("AWS_LAMBDA_FUNCTION_NAME is required")?;
@@ -79,7 +79,23 @@ pub async fn serve() -> Result<(), Error> {
     super::log_init_calls();
     lambda_http::lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let socketry = socketry.clone();
-        async move { handle(&socketry, event.payload).await }
+        // The invocation's span: every line names the Lambda request, API Gateway's request id
+        // and the route key (a greeting invocation has neither).
+        let context = event.payload.get("requestContext");
+        let field = |name: &str| {
+            context
+                .and_then(|c| c.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let ids = crate::logs::RequestIds {
+            aws_request_id: Some(event.context.request_id.clone()),
+            api_request_id: field("requestId"),
+            xray_trace_id: event.context.xray_trace_id.clone(),
+        };
+        let route = field("routeKey").unwrap_or_else(|| "greeting".into());
+        let span = crate::logs::request_span("WEBSOCKET", &route, &ids);
+        tracing::Instrument::instrument(async move { handle(&socketry, event.payload).await }, span)
     }))
     .await
 }

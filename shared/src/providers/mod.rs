@@ -21,12 +21,6 @@ use template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 /// The generic OAuth2 provider: URLs come from the integration's `custom` block.
 pub const CUSTOM_OAUTH2: &str = "custom-oauth2";
 
-/// Parses the catalog now rather than on the first request that needs it. Routers call this
-/// while they are built, which on Lambda is the init phase.
-pub fn warm() {
-    let _ = catalog().providers.len();
-}
-
 pub(crate) fn unknown_provider(name: &str) -> Error {
     Error::invalid(ErrorCode::UnknownProvider,
         format!("Unknown provider '{name}'. See GET /providers, or use '{CUSTOM_OAUTH2}' with a 'custom' block of endpoints."),

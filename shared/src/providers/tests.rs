@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::catalog::{catalog, Catalog, CATALOG_JSON};
+use super::catalog::{catalog, CATALOG_JSON};
 use super::schema::Provider;
 use super::template::{compile_pattern, render_url, variables, Vars};
 use super::*;
@@ -24,18 +24,34 @@ fn every_catalog_entry_round_trips_through_the_schema() {
             "{name} changes on a round trip"
         );
     }
-    let c = Catalog::parse(CATALOG_JSON).unwrap();
-    assert_eq!(c.providers.len(), 978);
+    // The compiled table is the file: the same names, sorted, each entry parsing to the same.
+    let c = catalog();
+    assert_eq!(c.len(), 978);
+    assert_eq!(c.source, file["source"].as_str().unwrap());
     assert!(c.source.contains("Nango") && c.source.contains("Elastic License 2.0"));
-    let mut names: Vec<&str> = c.providers.iter().map(|p| p.name.as_str()).collect();
-    names.dedup();
-    assert_eq!(names.len(), 978, "names are unique");
+    let names: Vec<&str> = c.names().collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(names, sorted, "names are unique and sorted");
+    for raw in entries {
+        let name = raw["name"].as_str().unwrap();
+        let compiled = c
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not in the compiled table"));
+        assert_eq!(
+            &serde_json::to_value(compiled).unwrap(),
+            raw,
+            "{name} differs from the file"
+        );
+    }
+    assert!(c.get("no-such-provider").is_none());
 }
 
 #[test]
 fn aliases_are_resolved_and_modes_counted() {
     let c = catalog();
-    let aliases: Vec<&Provider> = c.providers.iter().filter(|p| p.alias_of.is_some()).collect();
+    let aliases: Vec<&Provider> = c.providers().filter(|p| p.alias_of.is_some()).collect();
     assert_eq!(aliases.len(), 67);
     for a in aliases {
         assert!(
@@ -44,7 +60,7 @@ fn aliases_are_resolved_and_modes_counted() {
             a.name
         );
     }
-    let count = |m| c.providers.iter().filter(|p| p.auth_mode == m).count();
+    let count = |m| c.providers().filter(|p| p.auth_mode == m).count();
     assert_eq!(count(AuthMode::OAuth2), 344);
     assert_eq!(count(AuthMode::ApiKey), 322);
     assert_eq!(count(AuthMode::OAuth2Cc), 110);
@@ -53,7 +69,7 @@ fn aliases_are_resolved_and_modes_counted() {
 
 #[test]
 fn every_field_pattern_compiles() {
-    for p in &catalog().providers {
+    for p in catalog().providers() {
         for fields in [&p.connection_config, &p.credentials, &p.assertion_option]
             .into_iter()
             .flatten()
@@ -109,7 +125,7 @@ fn uses_helpers(t: &str) -> bool {
 fn every_url_renders_with_example_config_on_the_expected_host() {
     let mut rendered = 0;
     let mut failures = Vec::new();
-    for p in &catalog().providers {
+    for p in catalog().providers() {
         let specs = p.connection_config.clone().unwrap_or_default();
         let credentials: BTreeMap<String, String> = p
             .credentials

@@ -49,8 +49,7 @@ pub async fn page(
     let needle = q.q.clone().unwrap_or_default().trim().to_lowercase();
     let category = q.category.clone().unwrap_or_default();
     let found: Vec<&Provider> = catalog()
-        .providers
-        .iter()
+        .providers()
         .filter(|p| matches(p, &needle, &category))
         .collect();
     let page_no = q.page.unwrap_or(0);
@@ -73,8 +72,7 @@ pub async fn page(
         })
         .collect();
     let mut categories: Vec<&str> = catalog()
-        .providers
-        .iter()
+        .providers()
         .flat_map(|p| p.categories.iter().map(String::as_str))
         .collect();
     categories.sort_unstable();
@@ -111,7 +109,7 @@ pub async fn page(
 <div id="catalog-results" aria-live="polite"><p class="muted">{} of {} APIs{}</p><ul class="cards">{cards}</ul><nav class="pager" aria-label="Catalog pages">{pager}</nav></div>"#,
         escape(&needle),
         found.len(),
-        catalog().providers.len(),
+        catalog().len(),
         if pages > 1 {
             format!(", page {} of {pages}", page_no + 1)
         } else {
