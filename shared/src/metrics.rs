@@ -15,9 +15,11 @@
 //! | `WebhookRetried` | a webhook attempt failed and another is queued (`webhook`/`attempt_failed`) | `Environment` |
 //! | `WebhookFailed` | a webhook was given up on (`webhook`/`failed`) | `Environment`; `Environment, ErrorCode` |
 //!
-//! Each line also carries `integration` (and the error code) as plain properties, which Logs
-//! Insights can filter on without making them dimensions (each dimension value is a metric of
-//! its own, billed). Off unless `init` turned it on: `lambda::serve` does; `latchkey serve` and
+//! Each line also carries `integration` and the error code as plain properties (`error_code`),
+//! which Logs Insights can filter on without making them dimensions (each dimension value is a
+//! metric of its own, billed). So the `ErrorCode` dimension is one of Latchkey's own codes
+//! (`ErrorCode::ALL`); a code a provider chose (a refresh's `invalid_grant`, or anything a
+//! hostile provider invents) counts as `provider_error` and cannot mint metrics. Off unless `init` turned it on: `lambda::serve` does; `latchkey serve` and
 //! the tests do not (a test installs a `Sink::Capture`).
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -103,6 +105,15 @@ fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
+/// The `ErrorCode` dimension of `code`: Latchkey's own codes are a bounded set, any other
+/// string is the provider's.
+fn dimension_code(code: &str) -> &str {
+    match crate::error::ErrorCode::ALL.iter().find(|c| c.as_str() == code) {
+        Some(known) => known.as_str(),
+        None => "provider_error",
+    }
+}
+
 fn emf_line(name: &str, environment: &str, integration: Option<&str>, code: Option<&str>, timestamp_ms: i64) -> Value {
     let dimensions = match code {
         Some(_) => json!([["Environment"], ["Environment", "ErrorCode"]]),
@@ -121,7 +132,8 @@ fn emf_line(name: &str, environment: &str, integration: Option<&str>, code: Opti
         name: 1,
     });
     if let Some(code) = code {
-        line["ErrorCode"] = Value::from(code);
+        line["ErrorCode"] = Value::from(dimension_code(code));
+        line["error_code"] = Value::from(code);
     }
     if let Some(integration) = integration {
         line["integration"] = Value::from(integration);
@@ -155,6 +167,7 @@ mod tests {
                 },
                 "Environment": "prod",
                 "ErrorCode": "token_err",
+                "error_code": "token_err",
                 "integration": "github",
                 "AuthFailed": 1,
             })
@@ -165,6 +178,15 @@ mod tests {
             for d in set.as_array().unwrap() {
                 assert!(line.get(d.as_str().unwrap()).is_some(), "{d}");
             }
+        }
+    }
+
+    #[test]
+    fn a_code_the_provider_chose_is_no_dimension_value_of_its_own() {
+        for invented in ["invalid_grant", "x-9f3a1c", &"z".repeat(500)] {
+            let line = emf_line("RefreshFailed", "prod", None, Some(invented), 1);
+            assert_eq!(line["ErrorCode"], "provider_error");
+            assert_eq!(line["error_code"], *invented);
         }
     }
 
