@@ -6,7 +6,8 @@
 use axum::http::Method;
 use serde_json::{json, Map, Value};
 
-use super::schemas::schema;
+use super::schemas::{identifier, schema};
+use crate::domain::AuthMode;
 
 /// One operation, built up: its parameters, body and answers.
 pub struct Op {
@@ -36,14 +37,13 @@ fn data(inner: Value) -> Value {
     json!({ "type": "object", "required": ["data"], "properties": { "data": inner } })
 }
 
-/// The query a frontend connect route reads (`api::frontend::parse_connect_query`).
+/// The query a frontend connect route reads (`api::frontend::parse_connect_query`), beside
+/// `public_key` or `connect_session_token` (its security).
 fn connect_query() -> Vec<Value> {
     vec![
-        query("public_key", "The environment's public key (or use connect_session_token).", text()),
-        query("connect_session_token", "A connect session's token.", text()),
-        query("connection_id", "The connection to create or (with hmac) replace.", text()),
+        query("connection_id", "The connection to create or (with hmac) replace.", identifier()),
         query("hmac", "HMAC-SHA256 of the public key, integration and connection id with the environment's HMAC key.", text()),
-        query("client_nonce", "A random 22 to 128 character base64url value the SDK polls the result by.", text()),
+        query("client_nonce", "A random base64url value the SDK polls the result by.", json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{22,128}$" })),
         query("ws_client_id", "The socket the result is sent to.", text()),
         query("user_scope", "User scopes (Slack).", text()),
     ]
@@ -155,7 +155,7 @@ impl Op {
         } = self;
         let mut all: Vec<Value> = path_params(path)
             .into_iter()
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }))
+            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": path_schema(name) }))
             .collect();
         all.extend(params);
         if !all.is_empty() {
@@ -186,9 +186,25 @@ pub fn path_params(path: &str) -> Vec<&str> {
         .collect()
 }
 
+/// What a path parameter holds, by its name.
+fn path_schema(name: &str) -> Value {
+    match name {
+        "id" | "key" | "integration" => identifier(),
+        "nonce" => json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{22,128}$" }),
+        "mode" => {
+            let segments: Vec<String> = AuthMode::ALL
+                .iter()
+                .map(|m| m.as_str().replace('_', "-").to_lowercase())
+                .collect();
+            json!({ "type": "string", "enum": segments })
+        }
+        _ => json!({ "type": "string", "minLength": 1 }),
+    }
+}
+
 /// The connection routes' required `provider_config_key`.
 fn integration_query() -> Value {
-    json!({ "name": "provider_config_key", "in": "query", "required": true, "description": "The integration's unique key.", "schema": { "type": "string" } })
+    json!({ "name": "provider_config_key", "in": "query", "required": true, "description": "The integration's unique key.", "schema": identifier() })
 }
 
 /// A connection created by a response, for the stateful links.

@@ -15,6 +15,11 @@ pub fn schema(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
+/// An integration's unique key or a connection id (`domain::check_identifier`).
+pub fn identifier() -> Value {
+    json!({ "type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[A-Za-z0-9._:@|+-]+$" })
+}
+
 fn nullable(schema: Value) -> Value {
     json!({ "oneOf": [schema, { "type": "null" }] })
 }
@@ -39,10 +44,11 @@ fn array(items: Value) -> Value {
     json!({ "type": "array", "items": items })
 }
 
-/// An object of `properties`, all of which the answer always has.
+/// An object of `properties`, all of which the answer always has, and nothing else: a field
+/// added to a wire object without its line here fails the contract run.
 fn answer(properties: Value) -> Value {
     let required: Vec<&String> = properties.as_object().expect("properties are an object").keys().collect();
-    json!({ "type": "object", "required": required, "properties": properties })
+    json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": false })
 }
 
 /// A request body that refuses unknown fields (`deny_unknown_fields`), with its required ones.
@@ -178,8 +184,8 @@ pub fn all() -> Map<String, Value> {
             }))),
         }))));
     all.insert("ImportConnection".into(), json!(request(&["provider_config_key", "credentials"], json!({
-            "connection_id": string(),
-            "provider_config_key": string(),
+            "connection_id": identifier(),
+            "provider_config_key": identifier(),
             "credentials": imported_credentials,
             "connection_config": object(),
             "metadata": object(),
@@ -193,8 +199,8 @@ pub fn all() -> Map<String, Value> {
             "webhook_url_override": nullable(json!({ "type": "string", "format": "uri" })),
         }))));
     all.insert("MetadataWrite".into(), json!(request(&["connection_id", "provider_config_key", "metadata"], json!({
-            "connection_id": { "oneOf": [string(), { "type": "array", "items": string(), "minItems": 1, "maxItems": 100 }] },
-            "provider_config_key": string(),
+            "connection_id": { "oneOf": [identifier(), { "type": "array", "items": identifier(), "minItems": 1, "maxItems": 100 }] },
+            "provider_config_key": identifier(),
             "metadata": object(),
         }))));
     all.insert("MetadataWritten".into(), json!(answer(json!({
@@ -221,15 +227,15 @@ pub fn all() -> Map<String, Value> {
             "default_allowed_hosts": array(string()),
         }))));
     all.insert("CreateIntegration".into(), json!(request(&["provider", "unique_key"], json!({
-            "provider": string(),
-            "unique_key": string(),
+            "provider": json!({ "type": "string", "description": "A catalog name (`GET /providers`), or custom-oauth2.", "examples": ["github", "exa"] }),
+            "unique_key": identifier(),
             "display_name": { "type": "string", "maxLength": 255 },
             "credentials": credentials_input,
             "custom": schema("CustomOAuth2"),
             "allowed_hosts": array(string()),
         }))));
     all.insert("UpdateIntegration".into(), json!(request(&[], json!({
-            "unique_key": string(),
+            "unique_key": identifier(),
             "display_name": { "type": "string", "maxLength": 255 },
             "credentials": credentials_input,
             "custom": schema("CustomOAuth2"),
@@ -238,6 +244,7 @@ pub fn all() -> Map<String, Value> {
     all.insert("Activity".into(), json!({
             "type": "object",
             "required": ["id", "attempt_id", "timestamp", "operation", "event", "level", "integration", "connection_id", "message"],
+            "additionalProperties": false,
             "properties": {
                 "id": string(),
                 "attempt_id": string(),
@@ -260,6 +267,7 @@ pub fn all() -> Map<String, Value> {
             "type": "object",
             "required": ["environment", "public_key", "callback_url", "default_callback_url", "hmac_enabled",
                          "allowed_origins", "webhook_url", "webhook_events", "connect_ui", "previous_secret_key_expires_at"],
+            "additionalProperties": false,
             "properties": {
                 "environment": string(),
                 "public_key": string(),
@@ -293,8 +301,8 @@ pub fn all() -> Map<String, Value> {
             "webhook_url_override": { "type": "string", "format": "uri" },
         }))));
     all.insert("ReconnectSession".into(), json!(request(&["connection_id", "integration_id"], json!({
-            "connection_id": string(),
-            "integration_id": string(),
+            "connection_id": identifier(),
+            "integration_id": identifier(),
             "end_user": session_end_user,
             "organization": organization,
             "integrations_config_defaults": object(),
@@ -329,13 +337,14 @@ pub fn all() -> Map<String, Value> {
                         "group": { "type": "string", "enum": ["connection_config", "credentials"] },
                         "required": boolean(),
                     }));
+                    field["additionalProperties"] = json!(true);
                     field["description"] = json!("With the catalog's rules of the field: type, format, pattern, enum, example, prefix, suffix, secret, …");
                     field
                 }),
             }))),
         }))));
     all.insert("Connected".into(), json!(answer(json!({ "providerConfigKey": string(), "connectionId": string() }))));
-    all.insert("ApiKeyCredentials".into(), json!(request(&["apiKey"], json!({ "apiKey": string() }))));
+    all.insert("ApiKeyCredentials".into(), json!(request(&["apiKey"], json!({ "apiKey": { "type": "string", "minLength": 1, "maxLength": 8192 } }))));
     all.insert("BasicCredentials".into(), json!(request(&[], json!({ "username": string(), "password": string() }))));
     all.insert("ClientCredentials".into(), json!(request(&[], json!({ "client_id": string(), "client_secret": string() }))));
     all.insert("ModeCredentials".into(), json!({
