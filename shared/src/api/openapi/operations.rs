@@ -25,7 +25,11 @@ fn query(name: &str, description: &str, schema: Value) -> Value {
 }
 
 fn flag(name: &str, description: &str) -> Value {
-    query(name, description, json!({ "type": "string", "enum": ["true", "false", "1", "0"] }))
+    query(
+        name,
+        description,
+        json!({ "type": "string", "enum": ["true", "false", "1", "0"] }),
+    )
 }
 
 fn text() -> Value {
@@ -41,9 +45,21 @@ fn data(inner: Value) -> Value {
 /// `public_key` or `connect_session_token` (its security).
 fn connect_query() -> Vec<Value> {
     vec![
-        query("connection_id", "The connection to create or (with hmac) replace.", identifier()),
-        query("hmac", "HMAC-SHA256 of the public key, integration and connection id with the environment's HMAC key.", text()),
-        query("client_nonce", "A random base64url value the SDK polls the result by.", json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{22,128}$" })),
+        query(
+            "connection_id",
+            "The connection to create or (with hmac) replace.",
+            identifier(),
+        ),
+        query(
+            "hmac",
+            "HMAC-SHA256 of the public key, integration and connection id with the environment's HMAC key.",
+            text(),
+        ),
+        query(
+            "client_nonce",
+            "A random base64url value the SDK polls the result by.",
+            json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{22,128}$" }),
+        ),
         query("ws_client_id", "The socket the result is sent to.", text()),
         query("user_scope", "User scopes (Slack).", text()),
     ]
@@ -101,7 +117,10 @@ impl Op {
 
     /// `200` with a JSON body of `schema`.
     fn ok(self, schema: Value) -> Self {
-        self.answers(200, json!({ "description": "OK", "content": media("application/json", schema) }))
+        self.answers(
+            200,
+            json!({ "description": "OK", "content": media("application/json", schema) }),
+        )
     }
 
     fn file(self, content_type: &str, what: &str) -> Self {
@@ -168,7 +187,10 @@ impl Op {
     }
 
     fn link(mut self, status: u16, name: &str, operation_id: &str, parameters: Value) -> Self {
-        let response = self.responses.get_mut(&status.to_string()).expect("link from a described answer");
+        let response = self
+            .responses
+            .get_mut(&status.to_string())
+            .expect("link from a described answer");
         response["links"][name] = json!({ "operationId": operation_id, "parameters": parameters });
         self
     }

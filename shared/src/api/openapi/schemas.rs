@@ -47,7 +47,11 @@ fn array(items: Value) -> Value {
 /// An object of `properties`, all of which the answer always has, and nothing else: a field
 /// added to a wire object without its line here fails the contract run.
 fn answer(properties: Value) -> Value {
-    let required: Vec<&String> = properties.as_object().expect("properties are an object").keys().collect();
+    let required: Vec<&String> = properties
+        .as_object()
+        .expect("properties are an object")
+        .keys()
+        .collect();
     json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": false })
 }
 
@@ -169,7 +173,9 @@ pub fn all() -> Map<String, Value> {
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
-    all.insert("ConnectionList".into(), json!(answer(json!({
+    all.insert(
+        "ConnectionList".into(),
+        json!(answer(json!({
             "connections": array(answer(json!({
                 "id": string(),
                 "connection_id": string(),
@@ -182,32 +188,48 @@ pub fn all() -> Map<String, Value> {
                 "end_user": nullable(object()),
                 "tags": object(),
             }))),
-        }))));
-    all.insert("ImportConnection".into(), json!(request(&["provider_config_key", "credentials"], json!({
-            "connection_id": identifier(),
-            "provider_config_key": identifier(),
-            "credentials": imported_credentials,
-            "connection_config": object(),
-            "metadata": object(),
-            "end_user": end_user,
-            "tags": object(),
-            "webhook_url_override": { "type": "string", "format": "uri" },
-        }))));
-    all.insert("ConnectionPatch".into(), json!(request(&[], json!({
-            "end_user": end_user,
-            "tags": object(),
-            "webhook_url_override": nullable(json!({ "type": "string", "format": "uri" })),
-        }))));
+        }))),
+    );
+    all.insert(
+        "ImportConnection".into(),
+        json!(request(
+            &["provider_config_key", "credentials"],
+            json!({
+                "connection_id": identifier(),
+                "provider_config_key": identifier(),
+                "credentials": imported_credentials,
+                "connection_config": object(),
+                "metadata": object(),
+                "end_user": end_user,
+                "tags": object(),
+                "webhook_url_override": { "type": "string", "format": "uri" },
+            })
+        )),
+    );
+    all.insert(
+        "ConnectionPatch".into(),
+        json!(request(
+            &[],
+            json!({
+                "end_user": end_user,
+                "tags": object(),
+                "webhook_url_override": nullable(json!({ "type": "string", "format": "uri" })),
+            })
+        )),
+    );
     all.insert("MetadataWrite".into(), json!(request(&["connection_id", "provider_config_key", "metadata"], json!({
             "connection_id": { "oneOf": [identifier(), { "type": "array", "items": identifier(), "minItems": 1, "maxItems": 100 }] },
             "provider_config_key": identifier(),
             "metadata": object(),
         }))));
-    all.insert("MetadataWritten".into(), json!(answer(json!({
+    all.insert(
+        "MetadataWritten".into(),
+        json!(answer(json!({
             "connection_id": { "oneOf": [string(), array(string())] },
             "provider_config_key": string(),
             "metadata": object(),
-        }))));
+        }))),
+    );
     all.insert("CustomOAuth2".into(), json!(custom));
     all.insert("Integration".into(), json!(answer(json!({
             "unique_key": string(),
@@ -234,13 +256,19 @@ pub fn all() -> Map<String, Value> {
             "custom": schema("CustomOAuth2"),
             "allowed_hosts": array(string()),
         }))));
-    all.insert("UpdateIntegration".into(), json!(request(&[], json!({
-            "unique_key": identifier(),
-            "display_name": { "type": "string", "maxLength": 255 },
-            "credentials": credentials_input,
-            "custom": schema("CustomOAuth2"),
-            "allowed_hosts": array(string()),
-        }))));
+    all.insert(
+        "UpdateIntegration".into(),
+        json!(request(
+            &[],
+            json!({
+                "unique_key": identifier(),
+                "display_name": { "type": "string", "maxLength": 255 },
+                "credentials": credentials_input,
+                "custom": schema("CustomOAuth2"),
+                "allowed_hosts": array(string()),
+            })
+        )),
+    );
     all.insert("Activity".into(), json!({
             "type": "object",
             "required": ["id", "attempt_id", "timestamp", "operation", "event", "level", "integration", "connection_id", "message"],
@@ -258,10 +286,13 @@ pub fn all() -> Map<String, Value> {
                 "error_code": nullable(string()),
             },
         }));
-    all.insert("ActivityPage".into(), json!(answer(json!({
+    all.insert(
+        "ActivityPage".into(),
+        json!(answer(json!({
             "data": array(schema("Activity")),
             "next_cursor": nullable(string()),
-        }))));
+        }))),
+    );
     all.insert("ConnectUi".into(), json!(connect_ui));
     all.insert("Environment".into(), json!({
             "type": "object",
@@ -282,33 +313,59 @@ pub fn all() -> Map<String, Value> {
                 "rotated_keys": { "type": "object", "description": "The keys this PATCH rotated, shown once.", "additionalProperties": string() },
             },
         }));
-    all.insert("EnvironmentPatch".into(), json!(request(&[], json!({
-            "hmac_enabled": boolean(),
-            "allowed_origins": array(string()),
-            "callback_url": nullable(json!({ "type": "string", "format": "uri" })),
-            "webhook_url": nullable(json!({ "type": "string", "format": "uri" })),
-            "webhook_events": array(webhook_event),
-            "rotate_keys": array(key_name),
-            "rotation_grace_seconds": { "type": "integer", "minimum": 0, "maximum": 2_592_000 },
-            "connect_ui": schema("ConnectUi"),
-        }))));
-    all.insert("TestWebhook".into(), json!(answer(json!({ "delivered": boolean(), "message": string() }))));
-    all.insert("CreateConnectSession".into(), json!(request(&["end_user"], json!({
-            "end_user": session_end_user,
-            "organization": organization,
-            "allowed_integrations": array(string()),
-            "integrations_config_defaults": object(),
-            "webhook_url_override": { "type": "string", "format": "uri" },
-        }))));
-    all.insert("ReconnectSession".into(), json!(request(&["connection_id", "integration_id"], json!({
-            "connection_id": identifier(),
-            "integration_id": identifier(),
-            "end_user": session_end_user,
-            "organization": organization,
-            "integrations_config_defaults": object(),
-            "webhook_url_override": { "type": "string", "format": "uri" },
-        }))));
-    all.insert("ConnectSession".into(), json!(answer(json!({ "token": string(), "connect_link": string(), "expires_at": date_time() }))));
+    all.insert(
+        "EnvironmentPatch".into(),
+        json!(request(
+            &[],
+            json!({
+                "hmac_enabled": boolean(),
+                "allowed_origins": array(string()),
+                "callback_url": nullable(json!({ "type": "string", "format": "uri" })),
+                "webhook_url": nullable(json!({ "type": "string", "format": "uri" })),
+                "webhook_events": array(webhook_event),
+                "rotate_keys": array(key_name),
+                "rotation_grace_seconds": { "type": "integer", "minimum": 0, "maximum": 2_592_000 },
+                "connect_ui": schema("ConnectUi"),
+            })
+        )),
+    );
+    all.insert(
+        "TestWebhook".into(),
+        json!(answer(json!({ "delivered": boolean(), "message": string() }))),
+    );
+    all.insert(
+        "CreateConnectSession".into(),
+        json!(request(
+            &["end_user"],
+            json!({
+                "end_user": session_end_user,
+                "organization": organization,
+                "allowed_integrations": array(string()),
+                "integrations_config_defaults": object(),
+                "webhook_url_override": { "type": "string", "format": "uri" },
+            })
+        )),
+    );
+    all.insert(
+        "ReconnectSession".into(),
+        json!(request(
+            &["connection_id", "integration_id"],
+            json!({
+                "connection_id": identifier(),
+                "integration_id": identifier(),
+                "end_user": session_end_user,
+                "organization": organization,
+                "integrations_config_defaults": object(),
+                "webhook_url_override": { "type": "string", "format": "uri" },
+            })
+        )),
+    );
+    all.insert(
+        "ConnectSession".into(),
+        json!(answer(
+            json!({ "token": string(), "connect_link": string(), "expires_at": date_time() })
+        )),
+    );
     all.insert("Provider".into(), json!({
             "type": "object",
             "description": "A catalog entry as the catalog holds it (its URLs, credential fields, refresh rules…), and whether Latchkey can connect it.",
@@ -343,10 +400,30 @@ pub fn all() -> Map<String, Value> {
                 }),
             }))),
         }))));
-    all.insert("Connected".into(), json!(answer(json!({ "providerConfigKey": string(), "connectionId": string() }))));
-    all.insert("ApiKeyCredentials".into(), json!(request(&["apiKey"], json!({ "apiKey": { "type": "string", "minLength": 1, "maxLength": 8192 } }))));
-    all.insert("BasicCredentials".into(), json!(request(&[], json!({ "username": string(), "password": string() }))));
-    all.insert("ClientCredentials".into(), json!(request(&[], json!({ "client_id": string(), "client_secret": string() }))));
+    all.insert(
+        "Connected".into(),
+        json!(answer(
+            json!({ "providerConfigKey": string(), "connectionId": string() })
+        )),
+    );
+    all.insert(
+        "ApiKeyCredentials".into(),
+        json!(request(
+            &["apiKey"],
+            json!({ "apiKey": { "type": "string", "minLength": 1, "maxLength": 8192 } })
+        )),
+    );
+    all.insert(
+        "BasicCredentials".into(),
+        json!(request(&[], json!({ "username": string(), "password": string() }))),
+    );
+    all.insert(
+        "ClientCredentials".into(),
+        json!(request(
+            &[],
+            json!({ "client_id": string(), "client_secret": string() })
+        )),
+    );
     all.insert("ModeCredentials".into(), json!({
             "type": "object",
             "description": "The mode's credential fields by the catalog's names (letters, digits and _ - .), each a string.",
