@@ -43,7 +43,7 @@ run() {
   local name=$1
   shift
   "$SCHEMATHESIS" --config-file tests/contract/schemathesis.toml run "$host/openapi.json" \
-    --max-examples "${LATCHKEY_CONTRACT_EXAMPLES:-25}" --no-color \
+    --max-examples "${LATCHKEY_CONTRACT_EXAMPLES:-50}" --no-color \
     --report junit,ndjson --report-dir "$OUT/$name" "$@" 2>&1 | tee "$OUT/$name.txt"
 }
 run all --exclude-operation-id updateEnvironment

@@ -418,7 +418,8 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
         // The console: pages for a signed-in operator.
         ("GET", "/console/sign-in") => Op::new("console", "The console's sign-in form")
             .params(vec![query("next", "Where to go after signing in.", text()), query("reason", "Why: required or expired.", text())])
-            .html(200, "The form."),
+            .html(200, "The form.")
+            .page_errors(&[400]),
         ("POST", "/console/sign-in") => Op::new("console", "Sign in with the secret key")
             .describe("From the console's own page (its Origin): the secret key for a session cookie.")
             .form(json!({ "type": "object", "properties": { "secret_key": text(), "next": text() } }))
