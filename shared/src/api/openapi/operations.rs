@@ -234,6 +234,15 @@ fn connection_link() -> Value {
     json!({ "id": "$response.body#/connection_id", "provider_config_key": "$response.body#/provider_config_key" })
 }
 
+/// A frontend route that connects with submitted credentials (`api::credentials_auth`).
+fn submission(summary: &str, body: Value, required: bool) -> Op {
+    Op::new("frontend", summary)
+        .params(connect_query())
+        .body(body, required)
+        .ok(schema("Connected"))
+        .errors(&[401, 403, 404, 409, 502, 503])
+}
+
 /// The operation of `method path`, or `None` for a route without one here.
 pub fn describe(method: &Method, path: &str) -> Option<Op> {
     let m = method.as_str();
@@ -268,28 +277,20 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
             .describe("Read once: unknown, expired and already-read nonces answer pending.")
             .ok(schema("PollResult"))
             .errors(&[400, 503]),
-        ("POST", "/api-auth/api-key/{integration}") => Op::new("frontend", "Connect with an API key")
-            .params(connect_query())
-            .body(schema("ApiKeyCredentials"), true)
-            .ok(schema("Connected"))
-            .errors(&[401, 403, 404, 409, 502, 503]),
-        ("POST", "/api-auth/basic/{integration}") => Op::new("frontend", "Connect with a user name and password")
-            .params(connect_query())
-            .body(schema("BasicCredentials"), true)
-            .ok(schema("Connected"))
-            .errors(&[401, 403, 404, 409, 502, 503]),
-        ("POST", "/oauth2/auth/{integration}") => Op::new("frontend", "Connect with OAuth2 client credentials")
-            .describe("Without a body the integration's client credentials are used.")
-            .params(connect_query())
-            .body(schema("ClientCredentials"), false)
-            .ok(schema("Connected"))
-            .errors(&[401, 403, 404, 409, 502, 503]),
-        ("POST", "/auth/{mode}/{integration}") => Op::new("frontend", "Connect a mode whose body is the catalog's credential fields")
-            .describe("`mode` is the auth mode's wire name in lowercase with - for _: two-step, jwt, signature, bill, …")
-            .params(connect_query())
-            .body(schema("ModeCredentials"), true)
-            .ok(schema("Connected"))
-            .errors(&[401, 403, 404, 409, 502, 503]),
+        ("POST", "/api-auth/api-key/{integration}") => {
+            submission("Connect with an API key", schema("ApiKeyCredentials"), true)
+        }
+        ("POST", "/api-auth/basic/{integration}") => {
+            submission("Connect with a user name and password", schema("BasicCredentials"), true)
+        }
+        ("POST", "/oauth2/auth/{integration}") => {
+            submission("Connect with OAuth2 client credentials", schema("ClientCredentials"), false)
+                .describe("Without a body the integration's client credentials are used.")
+        }
+        ("POST", "/auth/{mode}/{integration}") => {
+            submission("Connect a mode whose body is the catalog's credential fields", schema("ModeCredentials"), true)
+                .describe("`mode` is the auth mode's wire name in lowercase with - for _: two-step, jwt, signature, bill, …")
+        }
         ("GET", "/connect") | ("GET", "/connect/") => Op::new("frontend", "The Connect page")
             .describe("What a connect session's connect_link opens and openConnectUI() frames.")
             .html(200, "The page."),
