@@ -134,3 +134,38 @@ async fn a_bad_query_is_a_json_400() {
         assert_eq!((status, code.as_str()), (400, "invalid_query_params"), "{path}");
     }
 }
+
+/// Found by the contract run's probing (`tests/steps/55-contract.sh`): axum's own rejections of
+/// a path segment that is not UTF-8 and of a repeated console query field were plain text.
+#[tokio::test]
+async fn undecodable_paths_and_repeated_query_fields_are_json_errors() {
+    let app = spawn_app().await;
+    for path in [
+        "/integrations/%FF",
+        "/connections/%FF?provider_config_key=k",
+        "/providers/%FF%FE",
+        "/oauth/result/%FF",
+    ] {
+        let response = app.bearer(Method::GET, path).send().await.unwrap();
+        let (status, code, message) = error_of(response).await;
+        assert_eq!((status, code.as_str()), (404, "not_found"), "{path}");
+        assert!(!message.contains("%FF"), "{message}");
+    }
+    let response = app
+        .http
+        .post(app.url("/api-auth/api-key/%C3%28"))
+        .header("Content-Type", "application/json")
+        .body(r#"{"apiKey":"k"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(response).await.1, "not_found");
+    let response = app
+        .http
+        .get(app.url("/console/sign-in?next=/console/a&next=/console/b"))
+        .send()
+        .await
+        .unwrap();
+    let (status, code, _) = error_of(response).await;
+    assert_eq!((status, code.as_str()), (400, "invalid_query_params"));
+}

@@ -1,14 +1,14 @@
 //! Operator routes: integrations, activity (`/logs`) and environment settings. Authenticated by
 //! `backend_auth` like the connection routes.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
 use super::backend_auth::SecretKeyUsed;
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::wire::{self, Data};
 use crate::activity;
 use crate::domain::IntegrationKey;
@@ -39,7 +39,10 @@ pub async fn create_integration(
     }))
 }
 
-pub async fn get_integration(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn get_integration(
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Response, ApiError> {
     let record = integrations::get(&state, &key(&raw)?).await?;
     Ok(wire::json(Data {
         data: wire::Integration::new(&record),
@@ -48,7 +51,7 @@ pub async fn get_integration(State(state): State<AppState>, Path(raw): Path<Stri
 
 pub async fn update_integration(
     State(state): State<AppState>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateIntegration>,
 ) -> Result<Response, ApiError> {
     let record = integrations::update(&state, &key(&raw)?, body).await?;
@@ -57,7 +60,10 @@ pub async fn update_integration(
     }))
 }
 
-pub async fn delete_integration(State(state): State<AppState>, Path(raw): Path<String>) -> Result<Response, ApiError> {
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Response, ApiError> {
     integrations::delete(&state, &key(&raw)?).await?;
     Ok(wire::json(wire::SUCCESS))
 }

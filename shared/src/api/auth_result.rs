@@ -5,12 +5,13 @@
 //! `{status: "error", error_type, error_desc}`, or `{status: "pending"}` — also for unknown,
 //! expired and already-read nonces, so polling reveals nothing and never logs a browser error.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::error::ApiError;
+use super::extract::ApiPath;
 use super::result_page::Outcome;
 use super::wire::PollResult;
 use crate::error::{Error, ErrorCode};
@@ -43,7 +44,7 @@ pub async fn record(state: &AppState, nonce_hash: &str, outcome: &Outcome<'_>) {
     poll::keep(state, nonce_hash, body).await;
 }
 
-pub async fn poll(State(state): State<AppState>, Path(nonce): Path<String>) -> Response {
+pub async fn poll(State(state): State<AppState>, ApiPath(nonce): ApiPath<String>) -> Response {
     let pending = serde_json::to_value(PollResult::Pending).expect("wire objects serialize");
     let body = match parse_nonce(&nonce) {
         Err(e) => return ApiError::from(e).into_response(),

@@ -1,12 +1,12 @@
 //! Backend routes over connections (`/connections…`). Authenticated by `backend_auth`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::extract::{ApiJson, ApiQuery};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::wire;
 use crate::connections::{
     delete_connection, list_connections, patch_connection, read_fresh_connection, write_metadata, ConnectionPatch,
@@ -52,7 +52,7 @@ fn connection_id(raw: String) -> Result<ConnectionId, Error> {
 
 pub async fn get_connection(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
 ) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
@@ -69,7 +69,7 @@ pub async fn get_connection(
 
 pub async fn delete(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
 ) -> Result<Response, ApiError> {
     let key = integration_key(&q)?;
@@ -166,7 +166,7 @@ mod tests {
 
 pub async fn patch(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<ConnectionQuery>,
     ApiJson(body): ApiJson<ConnectionPatch>,
 ) -> Result<Response, ApiError> {

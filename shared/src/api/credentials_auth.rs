@@ -4,13 +4,13 @@
 //! credential fields: `two-step`, `jwt`, `tba`, `signature`, `bill`, `aws-sigv4`, …). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
 //! in the query); the JSON body carries the credentials. The flow is `flows::submit`.
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
-use super::extract::ApiJson;
+use super::extract::{ApiJson, ApiPath};
 use super::frontend::parse_connect_query;
 use super::wire;
 use crate::auth::Submission;
@@ -44,7 +44,7 @@ pub struct ClientCredentialsBody {
 
 pub async fn api_key(
     State(state): State<AppState>,
-    Path(integration): Path<String>,
+    ApiPath(integration): ApiPath<String>,
     RawQuery(query): RawQuery,
     ApiJson(body): ApiJson<ApiKeyBody>,
 ) -> Result<Response, ApiError> {
@@ -54,7 +54,7 @@ pub async fn api_key(
 
 pub async fn basic(
     State(state): State<AppState>,
-    Path(integration): Path<String>,
+    ApiPath(integration): ApiPath<String>,
     RawQuery(query): RawQuery,
     ApiJson(body): ApiJson<BasicBody>,
 ) -> Result<Response, ApiError> {
@@ -66,7 +66,7 @@ pub async fn basic(
 
 pub async fn client_credentials(
     State(state): State<AppState>,
-    Path(integration): Path<String>,
+    ApiPath(integration): ApiPath<String>,
     RawQuery(query): RawQuery,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
@@ -103,7 +103,7 @@ fn field_name_ok(name: &str) -> bool {
 /// by the catalog's names), submitted to the integration's mode.
 pub async fn by_mode(
     State(state): State<AppState>,
-    Path((mode, integration)): Path<(String, String)>,
+    ApiPath((mode, integration)): ApiPath<(String, String)>,
     RawQuery(query): RawQuery,
     ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {

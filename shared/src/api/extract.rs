@@ -1,7 +1,7 @@
 //! Extractors that turn axum's plain-text rejections into our JSON errors, so malformed input
 //! is answered in the one error shape and never echoes a submitted value.
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -87,6 +87,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
                 .into())
             }
             Err(_) => Err(Error::invalid(ErrorCode::InvalidQueryParams, "Invalid query string.").into()),
+        }
+    }
+}
+
+/// The path's parameters. A segment that does not decode (percent-encoded bytes that are not
+/// UTF-8) names nothing Latchkey holds: `404 not_found`, as JSON like every other refusal.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(ApiPath(v)),
+            // The route has no such parameter: the table and the handler disagree, a bug.
+            Err(PathRejection::MissingPathParams(_)) => Err(Error::internal().into()),
+            Err(_) => Err(Error::not_found(
+                ErrorCode::NotFound,
+                "Nothing is at this path: a segment of it is not valid UTF-8 text.",
+            )
+            .into()),
         }
     }
 }

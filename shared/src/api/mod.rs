@@ -21,6 +21,7 @@ pub mod frontend;
 pub mod html;
 pub mod import;
 pub mod oauth;
+pub mod openapi;
 pub mod providers;
 pub mod result_page;
 pub mod sockets;
@@ -218,8 +219,8 @@ mod table {
         ]
     }
 
-    /// The operator's routes, the demo page with the SDK file it loads (public, no secrets), and
-    /// the console (`GET /` of `auth_start` leads there).
+    /// The operator's routes, the API's description (`/openapi.json`), the demo page with the SDK
+    /// file it loads (public, no secrets), and the console (`GET /` of `auth_start` leads there).
     #[rustfmt::skip]
     pub(super) fn admin() -> Vec<Route> {
         vec![
@@ -236,6 +237,7 @@ mod table {
             route(Backend,  GET,    "/environment",                    admin::get_environment),
             route(Backend,  PATCH,  "/environment",                    admin::update_environment),
             route(Backend,  POST,   "/environment/test-webhook",       admin::test_webhook),
+            route(Public,   GET,    "/openapi.json",                   openapi::serve),
             route(Public,   GET,    "/demo",                           demo::page),
             route(Public,   GET,    "/demo/demo.css",                  demo::style),
             route(Public,   GET,    "/demo/demo.js",                   demo::script),

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::cookies::{clear_flow_cookie, cookie, flow_cookie_name, set_flow_cookie};
 use super::error::{status_of, ApiError};
+use super::extract::ApiPath;
 use super::frontend::{parse_connect_query, request_origin, wants_html};
 use super::result_page::{render, Outcome};
 use super::{auth_result, sockets};
@@ -23,7 +24,7 @@ use crate::AppState;
 
 pub async fn connect(
     State(state): State<AppState>,
-    Path(integration): Path<String>,
+    ApiPath(integration): ApiPath<String>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {

@@ -1,12 +1,12 @@
 //! `GET /providers` and `GET /providers/{name}`: the embedded catalog, as operators browse it.
 //! Each entry carries `supported`: whether Latchkey can connect it yet.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::extract::ApiQuery;
+use super::extract::{ApiPath, ApiQuery};
 use super::wire::{self, ProviderEntry};
 use crate::error::{Error, ErrorCode};
 use crate::providers::{self, catalog, schema::Provider};
@@ -40,7 +40,7 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
     Ok(wire::json(wire::Catalog { data, source: c.source }))
 }
 
-pub async fn get(State(_): State<AppState>, Path(name): Path<String>) -> Result<Response, ApiError> {
+pub async fn get(State(_): State<AppState>, ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
     let p = providers::provider(&name)
         .ok_or_else(|| Error::not_found(ErrorCode::NotFound, format!("No provider '{name}' in the catalog.")))?;
     Ok(wire::json(wire::Catalog {

@@ -2,7 +2,7 @@
 //! change), filtered as `GET /logs` filters them, each failure with its error code and the
 //! provider's message, newest first, paged by cursor; links to the connection of an attempt.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
@@ -10,6 +10,7 @@ use axum::Extension;
 use super::page::{self, Page, Tab};
 use super::{base, Signed};
 use crate::api::admin::LogsQuery;
+use crate::api::extract::ApiQuery;
 use crate::api::html::{escape, path_segment, query_value};
 use crate::store::{ActivityEntry, ActivityLevel};
 use crate::AppState;
@@ -110,7 +111,7 @@ fn grouped(entries: &[ActivityEntry]) -> Vec<Vec<&ActivityEntry>> {
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(q): Query<LogsQuery>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Response {
     let b = base(&state);
     let query = LogsQuery {

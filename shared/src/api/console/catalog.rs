@@ -2,13 +2,14 @@
 //! script re-runs the search as the person types), and what a provider asks of each
 //! connection.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
 use super::page::{self, Page, Tab};
 use super::{base, Signed};
+use crate::api::extract::ApiQuery;
 use crate::api::html::{escape, path_segment, query_value};
 use crate::domain::AuthMode;
 use crate::providers::{catalog, schema::Provider, CUSTOM_OAUTH2};
@@ -43,7 +44,7 @@ fn matches(p: &Provider, needle: &str, category: &str) -> bool {
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(q): Query<CatalogQuery>,
+    ApiQuery(q): ApiQuery<CatalogQuery>,
 ) -> Response {
     let b = base(&state);
     let needle = q.q.clone().unwrap_or_default().trim().to_lowercase();

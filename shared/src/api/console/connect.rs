@@ -9,7 +9,7 @@
 //! links to the connect URL; for a credential mode it runs the same flow (`flows::submit`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::integrations::record_of;
 use super::page::{self, csrf_field, Notice, Tab};
 use super::{base, Form, Signed};
+use crate::api::extract::ApiPath;
 use crate::api::html::{escape, path_segment, query_value};
 use crate::api::wire;
 use crate::auth::Submission;
@@ -185,7 +186,7 @@ async fn connect_page(
 pub async fn page(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
 ) -> Response {
     match record_of(&state, &raw).await {
         Ok(record) => connect_page(&state, &signed, &record, None, None, StatusCode::OK).await,
@@ -200,7 +201,7 @@ pub struct DigestBody {
 
 /// `POST /console/integrations/{key}/connect/digest` (JSON): the HMAC digest for a connection
 /// id, when the environment requires one (`null` otherwise).
-pub async fn digest(State(state): State<AppState>, Path(raw): Path<String>, body: Bytes) -> Response {
+pub async fn digest(State(state): State<AppState>, ApiPath(raw): ApiPath<String>, body: Bytes) -> Response {
     let result = async {
         let record = record_of(&state, &raw).await?;
         let body: DigestBody =
@@ -234,7 +235,7 @@ async fn failed(state: &AppState, signed: &Signed, record: &IntegrationRecord, e
 pub async fn submit(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     body: Bytes,
 ) -> Response {
     let record = match record_of(&state, &raw).await {

@@ -3,7 +3,7 @@
 //! credential fields masked — revealing them is a change of its own, recorded as activity —
 //! refresh now, and delete.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::Extension;
@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::page::{self, csrf_field, notice_of, Notice, Page, Tab};
 use super::{base, see_other, wants_json, Signed};
 use crate::activity::Attempt;
+use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::html::{escape, path_segment, query_value};
 use crate::api::wire;
 use crate::connections::{delete_connection, list_connections, read_connection, read_fresh_connection};
@@ -41,7 +42,7 @@ fn filled(v: &Option<String>) -> Option<String> {
 pub async fn list(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Response {
     let b = base(&state);
     let integration = filled(&q.integration);
@@ -333,8 +334,8 @@ pub struct NoticeQuery {
 pub async fn show(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path((integration, id)): Path<(String, String)>,
-    Query(q): Query<NoticeQuery>,
+    ApiPath((integration, id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Response {
     detail_page(
         &state,
@@ -352,7 +353,7 @@ pub async fn reveal(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
     headers: HeaderMap,
-    Path((integration, id)): Path<(String, String)>,
+    ApiPath((integration, id)): ApiPath<(String, String)>,
 ) -> Response {
     let result = async {
         let (key, cid) = ids(&integration, &id)?;
@@ -377,7 +378,7 @@ pub async fn reveal(
 pub async fn refresh(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path((integration, id)): Path<(String, String)>,
+    ApiPath((integration, id)): ApiPath<(String, String)>,
 ) -> Response {
     let result = async {
         let (key, cid) = ids(&integration, &id)?;
@@ -403,7 +404,7 @@ pub async fn refresh(
 }
 
 /// `POST /console/connections/{integration}/{id}/delete`.
-pub async fn delete(State(state): State<AppState>, Path((integration, id)): Path<(String, String)>) -> Response {
+pub async fn delete(State(state): State<AppState>, ApiPath((integration, id)): ApiPath<(String, String)>) -> Response {
     let result = async {
         let (key, cid) = ids(&integration, &id)?;
         delete_connection(&state, &key, &cid).await

@@ -4,7 +4,7 @@
 //! `environment::update` as `PATCH /environment` — and key rotation.
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Extension;
@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::page::{self, copyable, csrf_field, input, notice_of, Notice, Tab};
 use super::{base, see_other, Form, Signed};
 use crate::activity::Attempt;
+use crate::api::extract::ApiQuery;
 use crate::api::html::escape;
 use crate::config::EnvironmentKeys;
 use crate::environment::{self, EnvironmentPatch};
@@ -194,7 +195,7 @@ async fn environment_page(
 pub async fn show(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(q): Query<NoticeQuery>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Response {
     environment_page(
         &state,

@@ -3,7 +3,7 @@
 //! form as JSON), the callback URL to register, and delete with confirmation.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Extension;
@@ -13,6 +13,7 @@ use super::catalog::{mode_label, needs};
 use super::integration_form::{body_of, form_html, parse, submitted, Values};
 use super::page::{self, copyable, csrf_field, notice_of, Notice, Page, Tab};
 use super::{base, see_other, Form, Signed};
+use crate::api::extract::{ApiPath, ApiQuery};
 use crate::api::html::{escape, path_segment, query_value};
 use crate::domain::IntegrationKey;
 use crate::error::Error;
@@ -45,7 +46,7 @@ fn page_of(state: &AppState, key: &IntegrationKey, notice: &str) -> Response {
 pub async fn list(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Query(q): Query<NoticeQuery>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Response {
     let b = base(&state);
     let all = match integrations::list(&state).await {
@@ -140,7 +141,7 @@ async fn new_page(
 pub async fn new_form(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(provider): Path<String>,
+    ApiPath(provider): ApiPath<String>,
 ) -> Response {
     let values = Values {
         unique_key: provider.clone(),
@@ -220,8 +221,8 @@ async fn edit_page(
 pub async fn show(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(raw): Path<String>,
-    Query(q): Query<NoticeQuery>,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(q): ApiQuery<NoticeQuery>,
 ) -> Response {
     let record = match record_of(&state, &raw).await {
         Ok(r) => r,
@@ -242,7 +243,7 @@ pub async fn show(
 pub async fn update(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);
@@ -270,7 +271,7 @@ pub async fn update(
 pub async fn delete(
     State(state): State<AppState>,
     Extension(signed): Extension<Signed>,
-    Path(raw): Path<String>,
+    ApiPath(raw): ApiPath<String>,
     body: Bytes,
 ) -> Response {
     let form = Form::parse(&body);

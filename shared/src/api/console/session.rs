@@ -4,7 +4,7 @@
 //! the browser (the field has `autocomplete="off"`; nothing is stored client-side).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use super::page::{self, Notice, Page, Tab};
 use super::{base, refusal, same_origin, see_other, Form, Signed};
+use crate::api::extract::ApiQuery;
 use crate::console_sessions;
 use crate::error::{Error, ErrorCode};
 use crate::AppState;
@@ -84,7 +85,11 @@ fn sign_in_page(state: &AppState, next: &str, notice: Option<Notice>, status: St
 }
 
 /// `GET /console/sign-in`.
-pub async fn sign_in_form(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<SignInQuery>) -> Response {
+pub async fn sign_in_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<SignInQuery>,
+) -> Response {
     let next = next_path(&state, q.next.as_deref());
     if let Some(token) = token_of(&state, &headers) {
         if console_sessions::find(&state, &token).await.is_ok() {
