@@ -144,6 +144,9 @@ pub fn verify_webhook(
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

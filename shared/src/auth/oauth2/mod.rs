@@ -234,3 +234,5 @@ impl AuthScheme for OAuth2 {
 mod quirk_tests;
 #[cfg(test)]
 mod refresh_tests;
+#[cfg(test)]
+mod token_props;
