@@ -247,4 +247,6 @@ pub fn config_from_provider(
 }
 
 #[cfg(test)]
+mod template_props;
+#[cfg(test)]
 pub(crate) mod tests;

@@ -41,7 +41,10 @@ fn sent() -> impl Strategy<Value = Sent> {
 }
 
 fn fields(s: &Sent) -> Vec<(String, String)> {
-    let mut f = vec![("access_token".to_owned(), s.access.clone()), ("token_type".into(), "bearer".into())];
+    let mut f = vec![
+        ("access_token".to_owned(), s.access.clone()),
+        ("token_type".into(), "bearer".into()),
+    ];
     if let Some(r) = &s.refresh {
         f.push(("refresh_token".into(), r.clone()));
     }
