@@ -74,7 +74,9 @@ enum Command {
 /// binary (an installed copy), else the command that works from the checkout.
 fn command_line() -> &'static str {
     let this = std::env::current_exe().and_then(std::fs::canonicalize).ok();
-    let on_path = std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
     let installed = on_path
         .filter_map(|dir| std::fs::canonicalize(dir.join("latchkey")).ok())
         .any(|found| Some(found) == this);
