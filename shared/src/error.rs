@@ -162,7 +162,9 @@ impl serde::Serialize for ErrorCode {
 }
 
 /// A failure of a domain operation. `message` is written for the caller and never holds a
-/// secret or a submitted value; details for the operator go to the activity log and traces.
+/// secret or a submitted value that failed its check (it may name a validated key or id:
+/// `domain::nameable`), nor a provider's own words; details for the operator go to the
+/// activity log and traces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
@@ -216,6 +218,8 @@ impl Error {
     pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, code, message)
     }
+    /// No integration has `key`, a parsed key (`IntegrationKey::from_path` answers for text that
+    /// cannot be one, without repeating it).
     pub fn unknown_integration(key: &str) -> Self {
         Self::not_found(
             ErrorCode::UnknownProviderConfig,

@@ -146,7 +146,14 @@ async fn a_user_who_denies_access_at_the_provider_gets_an_access_denied_page() {
     assert_eq!(page.message["type"], "latchkey:auth:error");
     assert_eq!(page.target.as_deref(), Some("https://app.example.test"));
     app.assert_not_stored("idp", "u1").await;
-    app.failed_activity(Some("u1"), "access_denied").await;
+    // The provider's own words (its error_description, which anyone can put in a callback URL)
+    // are the operator's: the activity entry has them, the page and the app's message do not.
+    assert_eq!(
+        page.message["error_desc"],
+        "The provider did not grant access ('access_denied')."
+    );
+    let failed = app.failed_activity(Some("u1"), "access_denied").await;
+    assert!(failed["message"].as_str().unwrap().contains("the provider said: "), "{failed}");
 }
 
 /// Authorizes at the real provider, then exchanges the code at a failing token endpoint.

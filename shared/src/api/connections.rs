@@ -95,7 +95,14 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 fn unsupported_filter(raw_query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
         .find(|(k, v)| (k.starts_with("tags[") || k == "tags" || k == "endUserOrganizationId") && !v.is_empty())
-        .map(|(k, _)| k.into_owned())
+        // The filter's name, not the text sent (`tags[<anything>]`).
+        .map(|(k, _)| {
+            if k == "endUserOrganizationId" {
+                k.into_owned()
+            } else {
+                "tags".to_owned()
+            }
+        })
 }
 
 pub async fn list(

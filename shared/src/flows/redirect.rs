@@ -216,20 +216,25 @@ fn provider_refusal(params: &HashMap<String, String>) -> Option<Error> {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect();
+    // The provider's own words (from the callback URL, which anyone can forge) are the
+    // operator's: the activity entry's detail, never the message the browser and the app read.
     let description = params
         .get("error_description")
-        .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
-        .unwrap_or_else(|| "The provider did not grant access.".into());
+        .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>());
     let error_type = if code == ErrorCode::AccessDenied.as_str() {
         ErrorCode::AccessDenied
     } else {
         ErrorCode::ProviderErr
     };
-    Some(Error::provider(
+    let refused = Error::provider(
         false,
         error_type,
-        format!("The provider returned '{code}': {description}"),
-    ))
+        format!("The provider did not grant access ('{code}')."),
+    );
+    Some(match description {
+        Some(said) => refused.with_detail(format!("the provider said: {said}")),
+        None => refused,
+    })
 }
 
 async fn complete(
