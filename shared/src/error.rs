@@ -127,6 +127,9 @@ error_codes! {
     StateErr = "state_err",
     /// The code could not be turned into credentials.
     TokenErr = "token_err",
+    /// A redirect attempt's end user never came back from the provider before its flow state
+    /// expired (`failed` entry of the attempt, written by `jobs::deadline`).
+    AttemptExpired = "attempt_expired",
     // Refreshing a connection's credentials (`GET /connections/{id}`, HTTP 424 as Nango's).
     /// The last refresh was refused and Latchkey waits before it asks the provider again.
     ConnectionRefreshBackoff = "connection_refresh_backoff",

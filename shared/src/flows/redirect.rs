@@ -115,6 +115,17 @@ pub async fn start(
                 socket_hash,
             };
             state.store.put_oauth_session(&session).await?;
+            crate::jobs::deadline::schedule(
+                state,
+                crate::queue::AttemptDeadline {
+                    attempt_id: attempt.id.clone(),
+                    integration: key.clone(),
+                    connection_id: caller.connection_id.clone(),
+                    started_at: now,
+                    expires_at: now + state.config.oauth_session_ttl,
+                },
+            )
+            .await;
             attempt
                 .info(
                     state,
