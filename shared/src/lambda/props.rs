@@ -162,9 +162,8 @@ proptest! {
             "isBase64Encoded": false,
             "requestContext": {"http": {"method": "GET", "path": raw_path}, "stage": stage}
         });
-        // `lambda_http`'s own reading may panic on a path that is no URL (its `Url::parse(..)
-        // .unwrap()`; API Gateway sends none such): what it reads, `strip_stage` must take.
-        if let Ok(Ok(req)) = std::panic::catch_unwind(|| lambda_http::request::from_str(&event.to_string())) {
+        // `lambda_http`'s reading refuses or reads; what it reads, `strip_stage` must take.
+        if let Ok(req) = lambda_http::request::from_str(&event.to_string()) {
             let _ = strip_stage(req);
         }
     }
