@@ -140,8 +140,8 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     // A redirect flow sends the browser to the provider with the integration's client id: without
     // one, no connect could ever start — said now (before any secret is sealed), not at the
     // end user's first connect.
-    if scheme.obtains() == auth::Obtain::Redirect && !input.credentials.as_ref().is_some_and(|c| c.client_id.is_some())
-    {
+    let no_client_id = input.credentials.as_ref().is_none_or(|c| c.client_id.is_none());
+    if scheme.obtains() == auth::Obtain::Redirect && no_client_id {
         return Err(Error::invalid(
             ErrorCode::MissingClientId,
             format!(
