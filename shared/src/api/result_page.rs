@@ -209,7 +209,7 @@ mod tests {
         );
         assert!(
             html.contains(
-                r#""error_type":"invalid_auth_token","error_desc":"The connect session token is invalid or expired.""#
+                r#"var message = {"error_desc":"The connect session token is invalid or expired.","error_type":"invalid_auth_token","type":"latchkey:auth:error"};"#
             ),
             "the app's message is unchanged: {html}"
         );
