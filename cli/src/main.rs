@@ -70,6 +70,23 @@ enum Command {
     },
 }
 
+/// How to run this CLI again from a shell: `latchkey` when that name on the PATH is this very
+/// binary (an installed copy), else the command that works from the checkout.
+fn command_line() -> &'static str {
+    let this = std::env::current_exe().and_then(std::fs::canonicalize).ok();
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>());
+    let installed = on_path
+        .filter_map(|dir| std::fs::canonicalize(dir.join("latchkey")).ok())
+        .any(|found| Some(found) == this);
+    if installed {
+        "latchkey"
+    } else {
+        "cargo run -q -p latchkey-cli --"
+    }
+}
+
 fn print_keys(keys: &latchkey::config::EnvironmentKeys) {
     println!("  secret key:          {}", keys.secret_key.expose());
     println!("  public key:          {}", keys.public_key);
@@ -122,7 +139,8 @@ async fn main() -> anyhow::Result<()> {
                 );
                 print_keys(&stack.state.keys.cached());
                 println!(
-                    "Shown once; `latchkey keys --data-dir {}` prints them again.",
+                    "Shown once; `{} keys --data-dir {}` prints them again.",
+                    command_line(),
                     data_dir.display()
                 );
                 println!();

@@ -81,7 +81,8 @@ fn check_connect_ui(ui: &ConnectUi) -> Result<(), Error> {
 
 /// An allowed origin is exactly `scheme://host[:port]`, as browsers serialize it.
 fn parse_origin(raw: &str) -> Result<String, Error> {
-    let bad = || Error::invalid_body(format!("'{raw}' is not a web origin like https://app.example.com"));
+    let bad =
+        || Error::invalid_body("allowed_origins holds a value that is not a web origin like https://app.example.com");
     let url = url::Url::parse(raw).map_err(|_| bad())?;
     let origin = url.origin().ascii_serialization();
     if !matches!(url.scheme(), "http" | "https") || origin != raw.trim_end_matches('/') {

@@ -127,6 +127,9 @@ error_codes! {
     StateErr = "state_err",
     /// The code could not be turned into credentials.
     TokenErr = "token_err",
+    /// A redirect attempt's end user never came back from the provider before its flow state
+    /// expired (`failed` entry of the attempt, written by `jobs::deadline`).
+    AttemptExpired = "attempt_expired",
     // Refreshing a connection's credentials (`GET /connections/{id}`, HTTP 424 as Nango's).
     /// The last refresh was refused and Latchkey waits before it asks the provider again.
     ConnectionRefreshBackoff = "connection_refresh_backoff",
@@ -162,7 +165,9 @@ impl serde::Serialize for ErrorCode {
 }
 
 /// A failure of a domain operation. `message` is written for the caller and never holds a
-/// secret or a submitted value; details for the operator go to the activity log and traces.
+/// secret or a submitted value that failed its check (it may name a validated key or id:
+/// `domain::nameable`), nor a provider's own words; details for the operator go to the
+/// activity log and traces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,
@@ -216,6 +221,8 @@ impl Error {
     pub fn not_found(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, code, message)
     }
+    /// No integration has `key`, a parsed key (`IntegrationKey::from_path` answers for text that
+    /// cannot be one, without repeating it).
     pub fn unknown_integration(key: &str) -> Self {
         Self::not_found(
             ErrorCode::UnknownProviderConfig,

@@ -125,7 +125,8 @@ async fn apply_credentials(
 
 pub async fn create(state: &AppState, input: CreateIntegration) -> Result<IntegrationRecord, Error> {
     let key = IntegrationKey::parse(input.unique_key)?;
-    let auth_mode = auth::provider_scheme(&input.provider)?.mode();
+    let scheme = auth::provider_scheme(&input.provider)?;
+    let auth_mode = scheme.mode();
     check_display_name(&input.display_name)?;
     if input.provider == providers::CUSTOM_OAUTH2 && input.custom.is_none() {
         return Err(Error::invalid_body(
@@ -136,6 +137,20 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         auth::oauth2::endpoints::validate_custom(custom, &input.provider)?;
     }
     check_allowed_hosts(input.allowed_hosts.as_deref().unwrap_or_default())?;
+    // A redirect flow sends the browser to the provider with the integration's client id: without
+    // one, no connect could ever start — said now (before any secret is sealed), not at the
+    // end user's first connect.
+    let no_client_id = input.credentials.as_ref().is_none_or(|c| c.client_id.is_none());
+    if scheme.obtains() == auth::Obtain::Redirect && no_client_id {
+        return Err(Error::invalid(
+            ErrorCode::MissingClientId,
+            format!(
+                "Provider '{}' uses {}: send credentials.client_id (and client_secret), the app you registered at the provider.",
+                input.provider,
+                auth_mode.as_str()
+            ),
+        ));
+    }
     let now = state.clock.now();
     let mut record = IntegrationRecord {
         key,

@@ -11,6 +11,9 @@
 #[cfg(feature = "websocket")]
 pub mod websocket;
 
+#[cfg(test)]
+mod props;
+
 use axum::Router;
 use lambda_http::request::RequestContext;
 use lambda_http::RequestExt;

@@ -96,8 +96,19 @@ test('integrations: createIntegration, getIntegration, listIntegrations, updateI
   assert.equal(updated.data.credentials.client_id, 'cid2');
 
   await rejects(
-    nango.createIntegration({ provider: 'custom-oauth2', unique_key: 'crud', custom: OAUTH_CUSTOM }),
+    nango.createIntegration({
+      provider: 'custom-oauth2',
+      unique_key: 'crud',
+      credentials: { type: 'OAUTH2', client_id: 'other', client_secret: 'other' },
+      custom: OAUTH_CUSTOM,
+    }),
     409,
+  );
+  // An OAuth integration without the app's client id could never connect: refused at once.
+  await rejects(
+    nango.createIntegration({ provider: 'custom-oauth2', unique_key: 'no-client', custom: OAUTH_CUSTOM }),
+    400,
+    'missing_client_id',
   );
   await rejects(nango.createIntegration({ provider: 'no-such-provider', unique_key: 'x' }), 400);
 

@@ -42,6 +42,33 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
 }
 
 #[tokio::test]
+async fn an_oauth_integration_without_a_client_id_is_refused_when_created_not_at_connect() {
+    let app = spawn_app().await;
+    for body in [
+        json!({"provider": "zendesk", "unique_key": "zd"}),
+        json!({"provider": "zendesk", "unique_key": "zd", "credentials": {"client_secret": "cs", "scopes": "read"}}),
+    ] {
+        let (status, v) = app.backend(Method::POST, "/integrations", Some(&body)).await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("missing_client_id")),
+            "{body}"
+        );
+    }
+    let (_, list) = app.backend(Method::GET, "/integrations", None).await;
+    assert_eq!(list["data"], json!([]), "nothing was created");
+    // Modes that need no app at the provider (API key, Basic) are created without one.
+    let (status, _) = app
+        .backend(
+            Method::POST,
+            "/integrations",
+            Some(&json!({"provider": "openai", "unique_key": "openai"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn zendesk_connects_with_its_subdomain_and_refuses_hostile_ones() {
     let app = spawn_app().await;
     app.post_integration(&json!({"provider": "zendesk", "unique_key": "zd",
@@ -222,7 +249,7 @@ async fn imports_of_every_credentials_type_read_back() {
     let app = spawn_app().await;
     let peer = ProviderApi::start().await;
     let cc = ClientCredentialsPeer::start().await;
-    app.post_integration(&json!({"provider": "salesforce", "unique_key": "sf"}))
+    app.post_integration(&json!({"provider": "salesforce", "unique_key": "sf", "credentials": {"client_id": "cid"}}))
         .await;
     app.post_integration(&json!({"provider": "8x8", "unique_key": "cc", "custom": {"token_url": cc.token_url}}))
         .await;

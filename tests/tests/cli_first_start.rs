@@ -25,6 +25,12 @@ async fn the_first_start_prints_the_keys_and_next_steps_once_and_keeps_them_priv
     let stdout = serve(&data_dir).await.stop();
     assert!(stdout.contains("Created a new environment"), "{stdout}");
     assert!(stdout.contains("Next steps:"), "{stdout}");
+    // The binary under test is not on the PATH as `latchkey`: the command it cites works from
+    // the checkout.
+    assert!(
+        stdout.contains("`cargo run -q -p latchkey-cli -- keys --data-dir "),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("/oauth/callback"),
         "the redirect URI to register: {stdout}"

@@ -195,3 +195,65 @@ async fn a_flood_of_refused_requests_writes_a_bounded_number_of_bounded_entries(
         "{note}"
     );
 }
+
+/// Error messages name what was validated (a key, an id, a catalog name), never text that
+/// failed its check: a hostile integration key, connection id, provider name or filter comes
+/// back as a code and a message without it.
+#[tokio::test]
+async fn errors_do_not_echo_hostile_values() {
+    let app = spawn_app().await;
+    app.post_integration(&json!({"provider": "zendesk", "unique_key": "zd",
+        "credentials": {"client_id": "cid", "client_secret": "cs"}}))
+        .await;
+    let hostile = "<img src=x onerror=alert(1)>\u{202e}evil";
+    let encoded: String = url::form_urlencoded::byte_serialize(hostile.as_bytes()).collect();
+    let path_encoded = encoded.replace('+', "%20");
+    let check = |what: &str, status: StatusCode, body: &Value, code: &str| {
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        assert!(status.is_client_error(), "{what}: {status}");
+        let text = body.to_string();
+        assert!(!text.contains("img") && !text.contains("evil"), "{what} echoed: {text}");
+    };
+    for (what, url) in [
+        ("integration", app.connect_url(&path_encoded, "u1", "")),
+        ("connection id", app.connect_url("zd", &encoded, "")),
+    ] {
+        let r = app.http.get(&url).send().await.unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        let code = if what == "integration" {
+            "unknown_provider_config"
+        } else {
+            "invalid_connection_id"
+        };
+        check(what, status, &body, code);
+    }
+    let (status, body) = app
+        .backend(
+            Method::POST,
+            "/integrations",
+            Some(&json!({"provider": hostile, "unique_key": "x"})),
+        )
+        .await;
+    check("provider", status, &body, "unknown_provider");
+    let (status, body) = app
+        .backend(Method::GET, &format!("/providers/{path_encoded}"), None)
+        .await;
+    check("catalog name", status, &body, "not_found");
+    let (status, body) = app
+        .backend(Method::GET, &format!("/integrations/{path_encoded}"), None)
+        .await;
+    check("integration key", status, &body, "unknown_provider_config");
+    let (status, body) = app
+        .backend(Method::GET, &format!("/connections?tags%5B{path_encoded}%5D=1"), None)
+        .await;
+    check("filter", status, &body, "invalid_query_params");
+    let (status, body) = app
+        .backend(
+            Method::PATCH,
+            "/environment",
+            Some(&json!({"allowed_origins": [hostile]})),
+        )
+        .await;
+    check("origin", status, &body, "invalid_body");
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use latchkey::clock::Clock;
 use latchkey_tests::{
     assert_no_secret, oidc_peer, spawn_app_with, spawn_app_with_oidc, Browser, Fault, FaultPeer, TestApp,
 };
@@ -146,7 +147,17 @@ async fn a_user_who_denies_access_at_the_provider_gets_an_access_denied_page() {
     assert_eq!(page.message["type"], "latchkey:auth:error");
     assert_eq!(page.target.as_deref(), Some("https://app.example.test"));
     app.assert_not_stored("idp", "u1").await;
-    app.failed_activity(Some("u1"), "access_denied").await;
+    // The provider's own words (its error_description, which anyone can put in a callback URL)
+    // are the operator's: the activity entry has them, the page and the app's message do not.
+    assert_eq!(
+        page.message["error_desc"],
+        "The provider did not grant access ('access_denied')."
+    );
+    let failed = app.failed_activity(Some("u1"), "access_denied").await;
+    assert!(
+        failed["message"].as_str().unwrap().contains("the provider said: "),
+        "{failed}"
+    );
 }
 
 /// Authorizes at the real provider, then exchanges the code at a failing token endpoint.
@@ -191,4 +202,61 @@ async fn a_token_endpoint_that_never_answers_times_out_into_an_error_page() {
 #[tokio::test]
 async fn a_token_endpoint_answering_200_with_an_error_body_is_a_failure() {
     flow_against_a_faulty_token_endpoint(Fault::ErrorIn200, 400).await;
+}
+
+/// An end user sent to the provider who never comes back (closed the popup): once the flow's
+/// state has expired, the attempt gets its final entry — `failed`, `attempt_expired` — and an
+/// attempt that finished gets none. By the test clock: no waiting.
+#[tokio::test]
+async fn an_abandoned_attempt_ends_with_an_expired_entry_and_a_finished_one_does_not() {
+    let (app, _) = spawn_app_with_oidc("idp").await;
+    let _abandoned = app.start_flow("idp", "gone", "").await;
+    app.connect_through_provider("idp", "done", "alice").await;
+    assert_eq!(app.run_jobs().await, 0, "nothing is due while the state lives");
+
+    app.clock.advance(time::Duration::minutes(11));
+    assert_eq!(
+        app.run_jobs().await,
+        0,
+        "a callback that took the state in time may still be finishing"
+    );
+    app.clock.advance(time::Duration::minutes(2));
+    assert_eq!(app.run_jobs().await, 2, "both attempts' deadlines");
+
+    let entries = app.activity(Some("gone")).await;
+    let last = &entries[0];
+    assert_eq!(
+        (&last["event"], &last["error_code"]),
+        (&"failed".into(), &"attempt_expired".into()),
+        "{entries:?}"
+    );
+    assert!(last["message"].as_str().unwrap().starts_with("Abandoned"), "{last}");
+    assert_eq!(
+        last["attempt_id"], entries[1]["attempt_id"],
+        "the attempt's own entry: {entries:?}"
+    );
+    app.assert_not_stored("idp", "gone").await;
+    let finished = app.activity(Some("done")).await;
+    assert!(
+        finished.iter().all(|e| e["error_code"] != "attempt_expired"),
+        "{finished:?}"
+    );
+    // The job delivered again (at least once): still one final entry.
+    let now = app.clock.now();
+    let deadline = latchkey::queue::AttemptDeadline {
+        attempt_id: last["attempt_id"].as_str().unwrap().to_owned(),
+        integration: latchkey::domain::IntegrationKey::parse("idp").unwrap(),
+        connection_id: latchkey::domain::ConnectionId::parse("gone").unwrap(),
+        started_at: now - time::Duration::minutes(13),
+        expires_at: now - time::Duration::minutes(3),
+    };
+    latchkey::jobs::run(&app.state, &latchkey::queue::Job::AttemptDeadline(deadline))
+        .await
+        .unwrap();
+    let again = app.activity(Some("gone")).await;
+    assert_eq!(
+        again.iter().filter(|e| e["error_code"] == "attempt_expired").count(),
+        1,
+        "{again:?}"
+    );
 }

@@ -33,8 +33,16 @@ async fn due_connections_are_renewed_once_each_and_nothing_else_is_touched() {
     }
     assert_eq!(app.run_scheduler().await.due, 0, "nothing due yet");
 
+    // The connect attempts' deadlines (`jobs::deadline`) pass: each attempt ended, nothing to do.
+    app.clock.advance(Duration::minutes(13));
+    assert_eq!(app.run_jobs().await, 12);
+    assert!(app
+        .activity(None)
+        .await
+        .iter()
+        .all(|e| e["error_code"] != "attempt_expired"));
     // An hour's token of a connection read recently is renewed 15 + 5 minutes before expiry.
-    app.clock.advance(Duration::minutes(41));
+    app.clock.advance(Duration::minutes(28));
     let report = app.run_scheduler().await;
     assert_eq!((report.due, report.enqueued), (8, 8), "{report:?}");
     assert_eq!(app.run_jobs().await, 8);

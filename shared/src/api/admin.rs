@@ -19,7 +19,7 @@ use crate::store::{ActivityFilter, ActivityLevel};
 use crate::AppState;
 
 fn key(raw: &str) -> Result<IntegrationKey, Error> {
-    IntegrationKey::parse(raw).map_err(|_| Error::unknown_integration(raw))
+    IntegrationKey::from_path(raw)
 }
 
 pub async fn list_integrations(State(state): State<AppState>) -> Result<Response, ApiError> {

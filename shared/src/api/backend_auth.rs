@@ -170,3 +170,6 @@ pub async fn require_backend_auth(
     req.extensions_mut().insert(used);
     Ok(next.run(req).await)
 }
+
+#[cfg(test)]
+mod props;

@@ -95,7 +95,14 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 fn unsupported_filter(raw_query: Option<&str>) -> Option<String> {
     url::form_urlencoded::parse(raw_query.unwrap_or("").as_bytes())
         .find(|(k, v)| (k.starts_with("tags[") || k == "tags" || k == "endUserOrganizationId") && !v.is_empty())
-        .map(|(k, _)| k.into_owned())
+        // The filter's name, not the text sent (`tags[<anything>]`).
+        .map(|(k, _)| {
+            if k == "endUserOrganizationId" {
+                k.into_owned()
+            } else {
+                "tags".to_owned()
+            }
+        })
 }
 
 pub async fn list(
@@ -154,7 +161,8 @@ mod tests {
         assert_eq!(unsupported_filter(Some("connectionId=a&endUserId=b&limit=2")), None);
         assert_eq!(
             unsupported_filter(Some("tags%5Bend_user_email%5D=a%40b.test")).as_deref(),
-            Some("tags[end_user_email]")
+            Some("tags"),
+            "the filter's name, not the text sent"
         );
         assert_eq!(
             unsupported_filter(Some("endUserOrganizationId=org")).as_deref(),

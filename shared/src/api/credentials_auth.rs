@@ -133,7 +133,7 @@ async fn connect(
 ) -> Result<Response, ApiError> {
     let settings = crate::environment::settings(state).await?;
     let request = parse_connect_query(raw_query)?;
-    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
+    let key = IntegrationKey::from_path(integration)?;
     let connected = submit(state, &settings, &request, &key, mode, submission).await?;
     Ok(wire::json(wire::Connected {
         provider_config_key: &connected.integration,

@@ -89,6 +89,9 @@ pub fn wants_html(headers: &HeaderMap) -> bool {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::EnvironmentSettings;

@@ -87,7 +87,7 @@ async fn start(
     origin: Option<String>,
 ) -> Result<redirect::Redirected, Error> {
     let request = parse_connect_query(raw_query)?;
-    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
+    let key = IntegrationKey::from_path(integration)?;
     redirect::start(state, settings, &request, &key, origin).await
 }
 

@@ -41,8 +41,12 @@ pub async fn list(State(_): State<AppState>, ApiQuery(q): ApiQuery<ListQuery>) -
 }
 
 pub async fn get(State(_): State<AppState>, ApiPath(name): ApiPath<String>) -> Result<Response, ApiError> {
-    let p = providers::provider(&name)
-        .ok_or_else(|| Error::not_found(ErrorCode::NotFound, format!("No provider '{name}' in the catalog.")))?;
+    let p = providers::provider(&name).ok_or_else(|| {
+        let name = crate::domain::nameable(&name)
+            .map(|n| format!(" '{n}'"))
+            .unwrap_or_default();
+        Error::not_found(ErrorCode::NotFound, format!("No provider{name} in the catalog."))
+    })?;
     Ok(wire::json(wire::Catalog {
         data: entry(p),
         source: catalog().source,

@@ -28,6 +28,39 @@ pub enum Outcome<'a> {
     },
 }
 
+/// What the person who sees a failed flow can do about it, by the flow's code: what happened in
+/// their words, and the one thing that helps — start again (they declined, or the attempt
+/// expired), check what they entered, wait for the provider, or ask the app's team (the app is
+/// misconfigured: retrying cannot help). The code and the developer's message stay on the page,
+/// below, for whoever helps them; the messages to the app (`postMessage`, socket, polling) are
+/// unchanged.
+fn advice(error_type: &str) -> (&'static str, &'static str) {
+    const ASK_THE_APP: (&str, &str) = (
+        "The app could not start this connection.",
+        "Close this window and let the app's support team know: trying again will not help until they fix it.",
+    );
+    match error_type {
+        "access_denied" => (
+            "Access was not granted.",
+            "Close this window. To connect, start again from the app and allow access when the provider asks.",
+        ),
+        "state_err" => (
+            "This connection attempt has expired or was already used.",
+            "Close this window and start connecting again from the app, in this same browser.",
+        ),
+        "invalid_connection_config" | "missing_connection_config" | "invalid_credentials" | "host_not_allowed"
+        | "connection_test_failed" => (
+            "The details given for this connection were not accepted.",
+            "Close this window, check what you entered in the app, and start again.",
+        ),
+        "provider_err" | "token_err" | "provider_unavailable" | "service_unavailable" | "server_error" => (
+            "The connection could not be completed.",
+            "Close this window and try again from the app in a few minutes. If it keeps failing, contact the app's support team.",
+        ),
+        _ => ASK_THE_APP,
+    }
+}
+
 pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: StatusCode) -> Response {
     let nonce = crate::crypto::random_token();
     let (title, body) = match outcome {
@@ -39,14 +72,17 @@ pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: Status
                 escape_html(connection_id)
             ),
         ),
-        Outcome::Failure { error_type, description } => (
-            "Connection failed",
-            format!(
-                "<p>{}</p><p class=\"code\">Error: <code>{}</code></p><p>Close this window and try again.</p>",
-                escape_html(description),
-                escape_html(error_type)
-            ),
-        ),
+        Outcome::Failure { error_type, description } => {
+            let (what, then) = advice(error_type);
+            (
+                "Connection failed",
+                format!(
+                    "<p><strong>{what}</strong></p><p>{then}</p><details><summary>Details for the app's developers</summary><p>{}</p><p class=\"code\">Error: <code>{}</code></p></details>",
+                    escape_html(description),
+                    escape_html(error_type)
+                ),
+            )
+        }
     };
     let payload = script_json(&serde_json::to_value(ResultMessage::from(outcome)).expect("wire objects serialize"));
     let nango =
@@ -148,6 +184,45 @@ mod tests {
         assert!(html.contains("&lt;/script&gt;"));
         assert!(csp.contains("script-src 'nonce-"));
         assert!(html.contains(r#"var target = "https://app.example.com";"#));
+    }
+
+    #[tokio::test]
+    async fn a_failure_page_tells_the_person_what_helps_and_keeps_the_code_for_developers() {
+        let page = |error_type| async move {
+            let r = render(
+                &Outcome::Failure {
+                    error_type,
+                    description: "The connect session token is invalid or expired.",
+                },
+                Some("https://app.example.com"),
+                StatusCode::UNAUTHORIZED,
+            );
+            body_of(r).await
+        };
+        // A misconfigured app: retrying cannot help, so the page does not say "try again".
+        let html = page("invalid_auth_token").await;
+        assert!(html.contains("let the app's support team know"), "{html}");
+        assert!(!html.contains("try again"), "{html}");
+        assert!(
+            html.contains("<code>invalid_auth_token</code>"),
+            "the code stays for the developer"
+        );
+        assert!(
+            html.contains(
+                r#"var message = {"error_desc":"The connect session token is invalid or expired.","error_type":"invalid_auth_token","type":"latchkey:auth:error"};"#
+            ),
+            "the app's message is unchanged: {html}"
+        );
+        assert!(page("access_denied")
+            .await
+            .contains("start again from the app and allow access"));
+        assert!(page("state_err").await.contains("in this same browser"));
+        assert!(page("provider_unavailable")
+            .await
+            .contains("try again from the app in a few minutes"));
+        assert!(page("invalid_connection_config")
+            .await
+            .contains("check what you entered"));
     }
 
     #[tokio::test]

@@ -18,6 +18,13 @@ pub fn nullable<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> 
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// What an error message may repeat of a value the caller sent: the value itself when it has the
+/// shape of a key or an id (below: printable, bounded, no markup, nothing to smuggle), else
+/// nothing. Text that failed its own check is never repeated.
+pub fn nameable(value: &str) -> Option<&str> {
+    check_identifier("", value).ok().map(|()| value)
+}
+
 /// Keys and ids share one shape: 1–255 characters of `[A-Za-z0-9._:@|+-]`, so they can be put in
 /// store keys, URLs and log lines without escaping.
 fn check_identifier(kind: &str, value: &str) -> Result<(), String> {
@@ -78,6 +85,15 @@ identifier!(
     /// The team's id for one connected account of one integration.
     ConnectionId, "A connection id", InvalidConnectionId
 );
+
+impl IntegrationKey {
+    /// The key a URL path names: text that cannot be a key names no integration
+    /// (`unknown_provider_config`, the text not repeated).
+    pub fn from_path(raw: &str) -> Result<Self, Error> {
+        Self::parse(raw)
+            .map_err(|_| Error::not_found(ErrorCode::UnknownProviderConfig, "No integration with that unique key."))
+    }
+}
 
 impl ConnectionId {
     /// A server-chosen id, for flows where the caller does not name the connection.

@@ -99,3 +99,6 @@ pub fn render(environment: &str, event: &ConnectionEvent) -> String {
     };
     serde_json::to_string(&body).expect("a webhook body serializes")
 }
+
+#[cfg(test)]
+mod props;

@@ -115,6 +115,17 @@ pub async fn start(
                 socket_hash,
             };
             state.store.put_oauth_session(&session).await?;
+            crate::jobs::deadline::schedule(
+                state,
+                crate::queue::AttemptDeadline {
+                    attempt_id: attempt.id.clone(),
+                    integration: key.clone(),
+                    connection_id: caller.connection_id.clone(),
+                    started_at: now,
+                    expires_at: now + state.config.oauth_session_ttl,
+                },
+            )
+            .await;
             attempt
                 .info(
                     state,
@@ -216,20 +227,25 @@ fn provider_refusal(params: &HashMap<String, String>) -> Option<Error> {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect();
+    // The provider's own words (from the callback URL, which anyone can forge) are the
+    // operator's: the activity entry's detail, never the message the browser and the app read.
     let description = params
         .get("error_description")
-        .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>())
-        .unwrap_or_else(|| "The provider did not grant access.".into());
+        .map(|d| d.chars().filter(|c| !c.is_control()).take(300).collect::<String>());
     let error_type = if code == ErrorCode::AccessDenied.as_str() {
         ErrorCode::AccessDenied
     } else {
         ErrorCode::ProviderErr
     };
-    Some(Error::provider(
+    let refused = Error::provider(
         false,
         error_type,
-        format!("The provider returned '{code}': {description}"),
-    ))
+        format!("The provider did not grant access ('{code}')."),
+    );
+    Some(match description {
+        Some(said) => refused.with_detail(format!("the provider said: {said}")),
+        None => refused,
+    })
 }
 
 async fn complete(

@@ -2,7 +2,7 @@
 //! itself is a seam (`queue`: SQS on AWS, the store's job table locally); here are its runners —
 //! `sqs::handle` for the `worker` Lambda's batches (partial batch failures reported), and
 //! `local::Runner` on a timer inside `latchkey serve` (tests call `Runner::drain`) — and the
-//! jobs (`purge`, `refresh`; webhook deliveries are `events::delivery`'s). `schedule` is the
+//! jobs (`purge`, `refresh`, `deadline`; webhook deliveries are `events::delivery`'s). `schedule` is the
 //! refresh scheduler, which enqueues refresh jobs.
 //!
 //! Delivery is at least once, so every job must be safe to run twice. A job that finds its work
@@ -12,6 +12,7 @@
 //! in a module here, and a test that runs it through `local::Runner` (and, for AWS,
 //! `sqs::handle`).
 
+pub mod deadline;
 pub mod local;
 pub mod purge;
 pub mod refresh;
@@ -38,6 +39,7 @@ pub async fn run(state: &AppState, job: &Job) -> Result<(), JobError> {
         Job::PurgeIntegration(p) => purge::run(state, p).await,
         Job::RefreshConnection(r) => refresh::run(state, r).await.map(drop),
         Job::DeliverWebhook(d) => crate::events::delivery::run(state, d).await,
+        Job::AttemptDeadline(d) => deadline::run(state, d).await,
     }
 }
 

@@ -22,8 +22,14 @@ use template::{check_spec, render_text, render_url, Slot, TemplateError, Vars};
 pub const CUSTOM_OAUTH2: &str = "custom-oauth2";
 
 pub(crate) fn unknown_provider(name: &str) -> Error {
-    Error::invalid(ErrorCode::UnknownProvider,
-        format!("Unknown provider '{name}'. See GET /providers, or use '{CUSTOM_OAUTH2}' with a 'custom' block of endpoints."),
+    let name = crate::domain::nameable(name)
+        .map(|n| format!(" '{n}'"))
+        .unwrap_or_default();
+    Error::invalid(
+        ErrorCode::UnknownProvider,
+        format!(
+            "Unknown provider{name}. See GET /providers, or use '{CUSTOM_OAUTH2}' with a 'custom' block of endpoints."
+        ),
     )
 }
 
@@ -246,5 +252,7 @@ pub fn config_from_provider(
     config
 }
 
+#[cfg(test)]
+mod template_props;
 #[cfg(test)]
 pub(crate) mod tests;

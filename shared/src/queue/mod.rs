@@ -30,6 +30,9 @@ pub enum Job {
     RefreshConnection(RefreshJob),
     /// One attempt of an auth webhook delivery (`events::delivery`).
     DeliverWebhook(WebhookDelivery),
+    /// The end of a redirect attempt's time: its final entry, if the end user never came back
+    /// (`jobs::deadline`).
+    AttemptDeadline(AttemptDeadline),
 }
 
 impl Job {
@@ -49,6 +52,7 @@ impl Job {
             Job::PurgeIntegration(p) => format!("purge_integration {} shard {:?}", p.integration, p.shard),
             Job::RefreshConnection(r) => format!("refresh_connection {} ({})", r.integration, r.provider),
             Job::DeliverWebhook(d) => format!("deliver_webhook {} attempt {}", d.id, d.attempt),
+            Job::AttemptDeadline(d) => format!("attempt_deadline {} ({})", d.attempt_id, d.integration),
         }
     }
 }
@@ -143,4 +147,18 @@ pub struct WebhookDelivery {
         skip_serializing_if = "Option::is_none"
     )]
     pub not_before: Option<OffsetDateTime>,
+}
+
+/// A redirect attempt (`flows::redirect`) whose flow state expires at `expires_at`: after it, no
+/// callback can finish the attempt, so one without a final entry was abandoned. It names the
+/// attempt, never its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptDeadline {
+    pub attempt_id: String,
+    pub integration: IntegrationKey,
+    pub connection_id: ConnectionId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
 }

@@ -2,10 +2,12 @@
 // dev login/consent pages, open dynamic client registration (each test registers its own
 // client), client credentials and rotating refresh tokens. Listens on 127.0.0.1, port 0 unless
 // PORT is set, prints one JSON line `{"ready":true,"issuer":…}` on stdout, and exits when its
-// stdin closes (the test process that started it has gone). ACCESS_TOKEN_TTL (seconds) shortens
-// access tokens. `GET /__test/stats/<client_id>` answers what the provider did for a client
+// stdin pipe closes (the test process that started it has gone; started by hand, in the
+// foreground or the background, it runs until stopped). ACCESS_TOKEN_TTL (seconds, default one
+// hour) shortens access tokens, to try expiry and refresh. `GET /__test/stats/<client_id>` answers what the provider did for a client
 // (`{refresh_grants, revoked_grants}`), counted from its own events, so tests check what the
 // provider saw rather than what Latchkey says it did.
+import fs from 'node:fs';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -21,7 +23,10 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
   },
   rotateRefreshToken: true,
-  ...(process.env.ACCESS_TOKEN_TTL ? { ttl: { AccessToken: Number(process.env.ACCESS_TOKEN_TTL) } } : {}),
+  // Access tokens of the code flow and of client credentials alike.
+  ...(process.env.ACCESS_TOKEN_TTL
+    ? { ttl: { AccessToken: Number(process.env.ACCESS_TOKEN_TTL), ClientCredentials: Number(process.env.ACCESS_TOKEN_TTL) } }
+    : {}),
   scopes: ['openid', 'email', 'profile', 'offline_access'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
   async findAccount(ctx, id) {
@@ -68,6 +73,12 @@ process.stdout.on('error', () => {});
 const stop = () => server.close(() => process.exit(0));
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
-process.stdin.on('end', () => process.exit(0));
-process.stdin.on('close', () => process.exit(0));
-process.stdin.resume();
+// The test process that started it holds a pipe to its stdin: when that closes, the test has
+// gone. Started by hand — in the background (stdin /dev/null or the terminal) — it runs until
+// stopped: reading a terminal from the background would suspend it, and /dev/null is closed at once.
+const stdin = fs.fstatSync(0);
+if (stdin.isFIFO() || stdin.isSocket()) {
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.resume();
+}

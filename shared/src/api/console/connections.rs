@@ -168,7 +168,7 @@ fn row(b: &str, r: &ConnectionSummary) -> String {
 }
 
 fn ids(integration: &str, id: &str) -> Result<(IntegrationKey, ConnectionId), Error> {
-    let key = IntegrationKey::parse(integration).map_err(|_| Error::unknown_integration(integration))?;
+    let key = IntegrationKey::from_path(integration)?;
     Ok((key, ConnectionId::parse(id)?))
 }
 

@@ -29,7 +29,7 @@ pub struct NoticeQuery {
 
 /// The integration of a console path (`{key}`).
 pub(super) async fn record_of(state: &AppState, raw: &str) -> Result<IntegrationRecord, Error> {
-    let key = IntegrationKey::parse(raw).map_err(|_| Error::unknown_integration(raw))?;
+    let key = IntegrationKey::from_path(raw)?;
     integrations::get(state, &key).await
 }
 

@@ -45,12 +45,24 @@ pub async fn token_grant(
 
 /// A failed token request as the caller sees it: retrying helps when the endpoint did not
 /// answer or failed on its side, not when it refused; a host the integration does not allow is
-/// the caller's. The message never holds the body, a status or a host (the operator's
-/// activity entry has them).
+/// the caller's. The message never holds the body, a status, a host or the provider's own words
+/// (its `error_description`): the operator's activity entry has them. It may name the
+/// provider's OAuth error code (`invalid_grant`, printable and bounded: `cause`).
 pub fn token_failure(code: ErrorCode, what: &str, e: TokenError) -> Error {
     let short = e.code();
     let cause = e.cause();
     let error = match e {
+        TokenError::Provider { description, .. } => {
+            let refused = Error::provider(
+                false,
+                code,
+                format!("{what}: the provider refused the token request: {cause} [{short}]"),
+            );
+            match description {
+                Some(said) => refused.with_detail(format!("the provider said: {said}")),
+                None => refused,
+            }
+        }
         TokenError::Outbound(o) => {
             let error = o.into_error(code, what);
             let detail = format!("{} [{short}]", error.detail.clone().unwrap_or_default());
@@ -234,3 +246,5 @@ impl AuthScheme for OAuth2 {
 mod quirk_tests;
 #[cfg(test)]
 mod refresh_tests;
+#[cfg(test)]
+mod token_props;

@@ -14,7 +14,9 @@ pub async fn run(store: &dyn Store) {
 /// A window in the past that only this run uses.
 fn private_epoch() -> OffsetDateTime {
     let t = OffsetDateTime::UNIX_EPOCH
-        + Duration::days(10_000 + (crate::crypto::random_bytes::<2>()[0] as i64) * 400)
+        // 256 windows 40 days apart between 1997 and 2025: in the past, and within SQLite's
+        // nanosecond timestamps (up to 2262; 400-day steps reached 2249 + 30 years).
+        + Duration::days(10_000 + (crate::crypto::random_bytes::<2>()[0] as i64) * 40)
         + Duration::seconds(crate::crypto::random_bytes::<1>()[0] as i64);
     t.replace_nanosecond(0).unwrap()
 }
