@@ -10,6 +10,7 @@ pub mod basic;
 pub mod client_credentials;
 pub mod oauth2;
 pub mod pkce;
+pub mod two_step;
 pub mod verification;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,6 +36,7 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &client_credentials::ClientCredentials,
     &api_key::ApiKey,
     &basic::Basic,
+    &two_step::TwoStep,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -176,6 +178,10 @@ impl Submission {
     /// Takes a field out; absent fields are `None`.
     pub fn take(&mut self, name: &str) -> Option<Secret> {
         self.0.remove(name)
+    }
+    /// Every field, for a mode whose fields are the catalog's (two-step).
+    pub fn into_fields(self) -> BTreeMap<String, Secret> {
+        self.0
     }
 }
 
