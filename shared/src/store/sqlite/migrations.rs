@@ -6,7 +6,7 @@
 //!
 //! To change the schema, append a migration — never edit one that has shipped.
 
-use rusqlite::{params, Connection, TransactionBehavior};
+use rusqlite::{params, Connection};
 
 use super::{all, execute, unavailable};
 use crate::store::{ConnectionRecord, StoreError, StoreResult};
