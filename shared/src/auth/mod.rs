@@ -13,6 +13,9 @@ pub mod pkce;
 pub mod two_step;
 pub mod verification;
 
+#[cfg(test)]
+mod catalog_coverage_tests;
+
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;

@@ -22,6 +22,7 @@ use crate::domain::{AuthMode, Secret};
 use crate::error::Error;
 use crate::providers::schema::Provider;
 use crate::providers::template::{render_text, Moment, Slot, TemplateError, Vars};
+use crate::store::IntegrationRecord;
 use steps::Step;
 
 pub struct TwoStep;
@@ -217,6 +218,20 @@ impl AuthScheme for TwoStep {
 
     fn obtains(&self) -> Obtain {
         Obtain::Submission
+    }
+
+    /// The entry's credential fields and assertion options, less those Latchkey computes.
+    fn form_fields(&self, integration: &IntegrationRecord) -> Vec<&'static str> {
+        let Some(p) = crate::providers::provider(&integration.provider) else {
+            return Vec::new();
+        };
+        p.credentials
+            .iter()
+            .flatten()
+            .chain(p.assertion_option.iter().flatten())
+            .filter(|(_, spec)| spec.automated != Some(true))
+            .map(|(name, _)| name.as_str())
+            .collect()
     }
 
     async fn submit(&self, cx: &ModeContext<'_>, submission: Submission) -> Result<Obtained, Error> {
