@@ -104,7 +104,17 @@ async fn a_token_without_a_lifetime_is_kept_until_a_forced_refresh_repeats_the_l
     let (app, peer) = spawn_two_step_app().await;
     app.post_integration(&json!({"provider": "agencyzoom", "unique_key": "az"}))
         .await;
-    let (status, v) = connect(&app, "az", "agency", &body(&AGENCYZOOM)).await;
+    // The body @nangohq/frontend 0.71 sends for `auth(key, id, {credentials: {type: 'TWO_STEP',
+    // …}})`: the credentials object as given, its `type` included.
+    let mut nango = body(&AGENCYZOOM);
+    nango["type"] = json!("TWO_STEP");
+    let (status, v) = connect(&app, "az", "agency", &json!({"type": "JWT", "username": "a"})).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body")),
+        "{v}"
+    );
+    let (status, v) = connect(&app, "az", "agency", &nango).await;
     assert_eq!(status, StatusCode::OK, "{v}");
     app.clock.advance(Duration::days(3));
     let (_, conn) = app.read_connection("az", "agency", "").await;

@@ -177,6 +177,9 @@ impl Submission {
         }
         self
     }
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
     /// Takes a field out; absent fields are `None`.
     pub fn take(&mut self, name: &str) -> Option<Secret> {
         self.0.remove(name)
