@@ -225,3 +225,44 @@ async fn a_hostile_config_value_cannot_redirect_the_token_request() {
     );
     evil.assert_untouched();
 }
+
+#[tokio::test]
+async fn imports_bring_a_token_or_only_the_fields_and_the_fields_stay_sealed() {
+    let (app, peer) = spawn_two_step_app().await;
+    app.post_integration(&json!({"provider": "tailscale", "unique_key": "ts"}))
+        .await;
+    let import = |id: &str, credentials: Value| {
+        json!({"provider_config_key": "ts", "connection_id": id, "credentials": credentials,
+            "connection_config": {"organizationName": "example.com"}})
+    };
+    // Only the fields: the token request is made, as a connect would.
+    let mut fields = body(&TAILSCALE);
+    fields["type"] = json!("TWO_STEP");
+    fields["token"] = json!("");
+    let (status, v) = app
+        .backend(reqwest::Method::POST, "/connections", Some(&import("fields", fields)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, conn) = app.read_connection("ts", "fields", "").await;
+    assert_eq!(conn["credentials"]["token"], "ts-1");
+    assert!(conn["credentials"].get("clientSecret").is_none(), "{conn}");
+    // A token alone is kept as given; fields that break the catalog's rules are refused.
+    let token = json!({"type": "TWO_STEP", "token": "imported", "expires_at": "2099-01-01T00:00:00Z"});
+    let (status, v) = app
+        .backend(reqwest::Method::POST, "/connections", Some(&import("token", token)))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (_, conn) = app.read_connection("ts", "token", "").await;
+    assert_eq!(conn["credentials"]["token"], "imported");
+    let bad = json!({"type": "TWO_STEP", "token": "t", "clientId": "x", "clientSecret": "not-a-secret"});
+    let (status, v) = app
+        .backend(reqwest::Method::POST, "/connections", Some(&import("bad", bad)))
+        .await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_credentials")),
+        "{v}"
+    );
+    app.assert_not_stored("ts", "bad").await;
+    assert_eq!(peer.stats().await["tailscale"], 1);
+}

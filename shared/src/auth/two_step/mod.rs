@@ -240,7 +240,8 @@ impl AuthScheme for TwoStep {
         obtain(cx, p, &steps::of(p)?, fields, None).await
     }
 
-    /// An import brings a token (kept as is), or only the fields (the steps are run).
+    /// An import brings a token (kept as is, with the fields to renew it, or alone), or only the
+    /// fields (the steps are run).
     async fn verify(&self, cx: &ModeContext<'_>, credentials: Credentials) -> Result<Credentials, Error> {
         let Credentials::TwoStep {
             token,
@@ -254,7 +255,13 @@ impl AuthScheme for TwoStep {
             return Err(wrong_credentials(self.mode(), &credentials));
         };
         let p = entry(cx)?;
-        let fields = checked_fields(cx, p, fields)?;
+        // A token alone is kept as is (it is renewed only by connecting again); fields given
+        // are held to the catalog's rules, as a submission's are.
+        let fields = if fields.is_empty() && !token.is_empty() {
+            fields
+        } else {
+            checked_fields(cx, p, fields)?
+        };
         if token.is_empty() {
             return Ok(obtain(cx, p, &steps::of(p)?, fields, None).await?.credentials);
         }
