@@ -2,6 +2,8 @@
 //! exactly what is sealed at rest; `Debug` never shows a secret (tokens and keys are redacting
 //! types, and a provider's raw response shows only its field names).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -68,15 +70,49 @@ pub enum Credentials {
         #[serde(default)]
         raw: RawResponse,
     },
+    /// The token of a catalog token request (and its further steps) made with the end user's
+    /// credential fields. The fields are kept, sealed, to repeat the steps when the token
+    /// expires; they are never returned (`write_only_fields`).
+    #[serde(rename = "TWO_STEP")]
+    TwoStep {
+        token: AccessToken,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refresh_token: Option<RefreshToken>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(default)]
+        raw: RawResponse,
+        /// Response headers the catalog keeps (`token_response_headers`: a session cookie).
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        headers: BTreeMap<String, String>,
+        /// The end user's fields by the catalog's names, beside the others as Nango sends them.
+        #[serde(flatten)]
+        fields: BTreeMap<String, Secret>,
+    },
 }
 
 impl Credentials {
+    /// Fields of the sealed form that the wire never shows: a connection's own client secret,
+    /// a two-step connection's submitted fields.
+    pub fn write_only_fields(&self) -> Vec<String> {
+        let mut out = vec!["client_secret".to_owned()];
+        if let Credentials::TwoStep { fields, .. } = self {
+            out.extend(fields.keys().cloned());
+        }
+        out
+    }
+
     pub fn auth_mode(&self) -> AuthMode {
         match self {
             Credentials::OAuth2 { .. } => AuthMode::OAuth2,
             Credentials::ApiKey { .. } => AuthMode::ApiKey,
             Credentials::Basic { .. } => AuthMode::Basic,
             Credentials::OAuth2Cc { .. } => AuthMode::OAuth2Cc,
+            Credentials::TwoStep { .. } => AuthMode::TwoStep,
         }
     }
 
@@ -84,7 +120,7 @@ impl Credentials {
     pub fn access_token(&self) -> Option<&AccessToken> {
         match self {
             Credentials::OAuth2 { access_token, .. } => Some(access_token),
-            Credentials::OAuth2Cc { token, .. } => Some(token),
+            Credentials::OAuth2Cc { token, .. } | Credentials::TwoStep { token, .. } => Some(token),
             _ => None,
         }
     }
@@ -99,7 +135,9 @@ impl Credentials {
 
     pub fn expires_at(&self) -> Option<OffsetDateTime> {
         match self {
-            Credentials::OAuth2 { expires_at, .. } | Credentials::OAuth2Cc { expires_at, .. } => *expires_at,
+            Credentials::OAuth2 { expires_at, .. }
+            | Credentials::OAuth2Cc { expires_at, .. }
+            | Credentials::TwoStep { expires_at, .. } => *expires_at,
             _ => None,
         }
     }

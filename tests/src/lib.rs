@@ -4,7 +4,8 @@
 //! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, a
 //! `FaultPeer` for token endpoints that misbehave on purpose, local stand-ins for a
 //! provider's own API and token endpoints (`provider`), each on its own `LocalPeer`, a team's
-//! webhook receiver with a receiver's own signature checks (`receiver`), and an
+//! webhook receiver with a receiver's own signature checks (`receiver`), the two-step providers'
+//! token endpoints over TLS (`two_step`, a Python peer), and an
 //! `AttackerHost` that counts whatever reaches it.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod oidc;
 pub mod provider;
 pub mod receiver;
 pub mod served;
+pub mod two_step;
 pub mod wire;
 
 pub use app::{assert_no_secret, spawn_app, spawn_app_with, spawn_app_with_oidc, StartedFlow, TestApp};
@@ -27,3 +29,4 @@ pub use local_peer::LocalPeer;
 pub use oidc::{oidc_peer, OAuthClient, OidcPeer, ProviderStats};
 pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};
 pub use receiver::{Delivery, WebhookReceiver};
+pub use two_step::{spawn_two_step_app, TwoStepPeer};

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests: the local stack in-process against real peers (oidc-provider from npm as
 # the OAuth server), the real `latchkey` binary, and a smoke run of the benchmark.
-# Needs Node 20+ and npm; installs the peer from its lock file.
+# Needs Node 20+ and npm (installs the OAuth peer from its lock file), and python3 with the
+# openssl command (the two-step peer, standard library only).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

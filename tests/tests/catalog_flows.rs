@@ -19,7 +19,12 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
     assert_eq!(one["data"]["auth_mode"], "OAUTH2");
     assert_eq!(one["data"]["supported"], true);
     let (_, two_step) = app.backend(Method::GET, "/providers/3cx", None).await;
-    assert_eq!(two_step["data"]["supported"], false);
+    assert_eq!(two_step["data"]["supported"], true);
+    let (_, jwt) = app.backend(Method::GET, "/providers/ghost-admin", None).await;
+    assert_eq!(
+        (jwt["data"]["auth_mode"].as_str(), jwt["data"]["supported"].as_bool()),
+        (Some("JWT"), Some(false))
+    );
     let (status, missing) = app.backend(Method::GET, "/providers/nope", None).await;
     assert_eq!(
         (status, missing["error"]["code"].as_str()),
@@ -32,7 +37,7 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
         .backend(
             Method::POST,
             "/integrations",
-            Some(&json!({"provider": "3cx", "unique_key": "x"})),
+            Some(&json!({"provider": "ghost-admin", "unique_key": "x"})),
         )
         .await;
     assert_eq!(

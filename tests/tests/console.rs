@@ -260,3 +260,48 @@ async fn a_session_ends_at_expiry_at_sign_out_and_when_its_key_is_rotated_out() 
         "its key no longer works, nor does the session"
     );
 }
+
+#[tokio::test]
+async fn test_connect_of_a_two_step_integration_asks_for_the_entrys_fields_and_connects_without_script() {
+    let (app, peer) = latchkey_tests::spawn_two_step_app().await;
+    app.post_integration(&json!({"provider": "sellercloud", "unique_key": "sc"}))
+        .await;
+    let s = session(&app).await;
+    let page = app
+        .http
+        .get(app.url("/console/integrations/sc/connect"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for (name, kind) in [("teamName", "text"), ("username", "text"), ("password", "password")] {
+        assert!(
+            page.contains(&format!(r#"name="credentials[{name}]" type="{kind}""#)),
+            "{name} ({kind}) is asked for: {page}"
+        );
+    }
+    assert!(page.contains(r#"data-mode="TWO_STEP""#));
+    let form: String = latchkey_tests::two_step::SELLERCLOUD
+        .iter()
+        .map(|(k, v)| format!("&credentials%5B{k}%5D={}", urlencode(v)))
+        .collect();
+    let r = app
+        .http
+        .post(app.url("/console/integrations/sc/connect"))
+        .header(COOKIE, &s.cookie)
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&connection_id=console-1{form}", s.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Connected:"), "{html}");
+    let (_, conn) = app.read_connection("sc", "console-1", "").await;
+    assert_eq!(conn["credentials"]["token"], "sc-1");
+    assert_eq!(peer.stats().await["sellercloud"], 1);
+}

@@ -53,11 +53,13 @@ export type LatchkeyConfig = {
   pollIntervalMs?: number;
 } & ({ publicKey: string; connectSessionToken?: undefined } | { connectSessionToken: string; publicKey?: undefined });
 
-/** API key, Basic, or OAuth2 client credentials: sent by JSON POST instead of a popup. */
+/** API key, Basic, OAuth2 client credentials, or a two-step entry's fields (by the catalog's
+ * names, with `type: 'TWO_STEP'` as Nango's client takes them): sent by JSON POST instead of a popup. */
 export type Credentials =
   | { apiKey: string }
   | { username: string; password: string }
-  | { client_id: string; client_secret: string };
+  | { client_id: string; client_secret: string }
+  | ({ type: 'TWO_STEP' } & Record<string, string>);
 
 export interface AuthOptions {
   /** Connection config, e.g. `{ subdomain: 'acme' }`. */
@@ -182,9 +184,22 @@ export class Latchkey {
 
   private async submit(integration: string, connectionId: string | undefined, options: AuthOptions): Promise<AuthResult> {
     const c = options.credentials as Record<string, string>;
+    // `type` first: a two-step entry's fields may be named username, apiKey or client_id.
     const path =
-      'apiKey' in c ? 'api-auth/api-key' : 'username' in c ? 'api-auth/basic' : 'client_id' in c ? 'oauth2/auth' : '';
-    if (!path) throw new AuthError('credentials need apiKey, username/password or client_id/client_secret.', 'invalid_credentials');
+      c.type === 'TWO_STEP'
+        ? 'auth/two-step'
+        : 'apiKey' in c
+          ? 'api-auth/api-key'
+          : 'username' in c
+            ? 'api-auth/basic'
+            : 'client_id' in c
+              ? 'oauth2/auth'
+              : '';
+    if (!path)
+      throw new AuthError(
+        "credentials need apiKey, username/password, client_id/client_secret or type: 'TWO_STEP'.",
+        'invalid_credentials',
+      );
     const url = `${this.host}/${path}/${encodeURIComponent(integration)}?${this.query(connectionId, options)}`;
     let response: Response;
     try {

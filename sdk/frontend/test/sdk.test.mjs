@@ -155,6 +155,7 @@ test('credentials are POSTed as JSON to the route of their kind, without a popup
     [{ apiKey: 'sk_1' }, '/api-auth/api-key/stripe'],
     [{ username: 'u', password: 'p' }, '/api-auth/basic/stripe'],
     [{ client_id: 'id', client_secret: 's' }, '/oauth2/auth/stripe'],
+    [{ type: 'TWO_STEP', username: 'u', password: 'p', teamName: 't' }, '/auth/two-step/stripe'],
   ];
   for (const [credentials, path] of cases) {
     fetches = [];

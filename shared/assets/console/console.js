@@ -208,6 +208,8 @@ if (connect) {
     for (const f of connect.querySelectorAll('[data-credential]')) {
       if (f.value !== '' || d.mode === 'OAUTH2_CC') credentials[f.dataset.credential] = f.value || undefined;
     }
+    // A two-step entry's fields go to its own route, whatever they are named.
+    if (d.mode === 'TWO_STEP') credentials.type = 'TWO_STEP';
     const connectionId = idInput.value.trim();
     const latchkey = new Latchkey({ host: d.host, publicKey: d.publicKey });
     const options = { params, detectClosedAuthWindow: true };

@@ -102,9 +102,18 @@ export class Latchkey {
     }
     async submit(integration, connectionId, options) {
         const c = options.credentials;
-        const path = 'apiKey' in c ? 'api-auth/api-key' : 'username' in c ? 'api-auth/basic' : 'client_id' in c ? 'oauth2/auth' : '';
+        // `type` first: a two-step entry's fields may be named username, apiKey or client_id.
+        const path = c.type === 'TWO_STEP'
+            ? 'auth/two-step'
+            : 'apiKey' in c
+                ? 'api-auth/api-key'
+                : 'username' in c
+                    ? 'api-auth/basic'
+                    : 'client_id' in c
+                        ? 'oauth2/auth'
+                        : '';
         if (!path)
-            throw new AuthError('credentials need apiKey, username/password or client_id/client_secret.', 'invalid_credentials');
+            throw new AuthError("credentials need apiKey, username/password, client_id/client_secret or type: 'TWO_STEP'.", 'invalid_credentials');
         const url = `${this.host}/${path}/${encodeURIComponent(integration)}?${this.query(connectionId, options)}`;
         let response;
         try {

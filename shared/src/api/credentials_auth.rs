@@ -100,7 +100,10 @@ fn field_name_ok(name: &str) -> bool {
 }
 
 /// `POST /auth/{mode}/{integration}`: a JSON object of string fields (the mode's credentials,
-/// by the catalog's names), submitted to the integration's mode.
+/// by the catalog's names), submitted to the integration's mode. Nango's frontend client sends
+/// the credentials object as given to `auth()`: with `type` (the route's mode; dropped) and,
+/// for assertion-signing entries, an `assertionOption` object of string fields (its fields join
+/// the others; the mode tells them apart by the catalog's names).
 pub async fn by_mode(
     State(state): State<AppState>,
     ApiPath((mode, integration)): ApiPath<(String, String)>,
@@ -109,8 +112,19 @@ pub async fn by_mode(
 ) -> Result<Response, ApiError> {
     let mode = AuthMode::from_route_segment(&mode)
         .ok_or_else(|| Error::not_found(ErrorCode::NotFound, "No auth route for that mode."))?;
-    let mut submission = Submission::default();
+    let mut fields = Vec::new();
     for (name, value) in body {
+        match (name.as_str(), value) {
+            ("type", Value::String(t)) if t == mode.as_str() => {}
+            ("type", _) => {
+                return Err(Error::invalid_body(format!("type must be {mode} on this route.")).into());
+            }
+            ("assertionOption", Value::Object(options)) => fields.extend(options),
+            (_, value) => fields.push((name, value)),
+        }
+    }
+    let mut submission = Submission::default();
+    for (name, value) in fields {
         let Value::String(text) = value else {
             return Err(Error::invalid_body("Every credential field must be a string.").into());
         };
@@ -118,6 +132,9 @@ pub async fn by_mode(
             return Err(
                 Error::invalid_body("Credential field names may contain only letters, digits and _ - .").into(),
             );
+        }
+        if submission.contains(&name) {
+            return Err(Error::invalid_body(format!("Credential field '{name}' is given twice.")).into());
         }
         submission = submission.with(&name, Some(Secret::new(text)));
     }

@@ -88,7 +88,9 @@ fn remove_path(object: &mut Map<String, Value>, path: &str) {
 pub fn credentials(credentials: &Credentials, provider: &str, include_refresh_token: bool) -> Value {
     let mut value = serde_json::to_value(credentials).expect("credentials serialize");
     if let Some(obj) = value.as_object_mut() {
-        obj.remove("client_secret");
+        for field in credentials.write_only_fields() {
+            obj.remove(&field);
+        }
         if !include_refresh_token {
             obj.remove("refresh_token");
             if let Some(raw) = obj.get_mut("raw").and_then(Value::as_object_mut) {

@@ -10,7 +10,11 @@ pub mod basic;
 pub mod client_credentials;
 pub mod oauth2;
 pub mod pkce;
+pub mod two_step;
 pub mod verification;
+
+#[cfg(test)]
+mod catalog_coverage_tests;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,6 +38,7 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &client_credentials::ClientCredentials,
     &api_key::ApiKey,
     &basic::Basic,
+    &two_step::TwoStep,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -172,9 +177,16 @@ impl Submission {
         }
         self
     }
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
     /// Takes a field out; absent fields are `None`.
     pub fn take(&mut self, name: &str) -> Option<Secret> {
         self.0.remove(name)
+    }
+    /// Every field, for a mode whose fields are the catalog's (two-step).
+    pub fn into_fields(self) -> BTreeMap<String, Secret> {
+        self.0
     }
 }
 
@@ -398,11 +410,17 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_four_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_five_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
-            [AuthMode::OAuth2, AuthMode::OAuth2Cc, AuthMode::ApiKey, AuthMode::Basic]
+            [
+                AuthMode::OAuth2,
+                AuthMode::OAuth2Cc,
+                AuthMode::ApiKey,
+                AuthMode::Basic,
+                AuthMode::TwoStep
+            ]
         );
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
@@ -410,11 +428,12 @@ mod tests {
         assert_eq!(redirect_modes(), [AuthMode::OAuth2]);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
-        let err = provider_scheme("3cx").err().unwrap();
+        assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
+        let err = provider_scheme("ghost-admin").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert_eq!(
             err.message,
-            "Provider '3cx' uses TWO_STEP, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC)."
+            "Provider 'ghost-admin' uses JWT, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP)."
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

@@ -10,7 +10,9 @@ use super::{AuthScheme, ModeContext, Obtained, ProviderRequest};
 use crate::credentials::Credentials;
 use crate::error::{Error, ErrorCode};
 use crate::outbound::{Method, Target};
-use crate::providers::template::{check_spec, render_text, render_url_traced, Slot, TemplateError, Vars};
+use crate::providers::template::{
+    check_spec, render_text, render_url_traced, Moment, RequestParts, Slot, TemplateError, Vars,
+};
 
 pub fn invalid_credentials(message: String) -> Error {
     Error::invalid(ErrorCode::InvalidCredentials, message)
@@ -72,6 +74,7 @@ pub async fn verify_with_provider(
     let what = format!("Provider '{}'", provider.name);
     let mut vars = Vars {
         credential_specs: provider.credentials.as_ref(),
+        moment: Moment::at(cx.state.clock.now()),
         ..Vars::config(cx.connection_config, provider.connection_config.as_ref())
     };
     scheme.template_values(credentials, &mut vars);
@@ -89,22 +92,6 @@ pub async fn verify_with_provider(
     // Before any credential is put into a request: the host must be one the integration allows.
     base.check()
         .map_err(|e| e.into_error(ErrorCode::ConnectionTestFailed, NOT_VERIFIED))?;
-    let mut headers = std::collections::BTreeMap::new();
-    for (k, v) in proxy
-        .headers
-        .iter()
-        .flatten()
-        .chain(verification.headers.iter().flatten())
-    {
-        match render_text(v, &vars, Slot::Header) {
-            Ok(value) => {
-                headers.insert(k.to_ascii_lowercase(), value);
-            }
-            // A header built from optional connection config that was not given is left out.
-            Err(TemplateError::Missing(var)) if var.starts_with("connectionConfig.") => continue,
-            Err(e) => return Err(e.into_error(&what)),
-        }
-    }
     let query: Vec<(String, String)> = proxy
         .query
         .iter()
@@ -118,6 +105,30 @@ pub async fn verify_with_provider(
         .collect::<Result<_, Error>>()?;
     let method = Method::from_bytes(verification.method.as_deref().unwrap_or("GET").as_bytes())
         .map_err(|_| test_failed("The provider's verification method is not valid."))?;
+    // Headers are rendered for each request: signing templates read its method, host and path.
+    let headers_for = |url: &url::Url| -> Result<std::collections::BTreeMap<String, String>, Error> {
+        let vars = Vars {
+            request: Some(RequestParts::of(method.as_str(), url, &[])),
+            ..vars.clone()
+        };
+        let mut headers = std::collections::BTreeMap::new();
+        for (k, v) in proxy
+            .headers
+            .iter()
+            .flatten()
+            .chain(verification.headers.iter().flatten())
+        {
+            match render_text(v, &vars, Slot::Header) {
+                Ok(value) => {
+                    headers.insert(k.to_ascii_lowercase(), value);
+                }
+                // A header built from optional connection config that was not given is left out.
+                Err(TemplateError::Missing(var)) if var.starts_with("connectionConfig.") => continue,
+                Err(e) => return Err(e.into_error(&what)),
+            }
+        }
+        Ok(headers)
+    };
     let mut last_status = None;
     for endpoint in &verification.endpoints {
         if endpoint.contains("${") || !endpoint.starts_with('/') {
@@ -131,8 +142,8 @@ pub async fn verify_with_provider(
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(&query);
         }
-        let mut request = ProviderRequest::new(method.clone(), base.with_url(url));
-        request.headers = headers.clone();
+        let mut request = ProviderRequest::new(method.clone(), base.with_url(url.clone()));
+        request.headers = headers_for(&url)?;
         scheme.apply(cx, credentials, &mut request).await?;
         match cx.state.outbound.send(request).await {
             Ok(reply) if reply.is_success() => return Ok(()),

@@ -326,7 +326,7 @@ async fn attempt(state: &AppState, seen: ConnectionRecord, current: Credentials,
             if let Some(cleared) = cleared.filter(|f| f.kind == FailureKind::Refused) {
                 failure::record_recovery(state, &record, &cleared, &log).await;
             }
-            Ok(Done::Refreshed(record, credentials))
+            Ok(Done::Refreshed(record, *credentials))
         }
         Ok(Stored::Superseded(record)) => {
             log.info(
@@ -390,7 +390,8 @@ async fn failed(
 enum Stored {
     Written {
         record: ConnectionRecord,
-        credentials: Credentials,
+        /// Boxed: the other variant is a record alone.
+        credentials: Box<Credentials>,
         /// The failure the refresh cleared, if there was one.
         cleared: Option<RefreshFailure>,
     },
@@ -457,7 +458,7 @@ async fn write_fresh(
     let record = renewed(base.clone(), obtained, blob.clone(), config, state.clock.now());
     let written = |record: ConnectionRecord, cleared| Stored::Written {
         record,
-        credentials: obtained.credentials.clone(),
+        credentials: Box::new(obtained.credentials.clone()),
         cleared,
     };
     // The last write under the lease: it gives the lease back too.

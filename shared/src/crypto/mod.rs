@@ -2,6 +2,7 @@
 //! sealer (AWS) with envelope encryption. Both bind every blob to a `SealContext`, so a blob
 //! copied onto another record does not open.
 
+pub mod keys;
 #[cfg(feature = "aws")]
 pub mod kms;
 #[cfg(feature = "sqlite")]

@@ -225,7 +225,8 @@ impl Request {
 /// An answer, read whole within the response limit. `Debug` shows no body.
 pub struct Reply {
     pub status: u16,
-    /// By lowercase name; the first value of each, where it is text.
+    /// By lowercase name; a repeated header's values joined by `, ` (as HTTP lists them), where
+    /// they are text.
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
 }
@@ -431,6 +432,10 @@ impl Outbound {
             if let Ok(text) = value.to_str() {
                 reply_headers
                     .entry(name.as_str().to_owned())
+                    .and_modify(|v: &mut String| {
+                        v.push_str(", ");
+                        v.push_str(text);
+                    })
                     .or_insert_with(|| text.to_owned());
             }
         }

@@ -1,19 +1,31 @@
 //! `${…}` templates of the catalog: `${connectionConfig.x}`, `${credentials.x}`, `${apiKey}`, …,
-//! `${base64(…)}` in headers, and `A || B` fallbacks (use `A` when all its values are present).
+//! the values of a request being made (`${now…}` in `now`, `${random}`, `${stepN.x}` from an
+//! earlier step's answer, `${method}`/`${host}`/`${path}`/`${params}`/`${endpoint}`/
+//! `${bodyCanonicalParams}` of the request being signed), helpers that nest (`helpers`:
+//! `${sha256Hex(${base64(…)})}`, `awsSigV4`, …), and `A || B` fallbacks (use `A` when all its
+//! values are present).
 //!
 //! The rule this module exists for: no value changes a URL beyond the slot its template gives
 //! it. Every value is checked against its field's `enum`/`pattern`/`format`, and always against
 //! the safe alphabet of where it lands (scheme-and-host prefix, host, path segment, query,
 //! header, parameter). A value that fails is refused, never escaped into something else.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, LazyLock, RwLock};
+mod aws_sigv4;
+mod checks;
+pub mod helpers;
+pub mod now;
+mod request;
+
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::schema::{FieldFormat, FieldSpec, Fields};
+use super::schema::{FieldSpec, Fields};
 use crate::error::{Error, ErrorCode};
+use checks::{check_slot, QUERY_VALUE};
+pub use checks::{check_spec, compile_pattern};
+pub use request::{Moment, RequestParts};
 
 /// Where a value lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +45,10 @@ pub enum Slot {
 enum Source {
     Config,
     Secret,
+    /// A provider's answer to an earlier step (`${stepN.x}`).
+    Provider,
+    /// Computed by Latchkey: the moment, a random value, a helper's output, a request part.
+    Computed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +126,18 @@ pub struct Vars<'a> {
     /// `credentials.x` values.
     pub credentials: BTreeMap<String, String>,
     pub credential_specs: Option<&'a Fields>,
-    /// Top-level secrets: `apiKey`, `accessToken`, `clientId`, `clientSecret`, `refresh_token`, …
+    /// Top-level secrets: `apiKey`, `accessToken`, `clientId`, `clientSecret`, `refresh_token`,
+    /// `token` (a signed assertion), …
     pub secrets: BTreeMap<&'static str, String>,
+    /// `assertionOption.x` values (a key an assertion is signed with).
+    pub assertion_options: BTreeMap<String, String>,
+    /// The answers of the earlier steps of a multi-step request: `${stepN.x}` reads `steps[N-1]`.
+    pub steps: Vec<Map<String, Value>>,
+    /// The request being signed, for `${method}`, `${path}`, … and `awsSigV4`.
+    pub request: Option<RequestParts>,
+    /// The moment and random value of the request: every template rendered with these vars
+    /// (every header of one request) sees the same ones.
+    pub moment: Moment,
 }
 
 struct Lookup<'s> {
@@ -163,6 +189,35 @@ impl<'a> Vars<'a> {
                 source: Source::Secret,
             });
         }
+        if let Some(key) = name.strip_prefix("assertionOption.") {
+            return Some(Lookup {
+                value: self.assertion_options.get(key)?.clone(),
+                spec: None,
+                source: Source::Secret,
+            });
+        }
+        let computed = |value: String| Lookup {
+            value,
+            spec: None,
+            source: Source::Computed,
+        };
+        if now::is_now(name) {
+            return now::render(name, self.moment.now()).ok().map(computed);
+        }
+        if name == "random" {
+            return Some(computed(self.moment.random().to_owned()));
+        }
+        if let Some(found) = self.request.as_ref().and_then(|r| r.part(name)) {
+            return Some(computed(found));
+        }
+        if let Some((n, path)) = step_var(name) {
+            let answer = self.steps.get(n.checked_sub(1)?)?;
+            return Some(Lookup {
+                value: config_value(answer, path)?,
+                spec: None,
+                source: Source::Provider,
+            });
+        }
         let value = self.secrets.get(name)?.clone();
         let spec = match name {
             "apiKey" => self.credential_specs.and_then(|s| s.get("apiKey")),
@@ -174,6 +229,13 @@ impl<'a> Vars<'a> {
             source: Source::Secret,
         })
     }
+}
+
+/// `stepN.path` → (N, path).
+fn step_var(name: &str) -> Option<(usize, &str)> {
+    let rest = name.strip_prefix("step")?;
+    let (n, path) = rest.split_once('.')?;
+    Some((n.parse().ok()?, path))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -268,138 +330,16 @@ fn url_slot(before: &str) -> Slot {
     }
 }
 
-fn is_unreserved(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~')
-}
-
-/// A host, or part of one: labels of `[A-Za-z0-9_-]` joined by single dots, optionally `:port`.
-fn valid_host_part(v: &str) -> bool {
-    let (host, port) = match v.split_once(':') {
-        Some((h, p)) => (h, Some(p)),
-        None => (v, None),
-    };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
-    let host_ok = !host.is_empty()
-        && host
-            .split('.')
-            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    port_ok && host_ok
-}
-
-/// A whole `http(s)://host[:port][/path]` prefix: nothing that re-targets, re-scopes or smuggles.
-fn valid_origin(v: &str) -> bool {
-    if !v.chars().all(|c| c.is_ascii_graphic()) || v.contains(['%', '\\', '@', '?', '#']) {
-        return false;
-    }
-    match Url::parse(v) {
-        Ok(u) => {
-            matches!(u.scheme(), "http" | "https")
-                && u.host_str().is_some()
-                && u.username().is_empty()
-                && u.password().is_none()
-                && u.query().is_none()
-                && u.fragment().is_none()
-                && !u.path().split('/').any(|s| s == "." || s == "..")
-        }
-        Err(_) => false,
-    }
-}
-
-fn check_format(format: FieldFormat, v: &str) -> bool {
-    match format {
-        FieldFormat::Hostname => valid_host_part(v) && !v.contains(':'),
-        FieldFormat::Uuid => uuid::Uuid::parse_str(v).is_ok() && v.len() == 36,
-        FieldFormat::Email => {
-            let mut parts = v.split('@');
-            let (local, domain) = (parts.next(), parts.next());
-            parts.next().is_none()
-                && local.is_some_and(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_graphic()))
-                && domain.is_some_and(|d| valid_host_part(d) && d.contains('.'))
-        }
-        FieldFormat::Uri => valid_origin(v.trim_end_matches('/')) || Url::parse(v).is_ok_and(|u| u.scheme() == "https"),
-    }
-}
-
-/// A field's own constraints from the catalog. Patterns are compiled per check; they are small
-/// and the check runs once per connect, not per read.
-pub fn check_spec(spec: &FieldSpec, v: &str) -> Result<(), &'static str> {
-    if let Some(allowed) = &spec.allowed {
-        if !allowed.iter().any(|a| a == v) {
-            return Err("it must be one of the values the provider lists");
-        }
-        return Ok(());
-    }
-    if let Some(pattern) = &spec.pattern {
-        let re = cached_pattern(pattern).ok_or("the provider's pattern cannot be evaluated")?;
-        if !re.is_match(v).unwrap_or(false) {
-            return Err("it does not match the provider's pattern");
-        }
-    }
-    if let Some(format) = spec.format {
-        if !check_format(format, v) {
-            return Err(match format {
-                FieldFormat::Hostname => "it must be a host name",
-                FieldFormat::Uuid => "it must be a UUID",
-                FieldFormat::Email => "it must be an email address",
-                FieldFormat::Uri => "it must be an https URL",
-            });
-        }
-    }
-    Ok(())
-}
-
-pub fn compile_pattern(pattern: &str) -> Result<fancy_regex::Regex, Box<fancy_regex::Error>> {
-    fancy_regex::Regex::new(pattern).map_err(Box::new)
-}
-
-/// Compiled field patterns, by pattern text. Patterns come only from the embedded catalog
-/// (a few hundred distinct ones), so the cache is bounded; compiling costs far more than a match.
-fn cached_pattern(pattern: &str) -> Option<Arc<fancy_regex::Regex>> {
-    static CACHE: LazyLock<RwLock<HashMap<String, Arc<fancy_regex::Regex>>>> = LazyLock::new(Default::default);
-    if let Some(re) = CACHE.read().ok()?.get(pattern) {
-        return Some(re.clone());
-    }
-    let re = Arc::new(compile_pattern(pattern).ok()?);
-    CACHE.write().ok()?.insert(pattern.to_owned(), re.clone());
-    Some(re)
-}
-
-/// The safe alphabet of a slot. Returns the text to insert (query secrets are escaped).
-fn check_slot(slot: Slot, source: Source, v: &str) -> Result<String, &'static str> {
-    let no_controls = || !v.chars().any(char::is_control);
-    match slot {
-        Slot::Origin if valid_origin(v) => Ok(v.trim_end_matches('/').to_owned()),
-        Slot::Origin => Err("it must be an http(s) URL without user info, query or fragment"),
-        Slot::Host if valid_host_part(v) => Ok(v.to_owned()),
-        Slot::Host => Err("only letters, digits, '-', '_' and single dots may form a host name"),
-        Slot::Path | Slot::Fragment if !v.is_empty() && v != "." && v != ".." && v.chars().all(is_unreserved) => {
-            Ok(v.to_owned())
-        }
-        Slot::Path | Slot::Fragment => Err("only letters, digits, '-', '.', '_' and '~' may form a URL path segment"),
-        Slot::Query if source == Source::Secret && no_controls() => {
-            Ok(percent_encoding::utf8_percent_encode(v, QUERY_VALUE).to_string())
-        }
-        Slot::Query if v != "." && v != ".." && v.chars().all(is_unreserved) => Ok(v.to_owned()),
-        Slot::Query => Err("only letters, digits, '-', '.', '_' and '~' may go into a query value"),
-        Slot::Header if v.chars().all(|c| c == ' ' || c.is_ascii_graphic()) => Ok(v.to_owned()),
-        Slot::Header => Err("header values may hold printable ASCII only"),
-        Slot::Param if no_controls() => Ok(v.to_owned()),
-        Slot::Param => Err("control characters are not allowed"),
-    }
-}
-
-const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// Checks one value for one slot: the field's own constraints, then the slot's alphabet.
 fn admit(name: &str, found: &Lookup<'_>, slot: Slot) -> Result<String, TemplateError> {
-    let invalid = |reason| TemplateError::Invalid {
-        field: name.to_owned(),
-        reason,
-        secret: found.source == Source::Secret,
+    let invalid = |reason| match found.source {
+        // Latchkey's own value does not fit where the template puts it: the template's fault.
+        Source::Computed => TemplateError::Unsupported(format!("${{{name}}} in a {slot:?} slot")),
+        source => TemplateError::Invalid {
+            field: name.to_owned(),
+            reason,
+            secret: source != Source::Config,
+        },
     };
     if let Some(spec) = found.spec {
         check_spec(spec, &found.value).map_err(invalid)?;
@@ -407,19 +347,79 @@ fn admit(name: &str, found: &Lookup<'_>, slot: Slot) -> Result<String, TemplateE
     check_slot(slot, found.source, &found.value).map_err(invalid)
 }
 
+/// A value for the template: present, and not empty unless Latchkey computed it (an empty
+/// request body is a body).
+fn value_of<'a>(vars: &Vars<'a>, name: &str) -> Option<Lookup<'a>> {
+    vars.lookup(name)
+        .filter(|l| !l.value.is_empty() || l.source == Source::Computed)
+}
+
+fn absent(name: &str) -> TemplateError {
+    if is_builtin(name) {
+        TemplateError::Unsupported(format!("${{{name}}}"))
+    } else {
+        TemplateError::Missing(name.to_owned())
+    }
+}
+
 fn present(tokens: &[Token], vars: &Vars<'_>) -> Result<(), String> {
     let mut names = Vec::new();
     vars_of(tokens, &mut names);
     for n in names {
-        if vars.lookup(&n).is_none_or(|l| l.value.is_empty()) {
+        if value_of(vars, &n).is_none() {
             return Err(n);
         }
     }
     Ok(())
 }
 
+/// A helper's arguments, split at the `, ` of its literal text (never inside a value or a
+/// nested `${…}`): all of them, only the last (a message, then a key), or none.
+fn split_args(name: &str, tokens: &[Token]) -> Vec<Vec<Token>> {
+    let mut args: Vec<Vec<Token>> = vec![Vec::new()];
+    for t in tokens {
+        match t {
+            Token::Lit(text) => {
+                let pieces: Vec<&str> = text.split(", ").collect();
+                for (i, piece) in pieces.iter().enumerate() {
+                    if i > 0 {
+                        args.push(Vec::new());
+                    }
+                    if !piece.is_empty() {
+                        args.last_mut()
+                            .expect("never empty")
+                            .push(Token::Lit((*piece).to_owned()));
+                    }
+                }
+            }
+            other => args.last_mut().expect("never empty").push(other.clone()),
+        }
+    }
+    let join = |parts: &[Vec<Token>]| -> Vec<Token> {
+        let mut out = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                out.push(Token::Lit(", ".into()));
+            }
+            out.extend(part.iter().cloned());
+        }
+        out
+    };
+    match name {
+        "awsSigV4" => args,
+        "hmacSha1Hex" | "ed25519Sign" if args.len() > 2 => {
+            let key = args.pop().expect("more than two");
+            vec![join(&args), key]
+        }
+        "hmacSha1Hex" | "ed25519Sign" => args,
+        _ => vec![join(&args)],
+    }
+}
+
 /// Renders tokens; the names of the variables that landed in a URL's scheme-and-host or host
-/// slot are added to `hosts`: they say who chose the host.
+/// slot are added to `hosts`: they say who chose the host. A helper's arguments are rendered
+/// as parameters (any text without control characters: nothing of them reaches a URL or a
+/// header but the helper's output), and its output is checked for the slot it lands in.
 fn render_tokens(
     tokens: &[Token],
     vars: &Vars<'_>,
@@ -431,25 +431,31 @@ fn render_tokens(
         match t {
             Token::Lit(s) => out.push_str(s),
             Token::Var(name) => {
-                let found = vars.lookup(name).filter(|l| !l.value.is_empty()).ok_or_else(|| {
-                    if is_builtin(name) {
-                        TemplateError::Unsupported(format!("${{{name}}}"))
-                    } else {
-                        TemplateError::Missing(name.clone())
-                    }
-                })?;
+                let found = value_of(vars, name).ok_or_else(|| absent(name))?;
                 let slot = slot_of(&out);
                 if matches!(slot, Slot::Origin | Slot::Host) {
                     hosts.push(name.clone());
                 }
                 out.push_str(&admit(name, &found, slot)?);
             }
-            Token::Func(f, args) if f == "base64" && slot_of("") == Slot::Header => {
-                use base64::Engine;
-                let inner = render_tokens(args, vars, slot_of, hosts)?;
-                out.push_str(&base64::engine::general_purpose::STANDARD.encode(inner));
+            Token::Func(f, args) => {
+                let slot = slot_of(&out);
+                if matches!(slot, Slot::Origin | Slot::Host) {
+                    vars_of(args, hosts);
+                }
+                let rendered = split_args(f, args)
+                    .iter()
+                    .map(|arg| render_tokens(arg, vars, &|_| Slot::Param, &mut Vec::new()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let amz_date = now::format(vars.moment.now(), "YYYYMMDDTHHmmss[Z]");
+                let value = helpers::call(f, rendered, vars.request.as_ref(), &amz_date)?;
+                let found = Lookup {
+                    value,
+                    spec: None,
+                    source: Source::Computed,
+                };
+                out.push_str(&admit(&format!("{f}(…)"), &found, slot)?);
             }
-            Token::Func(f, _) => return Err(TemplateError::Unsupported(format!("{f}(…)"))),
         }
     }
     Ok(out)
@@ -467,25 +473,18 @@ fn choose(template: &str, vars: &Vars<'_>) -> Result<Vec<Token>, TemplateError> 
             }
         }
     }
-    let name = first_missing.unwrap_or_default();
-    Err(if is_builtin(&name) {
-        TemplateError::Unsupported(format!("${{{name}}}"))
-    } else {
-        TemplateError::Missing(name)
-    })
+    Err(absent(&first_missing.unwrap_or_default()))
 }
 
-/// Values computed at request time (`${now:…}`, `${random}`, request parts used by signing
-/// schemes): not evaluated yet.
+/// Values only a request being sent has (its parts, for signing schemes): where none is being
+/// sent (an authorization URL, a connect-time check), a template that needs them is not
+/// supported there.
 fn is_builtin(name: &str) -> bool {
-    name == "now"
-        || name.starts_with("now:")
-        || name.starts_with("now+")
+    now::is_now(name)
         || matches!(
             name,
             "random" | "method" | "path" | "host" | "endpoint" | "params" | "bodyCanonicalParams"
         )
-        || name.starts_with("step")
 }
 
 /// A rendered URL, with the variables that filled its host (`connectionConfig.subdomain`),

@@ -29,9 +29,10 @@ use crate::providers::schema::FieldSpec;
 use crate::store::IntegrationRecord;
 use crate::AppState;
 
-/// The credential fields a mode's form asks for: (submitted name, label, input type).
-fn credential_fields(mode: AuthMode) -> &'static [(&'static str, &'static str, &'static str)] {
-    match mode {
+/// The credential fields a mode's form asks for: (submitted name, label, input type). Modes
+/// whose fields are the catalog's (two-step) ask for the entry's, secret ones hidden.
+fn credential_fields(record: &IntegrationRecord) -> Vec<(String, String, &'static str)> {
+    let fixed: &[(&str, &str, &'static str)] = match record.auth_mode {
         AuthMode::ApiKey => &[("apiKey", "API key", "password")],
         AuthMode::Basic => &[("username", "User name", "text"), ("password", "Password", "password")],
         AuthMode::OAuth2Cc => &[
@@ -39,7 +40,35 @@ fn credential_fields(mode: AuthMode) -> &'static [(&'static str, &'static str, &
             ("client_secret", "Client secret", "password"),
         ],
         _ => &[],
+    };
+    if !fixed.is_empty() {
+        return fixed
+            .iter()
+            .map(|(n, l, k)| (n.to_string(), l.to_string(), *k))
+            .collect();
     }
+    let Some(scheme) = crate::auth::scheme(record.auth_mode) else {
+        return Vec::new();
+    };
+    let entry = crate::providers::provider(&record.provider);
+    scheme
+        .form_fields(record)
+        .into_iter()
+        .map(|name| {
+            let spec = entry.and_then(|p| {
+                p.credentials
+                    .as_ref()
+                    .and_then(|c| c.get(name))
+                    .or_else(|| p.assertion_option.as_ref().and_then(|c| c.get(name)))
+            });
+            let kind = if spec.is_some_and(|s| s.secret == Some(true)) {
+                "password"
+            } else {
+                "text"
+            };
+            (name.to_owned(), name.to_owned(), kind)
+        })
+        .collect()
 }
 
 fn config_input(name: &str, spec: &FieldSpec) -> String {
@@ -139,10 +168,11 @@ async fn connect_page(
     } else {
         format!("<fieldset><legend>Connection config</legend>{config}</fieldset>")
     };
-    let creds: String = credential_fields(record.auth_mode)
+    let creds: String = credential_fields(record)
         .iter()
         .map(|(name, label, kind)| {
-            let required = if *name == "client_id" || record.auth_mode == AuthMode::OAuth2Cc { "" } else { " required" };
+            let (name, label) = (escape(name), escape(label));
+            let required = if name == "client_id" || record.auth_mode == AuthMode::OAuth2Cc { "" } else { " required" };
             format!(
                 r#"<div class="field"><label for="c-{name}">{label}</label><input id="c-{name}" name="credentials[{name}]" type="{kind}" autocomplete="off"{required} data-credential="{name}"></div>"#
             )
@@ -282,8 +312,8 @@ pub async fn submit(
         return connect_page(&state, &signed, &record, Some(link), None, StatusCode::OK).await;
     }
     let mut submission = Submission::default();
-    for (name, _, _) in credential_fields(record.auth_mode) {
-        submission = submission.with(name, form.raw(&format!("credentials[{name}]")).map(Secret::new));
+    for (name, _, _) in credential_fields(&record) {
+        submission = submission.with(&name, form.raw(&format!("credentials[{name}]")).map(Secret::new));
     }
     let request = ConnectRequest {
         connection_id: Some(connection_id),

@@ -137,6 +137,7 @@ impl<'a> ConnectOffer<'a> {
                 (Obtain::Redirect, _) => ("popup", "oauth/connect"),
                 (Obtain::Submission, AuthMode::ApiKey) => ("form", "api-auth/api-key"),
                 (Obtain::Submission, AuthMode::Basic) => ("form", "api-auth/basic"),
+                (Obtain::Submission, AuthMode::TwoStep) => ("form", "auth/two-step"),
                 (Obtain::Submission, _) => ("form", "oauth2/auth"),
             };
             OfferedIntegration {

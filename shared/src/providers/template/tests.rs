@@ -1,7 +1,7 @@
 use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::providers::schema::FieldSpec;
+use crate::providers::schema::{FieldFormat, FieldSpec};
 
 fn config(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), json!(v))).collect()
@@ -196,14 +196,20 @@ fn headers_take_printable_values_and_base64() {
     vars.secrets.insert("apiKey", "k\r\nX-Evil: 1".into());
     let err = render_text("Bearer ${apiKey}", &vars, Slot::Header).unwrap_err();
     assert_eq!(err.into_error("t").code, ErrorCode::InvalidCredentials);
-    assert!(matches!(
-        render_text("${now}", &vars, Slot::Header),
-        Err(TemplateError::Unsupported(_))
-    ));
-    assert!(matches!(
-        render_text("${sha256Hex(${apiKey})}", &vars, Slot::Header),
-        Err(TemplateError::Unsupported(_)) | Err(TemplateError::Invalid { .. })
-    ));
+    assert!(
+        matches!(
+            render_text("${method} ${path}", &vars, Slot::Header),
+            Err(TemplateError::Unsupported(_))
+        ),
+        "request parts exist only for a request being sent"
+    );
+    assert!(
+        matches!(
+            render_text("${sha256Hex(${apiKey})}", &vars, Slot::Header),
+            Err(TemplateError::Invalid { .. })
+        ),
+        "a helper's argument is checked too"
+    );
 }
 
 #[test]
@@ -215,3 +221,8 @@ fn secrets_in_query_slots_are_escaped_not_spliced() {
     assert_eq!(q, [("secret".to_owned(), "a&b=c#d".to_owned())]);
     assert_eq!(url.fragment(), None);
 }
+
+#[path = "property_tests.rs"]
+mod property_tests;
+#[path = "request_tests.rs"]
+mod request_tests;
