@@ -54,6 +54,19 @@ async fn session(app: &TestApp) -> Session {
     Session { cookie, csrf }
 }
 
+/// A console form posted from the console's origin with the session's cookie.
+async fn post_form(app: &TestApp, s: &Session, path: &str, body: String) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header(COOKIE, &s.cookie)
+        .header(ORIGIN, &app.address)
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `POST /console/environment` turning HMAC on, as the settings form sends it.
 async fn turn_hmac_on(app: &TestApp, s: &Session, csrf: &str, origin: Option<&str>) -> (StatusCode, Value) {
     let mut req = app
@@ -231,16 +244,7 @@ async fn a_session_ends_at_expiry_at_sign_out_and_when_its_key_is_rotated_out() 
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
 
     let s = session(&app).await;
-    let r = app
-        .http
-        .post(app.url("/console/sign-out"))
-        .header(COOKIE, &s.cookie)
-        .header(ORIGIN, &app.address)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("csrf={}", s.csrf))
-        .send()
-        .await
-        .unwrap();
+    let r = post_form(&app, &s, "/console/sign-out", format!("csrf={}", s.csrf)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(page(&s).await.status(), StatusCode::SEE_OTHER, "signed out everywhere");
 
@@ -288,16 +292,8 @@ async fn test_connect_of_a_two_step_integration_asks_for_the_entrys_fields_and_c
         .iter()
         .map(|(k, v)| format!("&credentials%5B{k}%5D={}", urlencode(v)))
         .collect();
-    let r = app
-        .http
-        .post(app.url("/console/integrations/sc/connect"))
-        .header(COOKIE, &s.cookie)
-        .header(ORIGIN, &app.address)
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("csrf={}&connection_id=console-1{form}", s.csrf))
-        .send()
-        .await
-        .unwrap();
+    let body = format!("csrf={}&connection_id=console-1{form}", s.csrf);
+    let r = post_form(&app, &s, "/console/integrations/sc/connect", body).await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
     assert!(html.contains("Connected:"), "{html}");

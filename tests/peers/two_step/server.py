@@ -68,6 +68,16 @@ def issue(provider, prefix, lifetime=True):
     return body
 
 
+def json_body(kind, raw):
+    """The JSON object of a request that says it sends JSON; None for anything else."""
+    if kind != "application/json":
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -113,13 +123,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.control:
             return self.refuse(404, "not_found")
         if route == ("rest.sellercloud.test", "/acme-rest/api/token"):
-            if kind != "application/json":
-                return self.refuse(415, "json expected")
-            try:
-                sent = json.loads(raw)
-            except ValueError:
-                return self.refuse(400, "bad json")
-            if sent != {"Username": SELLERCLOUD["Username"], "Password": SELLERCLOUD["Password"]}:
+            if json_body(kind, raw) != {"Username": SELLERCLOUD["Username"], "Password": SELLERCLOUD["Password"]}:
                 return self.refuse(401, "invalid login")
             return self.answer(200, issue("sellercloud", "sc"))
         if route == ("api.tailscale.com", "/api/v2/oauth/token"):
@@ -130,13 +134,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.refuse(401, "invalid_client")
             return self.answer(200, issue("tailscale", "ts"))
         if route == ("api.agencyzoom.com", "/v1/api/auth/login"):
-            if kind != "application/json":
-                return self.refuse(415, "json expected")
-            try:
-                sent = json.loads(raw)
-            except ValueError:
-                return self.refuse(400, "bad json")
-            if sent != AGENCYZOOM:
+            if json_body(kind, raw) != AGENCYZOOM:
                 return self.refuse(401, "invalid login")
             token = issue("agencyzoom", "az", lifetime=False)["access_token"]
             return self.answer(200, {"jwt": token})
