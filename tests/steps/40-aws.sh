@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/moto.bash
+source tests/lib/apt.bash
+need_command openssl openssl  # the two-step peer's certificates (the e2e suite below)
 venv_setup
 moto_start
 cargo test --locked -p latchkey --features aws,test-support --test aws_moto

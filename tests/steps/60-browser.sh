@@ -10,12 +10,8 @@
 # $LATCHKEY_TEST_OUTPUT/console and $LATCHKEY_TEST_OUTPUT/connect.
 set -euo pipefail
 root="$PWD"
-if [[ ! -x /usr/bin/chromium ]]; then
-  sudo=""
-  [[ $(id -u) -ne 0 ]] && sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
-fi
+source tests/lib/apt.bash
+need_command chromium chromium
 (cd sdk/frontend && npm ci --no-audit --no-fund && npx tsc -p tsconfig.json)
 (cd tests/peers/oidc && npm ci --no-audit --no-fund)
 (cd tests/browser && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
