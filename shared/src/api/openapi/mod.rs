@@ -50,13 +50,13 @@ fn security_schemes() -> Value {
             "type": "apiKey",
             "in": "header",
             "name": "Latchkey-Timestamp",
-            "description": "A signed request instead of the bearer key: Unix seconds, within five minutes of the server's clock.",
+            "description": "A signed request instead of the bearer key: Unix seconds, within 300 s of the server's clock.",
         },
         "signature": {
             "type": "apiKey",
             "in": "header",
             "name": "Latchkey-Signature",
-            "description": "`v1=<hex HMAC-SHA256>` with the secret key over the timestamp, method, path with query and body (docs/security.md). A signed change is accepted once.",
+            "description": "`v1=` + lowercase hex HMAC-SHA256(secret key, timestamp + \"\\n\" + METHOD + \"\\n\" + path_and_query + \"\\n\" + hex(sha256(body))) (docs/api.md, \"Authenticating the backend\"). A signed change is accepted once.",
         },
         "publicKey": {
             "type": "apiKey",
