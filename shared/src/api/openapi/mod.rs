@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 description of the API, made from the route table (`api::FUNCTIONS`): every
-//! route this crate serves is a path and method of it, with who may call it (`Access` → its
-//! security), what it takes and what it answers (`operations`, `schemas`). Served at
+//! route this crate serves is a path and method of it (a frontend route's `OPTIONS` preflight
+//! too, as API Gateway routes it), with who may call it (`Access` → its security), what it
+//! takes and what it answers (`operations`, `schemas`). Served at
 //! `GET /openapi.json` and committed as `docs/openapi.json`; a test fails when either drifts
 //! from the code: a route without a description, a description without a route, or a committed
 //! file that is not the generated one (`LATCHKEY_WRITE_OPENAPI=1 cargo test -p latchkey --lib
@@ -11,7 +12,7 @@ mod schemas;
 
 use std::sync::OnceLock;
 
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
@@ -49,13 +50,13 @@ fn security_schemes() -> Value {
             "type": "apiKey",
             "in": "header",
             "name": "Latchkey-Timestamp",
-            "description": "A signed request instead of the bearer key: Unix seconds, within five minutes of the server's clock.",
+            "description": "A signed request instead of the bearer key: Unix seconds, within 300 s of the server's clock.",
         },
         "signature": {
             "type": "apiKey",
             "in": "header",
             "name": "Latchkey-Signature",
-            "description": "`v1=<hex HMAC-SHA256>` with the secret key over the timestamp, method, path with query and body (docs/security.md). A signed change is accepted once.",
+            "description": "`v1=` + lowercase hex HMAC-SHA256(secret key, timestamp + \"\\n\" + METHOD + \"\\n\" + path_and_query + \"\\n\" + hex(sha256(body))) (docs/api.md, \"Authenticating the backend\"). A signed change is accepted once.",
         },
         "publicKey": {
             "type": "apiKey",
@@ -87,16 +88,26 @@ fn security_schemes() -> Value {
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for route in described_routes() {
-        let op = operations::describe(&route.method, route.path)
-            .unwrap_or_else(|| panic!("{} {} has no description in api::openapi", route.method, route.path));
-        // What the guard in front of the handler answers (and a store that is down).
-        let op = op.errors(match route.access {
-            Access::Backend => &[401, 503],
-            Access::Frontend => &[401, 403, 503],
-            Access::Public | Access::Console | Access::Socket => &[],
-        });
-        let item = paths.entry(route.path).or_insert_with(|| json!({}));
-        item[route.method.as_str().to_lowercase()] = op.finish(route.path, security(route.access, route.path));
+        for method in route.gateway_methods() {
+            let op = if method == Method::OPTIONS {
+                operations::preflight()
+            } else {
+                let op = operations::describe(&method, route.path)
+                    .unwrap_or_else(|| panic!("{method} {} has no description in api::openapi", route.path));
+                // What the guard in front of the handler answers (and a store that is down).
+                op.errors(match route.access {
+                    Access::Backend => &[401, 503],
+                    Access::Frontend => &[401, 403, 503],
+                    Access::Public | Access::Console | Access::Socket => &[],
+                })
+            };
+            let security = match method {
+                Method::OPTIONS => json!([]),
+                _ => security(route.access, route.path),
+            };
+            let item = paths.entry(route.path).or_insert_with(|| json!({}));
+            item[method.as_str().to_lowercase()] = op.finish(route.path, security);
+        }
     }
     json!({
         "openapi": "3.1.0",
@@ -147,7 +158,8 @@ pub async fn serve() -> Response {
 mod tests {
     use super::*;
 
-    /// Every described path and method is a route of the table, and every route is described.
+    /// Every described path and method is a route of the table (with a frontend route's
+    /// preflight), and every route is described.
     #[test]
     fn the_description_is_the_route_table() {
         let doc = document();
@@ -164,7 +176,11 @@ mod tests {
             .collect();
         let routes: std::collections::BTreeSet<(String, String)> = described_routes()
             .iter()
-            .map(|r| (r.method.to_string(), r.path.to_owned()))
+            .flat_map(|r| {
+                r.gateway_methods()
+                    .into_iter()
+                    .map(|m| (m.to_string(), r.path.to_owned()))
+            })
             .collect();
         assert_eq!(described, routes);
         assert!(routes.contains(&("GET".into(), "/openapi.json".into())));

@@ -234,6 +234,14 @@ fn connection_link() -> Value {
     json!({ "id": "$response.body#/connection_id", "provider_config_key": "$response.body#/provider_config_key" })
 }
 
+/// The CORS preflight of a frontend route (`api::cors`).
+pub fn preflight() -> Op {
+    Op::new("frontend", "CORS preflight")
+        .describe("From a page of an allowed origin (any, while the environment lists none): the methods and headers it may send.")
+        .answers(204, json!({ "description": "Allowed (with Access-Control-Allow-* headers when an Origin was sent)." }))
+        .errors(&[403, 503])
+}
+
 /// A frontend route that connects with submitted credentials (`api::credentials_auth`).
 fn submission(summary: &str, body: Value, required: bool) -> Op {
     Op::new("frontend", summary)
