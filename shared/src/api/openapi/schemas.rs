@@ -169,7 +169,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
