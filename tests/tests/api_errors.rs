@@ -20,7 +20,7 @@ async fn error_of(response: Response) -> (u16, String, String) {
 
 fn integration_body(key: &str) -> String {
     format!(
-        r#"{{"provider":"custom-oauth2","unique_key":"{key}","custom":{{"authorization_url":"https://idp.example.test/auth","token_url":"https://idp.example.test/token"}}}}"#
+        r#"{{"provider":"custom-oauth2","unique_key":"{key}","credentials":{{"client_id":"cid"}},"custom":{{"authorization_url":"https://idp.example.test/auth","token_url":"https://idp.example.test/token"}}}}"#
     )
 }
 

@@ -89,6 +89,7 @@ async fn the_response_limit_is_the_configured_one() {
 /// A connection imported by the backend, with `metadata`.
 async fn imported(app: &TestApp, id: &str, metadata: Value) {
     app.post_integration(&json!({"provider": "custom-oauth2", "unique_key": "idp",
+        "credentials": {"client_id": "cid"},
         "custom": {"authorization_url": "https://idp.example.test/auth", "token_url": "https://idp.example.test/token"}}))
         .await;
     let (status, v) = app

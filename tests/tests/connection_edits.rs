@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 async fn app_with_connection(id: &str) -> TestApp {
     let app = spawn_app().await;
     let integration = json!({"provider": "custom-oauth2", "unique_key": "idp",
+        "credentials": {"client_id": "cid"},
         "custom": {"authorization_url": "https://idp.example.test/auth", "token_url": "https://idp.example.test/token"}});
     let r = app
         .signed_request(Method::POST, "/integrations", Some(&integration))

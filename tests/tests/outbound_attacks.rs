@@ -143,7 +143,7 @@ async fn the_secret_key_alone_cannot_widen_where_the_client_secret_may_go() {
         .backend(
             Method::POST,
             "/integrations",
-            Some(&json!({"provider": "zendesk", "unique_key": "zd"})),
+            Some(&json!({"provider": "zendesk", "unique_key": "zd", "credentials": {"client_id": "cid"}})),
         )
         .await;
     assert_eq!(zd["data"]["allowed_hosts"], json!([]));

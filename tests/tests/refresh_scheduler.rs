@@ -33,9 +33,10 @@ async fn due_connections_are_renewed_once_each_and_nothing_else_is_touched() {
     }
     assert_eq!(app.run_scheduler().await.due, 0, "nothing due yet");
 
-    // The connect attempts' deadlines (`jobs::deadline`) pass: each attempt ended, nothing to do.
+    // The connect attempts' deadlines (`jobs::deadline`) pass: each attempt ended, nothing to do
+    // (locally they run now; on SQS their delay is real time, after this test).
     app.clock.advance(Duration::minutes(13));
-    assert_eq!(app.run_jobs().await, 12);
+    app.run_jobs().await;
     assert!(app
         .activity(None)
         .await

@@ -31,8 +31,8 @@ pub enum Outcome<'a> {
 /// What the person who sees a failed flow can do about it, by the flow's code: what happened in
 /// their words, and the one thing that helps — start again (they declined, or the attempt
 /// expired), check what they entered, wait for the provider, or ask the app's team (the app is
-/// misconfigured: retrying cannot help). The code and the developer's message stay on the page,
-/// below, for whoever helps them; the messages to the app (`postMessage`, socket, polling) are
+/// misconfigured: retrying cannot help). The code stays in sight (what to tell support) and the
+/// developer's message below it, folded; the messages to the app (`postMessage`, socket, polling) are
 /// unchanged.
 fn advice(error_type: &str) -> (&'static str, &'static str) {
     const ASK_THE_APP: (&str, &str) = (
@@ -77,9 +77,9 @@ pub fn render(outcome: &Outcome<'_>, target_origin: Option<&str>, status: Status
             (
                 "Connection failed",
                 format!(
-                    "<p><strong>{what}</strong></p><p>{then}</p><details><summary>Details for the app's developers</summary><p>{}</p><p class=\"code\">Error: <code>{}</code></p></details>",
-                    escape_html(description),
-                    escape_html(error_type)
+                    "<p><strong>{what}</strong></p><p>{then}</p><p class=\"code\">Error: <code>{}</code></p><details><summary>Details for the app's developers</summary><p>{}</p></details>",
+                    escape_html(error_type),
+                    escape_html(description)
                 ),
             )
         }

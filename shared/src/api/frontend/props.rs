@@ -79,7 +79,8 @@ proptest! {
     #[test]
     fn reserved_and_hostile_names_are_refused_and_not_echoed(
         reserved in proptest::sample::select(RESERVED_AUTHORIZATION_PARAMS),
-        hostile in "[A-Za-z0-9]{0,8}[^A-Za-z0-9_.\\-\\[\\]&=#%+]{1,4}[A-Za-z0-9]{0,8}",
+        // `zq`: text no message holds, so an echo is seen (a lone "," is in any sentence).
+        hostile in "zq[A-Za-z0-9]{0,8}[^A-Za-z0-9_.\\-\\[\\]&=#%+]{1,4}[A-Za-z0-9]{0,8}",
         v in value(),
     ) {
         let e = parse_connect_query(Some(&format!("authorization_params%5B{reserved}%5D={}", encode(&v)))).unwrap_err();

@@ -29,14 +29,15 @@ fn sent() -> impl Strategy<Value = Sent> {
         proptest::option::of(token()),
         proptest::option::of(1i64..100_000_000),
         any::<bool>(),
-        proptest::collection::vec(("[a-z]{1,10}_x", "\\PC{0,20}"), 0..4),
+        // Distinct names: a repeated field is one field in JSON and a form alike (the last wins).
+        proptest::collection::btree_map("[a-z]{1,10}_x", "\\PC{0,20}", 0..4),
     )
         .prop_map(|(access, refresh, expires_in, as_string, extras)| Sent {
             access,
             refresh,
             expires_in,
             as_string,
-            extras,
+            extras: extras.into_iter().collect(),
         })
 }
 
