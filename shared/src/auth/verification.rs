@@ -41,7 +41,6 @@ pub fn check_lines(cx: &ModeContext<'_>, name: &str, value: &str) -> Result<(), 
     if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
         return check_field(cx, name, value);
     }
-    check_field(cx, name, &value.replace(['\r', '\n'], " "))?;
     let spec = crate::providers::provider(&cx.integration.provider)
         .and_then(|p| p.credentials.as_ref())
         .and_then(|specs| specs.get(name));
