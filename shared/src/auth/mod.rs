@@ -324,6 +324,27 @@ pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) ->
         .map_err(|_| Error::internal())
 }
 
+/// A credentials mode's `submit` with `fields`, for the modes' tests.
+#[cfg(test)]
+pub(crate) async fn submit_fields(
+    scheme: &dyn AuthScheme,
+    state: &AppState,
+    integration: &IntegrationRecord,
+    config: &ConnectionConfig,
+    fields: &[(&str, &str)],
+) -> Result<Obtained, Error> {
+    let cx = ModeContext {
+        state,
+        integration,
+        connection_config: config,
+        vouched_config: &VouchedKeys::new(),
+    };
+    let submission = fields
+        .iter()
+        .fold(Submission::default(), |s, (k, v)| s.with(k, Some(Secret::new(*v))));
+    scheme.submit(&cx, submission).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,10 @@ use base64::Engine;
 use serde_json::{json, Value};
 
 use super::Jwt;
-use crate::auth::{AuthScheme, ModeContext, Submission};
+use crate::auth::{AuthScheme, ModeContext};
 use crate::clock::ShiftedClock;
 use crate::credentials::Credentials;
-use crate::domain::{ConnectionConfig, Secret};
+use crate::domain::ConnectionConfig;
 use crate::error::ErrorCode;
 use crate::store::IntegrationRecord;
 use crate::AppState;
@@ -103,25 +103,13 @@ async fn stack(provider: &str, proxy_base_url: Option<&str>) -> (AppState, Integ
     (state, integration, clock)
 }
 
-fn submission(fields: &[(&str, &str)]) -> Submission {
-    fields
-        .iter()
-        .fold(Submission::default(), |s, (k, v)| s.with(k, Some(Secret::new(*v))))
-}
-
 async fn submit(
     state: &AppState,
     integration: &IntegrationRecord,
     config: &ConnectionConfig,
     fields: &[(&str, &str)],
 ) -> Result<crate::auth::Obtained, crate::error::Error> {
-    let cx = ModeContext {
-        state,
-        integration,
-        connection_config: config,
-        vouched_config: &Default::default(),
-    };
-    Jwt.submit(&cx, submission(fields)).await
+    crate::auth::submit_fields(&Jwt, state, integration, config, fields).await
 }
 
 fn token_of(c: &Credentials) -> String {
