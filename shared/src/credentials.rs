@@ -93,6 +93,27 @@ pub enum Credentials {
         #[serde(flatten)]
         fields: BTreeMap<String, Secret>,
     },
+    /// A token the connection signs itself with the end user's key, as the catalog's `token`
+    /// block says. The fields (the key, and what the claims read) are kept, sealed, to sign it
+    /// again before it expires; they are never returned (`write_only_fields`). An import may
+    /// leave the token out: it is signed from the fields.
+    #[serde(rename = "JWT")]
+    Jwt {
+        #[serde(default)]
+        token: AccessToken,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        /// The end user's fields by the catalog's names, beside the others as Nango sends them.
+        #[serde(flatten)]
+        fields: BTreeMap<String, Secret>,
+    },
+    /// No credentials: the provider's API is called without any (`NONE`).
+    #[serde(rename = "NONE")]
+    Unauthenticated,
 }
 
 impl Credentials {
@@ -100,7 +121,7 @@ impl Credentials {
     /// a two-step connection's submitted fields.
     pub fn write_only_fields(&self) -> Vec<String> {
         let mut out = vec!["client_secret".to_owned()];
-        if let Credentials::TwoStep { fields, .. } = self {
+        if let Credentials::TwoStep { fields, .. } | Credentials::Jwt { fields, .. } = self {
             out.extend(fields.keys().cloned());
         }
         out
@@ -113,6 +134,8 @@ impl Credentials {
             Credentials::Basic { .. } => AuthMode::Basic,
             Credentials::OAuth2Cc { .. } => AuthMode::OAuth2Cc,
             Credentials::TwoStep { .. } => AuthMode::TwoStep,
+            Credentials::Jwt { .. } => AuthMode::Jwt,
+            Credentials::Unauthenticated => AuthMode::None,
         }
     }
 
@@ -120,7 +143,9 @@ impl Credentials {
     pub fn access_token(&self) -> Option<&AccessToken> {
         match self {
             Credentials::OAuth2 { access_token, .. } => Some(access_token),
-            Credentials::OAuth2Cc { token, .. } | Credentials::TwoStep { token, .. } => Some(token),
+            Credentials::OAuth2Cc { token, .. }
+            | Credentials::TwoStep { token, .. }
+            | Credentials::Jwt { token, .. } => Some(token),
             _ => None,
         }
     }
@@ -137,7 +162,8 @@ impl Credentials {
         match self {
             Credentials::OAuth2 { expires_at, .. }
             | Credentials::OAuth2Cc { expires_at, .. }
-            | Credentials::TwoStep { expires_at, .. } => *expires_at,
+            | Credentials::TwoStep { expires_at, .. }
+            | Credentials::Jwt { expires_at, .. } => *expires_at,
             _ => None,
         }
     }
@@ -192,5 +218,23 @@ mod tests {
         let sealed = r#"{"type":"OAUTH2","access_token":"a","refresh_token":"r","raw":{"x":1}}"#;
         let creds: Credentials = serde_json::from_str(sealed).unwrap();
         assert_eq!(serde_json::to_string(&creds).unwrap(), sealed);
+    }
+
+    #[test]
+    fn jwt_fields_are_write_only_and_none_is_only_its_type() {
+        let sealed =
+            r#"{"type":"JWT","token":"t","expires_at":"2030-01-01T00:00:00Z","issuerId":"i","privateKey":"k-SECRET"}"#;
+        let creds: Credentials = serde_json::from_str(sealed).unwrap();
+        assert_eq!(serde_json::to_string(&creds).unwrap(), sealed);
+        assert!(!format!("{creds:?}").contains("k-SECRET"));
+        assert_eq!(creds.write_only_fields(), ["client_secret", "issuerId", "privateKey"]);
+        let imported: Credentials = serde_json::from_value(json!({"type": "JWT", "privateKey": "k"})).unwrap();
+        assert!(
+            imported.access_token().is_some_and(AccessToken::is_empty),
+            "an import may bring the fields only"
+        );
+        let none: Credentials = serde_json::from_value(json!({"type": "NONE"})).unwrap();
+        assert_eq!(none.auth_mode(), AuthMode::None);
+        assert_eq!(serde_json::to_value(&none).unwrap(), json!({"type": "NONE"}));
     }
 }

@@ -142,8 +142,10 @@ impl RefreshPolicy {
         let fetched = ms(facts.last_fetched_at);
         let refreshable = facts.auth_mode == AuthMode::OAuth2 && facts.has_refresh_token;
         // Client credentials and two-step tokens are renewed by asking again (with the sealed
-        // credentials), so they are renewable whether or not the provider issued a refresh token.
-        let renewable = refreshable || matches!(facts.auth_mode, AuthMode::OAuth2Cc | AuthMode::TwoStep);
+        // credentials), and JWTs by signing again, so they are renewable whether or not the
+        // provider issued a refresh token.
+        let renewable =
+            refreshable || matches!(facts.auth_mode, AuthMode::OAuth2Cc | AuthMode::TwoStep | AuthMode::Jwt);
         let mut candidates: Vec<(i64, Reason)> = Vec::new();
         if let (true, Some(expires), Some(read)) = (renewable, facts.expires_at, facts.last_read_at) {
             let expires = ms(expires);

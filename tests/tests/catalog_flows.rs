@@ -21,9 +21,14 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
     let (_, two_step) = app.backend(Method::GET, "/providers/3cx", None).await;
     assert_eq!(two_step["data"]["supported"], true);
     let (_, jwt) = app.backend(Method::GET, "/providers/ghost-admin", None).await;
+    assert_eq!(jwt["data"]["supported"], true);
+    let (_, oauth1) = app.backend(Method::GET, "/providers/trello", None).await;
     assert_eq!(
-        (jwt["data"]["auth_mode"].as_str(), jwt["data"]["supported"].as_bool()),
-        (Some("JWT"), Some(false))
+        (
+            oauth1["data"]["auth_mode"].as_str(),
+            oauth1["data"]["supported"].as_bool()
+        ),
+        (Some("OAUTH1"), Some(false))
     );
     let (status, missing) = app.backend(Method::GET, "/providers/nope", None).await;
     assert_eq!(
@@ -37,7 +42,7 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
         .backend(
             Method::POST,
             "/integrations",
-            Some(&json!({"provider": "ghost-admin", "unique_key": "x"})),
+            Some(&json!({"provider": "trello", "unique_key": "x"})),
         )
         .await;
     assert_eq!(

@@ -76,6 +76,28 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
             .await;
         assert_eq!(status, expected, "{id}: {v}");
     }
+    // A JWT connect (the key signs the token) and one with a key that cannot sign.
+    let ec = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        .output()
+        .expect("openssl runs");
+    let pem = String::from_utf8(ec.stdout).unwrap();
+    let pem_body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    app.post_integration(&json!({"provider": "apple-app-store", "unique_key": "asc"}))
+        .await;
+    for (id, key, expected) in [
+        ("jwt-good", pem.as_str(), StatusCode::OK),
+        ("jwt-bad", "not-a-key-JWTSECRET", StatusCode::BAD_REQUEST),
+    ] {
+        let body = json!({"type": "JWT", "issuerId": "iss-1", "privateKeyId": "kid-1", "privateKey": key});
+        let (status, v) = app
+            .frontend_post("/auth/jwt/asc", &format!("connection_id={id}"), &body)
+            .await;
+        assert_eq!(status, expected, "{id}: {v}");
+    }
+    let (_, jwt_read) = app.read_connection("asc", "jwt-good", "&force_refresh=true").await;
+    let jwt_token = jwt_read["credentials"]["token"].as_str().unwrap().to_owned();
+
     let meta = json!({"connection_id": "good", "provider_config_key": "oa", "metadata": {"plan": "pro"}});
     let r = app
         .signed_request(Method::POST, "/connections/metadata", Some(&meta))
@@ -138,6 +160,10 @@ async fn no_secret_of_a_full_flow_is_ever_logged() {
         keys.webhook_signing_key.expose(),
         "good-key",
         "wrong-key",
+        &pem_body[..48],
+        &pem_body[pem_body.len() - 48..],
+        "JWTSECRET",
+        jwt_token.as_str(),
     ];
     let secrets: Vec<&str> = secrets
         .into_iter()

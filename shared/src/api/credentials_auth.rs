@@ -1,7 +1,8 @@
 //! Frontend routes that connect without a browser redirect: `POST /api-auth/api-key/{integration}`,
 //! `POST /api-auth/basic/{integration}`, `POST /oauth2/auth/{integration}` (client
 //! credentials) and `POST /auth/{mode}/{integration}` (the modes whose body is the catalog's
-//! credential fields: `two-step`, `jwt`, `tba`, `signature`, `bill`, `aws-sigv4`, …). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
+//! credential fields: `two-step`, `jwt`, `tba`, `signature`, `bill`, `aws-sigv4`, …) and
+//! `POST /auth/unauthenticated/{integration}` (`NONE`: no body). Authenticated like the OAuth connect route (public key + HMAC, `params[...]`
 //! in the query); the JSON body carries the credentials. The flow is `flows::submit`.
 
 use axum::extract::{RawQuery, State};
@@ -103,7 +104,9 @@ fn field_name_ok(name: &str) -> bool {
 /// by the catalog's names), submitted to the integration's mode. Nango's frontend client sends
 /// the credentials object as given to `auth()`: with `type` (the route's mode; dropped) and,
 /// for assertion-signing entries, an `assertionOption` object of string fields (its fields join
-/// the others; the mode tells them apart by the catalog's names).
+/// the others; the mode tells them apart by the catalog's names). A JWT key given as
+/// `{"id", "secret"}` (how Nango's frontend passes Ghost's Admin API key) is the catalog's
+/// `id:secret`.
 pub async fn by_mode(
     State(state): State<AppState>,
     ApiPath((mode, integration)): ApiPath<(String, String)>,
@@ -120,6 +123,18 @@ pub async fn by_mode(
                 return Err(Error::invalid_body(format!("type must be {mode} on this route.")).into());
             }
             ("assertionOption", Value::Object(options)) => fields.extend(options),
+            (_, Value::Object(key)) if mode == AuthMode::Jwt => {
+                let joined = match (key.get("id"), key.get("secret"), key.len()) {
+                    (Some(Value::String(id)), Some(Value::String(secret)), 2) => format!("{id}:{secret}"),
+                    _ => {
+                        return Err(Error::invalid_body(format!(
+                            "Credential field '{name}' must be a string, or an object of id and secret."
+                        ))
+                        .into())
+                    }
+                };
+                fields.push((name, Value::String(joined)));
+            }
             (_, value) => fields.push((name, value)),
         }
     }
@@ -139,6 +154,23 @@ pub async fn by_mode(
         submission = submission.with(&name, Some(Secret::new(text)));
     }
     connect(&state, &integration, query.as_deref(), mode, submission).await
+}
+
+/// `POST /auth/unauthenticated/{integration}` (`create()` of Nango's frontend): a `NONE`
+/// connection, with its connection config in the query and no body.
+pub async fn unauthenticated(
+    State(state): State<AppState>,
+    ApiPath(integration): ApiPath<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    connect(
+        &state,
+        &integration,
+        query.as_deref(),
+        AuthMode::None,
+        Submission::default(),
+    )
+    .await
 }
 
 async fn connect(

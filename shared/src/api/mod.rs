@@ -194,6 +194,7 @@ mod table {
             route(Public,   GET,    "/connect",                        connect_page::page),
             route(Public,   GET,    "/connect/",                       connect_page::page),
             route(Frontend, GET,    "/connect/session",                connect_page::session),
+            route(Frontend, POST,   "/auth/unauthenticated/{integration}", credentials_auth::unauthenticated),
             route(Frontend, POST,   "/auth/{mode}/{integration}",      credentials_auth::by_mode),
         ]
     }

@@ -8,6 +8,9 @@
 pub mod api_key;
 pub mod basic;
 pub mod client_credentials;
+pub mod jws;
+pub mod jwt;
+pub mod none;
 pub mod oauth2;
 pub mod pkce;
 pub mod two_step;
@@ -39,6 +42,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &api_key::ApiKey,
     &basic::Basic,
     &two_step::TwoStep,
+    &jwt::Jwt,
+    &none::Unauthenticated,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -319,6 +324,27 @@ pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) ->
         .map_err(|_| Error::internal())
 }
 
+/// A credentials mode's `submit` with `fields`, for the modes' tests.
+#[cfg(test)]
+pub(crate) async fn submit_fields(
+    scheme: &dyn AuthScheme,
+    state: &AppState,
+    integration: &IntegrationRecord,
+    config: &ConnectionConfig,
+    fields: &[(&str, &str)],
+) -> Result<Obtained, Error> {
+    let cx = ModeContext {
+        state,
+        integration,
+        connection_config: config,
+        vouched_config: &VouchedKeys::new(),
+    };
+    let submission = fields
+        .iter()
+        .fold(Submission::default(), |s, (k, v)| s.with(k, Some(Secret::new(*v))));
+    scheme.submit(&cx, submission).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,7 +436,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_five_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_seven_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -419,7 +445,9 @@ mod tests {
                 AuthMode::OAuth2Cc,
                 AuthMode::ApiKey,
                 AuthMode::Basic,
-                AuthMode::TwoStep
+                AuthMode::TwoStep,
+                AuthMode::Jwt,
+                AuthMode::None
             ]
         );
         for s in SCHEMES {
@@ -429,11 +457,13 @@ mod tests {
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
         assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
-        let err = provider_scheme("ghost-admin").err().unwrap();
+        assert_eq!(provider_scheme("ghost-admin").unwrap().mode(), AuthMode::Jwt);
+        assert_eq!(provider_scheme("youcanbook-me-public").unwrap().mode(), AuthMode::None);
+        let err = provider_scheme("trello").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert_eq!(
             err.message,
-            "Provider 'ghost-admin' uses JWT, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP)."
+            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, NONE)."
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

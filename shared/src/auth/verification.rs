@@ -35,6 +35,22 @@ pub fn check_field(cx: &ModeContext<'_>, name: &str, value: &str) -> Result<(), 
     }
 }
 
+/// Checks a value pasted over several lines (a PEM key): line breaks are its only control
+/// characters, and it matches its catalog spec as pasted (a pattern's `\s` takes the breaks).
+pub fn check_lines(cx: &ModeContext<'_>, name: &str, value: &str) -> Result<(), Error> {
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        return check_field(cx, name, value);
+    }
+    let spec = crate::providers::provider(&cx.integration.provider)
+        .and_then(|p| p.credentials.as_ref())
+        .and_then(|specs| specs.get(name));
+    match spec {
+        Some(spec) => check_spec(spec, value.trim())
+            .map_err(|reason| invalid_credentials(format!("Credential '{name}' is not valid: {reason}."))),
+        None => Ok(()),
+    }
+}
+
 /// The refresh of credentials that do not expire: the provider is asked again whether they
 /// still work.
 pub async fn retest(cx: &ModeContext<'_>, scheme: &dyn AuthScheme, current: &Credentials) -> Result<Obtained, Error> {

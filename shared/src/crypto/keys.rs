@@ -84,18 +84,57 @@ fn rsa_ring(label: &str, der: &[u8], alg: Algorithm) -> Result<ring::signature::
     parsed.map_err(|_| KeyError::Unusable(alg))
 }
 
-fn rsa_sha1(label: &str, der: &[u8], message: &[u8]) -> Result<Vec<u8>, KeyError> {
+fn rsa_private(label: &str, der: &[u8]) -> Option<rsa::RsaPrivateKey> {
     use rsa::pkcs1::DecodeRsaPrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
-    use rsa::signature::{RandomizedSigner, SignatureEncoding};
-    let key = if label == "RSA PRIVATE KEY" {
-        rsa::RsaPrivateKey::from_pkcs1_der(der)
+    if label == "RSA PRIVATE KEY" {
+        rsa::RsaPrivateKey::from_pkcs1_der(der).ok()
     } else {
-        rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|_| rsa::pkcs1::Error::Version)
+        rsa::RsaPrivateKey::from_pkcs8_der(der).ok()
     }
-    .map_err(|_| KeyError::Unusable(Algorithm::RsaSha1))?;
+}
+
+fn rsa_sha1(label: &str, der: &[u8], message: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use rsa::signature::{RandomizedSigner, SignatureEncoding};
+    let key = rsa_private(label, der).ok_or(KeyError::Unusable(Algorithm::RsaSha1))?;
     let signer = rsa::pkcs1v15::SigningKey::<sha1::Sha1>::new(key);
     Ok(signer.sign_with_rng(&mut rsa::rand_core::OsRng, message).to_vec())
+}
+
+/// The SubjectPublicKeyInfo of a P-256 key, up to its uncompressed point (RFC 5480).
+const P256_SPKI_PREFIX: &[u8] = &[
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
+    0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// The fingerprint of an RSA or P-256 private key's public half, as Snowflake names a key:
+/// `SHA256:` and the base64 SHA-256 of its SubjectPublicKeyInfo (DER).
+pub fn public_key_fingerprint(key_text: &str) -> Result<String, KeyError> {
+    use rsa::pkcs8::EncodePublicKey;
+    use sha2::Digest;
+    let (label, der) = pem(key_text)?;
+    let spki = match rsa_private(&label, &der) {
+        Some(key) => key
+            .to_public_key()
+            .to_public_key_der()
+            .map_err(|_| KeyError::Unusable(Algorithm::Rs256))?
+            .as_bytes()
+            .to_vec(),
+        None => {
+            let pair = ring::signature::EcdsaKeyPair::from_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &der,
+                &ring::rand::SystemRandom::new(),
+            )
+            .map_err(|_| KeyError::Unusable(Algorithm::Es256))?;
+            use ring::signature::KeyPair;
+            [P256_SPKI_PREFIX, pair.public_key().as_ref()].concat()
+        }
+    };
+    Ok(format!(
+        "SHA256:{}",
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(spki))
+    ))
 }
 
 /// Signs `message` with the key in `key_text`.

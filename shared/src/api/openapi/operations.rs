@@ -295,6 +295,13 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
             submission("Connect with OAuth2 client credentials", schema("ClientCredentials"), false)
                 .describe("Without a body the integration's client credentials are used.")
         }
+        ("POST", "/auth/unauthenticated/{integration}") => {
+            Op::new("frontend", "Connect a provider that takes no credentials (NONE)")
+                .describe("No body: the connection holds only its connection config (`params[...]`).")
+                .params(connect_query())
+                .ok(schema("Connected"))
+                .errors(&[401, 403, 404, 409, 503])
+        }
         ("POST", "/auth/{mode}/{integration}") => {
             submission("Connect a mode whose body is the catalog's credential fields", schema("ModeCredentials"), true)
                 .describe("`mode` is the auth mode's wire name in lowercase with - for _: two-step, jwt, signature, bill, …")

@@ -136,6 +136,14 @@ pub fn all() -> Map<String, Value> {
                 "type": { "const": "OAUTH2_CC" }, "token": string(), "expires_at": date_time(),
                 "client_id": string(), "client_secret": string(), "raw": object(),
             })),
+            {
+                "type": "object",
+                "required": ["type"],
+                "description": "JWT: the catalog's credential fields (the token is signed from them; one given is replaced).",
+                "properties": { "type": { "const": "JWT" }, "token": string(), "expires_at": date_time() },
+                "additionalProperties": string(),
+            },
+            request(&["type"], json!({ "type": { "const": "NONE" } })),
         ],
     });
     let mut all = Map::new();
@@ -169,7 +177,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), NONE (type only). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
@@ -426,7 +434,7 @@ pub fn all() -> Map<String, Value> {
     );
     all.insert("ModeCredentials".into(), json!({
             "type": "object",
-            "description": "The mode's credential fields by the catalog's names (letters, digits and _ - .), each a string.",
+            "description": "The mode's credential fields by the catalog's names (letters, digits and _ - .), each a string (for jwt, a key may also be {id, secret}: Ghost's id:secret).",
             "additionalProperties": string(),
         }));
     all.insert("PollResult".into(), json!({

@@ -138,6 +138,8 @@ impl<'a> ConnectOffer<'a> {
                 (Obtain::Submission, AuthMode::ApiKey) => ("form", "api-auth/api-key"),
                 (Obtain::Submission, AuthMode::Basic) => ("form", "api-auth/basic"),
                 (Obtain::Submission, AuthMode::TwoStep) => ("form", "auth/two-step"),
+                (Obtain::Submission, AuthMode::Jwt) => ("form", "auth/jwt"),
+                (Obtain::Submission, AuthMode::None) => ("form", "auth/unauthenticated"),
                 (Obtain::Submission, _) => ("form", "oauth2/auth"),
             };
             OfferedIntegration {

@@ -6,7 +6,6 @@
 //! and the provider issued a refresh token, that request comes first. The token is applied as
 //! `Authorization: Bearer` unless the catalog's templates place it (`${accessToken}`).
 
-mod assertion;
 mod body;
 mod steps;
 mod token;
@@ -15,7 +14,8 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::verification::{check_field, invalid_credentials};
+use super::jws;
+use super::verification::{check_field, check_lines, invalid_credentials};
 use super::{wrong_credentials, AuthScheme, ModeContext, Obtain, Obtained, Submission};
 use crate::credentials::Credentials;
 use crate::domain::{AuthMode, Secret};
@@ -27,12 +27,12 @@ use steps::Step;
 
 pub struct TwoStep;
 
-fn entry(cx: &ModeContext<'_>) -> Result<&'static Provider, Error> {
+pub(super) fn entry(cx: &ModeContext<'_>) -> Result<&'static Provider, Error> {
     crate::providers::provider(&cx.integration.provider)
         .ok_or_else(|| crate::providers::unknown_provider(&cx.integration.provider))
 }
 
-fn what(p: &Provider) -> String {
+pub(super) fn what(p: &Provider) -> String {
     format!("Provider '{}'", p.name)
 }
 
@@ -54,7 +54,7 @@ fn optional(p: &Provider, var: &str) -> bool {
 /// The end user's fields, checked against the catalog: declared names only (credentials and
 /// assertion options), none the provider fills itself, each matching its spec, the required
 /// ones present, defaults applied.
-fn checked_fields(
+pub(super) fn checked_fields(
     cx: &ModeContext<'_>,
     p: &Provider,
     mut given: BTreeMap<String, Secret>,
@@ -85,7 +85,9 @@ fn checked_fields(
                     if escaped == v.expose() {
                         return Err(e);
                     }
-                    check_field(cx, name, &escaped).map_err(|_| e)
+                    check_field(cx, name, &escaped)
+                        .or_else(|_| check_lines(cx, name, v.expose()))
+                        .map_err(|_| e)
                 })?;
                 out.insert(name.clone(), v);
             }
@@ -157,19 +159,19 @@ async fn vars_for<'a>(
     }
     let now = vars.moment.now().unix_timestamp();
     let render = |t: &str| render_optional(p, t, &vars, Slot::Param);
-    let signed = |spec: Option<Result<assertion::JwtSpec<'_>, TemplateError>>| -> Result<Option<String>, Error> {
+    let signed = |spec: Option<Result<jws::JwtSpec<'_>, TemplateError>>| -> Result<Option<String>, Error> {
         match spec {
             None => Ok(None),
             Some(spec) => {
                 let spec = spec.map_err(|e| e.into_error(&what(p)))?;
-                assertion::sign(&spec, now, &render)
+                jws::sign(&spec, now, &render)
                     .map(Some)
                     .map_err(|e| e.into_error(&what(p)))
             }
         }
     };
-    let assertion = signed(p.assertion.as_ref().and_then(assertion::JwtSpec::assertion))?;
-    let token = signed(p.token.as_ref().and_then(assertion::JwtSpec::token))?;
+    let assertion = signed(p.assertion.as_ref().and_then(jws::JwtSpec::assertion))?;
+    let token = signed(p.token.as_ref().and_then(jws::JwtSpec::token))?;
     if let Some(a) = assertion {
         vars.credentials.insert("assertion".into(), a);
     }
@@ -180,7 +182,12 @@ async fn vars_for<'a>(
 }
 
 /// Renders a template; `None` when it needs an optional value the end user left out.
-fn render_optional(p: &Provider, template: &str, vars: &Vars<'_>, slot: Slot) -> Result<Option<String>, TemplateError> {
+pub(super) fn render_optional(
+    p: &Provider,
+    template: &str,
+    vars: &Vars<'_>,
+    slot: Slot,
+) -> Result<Option<String>, TemplateError> {
     match render_text(template, vars, slot) {
         Ok(v) => Ok(Some(v)),
         Err(TemplateError::Missing(var)) if optional(p, &var) => Ok(None),

@@ -11,9 +11,9 @@ use axum::Router;
 use serde_json::{json, Value};
 
 use super::TwoStep;
-use crate::auth::{AuthScheme, ModeContext, Submission};
+use crate::auth::{AuthScheme, ModeContext};
 use crate::credentials::Credentials;
-use crate::domain::{ConnectionConfig, Secret};
+use crate::domain::ConnectionConfig;
 use crate::error::ErrorCode;
 use crate::store::IntegrationRecord;
 use crate::AppState;
@@ -97,25 +97,13 @@ async fn stack(provider: &str, token_url: &str) -> (AppState, IntegrationRecord)
     (state, integration)
 }
 
-fn submission(fields: &[(&str, &str)]) -> Submission {
-    fields
-        .iter()
-        .fold(Submission::default(), |s, (k, v)| s.with(k, Some(Secret::new(*v))))
-}
-
 async fn submit(
     state: &AppState,
     integration: &IntegrationRecord,
     config: &ConnectionConfig,
     fields: &[(&str, &str)],
 ) -> Result<crate::auth::Obtained, crate::error::Error> {
-    let cx = ModeContext {
-        state,
-        integration,
-        connection_config: config,
-        vouched_config: &Default::default(),
-    };
-    TwoStep.submit(&cx, submission(fields)).await
+    crate::auth::submit_fields(&TwoStep, state, integration, config, fields).await
 }
 
 fn token_of(c: &Credentials) -> &str {

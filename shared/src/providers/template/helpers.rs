@@ -1,6 +1,7 @@
 //! The request-time helpers of the catalog's templates, by name: `base64(text)`,
 //! `sha256Hex(text)`, `sha256Base64(text)`, `hmacSha1Hex(message, key)`,
-//! `ed25519Sign(message, key)` and `awsSigV4(access key, secret key, region, service[, host])`.
+//! `ed25519Sign(message, key)`, `awsSigV4(access key, secret key, region, service[, host])` and
+//! `fingerprint(private key)` (the public key's `SHA256:…`, Snowflake's key-pair issuer).
 //! Arguments are already rendered (helpers nest: an argument may hold another helper's
 //! output); the caller checks what a helper returns for the slot it lands in, like any value.
 
@@ -11,8 +12,9 @@ use sha2::{Digest, Sha256};
 use super::{aws_sigv4, RequestParts, TemplateError};
 use crate::crypto::keys::{self, Algorithm};
 
-/// The helpers Latchkey evaluates (`fingerprint` has a module of its own).
+/// The helpers Latchkey evaluates.
 pub const NAMES: &[&str] = &[
+    "fingerprint",
     "base64",
     "sha256Hex",
     "sha256Base64",
@@ -82,6 +84,10 @@ pub fn call(
                 request,
             ))
         }
+        "fingerprint" => {
+            arity(name, &args, 1..=1)?;
+            keys::public_key_fingerprint(&args[0]).map_err(|_| bad_input(name, "it is not an RSA or P-256 private key"))
+        }
         other => Err(TemplateError::Unsupported(format!("{other}(…)"))),
     }
 }
@@ -92,6 +98,19 @@ mod tests {
 
     fn one(name: &str, arg: &str) -> String {
         call(name, vec![arg.to_owned()], None, "").unwrap()
+    }
+
+    #[test]
+    fn a_fingerprint_is_the_sha256_of_the_public_key_info() {
+        // openssl pkey -in rsa-pkcs8.pem -pubout -outform DER | openssl dgst -sha256 -binary | base64
+        let got = one("fingerprint", crate::crypto::keys::tests::RSA_PKCS8);
+        assert_eq!(got, "SHA256:6HDohG3GmiwRXWgsN0loZ7b8ElokXNx5dxO9Hp2RZmc=");
+        assert_eq!(
+            got,
+            one("fingerprint", crate::crypto::keys::tests::RSA_PKCS1),
+            "either PEM form"
+        );
+        assert!(call("fingerprint", vec!["hunter2".into()], None, "").is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The JWTs a two-step token request carries, signed with the end user's private key: the
-//! catalog's `assertion` (`type: jwt`; the value of `${credentials.assertion}`, e.g. an OAuth
-//! client assertion) and its `token` (`signature.protocol: RSA`; the value of `${token}`, e.g.
-//! Google's JWT-bearer grant). Header and payload are the catalog's templates rendered with the
-//! connection's values; `iat` and `exp` come from the request's moment and the catalog's
-//! lifetime. A claim whose value the end user left out (an optional field) is left out.
+//! The JWTs the catalog describes, signed with the end user's key: a two-step token request's
+//! `assertion` (`type: jwt`; the value of `${credentials.assertion}`, e.g. an OAuth client
+//! assertion) and `token` (the value of `${token}`, e.g. Google's JWT-bearer grant), and a
+//! `JWT` connection's own token (`auth::jwt`). Header and payload are the catalog's templates
+//! rendered with the connection's values; `iat` and `exp` come from the request's moment and the
+//! catalog's lifetime. A claim whose value the end user left out (an optional field) is left
+//! out, and so is an array claim left empty. `HS256` signs with a shared secret: hex-decoded
+//! (Ghost's Admin API secret) unless the entry says `hmac_secret_encoding: utf8`.
 
 use base64::Engine;
 use serde_json::{Map, Value};
@@ -18,6 +20,28 @@ pub struct JwtSpec<'a> {
     /// The key's template (`${credentials.privateKey}`).
     pub key: &'a str,
     pub lifetime_seconds: i64,
+    /// How an `HS256` secret is turned into key bytes.
+    pub hmac_secret: HmacSecret,
+}
+
+/// The bytes of an `HS256` secret: its text hex-decoded, or its UTF-8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HmacSecret {
+    Hex,
+    Utf8,
+}
+
+impl HmacSecret {
+    /// As the entry's `signature.hmac_secret_encoding` says (hex when it says nothing).
+    pub fn of(signature: Option<&Value>) -> Self {
+        match signature
+            .and_then(|s| s.get("hmac_secret_encoding"))
+            .and_then(Value::as_str)
+        {
+            Some("utf8") => Self::Utf8,
+            _ => Self::Hex,
+        }
+    }
 }
 
 impl<'a> JwtSpec<'a> {
@@ -48,6 +72,7 @@ impl<'a> JwtSpec<'a> {
             payload: block.get("payload").and_then(Value::as_object).ok_or_else(bad)?,
             key: block.get(key_field).and_then(Value::as_str).ok_or_else(bad)?,
             lifetime_seconds: lifetime.filter(|l| *l > 0).unwrap_or(3600),
+            hmac_secret: HmacSecret::Hex,
         })
     }
 }
@@ -56,36 +81,54 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Renders a header or payload: strings through `render` (`None`: left out), others kept.
-fn render_object(
-    object: &Map<String, Value>,
-    render: &dyn Fn(&str) -> Result<Option<String>, TemplateError>,
-) -> Result<Map<String, Value>, TemplateError> {
+type Render<'r> = dyn Fn(&str) -> Result<Option<String>, TemplateError> + 'r;
+
+/// Renders one claim: strings through `render`, arrays and objects member by member; `None`
+/// when it is left out (a missing optional value, an array left empty).
+fn render_value(value: &Value, render: &Render<'_>) -> Result<Option<Value>, TemplateError> {
+    Ok(match value {
+        Value::String(t) => render(t)?.map(Value::String),
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for item in items {
+                out.extend(render_value(item, render)?);
+            }
+            (!out.is_empty()).then_some(Value::Array(out))
+        }
+        Value::Object(members) => Some(Value::Object(render_object(members, render)?)),
+        other => Some(other.clone()),
+    })
+}
+
+/// Renders a header or payload.
+fn render_object(object: &Map<String, Value>, render: &Render<'_>) -> Result<Map<String, Value>, TemplateError> {
     let mut out = Map::new();
     for (k, v) in object {
-        let value = match v {
-            Value::String(t) => match render(t)? {
-                Some(text) => Value::String(text),
-                None => continue,
-            },
-            other => other.clone(),
-        };
-        out.insert(k.clone(), value);
+        if let Some(value) = render_value(v, render)? {
+            out.insert(k.clone(), value);
+        }
     }
     Ok(out)
 }
 
+/// The bytes of an HMAC secret, or `None` when it is not in the entry's encoding.
+fn hmac_key(secret: &str, encoding: HmacSecret) -> Option<Vec<u8>> {
+    match encoding {
+        HmacSecret::Hex => hex::decode(secret.trim()).ok().filter(|k| !k.is_empty()),
+        HmacSecret::Utf8 => (!secret.is_empty()).then(|| secret.as_bytes().to_vec()),
+    }
+}
+
 /// Renders and signs `spec` at unix time `now`. `render` renders one template (a missing
 /// optional value is `None`); the key is rendered as a whole value.
-pub fn sign(
-    spec: &JwtSpec<'_>,
-    now: i64,
-    render: &dyn Fn(&str) -> Result<Option<String>, TemplateError>,
-) -> Result<String, TemplateError> {
+pub fn sign(spec: &JwtSpec<'_>, now: i64, render: &Render<'_>) -> Result<String, TemplateError> {
     let header = render_object(spec.header, render)?;
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let algorithm =
-        Algorithm::from_jwt(&alg).ok_or_else(|| TemplateError::Unsupported(format!("the JWT algorithm '{alg}'")))?;
+    let algorithm = match Algorithm::from_jwt(&alg) {
+        Some(a) => Some(a),
+        None if alg == "HS256" => None,
+        None => return Err(TemplateError::Unsupported(format!("the JWT algorithm '{alg}'"))),
+    };
     let mut payload = render_object(spec.payload, render)?;
     payload.insert("iat".into(), now.into());
     payload.insert("exp".into(), (now + spec.lifetime_seconds).into());
@@ -95,11 +138,24 @@ pub fn sign(
         b64(&serde_json::to_vec(&header).expect("JSON serializes")),
         b64(&serde_json::to_vec(&payload).expect("JSON serializes"))
     );
-    let signature = keys::sign(algorithm, &key, signing_input.as_bytes()).map_err(|_| TemplateError::Invalid {
+    let refused = |reason| TemplateError::Invalid {
         field: spec.key.trim_matches(['$', '{', '}']).into(),
-        reason: "it is not a private key for the provider's signing algorithm",
+        reason,
         secret: true,
-    })?;
+    };
+    let signature = match algorithm {
+        Some(algorithm) => keys::sign(algorithm, &key, signing_input.as_bytes())
+            .map_err(|_| refused("it is not a private key for the provider's signing algorithm"))?,
+        None => {
+            let bytes =
+                hmac_key(&key, spec.hmac_secret).ok_or_else(|| refused("it is not the secret the provider issued"))?;
+            let tag = ring::hmac::sign(
+                &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &bytes),
+                signing_input.as_bytes(),
+            );
+            tag.as_ref().to_vec()
+        }
+    };
     Ok(format!("{signing_input}.{}", b64(&signature)))
 }
 
