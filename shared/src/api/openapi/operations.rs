@@ -300,7 +300,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
                 .describe("No body: the connection holds only its connection config (`params[...]`).")
                 .params(connect_query())
                 .ok(schema("Connected"))
-                .errors(&[401, 403, 404, 409, 503])
+                .errors(&[400, 401, 403, 404, 409, 503])
         }
         ("POST", "/auth/{mode}/{integration}") => {
             submission("Connect a mode whose body is the catalog's credential fields", schema("ModeCredentials"), true)
