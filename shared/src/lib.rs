@@ -30,6 +30,7 @@ pub mod lambda;
 #[cfg(feature = "sqlite")]
 pub mod local;
 pub mod logs;
+pub mod markup;
 pub mod metrics;
 pub mod outbound;
 pub mod providers;

@@ -1,22 +1,9 @@
-//! Server-rendered HTML: the one escaping rule, for the result page, the Connect page and the
-//! console. Every value that did not come from this crate's own markup goes through `escape`,
-//! and every value put in a `<script>` element through `script_json`.
+//! Server-rendered HTML for the result page, the Connect page and the console. Every value that
+//! did not come from this crate's own markup goes through `escape` (the one escaping rule,
+//! `crate::markup`, which the XML request bodies share), and every value put in a `<script>`
+//! element through `script_json`.
 
-/// `text` safe inside an element or a quoted attribute.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use crate::markup::escape;
 
 /// JSON that is safe inside a `<script>` element.
 pub fn script_json(value: &serde_json::Value) -> String {

@@ -41,21 +41,13 @@ pub fn pairs(params: &Map<String, Value>) -> Vec<(String, String)> {
     params.iter().map(|(k, v)| (k.clone(), text(v))).collect()
 }
 
-fn escape_xml(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
-}
-
 fn xml_element(name: &str, value: &Value, out: &mut String) {
     out.push('<');
     out.push_str(name);
     if let Value::Object(children) = value {
         // `$name` keys are the element's attributes.
         for (k, v) in children.iter().filter(|(k, _)| k.starts_with('$')) {
-            out.push_str(&format!(" {}=\"{}\"", &k[1..], escape_xml(&text(v))));
+            out.push_str(&format!(" {}=\"{}\"", &k[1..], crate::markup::escape(&text(v))));
         }
         out.push('>');
         for (k, v) in children.iter().filter(|(k, _)| !k.starts_with('$')) {
@@ -63,7 +55,7 @@ fn xml_element(name: &str, value: &Value, out: &mut String) {
         }
     } else {
         out.push('>');
-        out.push_str(&escape_xml(&text(value)));
+        out.push_str(&crate::markup::escape(&text(value)));
     }
     out.push_str(&format!("</{name}>"));
 }
