@@ -88,6 +88,17 @@ impl AppState {
         }
     }
 
+    /// A state for unit tests: an in-memory SQLite store, a fixed local sealer, fresh keys.
+    #[cfg(test)]
+    pub(crate) fn for_tests() -> Self {
+        Self::new(
+            Arc::new(store::sqlite::SqliteStore::in_memory().expect("an in-memory store opens")),
+            Arc::new(crypto::local::LocalSealer::from_key([9; 32])),
+            config::EnvironmentKeys::generate(),
+            config::Config::new("test", "http://127.0.0.1:3003".parse().expect("a URL"), None),
+        )
+    }
+
     /// The same state sending through `outbound` (a client with a test's name table).
     pub fn with_outbound(mut self, outbound: outbound::Outbound) -> Self {
         self.outbound = outbound;

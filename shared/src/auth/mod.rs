@@ -154,11 +154,14 @@ pub struct Redirect {
 }
 
 /// What a redirect mode keeps for its callback, with the flow's session: the PKCE verifier
-/// (OAuth2), and whatever else a mode's dance needs (an OAuth 1.0a request token's secret).
+/// (OAuth2), and whatever else a mode's dance needs, by name (an OAuth 1.0a request token and
+/// its secret; an MCP client's registration). The flow seals `values` into the session with the
+/// integration's session context and opens them for `finish`; they never reach the browser.
 /// Modes build it with `..Default::default()`, so a field added for one mode leaves the others.
 #[derive(Debug, Default)]
 pub struct Kept {
     pub code_verifier: Option<PkceVerifier>,
+    pub values: BTreeMap<String, Secret>,
 }
 
 /// A callback as the provider sent it: every query parameter (`code`; `oauth_verifier`; a

@@ -4,7 +4,7 @@
 //! through the integration's mode and stores the connection. Every outcome is recorded as
 //! activity.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use url::Url;
 
@@ -14,10 +14,10 @@ use crate::activity::Attempt;
 use crate::auth::{self, Callback, Kept, ModeContext, RedirectStart};
 use crate::connections::WriteMode;
 use crate::crypto::SealContext;
-use crate::domain::{IntegrationKey, OAuthState};
+use crate::domain::{IntegrationKey, OAuthState, Secret};
 use crate::error::{Error, ErrorCode};
 use crate::signing::{constant_time_eq, sha256_hex};
-use crate::store::{EnvironmentSettings, OAuthSession};
+use crate::store::{EnvironmentSettings, OAuthSession, Sealed};
 use crate::AppState;
 
 /// The browser binding of a flow: the SHA-256 (hex) of its state. The browser that starts the
@@ -100,6 +100,7 @@ pub async fn start(
                 integration: key.clone(),
                 connection_id: caller.connection_id.clone(),
                 code_verifier: redirect.kept.code_verifier,
+                kept: seal_kept(state, &redirect.kept.values, &session_context(state, key)).await?,
                 redirect_uri,
                 connection_config: session_config,
                 secret_config,
@@ -144,6 +145,37 @@ pub async fn start(
 /// What a flow session's secret connection config is sealed to.
 fn session_context(state: &AppState, key: &IntegrationKey) -> SealContext {
     SealContext::integration(&state.config.environment, key.as_str())
+}
+
+/// Seals what a mode keeps for its callback (`Kept::values`); nothing when it keeps nothing.
+async fn seal_kept(
+    state: &AppState,
+    values: &BTreeMap<String, Secret>,
+    ctx: &SealContext,
+) -> Result<Option<Sealed>, Error> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let plain: BTreeMap<&str, &str> = values.iter().map(|(k, v)| (k.as_str(), v.expose())).collect();
+    let bytes = serde_json::to_vec(&plain).expect("a map of strings serializes");
+    Ok(Some(Sealed(state.sealer.seal(&bytes, ctx).await?)))
+}
+
+/// Opens what `seal_kept` sealed.
+async fn open_kept(
+    state: &AppState,
+    sealed: Option<&Sealed>,
+    ctx: &SealContext,
+) -> Result<BTreeMap<String, Secret>, Error> {
+    let Some(sealed) = sealed else {
+        return Ok(BTreeMap::new());
+    };
+    let plain = state.sealer.open(&sealed.0, ctx).await?;
+    let values: BTreeMap<String, String> = serde_json::from_slice(&plain).map_err(|e| {
+        tracing::error!(category = ?e.classify(), "a flow session's kept values are not a JSON object of strings");
+        Error::internal()
+    })?;
+    Ok(values.into_iter().map(|(k, v)| (k, Secret::new(v))).collect())
 }
 
 /// How a callback ended, with where its result goes: the origin the flow recorded, the
@@ -292,6 +324,13 @@ async fn complete(
     };
     let kept = Kept {
         code_verifier: session.code_verifier.clone(),
+        values: open_kept(
+            state,
+            session.kept.take().as_ref(),
+            &session_context(state, &session.integration),
+        )
+        .await
+        .map_err(as_outcome)?,
     };
     let callback = Callback {
         params,
@@ -325,4 +364,31 @@ async fn complete(
         integration: integration.key,
         connection_id: session.connection_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn kept_values_are_sealed_to_the_integration_and_open_unchanged() {
+        let state = AppState::for_tests();
+        let key = IntegrationKey::parse("trello").unwrap();
+        let ctx = session_context(&state, &key);
+        assert_eq!(seal_kept(&state, &BTreeMap::new(), &ctx).await.unwrap(), None);
+        let values = BTreeMap::from([
+            ("oauth_token".to_owned(), Secret::new("rt")),
+            ("oauth_token_secret".to_owned(), Secret::new("rts-SECRET")),
+        ]);
+        let sealed = seal_kept(&state, &values, &ctx).await.unwrap().unwrap();
+        assert!(!String::from_utf8_lossy(&sealed.0).contains("rts-SECRET"));
+        let opened = open_kept(&state, Some(&sealed), &ctx).await.unwrap();
+        assert_eq!(opened["oauth_token_secret"].expose(), "rts-SECRET");
+        assert_eq!(opened.len(), 2);
+        let other = session_context(&state, &IntegrationKey::parse("twitter").unwrap());
+        assert!(
+            open_kept(&state, Some(&sealed), &other).await.is_err(),
+            "another integration's session cannot open them"
+        );
+    }
 }

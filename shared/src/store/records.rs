@@ -326,6 +326,10 @@ pub struct OAuthSession {
     pub integration: IntegrationKey,
     pub connection_id: ConnectionId,
     pub code_verifier: Option<PkceVerifier>,
+    /// What the mode's start keeps for its callback besides the verifier (`auth::Kept::values`),
+    /// sealed with `SealContext::integration` like `secret_config`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Sealed>,
     pub redirect_uri: String,
     /// The connection config without the provider's secret fields (`secret_config`).
     pub connection_config: ConnectionConfig,

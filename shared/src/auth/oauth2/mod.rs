@@ -134,6 +134,7 @@ impl AuthScheme for OAuth2 {
             url,
             kept: Kept {
                 code_verifier: verifier,
+                ..Default::default()
             },
         })
     }

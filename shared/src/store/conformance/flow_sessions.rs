@@ -19,6 +19,7 @@ fn session(state: &str) -> OAuthSession {
         integration: IntegrationKey::parse("github").unwrap(),
         connection_id: ConnectionId::parse("user-1").unwrap(),
         code_verifier: Some(PkceVerifier::new("verifier")),
+        kept: Some(Sealed(vec![5; 24])),
         redirect_uri: "http://127.0.0.1/oauth/callback".into(),
         connection_config: Default::default(),
         secret_config: Some(Sealed(vec![4; 20])),

@@ -213,6 +213,7 @@ mod tests {
                     integration: IntegrationKey::parse("i").unwrap(),
                     connection_id: ConnectionId::parse("c").unwrap(),
                     code_verifier: None,
+                    kept: None,
                     redirect_uri: "http://x/cb".into(),
                     connection_config: Default::default(),
                     secret_config: None,

@@ -45,6 +45,7 @@ fn rows() -> Rows {
             integration: IntegrationKey::parse("old-int").unwrap(),
             connection_id: ConnectionId::parse("old-conn").unwrap(),
             code_verifier: Some(PkceVerifier::new("old-verifier")),
+            kept: None,
             redirect_uri: "http://127.0.0.1/oauth/callback".into(),
             connection_config: Default::default(),
             secret_config: None,
