@@ -1,6 +1,7 @@
 //! The authorization request of the code grant: the URL the browser is sent to, with state,
 //! PKCE, scopes and the provider's and the request's extra parameters.
 
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use url::Url;
 
 use super::endpoints::OAuth2Endpoints;
@@ -81,6 +82,7 @@ fn check_extras(endpoints: &OAuth2Endpoints, extras: &[(String, String)]) -> Res
 /// before or after the provider's renames.
 pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest<'_>) -> Result<Url, Error> {
     check_extras(endpoints, req.extra_params)?;
+    let shape = &endpoints.url_shape;
     let mut pairs: Vec<(String, String)> = vec![
         ("response_type".into(), "code".into()),
         ("client_id".into(), req.client_id.into()),
@@ -107,13 +109,53 @@ pub fn authorization_url(endpoints: &OAuth2Endpoints, req: &AuthorizationRequest
         pairs.retain(|(pk, _)| *pk != k);
         pairs.push((k, v));
     }
-    let pairs = pairs
+    let mut pairs: Vec<(String, String)> = pairs
         .into_iter()
-        .filter_map(|(k, v)| renamed(endpoints, &k).map(|k| (k.to_owned(), v)));
+        .filter_map(|(k, v)| renamed(endpoints, &k).map(|k| (k.to_owned(), v)))
+        .collect();
     let mut url = endpoints.authorization_url.url().clone();
-    url.query_pairs_mut().extend_pairs(pairs);
+    if shape.skip_empty {
+        pairs.retain(|(_, v)| !v.is_empty());
+        let kept: Vec<(String, String)> = url.query_pairs().into_owned().filter(|(_, v)| !v.is_empty()).collect();
+        url.set_query(None);
+        url.query_pairs_mut().extend_pairs(kept);
+    }
+    let scope_name = renamed(endpoints, "scope");
+    let raw_scope = match scope_name {
+        Some(name) if shape.raw_scopes => pairs.iter().position(|(k, _)| k == name).map(|i| pairs.remove(i)),
+        _ => None,
+    };
+    if !pairs.is_empty() {
+        url.query_pairs_mut().extend_pairs(pairs);
+    }
+    if let Some((name, scopes)) = raw_scope {
+        let raw = format!("{name}={}", utf8_percent_encode(&scopes, RAW_SCOPE));
+        let query = match url.query() {
+            Some(q) if !q.is_empty() => format!("{q}&{raw}"),
+            _ => raw,
+        };
+        url.set_query(Some(&query));
+    }
+    if let Some(fragment) = &shape.fragment {
+        let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+        url.set_query(None);
+        url.set_fragment(Some(&format!("{fragment}{query}")));
+    }
     Ok(url)
 }
+
+/// What a scope list sent as written still encodes: what would end the parameter or the URL
+/// (`&`, `#`), a `%` that would read as an escape, and what a URL cannot hold (controls,
+/// spaces, quotes, angle brackets). The separators Nango leaves alone (`+`, `,`, `:`, `/`) pass.
+const RAW_SCOPE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'&')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`');
 
 #[cfg(test)]
 mod tests {

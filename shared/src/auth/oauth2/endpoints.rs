@@ -75,6 +75,21 @@ pub struct OAuth2Endpoints {
     pub redirect_uri_metadata: Vec<String>,
     /// The callback parameter holding the code (default `code`).
     pub code_param: String,
+    /// The authorization URL's shape (`authorization_url_skip_encode`, `_skip_empty`, `_fragment`).
+    pub url_shape: AuthorizationUrlShape,
+}
+
+/// How the catalog shapes an authorization URL beyond its parameters, as Nango builds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizationUrlShape {
+    /// `authorization_url_skip_encode: [scopes]`: the scope list sent as written, its separator
+    /// (Pennylane's `+`) not percent-encoded.
+    pub raw_scopes: bool,
+    /// `authorization_url_skip_empty`: parameters with an empty value are left out.
+    pub skip_empty: bool,
+    /// `authorization_url_fragment`: the provider reads the request from the fragment (a
+    /// single-page app): `<url>#<fragment>?<query>`.
+    pub fragment: Option<String>,
 }
 
 impl OAuth2Endpoints {
@@ -97,6 +112,7 @@ impl OAuth2Endpoints {
             token_shape: TokenShape::default(),
             redirect_uri_metadata: Vec::new(),
             code_param: "code".into(),
+            url_shape: AuthorizationUrlShape::default(),
         }
     }
 
@@ -241,7 +257,13 @@ pub fn for_connection(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     e.token_params = params(&p.token_params)?;
-    e.refresh_params = params(&p.refresh_params)?;
+    // One OAUTH2 entry (bing-webmasters) names its refresh parameters `refresh_token_params`,
+    // the two-step spelling.
+    e.refresh_params = params(
+        p.refresh_params
+            .as_ref()
+            .map_or(&p.refresh_token_params, |_| &p.refresh_params),
+    )?;
     e.token_headers = p
         .token_headers
         .iter()
@@ -252,8 +274,13 @@ pub fn for_connection(
         e.scope_separator = sep.clone();
     }
     e.default_scopes = p.default_scopes.clone().unwrap_or_default();
-    e.client_auth = match p.token_request_auth_method.as_deref() {
-        Some("basic") => ClientAuth::Basic,
+    // `authorization_method: header` is how Nango's OAuth2 client (simple-oauth2) is told to
+    // send the client id and secret as HTTP Basic; `token_request_auth_method: basic` too.
+    e.client_auth = match (
+        p.token_request_auth_method.as_deref(),
+        p.authorization_method.as_deref(),
+    ) {
+        (Some("basic"), _) | (_, Some("header")) => ClientAuth::Basic,
         _ => ClientAuth::Body,
     };
     e.token_body = match p.body_format {
@@ -277,6 +304,11 @@ pub fn for_connection(
         metadata: p.token_response_metadata.clone().unwrap_or_default(),
     };
     e.redirect_uri_metadata = p.redirect_uri_metadata.clone().unwrap_or_default();
+    e.url_shape = AuthorizationUrlShape {
+        raw_scopes: p.authorization_url_skip_encode.iter().flatten().any(|k| k == "scopes"),
+        skip_empty: p.authorization_url_skip_empty.unwrap_or(false),
+        fragment: p.authorization_url_fragment.clone(),
+    };
     if let Some(code) = &p.authorization_code_param_in_callback {
         e.code_param = code.clone();
     }

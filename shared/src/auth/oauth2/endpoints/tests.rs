@@ -130,3 +130,138 @@ fn an_integration_may_override_a_catalog_entrys_urls() {
         "catalog quirks stay"
     );
 }
+
+/// The authorization URL of a catalog entry for the integration's scopes.
+fn authorization_url_of(provider: &str, config: &ConnectionConfig, scopes: &[&str]) -> Url {
+    let mut it = integration(provider, AuthMode::OAuth2);
+    it.scopes = scopes.iter().map(|s| s.to_string()).collect();
+    let e = endpoints_of(&it, config).unwrap();
+    let state = crate::domain::OAuthState::new("st");
+    super::super::authorize::authorization_url(
+        &e,
+        &super::super::authorize::AuthorizationRequest {
+            client_id: "cid",
+            redirect_uri: "https://latchkey.example/oauth/callback",
+            scopes: &it.scopes,
+            state: &state,
+            code_challenge: None,
+            extra_params: &[],
+            user_scope: None,
+        },
+    )
+    .unwrap()
+}
+
+/// Pennylane joins scopes with `+` and reads them unencoded (`authorization_url_skip_encode`):
+/// a `+` encoded as `%2B` would be one scope of that name. What would end the parameter is
+/// still encoded.
+#[test]
+fn skip_encode_scopes_sends_the_scope_list_as_written() {
+    let url = authorization_url_of("pennylane", &cfg(&[]), &["customers:readonly", "invoices:all"]);
+    let query = url.query().unwrap();
+    assert!(query.ends_with("&scope=customers:readonly+invoices:all"), "{url}");
+    let scope: Vec<String> = url
+        .query_pairs()
+        .filter(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    assert_eq!(
+        scope,
+        ["customers:readonly invoices:all"],
+        "the provider reads + as the separator"
+    );
+    let hostile = authorization_url_of("pennylane", &cfg(&[]), &["a&redirect_uri=https://evil.example#x"]);
+    let names: Vec<String> = hostile.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert_eq!(names.iter().filter(|k| *k == "redirect_uri").count(), 1, "{hostile}");
+    assert_eq!(hostile.fragment(), None);
+    let plain = authorization_url_of("zendesk", &cfg(&[("subdomain", "acme")]), &["read", "write"]);
+    assert!(
+        plain.query().unwrap().contains("scope=read+write"),
+        "others encode as a form: {plain}"
+    );
+}
+
+/// Apollo and Shopline read the request from the fragment of a single-page app.
+#[test]
+fn authorization_url_fragment_moves_the_query_behind_it() {
+    let url = authorization_url_of("apollo-oauth", &cfg(&[]), &["read_user_profile"]);
+    assert_eq!(url.query(), None, "{url}");
+    let fragment = url.fragment().unwrap();
+    assert!(fragment.starts_with("oauth/authorize?"), "{url}");
+    assert!(
+        fragment.contains("client_id=cid") && fragment.contains("state=st"),
+        "{url}"
+    );
+    assert!(
+        url.as_str().starts_with("https://app.apollo.io/#oauth/authorize?"),
+        "{url}"
+    );
+    let shopline = authorization_url_of("shopline-oauth", &cfg(&[("handle", "open001")]), &[]);
+    let fragment = shopline.fragment().unwrap();
+    assert!(fragment.starts_with("/oauth/authorize?"), "{shopline}");
+    assert!(
+        fragment.contains("appKey=cid") && fragment.contains("customField=st"),
+        "renames apply: {shopline}"
+    );
+}
+
+/// `authorization_url_skip_empty` leaves out parameters with nothing in them.
+#[test]
+fn skip_empty_drops_empty_parameters() {
+    let with_empty = |provider: &str| {
+        let mut it = integration(provider, AuthMode::OAuth2);
+        it.custom = Some(crate::store::CustomOAuth2 {
+            authorization_params: serde_json::from_value(serde_json::json!({"empty": "", "kept": "v"})).unwrap(),
+            ..Default::default()
+        });
+        let e = endpoints_of(&it, &cfg(&[])).unwrap();
+        let state = crate::domain::OAuthState::new("st");
+        super::super::authorize::authorization_url(
+            &e,
+            &super::super::authorize::AuthorizationRequest {
+                client_id: "cid",
+                redirect_uri: "https://latchkey.example/oauth/callback",
+                scopes: &[],
+                state: &state,
+                code_challenge: None,
+                extra_params: &[],
+                user_scope: None,
+            },
+        )
+        .unwrap()
+    };
+    let skipping = with_empty("pipedrive");
+    let names: Vec<String> = skipping.query_pairs().map(|(k, _)| k.into_owned()).collect();
+    assert!(
+        !names.contains(&"empty".to_owned()) && names.contains(&"kept".to_owned()),
+        "{skipping}"
+    );
+    let keeping = with_empty("hubspot");
+    assert!(keeping.query_pairs().any(|(k, _)| k == "empty"), "{keeping}");
+}
+
+/// `authorization_method: header` (Notion, Airtable, Reddit, …) is Nango's way of saying the
+/// client authenticates with HTTP Basic at the token endpoint.
+#[test]
+fn authorization_method_header_is_basic_client_auth() {
+    for provider in ["notion", "airtable", "reddit", "fitbit"] {
+        let e = endpoints_of(&integration(provider, AuthMode::OAuth2), &cfg(&[])).unwrap();
+        assert_eq!(e.client_auth, ClientAuth::Basic, "{provider}");
+    }
+    let e = endpoints_of(&integration("hubspot", AuthMode::OAuth2), &cfg(&[])).unwrap();
+    assert_eq!(e.client_auth, ClientAuth::Body);
+}
+
+/// bing-webmasters names its refresh parameters `refresh_token_params`.
+#[test]
+fn refresh_token_params_stand_for_refresh_params_where_an_entry_has_only_those() {
+    let e = endpoints_of(&integration("bing-webmasters", AuthMode::OAuth2), &cfg(&[])).unwrap();
+    assert_eq!(
+        e.refresh_params,
+        [("grant_type".to_owned(), "refresh_token".to_owned())]
+    );
+    assert_eq!(
+        e.refresh_url.unwrap().url().as_str(),
+        "https://www.bing.com/webmasters/token"
+    );
+}
