@@ -67,6 +67,12 @@ pub enum Credentials {
         client_id: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_secret: Option<ClientSecret>,
+        /// The TLS client certificate and key (PEM) a provider asking for mutual TLS checks
+        /// (the catalog's `require_client_certificate`); the key is never returned.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_certificate: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_private_key: Option<Secret>,
         #[serde(default)]
         raw: RawResponse,
     },
@@ -117,10 +123,10 @@ pub enum Credentials {
 }
 
 impl Credentials {
-    /// Fields of the sealed form that the wire never shows: a connection's own client secret,
-    /// a two-step connection's submitted fields.
+    /// Fields of the sealed form that the wire never shows: a connection's own client secret
+    /// and TLS client key, a two-step connection's submitted fields.
     pub fn write_only_fields(&self) -> Vec<String> {
-        let mut out = vec!["client_secret".to_owned()];
+        let mut out = vec!["client_secret".to_owned(), "client_private_key".to_owned()];
         if let Credentials::TwoStep { fields, .. } | Credentials::Jwt { fields, .. } = self {
             out.extend(fields.keys().cloned());
         }
@@ -193,6 +199,8 @@ mod tests {
             expires_at: None,
             client_id: Some("cid".into()),
             client_secret: Some(ClientSecret::new("cs-SECRET")),
+            client_certificate: None,
+            client_private_key: Some(Secret::new("key-SECRET")),
             raw: raw.as_object().unwrap().clone().into(),
         };
         for debug in [format!("{oauth:?}"), format!("{cc:?}")] {
@@ -227,7 +235,10 @@ mod tests {
         let creds: Credentials = serde_json::from_str(sealed).unwrap();
         assert_eq!(serde_json::to_string(&creds).unwrap(), sealed);
         assert!(!format!("{creds:?}").contains("k-SECRET"));
-        assert_eq!(creds.write_only_fields(), ["client_secret", "issuerId", "privateKey"]);
+        assert_eq!(
+            creds.write_only_fields(),
+            ["client_secret", "client_private_key", "issuerId", "privateKey"]
+        );
         let imported: Credentials = serde_json::from_value(json!({"type": "JWT", "privateKey": "k"})).unwrap();
         assert!(
             imported.access_token().is_some_and(AccessToken::is_empty),

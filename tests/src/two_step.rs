@@ -47,12 +47,18 @@ impl Drop for TwoStepPeer {
 
 impl TwoStepPeer {
     pub fn start() -> TwoStepPeer {
+        Self::start_script("server.py").0
+    }
+
+    /// A peer of `tests/peers/two_step/<script>` (`server.py`, or `mtls.py`: ADP's token
+    /// endpoint behind mutual TLS), with the JSON line it printed when ready.
+    pub fn start_script(script: &str) -> (TwoStepPeer, Value) {
         let dir = std::env::var_os("CARGO_MANIFEST_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
             .join("peers/two_step");
         let mut child = Command::new("python3")
-            .arg("server.py")
+            .arg(script)
             .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -64,17 +70,18 @@ impl TwoStepPeer {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("the peer's stdout is readable");
         let ready: Value = serde_json::from_str(line.trim()).expect("the two-step peer started (python3, openssl)");
-        TwoStepPeer {
+        let peer = TwoStepPeer {
             addr: SocketAddr::from(([127, 0, 0, 1], ready["port"].as_u64().unwrap() as u16)),
             ca: ready["ca"].as_str().unwrap().to_owned(),
             control: format!("http://127.0.0.1:{}", ready["control_port"]),
             child,
             _stdin: stdin,
-        }
+        };
+        (peer, ready)
     }
 
-    /// How many tokens each provider issued (`sellercloud`, `tailscale`, `agencyzoom`) and how
-    /// many requests the peer refused (`refused`).
+    /// How many tokens each provider issued (`sellercloud`, `tailscale`, `agencyzoom`; `issued`
+    /// for the mTLS peer) and how many requests the peer refused (`refused`).
     pub async fn stats(&self) -> Value {
         reqwest::get(format!("{}/_stats", self.control))
             .await

@@ -41,6 +41,9 @@ pub struct BasicBody {
 pub struct ClientCredentialsBody {
     client_id: Option<String>,
     client_secret: Option<Secret>,
+    /// A TLS client certificate and key (PEM), for a provider that asks for mutual TLS.
+    client_certificate: Option<String>,
+    client_private_key: Option<Secret>,
 }
 
 pub async fn api_key(
@@ -76,8 +79,15 @@ pub async fn client_credentials(
         ClientCredentialsBody::default()
     } else {
         serde_json::from_slice(&body).map_err(|_| {
-            Error::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"}.")
+            Error::invalid_body("The body must be JSON: {\"client_id\": \"…\", \"client_secret\": \"…\"} (and client_certificate, client_private_key where the provider asks for mutual TLS).")
         })?
+    };
+    let tls = match (body.client_certificate, body.client_private_key) {
+        (Some(certificate), Some(key)) if !certificate.is_empty() && !key.is_empty() => Some((certificate, key)),
+        (None, None) => None,
+        _ => {
+            return Err(Error::invalid_body("Send both client_certificate and client_private_key, or neither.").into());
+        }
     };
     let own = match (body.client_id, body.client_secret) {
         (Some(id), Some(secret)) if !id.is_empty() && !secret.is_empty() => Some((id, secret)),
@@ -91,6 +101,12 @@ pub async fn client_credentials(
             .with("client_id", Some(Secret::new(id)))
             .with("client_secret", Some(secret)),
         None => Submission::default(),
+    };
+    let submission = match tls {
+        Some((certificate, key)) => submission
+            .with("client_certificate", Some(Secret::new(certificate)))
+            .with("client_private_key", Some(key)),
+        None => submission,
     };
     connect(&state, &integration, query.as_deref(), AuthMode::OAuth2Cc, submission).await
 }

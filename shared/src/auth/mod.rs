@@ -274,13 +274,18 @@ pub trait AuthScheme: Send + Sync {
         credentials: &Credentials,
         request: &mut ProviderRequest,
     ) -> Result<(), Error> {
-        if let Some(token) = credentials.access_token() {
-            request
-                .headers
-                .entry("authorization".into())
-                .or_insert_with(|| format!("Bearer {}", token.expose()));
-        }
+        bearer(credentials, request);
         Ok(())
+    }
+}
+
+/// `Authorization: Bearer <access token>`, unless the catalog's templates set the header.
+pub fn bearer(credentials: &Credentials, request: &mut ProviderRequest) {
+    if let Some(token) = credentials.access_token() {
+        request
+            .headers
+            .entry("authorization".into())
+            .or_insert_with(|| format!("Bearer {}", token.expose()));
     }
 }
 

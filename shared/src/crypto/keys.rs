@@ -179,6 +179,17 @@ pub fn sign(alg: Algorithm, key_text: &str, message: &[u8]) -> Result<Vec<u8>, K
     }
 }
 
+/// `der` as a PEM block of `label`, in lines of 64 characters.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).expect("base64 is ASCII"))
+        .collect();
+    format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -186,16 +197,7 @@ pub(crate) mod tests {
 
     /// A fresh PKCS#8 key of each kind ring can generate, as PEM with escaped line breaks.
     pub fn pem_of(label: &str, der: &[u8]) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap())
-            .collect();
-        format!(
-            "-----BEGIN {label}-----\\n{}\\n-----END {label}-----\\n",
-            lines.join("\\n")
-        )
+        pem_encode(label, der).replace('\n', "\\n")
     }
 
     #[test]

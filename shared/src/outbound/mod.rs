@@ -21,6 +21,7 @@
 //! before more of it is read. Errors name the failure, never the answer's body.
 
 pub mod address;
+pub mod identity;
 pub mod resolve;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use url::Url;
 use crate::config::Config;
 pub use crate::domain::{AllowedHosts, HostPattern};
 use crate::error::{Error, ErrorCode};
+pub use identity::{ClientIdentity, IdentityError};
 pub use resolve::{Lookup, NameTable, SystemLookup};
 
 /// The method of an outgoing request.
@@ -163,6 +165,8 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Only the status and headers matter (a webhook receiver's answer): the body is never read.
     pub discard_body: bool,
+    /// The TLS client certificate to present (mutual TLS), if the provider asks for one.
+    pub client_identity: Option<ClientIdentity>,
 }
 
 impl std::fmt::Debug for Request {
@@ -172,6 +176,7 @@ impl std::fmt::Debug for Request {
             .field("target", &self.target)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("body_bytes", &self.body.len())
+            .field("client_identity", &self.client_identity.is_some())
             .finish()
     }
 }
@@ -185,6 +190,7 @@ impl Request {
             body: Vec::new(),
             timeout: None,
             discard_body: false,
+            client_identity: None,
         }
     }
     /// Bounds this request by `timeout` (never beyond the client's own bound).
@@ -327,6 +333,10 @@ pub struct Outbound {
     allow_private: bool,
     response_limit: usize,
     timeout: Duration,
+    /// What every client is built from, for the clients of client identities.
+    lookup: Arc<dyn Lookup>,
+    extra_roots: Arc<Vec<reqwest::Certificate>>,
+    identity_clients: Arc<identity::IdentityClients>,
 }
 
 impl Outbound {
@@ -340,30 +350,42 @@ impl Outbound {
             Some(pem) => parse_roots(pem).expect("the extra root certificates were checked when read"),
             None => Vec::new(),
         };
-        let client = |public_only: bool| {
-            let mut builder = reqwest::Client::builder();
-            for root in &extra_roots {
-                builder = builder.add_root_certificate(root.clone());
-            }
-            builder
-                .redirect(reqwest::redirect::Policy::none())
-                .no_proxy()
-                .timeout(config.provider_timeout)
-                .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-                .dns_resolver(Arc::new(resolve::Resolver {
-                    lookup: lookup.clone(),
-                    public_only,
-                }))
-                .build()
-                .expect("the HTTP client builds")
-        };
-        Self {
-            trusted: client(false),
-            guarded: client(!config.allow_private_addresses),
+        let mut outbound = Self {
+            trusted: reqwest::Client::new(),
+            guarded: reqwest::Client::new(),
             allow_private: config.allow_private_addresses,
             response_limit: config.provider_response_limit,
             timeout: config.provider_timeout,
+            lookup,
+            extra_roots: Arc::new(extra_roots),
+            identity_clients: Arc::default(),
+        };
+        outbound.trusted = outbound.client(false, None);
+        outbound.guarded = outbound.client(!config.allow_private_addresses, None);
+        outbound
+    }
+
+    /// A client with this one's rules: no redirects, no proxy, the resolver (public addresses
+    /// only, or not), the extra roots, and a client certificate when given.
+    fn client(&self, public_only: bool, identity: Option<&ClientIdentity>) -> reqwest::Client {
+        let mut builder = reqwest::Client::builder();
+        for root in self.extra_roots.iter() {
+            builder = builder.add_root_certificate(root.clone());
         }
+        if let Some(identity) = identity {
+            builder = builder.identity(identity.identity());
+        }
+        builder
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .timeout(self.timeout)
+            .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(resolve::Resolver {
+                lookup: self.lookup.clone(),
+                public_only,
+            }))
+            .build()
+            .expect("the HTTP client builds")
     }
 
     pub fn response_limit(&self) -> usize {
@@ -379,14 +401,23 @@ impl Outbound {
             body,
             timeout,
             discard_body,
+            client_identity,
         } = request;
         target.preflight(self.allow_private)?;
         let public_only_field = target.public_only_field().map(str::to_owned);
         let url = target.url;
         let host = url.host_str().unwrap_or_default().to_owned();
-        let client = match &public_only_field {
-            Some(_) if !self.allow_private => &self.guarded,
-            _ => &self.trusted,
+        let public_only = public_only_field.is_some() && !self.allow_private;
+        let with_identity;
+        let client = match &client_identity {
+            Some(identity) => {
+                with_identity = self
+                    .identity_clients
+                    .get(identity, public_only, |i| self.client(public_only, Some(i)));
+                &with_identity
+            }
+            None if public_only => &self.guarded,
+            None => &self.trusted,
         };
         let timeout = timeout.map_or(self.timeout, |t| t.min(self.timeout));
         let mut builder = client.request(method, url).timeout(timeout);

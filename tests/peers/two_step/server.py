@@ -39,8 +39,9 @@ lock = threading.Lock()
 stats = {"sellercloud": 0, "tailscale": 0, "agencyzoom": 0, "refused": 0}
 
 
-def make_certificates(directory):
-    """A CA, and a server certificate for HOSTS it signed: (ca.pem, cert.pem, key.pem)."""
+def make_certificates(directory, hosts=HOSTS):
+    """A CA (its key in ca.key), and a server certificate for `hosts` it signed:
+    (ca.pem, cert.pem, key.pem)."""
 
     def run(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=directory)
@@ -51,7 +52,7 @@ def make_certificates(directory):
     run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
         "-keyout", "key.pem", "-out", "server.csr", "-subj", "/CN=two-step peer")
     with open(os.path.join(directory, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=" + ",".join(f"DNS:{h}" for h in HOSTS) + "\n")
+        f.write("subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts) + "\n")
         f.write("extendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n")
     run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
         "-out", "cert.pem", "-days", "2", "-extfile", "ext.cnf")

@@ -32,22 +32,31 @@ use crate::AppState;
 /// The credential fields a mode's form asks for: (submitted name, label, input type). Modes
 /// whose fields are the catalog's (two-step) ask for the entry's, secret ones hidden.
 fn credential_fields(record: &IntegrationRecord) -> Vec<(String, String, &'static str)> {
-    let fixed: &[(&str, &str, &'static str)] = match record.auth_mode {
-        AuthMode::ApiKey => &[("apiKey", "API key", "password")],
-        AuthMode::Basic => &[("username", "User name", "text"), ("password", "Password", "password")],
-        AuthMode::OAuth2Cc => &[
+    let mut fixed: Vec<(&str, &str, &'static str)> = match record.auth_mode {
+        AuthMode::ApiKey => vec![("apiKey", "API key", "password")],
+        AuthMode::Basic => vec![("username", "User name", "text"), ("password", "Password", "password")],
+        AuthMode::OAuth2Cc => vec![
             ("client_id", "Client id (empty: the integration's own)", "text"),
             ("client_secret", "Client secret", "password"),
         ],
-        _ => &[],
+        _ => Vec::new(),
     };
+    let scheme = crate::auth::scheme(record.auth_mode);
+    if record.auth_mode == AuthMode::OAuth2Cc
+        && scheme.is_some_and(|s| s.form_fields(record).contains(&"client_certificate"))
+    {
+        fixed.extend([
+            ("client_certificate", "TLS client certificate (PEM)", "text"),
+            ("client_private_key", "TLS client private key (PEM)", "password"),
+        ]);
+    }
     if !fixed.is_empty() {
         return fixed
             .iter()
             .map(|(n, l, k)| (n.to_string(), l.to_string(), *k))
             .collect();
     }
-    let Some(scheme) = crate::auth::scheme(record.auth_mode) else {
+    let Some(scheme) = scheme else {
         return Vec::new();
     };
     let entry = crate::providers::provider(&record.provider);

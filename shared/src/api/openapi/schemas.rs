@@ -135,6 +135,7 @@ pub fn all() -> Map<String, Value> {
             request(&["type", "token"], json!({
                 "type": { "const": "OAUTH2_CC" }, "token": string(), "expires_at": date_time(),
                 "client_id": string(), "client_secret": string(), "raw": object(),
+                "client_certificate": string(), "client_private_key": string(),
             })),
             {
                 "type": "object",
@@ -177,7 +178,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), NONE (type only). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), NONE (type only). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
@@ -429,7 +430,11 @@ pub fn all() -> Map<String, Value> {
         "ClientCredentials".into(),
         json!(request(
             &[],
-            json!({ "client_id": string(), "client_secret": string() })
+            json!({
+                "client_id": string(), "client_secret": string(),
+                "client_certificate": { "type": "string", "description": "PEM; with client_private_key, for a provider that asks for mutual TLS (ADP)." },
+                "client_private_key": { "type": "string", "description": "PEM; sealed, never returned." },
+            })
         )),
     );
     all.insert("ModeCredentials".into(), json!({

@@ -77,6 +77,8 @@ pub struct OAuth2Endpoints {
     pub code_param: String,
     /// The authorization URL's shape (`authorization_url_skip_encode`, `_skip_empty`, `_fragment`).
     pub url_shape: AuthorizationUrlShape,
+    /// The connection's TLS client certificate, presented at the token endpoint (mutual TLS).
+    pub client_identity: Option<crate::outbound::ClientIdentity>,
 }
 
 /// How the catalog shapes an authorization URL beyond its parameters, as Nango builds it.
@@ -113,6 +115,7 @@ impl OAuth2Endpoints {
             redirect_uri_metadata: Vec::new(),
             code_param: "code".into(),
             url_shape: AuthorizationUrlShape::default(),
+            client_identity: None,
         }
     }
 

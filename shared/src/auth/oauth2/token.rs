@@ -310,6 +310,7 @@ pub async fn request_token(outbound: &Outbound, req: &TokenRequest<'_>) -> Resul
         url.query_pairs_mut().extend_pairs(&form);
     }
     let mut request = Request::new(Method::POST, target.with_url(url)).header("accept", "application/json");
+    request.client_identity = endpoints.client_identity.clone();
     for (k, v) in &endpoints.token_headers {
         request = request.header(k, v.as_str());
     }
