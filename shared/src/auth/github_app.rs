@@ -60,7 +60,11 @@ pub fn check_app_id(value: &str) -> Result<(), Error> {
 /// A GitHub App's public link: an https URL without query or fragment (the installation page
 /// is under it).
 pub fn check_app_link(value: &str) -> Result<(), Error> {
-    let bad = || Error::invalid_body("credentials.app_link must be the app's public https link (https://github.com/apps/<slug>).");
+    let bad = || {
+        Error::invalid_body(
+            "credentials.app_link must be the app's public https link (https://github.com/apps/<slug>).",
+        )
+    };
     let url = Url::parse(value).map_err(|_| bad())?;
     if url.scheme() != "https" || url.host_str().is_none() || url.query().is_some() || url.fragment().is_some() {
         return Err(bad());
@@ -136,33 +140,45 @@ fn catalog_url(
     config: &ConnectionConfig,
 ) -> Result<crate::outbound::Target, Error> {
     let what = format!("Provider '{}'", integration.provider);
-    let p = crate::providers::provider(&integration.provider).ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
+    let p = crate::providers::provider(&integration.provider)
+        .ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
     let template = template.ok_or_else(|| {
-        Error::invalid(ErrorCode::InvalidIntegration, format!("{what} names no URL for a GitHub App."))
+        Error::invalid(
+            ErrorCode::InvalidIntegration,
+            format!("{what} names no URL for a GitHub App."),
+        )
     })?;
     let vars = Vars::config(config, p.connection_config.as_ref());
     let rendered = render_url_traced(template, &vars).map_err(|e| e.into_error(&what))?;
     // The values are the integration's (the app link) or checked digits (the installation id):
     // no end user chose a host.
-    Ok(super::target_of(integration, &VouchedKeys::from_iter([APP_PUBLIC_LINK.to_owned()]), rendered))
+    Ok(super::target_of(
+        integration,
+        &VouchedKeys::from_iter([APP_PUBLIC_LINK.to_owned()]),
+        rendered,
+    ))
 }
 
 /// Where the browser installs the app: the catalog's installation page under the integration's
 /// app link, with the flow's state.
 pub fn installation_url(integration: &IntegrationRecord, state: &str) -> Result<Url, Error> {
     let app = app_of(integration)?;
-    let p = crate::providers::provider(&integration.provider).ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
+    let p = crate::providers::provider(&integration.provider)
+        .ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
     let config: ConnectionConfig = [(APP_PUBLIC_LINK.to_owned(), json!(app.app_link.trim_end_matches('/')))]
         .into_iter()
         .collect();
-    let mut url = catalog_url(integration, p.authorization_url.as_deref(), &config)?.url().clone();
+    let mut url = catalog_url(integration, p.authorization_url.as_deref(), &config)?
+        .url()
+        .clone();
     url.query_pairs_mut().append_pair("state", state);
     Ok(url)
 }
 
 /// The catalog's installation token URL for a checked installation id.
 pub fn token_url(integration: &IntegrationRecord, installation_id: &str) -> Result<crate::outbound::Target, Error> {
-    let p = crate::providers::provider(&integration.provider).ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
+    let p = crate::providers::provider(&integration.provider)
+        .ok_or_else(|| crate::providers::unknown_provider(&integration.provider))?;
     let config: ConnectionConfig = [(INSTALLATION_ID.to_owned(), json!(installation_id))]
         .into_iter()
         .collect();
@@ -174,17 +190,32 @@ pub fn read_installation_token(status: u16, body: &[u8]) -> Result<Credentials, 
     const WHAT: &str = "The installation token request failed";
     if !(200..300).contains(&status) {
         let (transient, why) = match status {
-            401 => (false, "GitHub did not accept the app's JWT (check the app id and private key)"),
+            401 => (
+                false,
+                "GitHub did not accept the app's JWT (check the app id and private key)",
+            ),
             403 | 404 | 422 => (false, "GitHub refused a token for this installation of the app"),
             500.. => (true, "GitHub failed on its side"),
             _ => (false, "GitHub answered with an error"),
         };
-        return Err(Error::provider(transient, ErrorCode::TokenErr, format!("{WHAT}: {why}."))
-            .with_detail(format!("HTTP {status}")));
+        return Err(
+            Error::provider(transient, ErrorCode::TokenErr, format!("{WHAT}: {why}."))
+                .with_detail(format!("HTTP {status}")),
+        );
     }
-    let bad = || Error::provider(false, ErrorCode::TokenErr, format!("{WHAT}: GitHub's answer holds no token."));
+    let bad = || {
+        Error::provider(
+            false,
+            ErrorCode::TokenErr,
+            format!("{WHAT}: GitHub's answer holds no token."),
+        )
+    };
     let raw: Map<String, Value> = serde_json::from_slice(body).map_err(|_| bad())?;
-    let token = raw.get("token").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or_else(bad)?;
+    let token = raw
+        .get("token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(bad)?;
     let expires_at = raw
         .get("expires_at")
         .and_then(Value::as_str)

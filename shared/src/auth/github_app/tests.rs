@@ -50,7 +50,10 @@ fn the_app_jwt_is_rs256_issued_by_the_app_a_minute_ago_and_lives_under_ten_minut
     assert!(!err.message.contains("not a key"), "{}", err.message);
     assert!(check_private_key(&Secret::new(RSA_PKCS1)).is_ok());
     let garbage = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
-    assert_eq!(check_private_key(&Secret::new(garbage)).unwrap_err().code, ErrorCode::InvalidBody);
+    assert_eq!(
+        check_private_key(&Secret::new(garbage)).unwrap_err().code,
+        ErrorCode::InvalidBody
+    );
 }
 
 #[test]
@@ -87,7 +90,10 @@ fn the_installation_page_is_under_the_integrations_app_link_and_the_token_url_is
     );
     assert_eq!(*target.chosen_by(), crate::outbound::HostChoice::Catalog);
     let none = IntegrationRecord { app: None, ..record };
-    assert_eq!(installation_url(&none, "s").unwrap_err().code, ErrorCode::InvalidIntegration);
+    assert_eq!(
+        installation_url(&none, "s").unwrap_err().code,
+        ErrorCode::InvalidIntegration
+    );
 }
 
 #[test]
@@ -128,11 +134,21 @@ fn githubs_answer_becomes_app_credentials_and_refusals_say_why() {
 
     let refused = read_installation_token(401, br#"{"message":"A JSON web token could not be decoded"}"#).unwrap_err();
     assert_eq!(refused.code, ErrorCode::TokenErr);
-    assert!(refused.message.contains("app id and private key"), "{}", refused.message);
-    assert!(!refused.message.contains("JSON web token"), "GitHub's words are not the end user's");
+    assert!(
+        refused.message.contains("app id and private key"),
+        "{}",
+        refused.message
+    );
+    assert!(
+        !refused.message.contains("JSON web token"),
+        "GitHub's words are not the end user's"
+    );
     assert!(!read_installation_token(404, b"{}").unwrap_err().kind.is_transient());
     assert!(read_installation_token(502, b"").unwrap_err().kind.is_transient());
-    assert_eq!(read_installation_token(201, b"{}").unwrap_err().code, ErrorCode::TokenErr);
+    assert_eq!(
+        read_installation_token(201, b"{}").unwrap_err().code,
+        ErrorCode::TokenErr
+    );
 }
 
 #[test]
@@ -147,7 +163,10 @@ fn a_callback_awaiting_approval_is_refused_and_tokens_are_minted_again_when_expi
         redirect_uri: "http://x/cb",
         kept: &kept,
     };
-    assert_eq!(callback_installation(&callback).unwrap_err().code, ErrorCode::AccessDenied);
+    assert_eq!(
+        callback_installation(&callback).unwrap_err().code,
+        ErrorCode::AccessDenied
+    );
     let mut params = params;
     params.insert("setup_action".into(), "install".into());
     let callback = Callback {
