@@ -98,6 +98,7 @@ fn main() {
         scopes: vec![],
         custom: None,
         allowed_hosts: vec![],
+        app: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),

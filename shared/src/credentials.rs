@@ -117,6 +117,23 @@ pub enum Credentials {
         #[serde(flatten)]
         fields: BTreeMap<String, Secret>,
     },
+    /// A GitHub App installation's access token, minted with the app's JWT (`auth::github_app`);
+    /// the wire shape is Nango's (`type`, `access_token`, `expires_at`, `raw`: GitHub's answer,
+    /// with `permissions` and `repository_selection`). An import may leave the token out: it
+    /// is minted for the connection's `installation_id`.
+    #[serde(rename = "APP")]
+    App {
+        #[serde(default)]
+        access_token: AccessToken,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(default)]
+        raw: RawResponse,
+    },
     /// No credentials: the provider's API is called without any (`NONE`).
     #[serde(rename = "NONE")]
     Unauthenticated,
@@ -141,6 +158,7 @@ impl Credentials {
             Credentials::OAuth2Cc { .. } => AuthMode::OAuth2Cc,
             Credentials::TwoStep { .. } => AuthMode::TwoStep,
             Credentials::Jwt { .. } => AuthMode::Jwt,
+            Credentials::App { .. } => AuthMode::App,
             Credentials::Unauthenticated => AuthMode::None,
         }
     }
@@ -148,7 +166,7 @@ impl Credentials {
     /// The token an OAuth2 grant issued, for the modes that have one.
     pub fn access_token(&self) -> Option<&AccessToken> {
         match self {
-            Credentials::OAuth2 { access_token, .. } => Some(access_token),
+            Credentials::OAuth2 { access_token, .. } | Credentials::App { access_token, .. } => Some(access_token),
             Credentials::OAuth2Cc { token, .. }
             | Credentials::TwoStep { token, .. }
             | Credentials::Jwt { token, .. } => Some(token),
@@ -169,7 +187,8 @@ impl Credentials {
             Credentials::OAuth2 { expires_at, .. }
             | Credentials::OAuth2Cc { expires_at, .. }
             | Credentials::TwoStep { expires_at, .. }
-            | Credentials::Jwt { expires_at, .. } => *expires_at,
+            | Credentials::Jwt { expires_at, .. }
+            | Credentials::App { expires_at, .. } => *expires_at,
             _ => None,
         }
     }

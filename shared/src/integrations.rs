@@ -5,10 +5,10 @@ use serde::Deserialize;
 
 use crate::auth;
 use crate::domain::HostPattern;
-use crate::domain::{AuthMode, ClientSecret, IntegrationKey};
+use crate::domain::{AuthMode, ClientSecret, IntegrationKey, Secret};
 use crate::error::{Error, ErrorCode};
 use crate::providers;
-use crate::store::{CustomOAuth2, IntegrationRecord, StoreError};
+use crate::store::{CustomOAuth2, GitHubApp, IntegrationRecord, StoreError};
 use crate::AppState;
 
 /// Scopes arrive as a comma- or space-separated string (the ecosystem's form) or a list.
@@ -41,6 +41,10 @@ pub struct CredentialsInput {
     pub client_id: Option<String>,
     pub client_secret: Option<ClientSecret>,
     pub scopes: Option<Scopes>,
+    /// A GitHub App (`APP`): its id, public link and private key (PEM, sealed, never returned).
+    pub app_id: Option<String>,
+    pub app_link: Option<String>,
+    pub private_key: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +124,51 @@ async fn apply_credentials(
     if let Some(scopes) = input.scopes {
         record.scopes = scopes.into_vec();
     }
+    apply_app(state, record, input.app_id, input.app_link, input.private_key).await
+}
+
+/// A GitHub App's fields, for an `APP` integration: all three the first time, any of them
+/// after (the others are kept).
+async fn apply_app(
+    state: &AppState,
+    record: &mut IntegrationRecord,
+    app_id: Option<String>,
+    app_link: Option<String>,
+    private_key: Option<Secret>,
+) -> Result<(), Error> {
+    use auth::github_app::{check_app_id, check_app_link, check_private_key, seal_private_key};
+    if app_id.is_none() && app_link.is_none() && private_key.is_none() {
+        return Ok(());
+    }
+    if record.auth_mode != AuthMode::App {
+        return Err(Error::invalid_body(format!(
+            "credentials.app_id, app_link and private_key are for GitHub App integrations; provider '{}' uses {}.",
+            record.provider, record.auth_mode
+        )));
+    }
+    let private_key = match private_key {
+        Some(pem) => {
+            check_private_key(&pem)?;
+            Some(seal_private_key(state, record, &pem).await?)
+        }
+        None => None,
+    };
+    let kept = record.app.take();
+    let app_id = app_id.or_else(|| kept.as_ref().map(|a| a.app_id.clone()));
+    let app_link = app_link.or_else(|| kept.as_ref().map(|a| a.app_link.clone()));
+    let private_key = private_key.or_else(|| kept.map(|a| a.private_key));
+    let (Some(app_id), Some(app_link), Some(private_key)) = (app_id, app_link, private_key) else {
+        return Err(Error::invalid_body(
+            "A GitHub App integration needs credentials.app_id, app_link and private_key.",
+        ));
+    };
+    check_app_id(&app_id)?;
+    check_app_link(&app_link)?;
+    record.app = Some(GitHubApp {
+        app_id,
+        app_link,
+        private_key,
+    });
     Ok(())
 }
 
@@ -141,7 +190,8 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     // one, no connect could ever start — said now (before any secret is sealed), not at the
     // end user's first connect.
     let no_client_id = input.credentials.as_ref().is_none_or(|c| c.client_id.is_none());
-    if scheme.obtains() == auth::Obtain::Redirect && no_client_id {
+    // A GitHub App integration connects through its app (checked below), not a client id.
+    if scheme.obtains() == auth::Obtain::Redirect && auth_mode != AuthMode::App && no_client_id {
         return Err(Error::invalid(
             ErrorCode::MissingClientId,
             format!(
@@ -162,12 +212,19 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         scopes: Vec::new(),
         custom: input.custom,
         allowed_hosts: input.allowed_hosts.unwrap_or_default(),
+        app: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
+    }
+    if auth_mode == AuthMode::App && record.app.is_none() {
+        return Err(Error::invalid_body(format!(
+            "Provider '{}' uses APP: send credentials.app_id, app_link and private_key, the GitHub App you registered.",
+            record.provider
+        )));
     }
     state.store.create_integration(&record).await.map_err(|e| match e {
         StoreError::Conflict => Error::conflict(

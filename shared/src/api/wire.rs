@@ -264,6 +264,13 @@ struct IntegrationCredentials<'a> {
     client_id: &'a Option<String>,
     client_secret: Option<&'static str>,
     scopes: String,
+    /// A GitHub App integration's app; its private key is never shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_link: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    private_key: Option<&'static str>,
 }
 
 impl<'a> Integration<'a> {
@@ -280,6 +287,9 @@ impl<'a> Integration<'a> {
                 client_id: &record.client_id,
                 client_secret: record.client_secret.as_ref().map(|_| "********"),
                 scopes: record.scopes.join(","),
+                app_id: record.app.as_ref().map(|a| a.app_id.as_str()),
+                app_link: record.app.as_ref().map(|a| a.app_link.as_str()),
+                private_key: record.app.as_ref().map(|_| "********"),
             },
             custom: &record.custom,
             allowed_hosts: &record.allowed_hosts,

@@ -239,6 +239,7 @@ mod tests {
             created_at: now,
             updated_at: now,
             generation: String::new(),
+            app: None,
         };
         assert_eq!(
             ClientCredentials.form_fields(&integration),

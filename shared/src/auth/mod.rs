@@ -8,6 +8,7 @@
 pub mod api_key;
 pub mod basic;
 pub mod client_credentials;
+pub mod github_app;
 pub mod jws;
 pub mod jwt;
 pub mod none;
@@ -43,6 +44,7 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &basic::Basic,
     &two_step::TwoStep,
     &jwt::Jwt,
+    &github_app::App,
     &none::Unauthenticated,
 ];
 
@@ -380,6 +382,7 @@ mod tests {
             scopes: vec![],
             custom: None,
             allowed_hosts: vec![],
+            app: None,
             created_at: now,
             updated_at: now,
             generation: String::new(),
@@ -444,7 +447,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_seven_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_eight_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -455,23 +458,25 @@ mod tests {
                 AuthMode::Basic,
                 AuthMode::TwoStep,
                 AuthMode::Jwt,
+                AuthMode::App,
                 AuthMode::None
             ]
         );
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
         }
-        assert_eq!(redirect_modes(), [AuthMode::OAuth2]);
+        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App]);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
         assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
         assert_eq!(provider_scheme("ghost-admin").unwrap().mode(), AuthMode::Jwt);
+        assert_eq!(provider_scheme("github-app").unwrap().mode(), AuthMode::App);
         assert_eq!(provider_scheme("youcanbook-me-public").unwrap().mode(), AuthMode::None);
         let err = provider_scheme("trello").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert_eq!(
             err.message,
-            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, NONE)."
+            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE)."
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

@@ -70,6 +70,16 @@ pub struct CustomOAuth2 {
     pub disable_pkce: bool,
 }
 
+/// A GitHub App an `APP` integration connects through: its id (the app JWT's issuer), its
+/// public link (`https://github.com/apps/<slug>`: where the browser installs it) and its private
+/// key (PEM), sealed with `SealContext::integration` and never returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GitHubApp {
+    pub app_id: String,
+    pub app_link: String,
+    pub private_key: Sealed,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationRecord {
     pub key: IntegrationKey,
@@ -85,6 +95,9 @@ pub struct IntegrationRecord {
     /// defaults the catalog's templates imply (`providers::hosts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_hosts: Vec<HostPattern>,
+    /// An `APP` integration's GitHub App (records from before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<GitHubApp>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

@@ -111,6 +111,9 @@ pub fn all() -> Map<String, Value> {
             "client_id": string(),
             "client_secret": string(),
             "scopes": { "description": "A comma-separated string or a list.", "oneOf": [string(), array(string())] },
+            "app_id": { "type": "string", "pattern": "^[0-9]{1,20}$", "description": "APP: the GitHub App's id (the app JWT's issuer)." },
+            "app_link": { "type": "string", "format": "uri", "description": "APP: the app's public https link (https://github.com/apps/<slug>); the browser installs the app under it." },
+            "private_key": { "type": "string", "description": "APP: the app's RSA private key (PEM); sealed, never returned." },
         }),
     );
     let connect_ui = request(
@@ -143,6 +146,13 @@ pub fn all() -> Map<String, Value> {
                 "description": "JWT: the catalog's credential fields (the token is signed from them; one given is replaced).",
                 "properties": { "type": { "const": "JWT" }, "token": string(), "expires_at": date_time() },
                 "additionalProperties": string(),
+            },
+            {
+                "type": "object",
+                "required": ["type"],
+                "additionalProperties": false,
+                "description": "APP: the token is minted for connection_config.installation_id (one given is replaced).",
+                "properties": { "type": { "const": "APP" }, "access_token": string(), "expires_at": date_time(), "raw": object() },
             },
             request(&["type"], json!({ "type": { "const": "NONE" } })),
         ],
@@ -178,7 +188,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), NONE (type only). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), NONE (type only). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
@@ -247,11 +257,14 @@ pub fn all() -> Map<String, Value> {
             "auth_mode": schema("AuthMode"),
             "created_at": date_time(),
             "updated_at": date_time(),
-            "credentials": answer(json!({
+            "credentials": request(&["type", "client_id", "client_secret", "scopes"], json!({
                 "type": schema("AuthMode"),
                 "client_id": nullable(string()),
                 "client_secret": { "description": "`********` when one is set; never the secret.", "oneOf": [{ "const": "********" }, { "type": "null" }] },
                 "scopes": { "type": "string", "description": "Comma-separated." },
+                "app_id": { "type": "string", "description": "APP: the GitHub App's id." },
+                "app_link": { "type": "string", "description": "APP: the app's public link." },
+                "private_key": { "description": "APP: `********`; never the key.", "const": "********" },
             })),
             "custom": nullable(schema("CustomOAuth2")),
             "allowed_hosts": array(string()),

@@ -15,6 +15,7 @@ fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
         scopes: vec![],
         custom: None,
         allowed_hosts: vec![],
+        app: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),
