@@ -20,17 +20,19 @@ import subprocess
 import sys
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+import server
 from server import make_certificates
 
 HOSTS = ["accounts.adp.com"]
 CLIENT = {"grant_type": "client_credentials", "client_id": "adp-client", "client_secret": "adp secret"}
 CLIENT_CN = "acme-adp-client"
 
-lock = threading.Lock()
-stats = {"issued": 0, "refused": 0}
+lock = server.lock
+stats = server.stats
+stats.update({"issued": 0})
 
 
 def openssl(directory, *args):
@@ -54,24 +56,8 @@ def client_certificate(directory, name, signed_by_ca):
         return c.read(), k.read()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
-
-    def answer(self, status, body):
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def refuse(self, status, why):
-        with lock:
-            stats["refused"] += 1
-        self.answer(status, {"error": why})
+class Handler(server.Handler):
+    """server.py's answers and refusals (its `stats` counts this peer's refusals too)."""
 
     def peer_cn(self):
         cert = self.connection.getpeercert() or {}

@@ -136,7 +136,12 @@ fn an_integration_may_override_a_catalog_entrys_urls() {
 fn authorization_url_of(provider: &str, config: &ConnectionConfig, scopes: &[&str]) -> Url {
     let mut it = integration(provider, AuthMode::OAuth2);
     it.scopes = scopes.iter().map(|s| s.to_string()).collect();
-    let e = endpoints_of(&it, config).unwrap();
+    authorization_url_for(&it, config)
+}
+
+/// The authorization URL of `it` for one connection's config.
+fn authorization_url_for(it: &IntegrationRecord, config: &ConnectionConfig) -> Url {
+    let e = endpoints_of(it, config).unwrap();
     let state = crate::domain::OAuthState::new("st");
     super::super::authorize::authorization_url(
         &e,
@@ -215,21 +220,7 @@ fn skip_empty_drops_empty_parameters() {
             authorization_params: serde_json::from_value(serde_json::json!({"empty": "", "kept": "v"})).unwrap(),
             ..Default::default()
         });
-        let e = endpoints_of(&it, &cfg(&[])).unwrap();
-        let state = crate::domain::OAuthState::new("st");
-        super::super::authorize::authorization_url(
-            &e,
-            &super::super::authorize::AuthorizationRequest {
-                client_id: "cid",
-                redirect_uri: "https://latchkey.example/oauth/callback",
-                scopes: &[],
-                state: &state,
-                code_challenge: None,
-                extra_params: &[],
-                user_scope: None,
-            },
-        )
-        .unwrap()
+        authorization_url_for(&it, &cfg(&[]))
     };
     let skipping = with_empty("pipedrive");
     let names: Vec<String> = skipping.query_pairs().map(|(k, _)| k.into_owned()).collect();
