@@ -1,4 +1,4 @@
-//! The end-to-end test harness of Latchkey, shared by every test in `tests/tests/`: one
+//! The end-to-end test harness of Latchkey, shared by every test in `tests/tests/` (the `e2e` binary and `log_secrets`): one
 //! `spawn_app()` starts the whole local router on a random loopback port with a fresh data
 //! directory, and the peers it talks to run beside it — the certified `oidc-provider` (a real
 //! OAuth server, `oidc`), a cookie-jar `Browser` that drives its login and consent pages, a
@@ -13,6 +13,7 @@ pub mod attacker;
 pub mod backend;
 pub mod browser;
 pub mod fault;
+pub mod github;
 pub mod local_peer;
 pub mod oidc;
 pub mod provider;

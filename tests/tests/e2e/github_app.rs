@@ -11,180 +11,18 @@
 //! page, nothing stored), an installation awaiting approval, a JWT signed with another key
 //! refused by the stand-in, and an end user's `appPublicLink` never choosing the browser's host.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-
-use latchkey_tests::{assert_no_secret, spawn_app_with, ResultPage, TestApp};
+use latchkey_tests::github::{
+    assert_none_of, install, openssl_rsa, secrets_of, setup, APP_ID, APP_LINK, INSTALLATION,
+};
+use latchkey_tests::{ResultPage, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use time::Duration;
-
-const APP_ID: &str = "12345";
-const APP_LINK: &str = "https://github.com/apps/latchkey-test";
-const INSTALLATION: &str = "38631545";
-
-struct GitHubPeer {
-    addr: SocketAddr,
-    ca: String,
-    control: String,
-    child: Child,
-    _stdin: ChildStdin,
-}
-
-impl Drop for GitHubPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl GitHubPeer {
-    fn start() -> GitHubPeer {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/github_app");
-        let mut child = Command::new("python3")
-            .arg("server.py")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(line.trim()).expect("the GitHub peer started (python3, openssl)");
-        GitHubPeer {
-            addr: SocketAddr::from(([127, 0, 0, 1], ready["port"].as_u64().unwrap() as u16)),
-            ca: ready["ca"].as_str().unwrap().to_owned(),
-            control: format!("http://127.0.0.1:{}", ready["control_port"]),
-            child,
-            _stdin: stdin,
-        }
-    }
-
-    async fn post(&self, path: &str, body: Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.control))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-
-    /// Tells the stand-in the test clock's time (what `exp`/`iat` are checked against).
-    async fn set_now(&self, app: &TestApp) {
-        self.post("/_now", json!({"now": app.now_unix()})).await;
-    }
-
-    async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/_stats", self.control))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
-    }
-}
-
-/// An RSA key as GitHub hands it out (PKCS#1 PEM), and its public half, made by openssl.
-fn openssl_rsa() -> (String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.pem");
-    let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().expect("openssl runs");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
-    let key = run(&["genrsa", "-traditional", "2048"]);
-    std::fs::write(&path, &key).unwrap();
-    let public = run(&["rsa", "-in", path.to_str().unwrap(), "-pubout"]);
-    assert!(key.starts_with("-----BEGIN RSA PRIVATE KEY-----"), "{key}");
-    (key, public)
-}
-
-/// A stack that trusts the stand-in and reaches github.com and api.github.com at it; the
-/// stand-in knows the app by `public_key` and sends installations back to the stack.
-async fn setup(public_key: &str) -> (TestApp, GitHubPeer) {
-    let peer = GitHubPeer::start();
-    let ca = peer.ca.clone();
-    let app = spawn_app_with(|config| config.extra_root_certificates = Some(ca)).await;
-    for host in ["github.com", "api.github.com"] {
-        app.names.insert(host, peer.addr);
-    }
-    peer.post(
-        "/_config",
-        json!({"app_id": APP_ID, "public_key": public_key, "setup_url": app.callback_url(),
-            "installations": [INSTALLATION]}),
-    )
-    .await;
-    peer.set_now(&app).await;
-    (app, peer)
-}
 
 async fn create_app_integration(app: &TestApp, key: &str, private_key: &str) -> Value {
     app.post_integration(&json!({"provider": "github-app", "unique_key": key,
         "credentials": {"type": "APP", "app_id": APP_ID, "app_link": APP_LINK, "private_key": private_key}}))
         .await
-}
-
-/// A browser that reaches github.com at the stand-in (and trusts its CA), keeping cookies.
-fn browser(peer: &GitHubPeer) -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .resolve("github.com", peer.addr)
-        .add_root_certificate(reqwest::Certificate::from_pem(peer.ca.as_bytes()).unwrap())
-        .build()
-        .unwrap()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    assert_eq!(r.status(), 302, "{r:?}");
-    r.headers()["location"].to_str().unwrap().to_owned()
-}
-
-/// The popup: connect, the installation page, the Setup URL callback; the result page.
-async fn install(app: &TestApp, peer: &GitHubPeer, integration: &str, connection_id: &str) -> ResultPage {
-    let browser = browser(peer);
-    let connect = browser
-        .get(app.connect_url(integration, connection_id, ""))
-        .send()
-        .await
-        .unwrap();
-    let installation_page = location(&connect);
-    assert!(
-        installation_page.starts_with(&format!("{APP_LINK}/installations/new?state=")),
-        "{installation_page}"
-    );
-    let installed = browser.get(&installation_page).send().await.unwrap();
-    let callback = location(&installed);
-    assert!(callback.starts_with(&app.callback_url()), "{callback}");
-    assert!(
-        callback.contains(&format!("installation_id={INSTALLATION}")),
-        "{callback}"
-    );
-    let page = browser.get(&callback).send().await.unwrap();
-    let status = page.status().as_u16();
-    ResultPage::parse(status, page.text().await.unwrap())
-}
-
-fn secrets_of(key: &str) -> Vec<String> {
-    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
-    vec![
-        key.to_owned(),
-        body[..48].to_owned(),
-        body[body.len() - 48..].to_owned(),
-    ]
-}
-
-fn assert_none_of(text: &str, secrets: &[String]) {
-    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-    assert_no_secret(text, &secrets);
 }
 
 #[tokio::test]
