@@ -134,9 +134,32 @@ pub enum Credentials {
         #[serde(default)]
         raw: RawResponse,
     },
+    /// A GitHub App that also authorizes the installing user (`CUSTOM`: `auth::github_app_oauth`),
+    /// in Nango's shape: `app`, the installation token (an `APP` value), `user`, the user's
+    /// OAuth token (an `OAUTH2` value; `null` when the callback brought no code), and `raw`, the
+    /// installation token's answer. Each is minted or refreshed as its own mode does it.
+    #[serde(rename = "CUSTOM")]
+    Custom {
+        /// An import may leave it out: it is minted for the connection's `installation_id`.
+        #[serde(default = "no_installation_token")]
+        app: Box<Credentials>,
+        #[serde(default)]
+        user: Option<Box<Credentials>>,
+        #[serde(default)]
+        raw: RawResponse,
+    },
     /// No credentials: the provider's API is called without any (`NONE`).
     #[serde(rename = "NONE")]
     Unauthenticated,
+}
+
+/// An installation token still to be minted (an import's `CUSTOM` credentials without `app`).
+fn no_installation_token() -> Box<Credentials> {
+    Box::new(Credentials::App {
+        access_token: AccessToken::default(),
+        expires_at: None,
+        raw: RawResponse::default(),
+    })
 }
 
 impl Credentials {
@@ -159,6 +182,7 @@ impl Credentials {
             Credentials::TwoStep { .. } => AuthMode::TwoStep,
             Credentials::Jwt { .. } => AuthMode::Jwt,
             Credentials::App { .. } => AuthMode::App,
+            Credentials::Custom { .. } => AuthMode::Custom,
             Credentials::Unauthenticated => AuthMode::None,
         }
     }
@@ -170,6 +194,8 @@ impl Credentials {
             Credentials::OAuth2Cc { token, .. }
             | Credentials::TwoStep { token, .. }
             | Credentials::Jwt { token, .. } => Some(token),
+            // The installation's token: what the app's API calls carry.
+            Credentials::Custom { app, .. } => app.access_token(),
             _ => None,
         }
     }
@@ -189,6 +215,14 @@ impl Credentials {
             | Credentials::TwoStep { expires_at, .. }
             | Credentials::Jwt { expires_at, .. }
             | Credentials::App { expires_at, .. } => *expires_at,
+            // The sooner of the two: a read refreshes when either is about to expire.
+            Credentials::Custom { app, user, .. } => {
+                let user = user.as_ref().and_then(|u| u.expires_at());
+                match (app.expires_at(), user) {
+                    (Some(a), Some(u)) => Some(a.min(u)),
+                    (a, u) => a.or(u),
+                }
+            }
             _ => None,
         }
     }

@@ -140,7 +140,7 @@ async fn apply_app(
     if app_id.is_none() && app_link.is_none() && private_key.is_none() {
         return Ok(());
     }
-    if record.auth_mode != AuthMode::App {
+    if !matches!(record.auth_mode, AuthMode::App | AuthMode::Custom) {
         return Err(Error::invalid_body(format!(
             "credentials.app_id, app_link and private_key are for GitHub App integrations; provider '{}' uses {}.",
             record.provider, record.auth_mode
@@ -220,10 +220,10 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
     }
-    if auth_mode == AuthMode::App && record.app.is_none() {
+    if matches!(auth_mode, AuthMode::App | AuthMode::Custom) && record.app.is_none() {
         return Err(Error::invalid_body(format!(
-            "Provider '{}' uses APP: send credentials.app_id, app_link and private_key, the GitHub App you registered.",
-            record.provider
+            "Provider '{}' uses {}: send credentials.app_id, app_link and private_key, the GitHub App you registered.",
+            record.provider, auth_mode
         )));
     }
     state.store.create_integration(&record).await.map_err(|e| match e {

@@ -15,8 +15,6 @@ pub const APP_ID: &str = "12345";
 pub const APP_LINK: &str = "https://github.com/apps/latchkey-test";
 pub const INSTALLATION: &str = "38631545";
 
-
-
 pub struct GitHubPeer {
     pub addr: SocketAddr,
     pub ca: String,
@@ -129,7 +127,6 @@ pub fn assert_none_of(text: &str, secrets: &[String]) {
     assert_no_secret(text, &secrets);
 }
 
-
 /// A stack that trusts the stand-in and reaches github.com and api.github.com at it; the
 /// stand-in knows the app by `public_key` and sends installations back to the stack.
 pub async fn setup(public_key: &str) -> (TestApp, GitHubPeer) {
@@ -173,4 +170,3 @@ pub async fn install(app: &TestApp, peer: &GitHubPeer, integration: &str, connec
     let status = page.status().as_u16();
     ResultPage::parse(status, page.text().await.unwrap())
 }
-

@@ -92,15 +92,23 @@ pub fn credentials(credentials: &Credentials, provider: &str, include_refresh_to
             obj.remove(&field);
         }
         if !include_refresh_token {
-            obj.remove("refresh_token");
-            if let Some(raw) = obj.get_mut("raw").and_then(Value::as_object_mut) {
-                for path in crate::providers::refresh_token_paths(provider) {
-                    remove_path(raw, &path);
-                }
+            without_refresh_token(obj, provider);
+            // A GitHub App's installing user (`CUSTOM`): the user's token is an OAUTH2 value.
+            if let Some(user) = obj.get_mut("user").and_then(Value::as_object_mut) {
+                without_refresh_token(user, provider);
             }
         }
     }
     value
+}
+
+fn without_refresh_token(obj: &mut Map<String, Value>, provider: &str) {
+    obj.remove("refresh_token");
+    if let Some(raw) = obj.get_mut("raw").and_then(Value::as_object_mut) {
+        for path in crate::providers::refresh_token_paths(provider) {
+            remove_path(raw, &path);
+        }
+    }
 }
 
 /// One of a connection's active problems: `{type, log_id}`.

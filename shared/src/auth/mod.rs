@@ -9,6 +9,7 @@ pub mod api_key;
 pub mod basic;
 pub mod client_credentials;
 pub mod github_app;
+pub mod github_app_oauth;
 pub mod jws;
 pub mod jwt;
 pub mod none;
@@ -45,6 +46,7 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &two_step::TwoStep,
     &jwt::Jwt,
     &github_app::App,
+    &github_app_oauth::AppOAuth,
     &none::Unauthenticated,
 ];
 
@@ -447,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_eight_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_nine_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -459,13 +461,15 @@ mod tests {
                 AuthMode::TwoStep,
                 AuthMode::Jwt,
                 AuthMode::App,
+                AuthMode::Custom,
                 AuthMode::None
             ]
         );
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
         }
-        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App]);
+        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App, AuthMode::Custom]);
+        assert_eq!(provider_scheme("github-app-oauth").unwrap().mode(), AuthMode::Custom);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
         assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
@@ -476,7 +480,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert_eq!(
             err.message,
-            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE)."
+            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE)."
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

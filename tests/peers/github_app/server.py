@@ -7,7 +7,16 @@ test certificate authority made at start with the `openssl` command; the test tr
 used exactly as `github-app` writes them.
 
 - `GET /apps/<slug>/installations/new?state=…` (github.com): the app is installed; the browser
-  is sent to the app's Setup URL with `installation_id`, `setup_action=install` and `state`.
+  is sent to the app's Setup URL with `installation_id`, `setup_action=install` and `state`, and,
+  when the app requests user authorization during installation (`oauth` configured), a one-time
+  `code` for the installing user.
+- `POST /login/oauth/access_token` (github.com): the user authorization's token endpoint, as
+  GitHub checks it: the app's OAuth client id and secret (form body or HTTP Basic), then either
+  a known, unused, unexpired code (ten minutes) whose `redirect_uri`, if sent, is the Setup URL,
+  or `grant_type=refresh_token` with a known, unused refresh token (GitHub rotates them). It
+  issues `ghu_<n>` for eight hours and `ghr_<n>`, answering JSON when asked
+  (`Accept: application/json`) and form-encoded otherwise, as GitHub does; refusals are
+  GitHub's `{"error", "error_description"}` with status 200, as GitHub answers them.
 - `POST /app/installations/<id>/access_tokens` (api.github.com): the app JWT in
   `Authorization: Bearer` is verified by npm `jose` (`tests/peers/oidc/verify_jwt.mjs`, an
   implementation independent of Latchkey's signer) against the app's PUBLIC key, RS256 only,
@@ -17,12 +26,14 @@ used exactly as `github-app` writes them.
   `ghs_<n>` is issued with a one-hour `expires_at`. Refusals answer GitHub's JSON
   (`{"message", "documentation_url"}`) with 401 (the JWT) or 404 (the installation).
 
-The plain control port takes `POST /_config` ({app_id, public_key, setup_url, installations})
+The plain control port takes `POST /_config` ({app_id, public_key, setup_url, installations,
+oauth: {client_id, client_secret}})
 and `POST /_now` ({now}: the test clock's unix time), and answers `GET /_stats` (issued,
 refused, and every refusal's reason). Prints one JSON line when ready ({"port",
 "control_port", "ca"}), and exits when its stdin closes.
 """
 
+import base64
 import json
 import os
 import re
@@ -34,7 +45,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
 HOSTS = ["github.com", "api.github.com"]
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,8 +53,13 @@ VERIFY_JWT = os.path.join(HERE, "..", "oidc", "verify_jwt.mjs")
 LIFETIME = 3600
 
 lock = threading.Lock()
-config = {"app_id": None, "public_key": None, "setup_url": None, "installations": [], "now": None}
-stats = {"issued": 0, "refused": 0, "reasons": []}
+config = {"app_id": None, "public_key": None, "setup_url": None, "installations": [], "now": None,
+          "oauth": None}
+stats = {"issued": 0, "refused": 0, "reasons": [], "user_issued": 0, "user_refused": 0, "user_reasons": []}
+codes = {}  # code -> issued at
+refresh_tokens = set()
+USER_LIFETIME = 8 * 3600
+CODE_LIFETIME = 600
 
 
 def make_certificates(directory):
@@ -65,9 +81,13 @@ def make_certificates(directory):
     return [os.path.join(directory, n) for n in ("ca.pem", "cert.pem", "key.pem")]
 
 
+def now_unlocked():
+    return config["now"] if config["now"] is not None else int(time.time())
+
+
 def now():
     with lock:
-        return config["now"] if config["now"] is not None else int(time.time())
+        return now_unlocked()
 
 
 def jose_verdict(jwt):
@@ -121,7 +141,13 @@ class Handler(BaseHTTPRequestHandler):
             state = parse_qs(url.query).get("state", [""])[0]
             with lock:
                 setup, installation = config["setup_url"], (config["installations"] or [""])[0]
-            query = urlencode({"installation_id": installation, "setup_action": "install", "state": state})
+            params = {"installation_id": installation, "setup_action": "install", "state": state}
+            with lock:
+                if config["oauth"]:
+                    code = f"code{len(codes) + 1}"
+                    codes[code] = now_unlocked()
+                    params["code"] = code
+            query = urlencode(params)
             self.send_response(302)
             self.send_header("Location", f"{setup}?{query}")
             self.send_header("Content-Length", "0")
@@ -129,10 +155,64 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.answer(404, {"message": "Not Found"})
 
+    def user_token(self, body):
+        """The user authorization's token endpoint (github.com/login/oauth/access_token)."""
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        client_id, client_secret = form.get("client_id"), form.get("client_secret")
+        auth = self.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            client_id, _, client_secret = base64.b64decode(auth[6:]).decode().partition(":")
+            client_id, client_secret = unquote_plus(client_id), unquote_plus(client_secret)
+        as_json = "application/json" in self.headers.get("Accept", "")
+
+        def refuse(error, description):
+            with lock:
+                stats["user_refused"] += 1
+                stats["user_reasons"].append(error)
+            self.token_answer({"error": error, "error_description": description}, as_json)
+
+        with lock:
+            oauth = config["oauth"] or {}
+            setup = config["setup_url"]
+        if not oauth or client_id != oauth.get("client_id") or client_secret != oauth.get("client_secret"):
+            return refuse("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.")
+        if form.get("grant_type") == "refresh_token":
+            with lock:
+                known = form.get("refresh_token") in refresh_tokens
+                refresh_tokens.discard(form.get("refresh_token"))
+            if not known:
+                return refuse("bad_refresh_token", "The refresh token passed is incorrect or expired.")
+        else:
+            with lock:
+                issued = codes.pop(form.get("code", ""), None)
+            if issued is None or now() - issued > CODE_LIFETIME:
+                return refuse("bad_verification_code", "The code passed is incorrect or expired.")
+            if "redirect_uri" in form and form["redirect_uri"] != setup:
+                return refuse("redirect_uri_mismatch", "The redirect_uri MUST match the registered callback URL for this application.")
+        with lock:
+            stats["user_issued"] += 1
+            n = stats["user_issued"]
+            refresh_tokens.add(f"ghr_peer{n}")
+        self.token_answer({"access_token": f"ghu_peer{n}", "expires_in": USER_LIFETIME,
+                           "refresh_token": f"ghr_peer{n}", "refresh_token_expires_in": 15897600,
+                           "scope": "", "token_type": "bearer"}, as_json)
+
+    def token_answer(self, body, as_json):
+        if as_json:
+            return self.answer(200, body)
+        data = urlencode(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_POST(self):
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
+        host = self.headers.get("Host", "").split(":")[0]
+        if host == "github.com" and urlsplit(self.path).path == "/login/oauth/access_token":
+            return self.user_token(body)
         match = re.fullmatch(r"/app/installations/([^/]+)/access_tokens", urlsplit(self.path).path)
         if not match or self.headers.get("Host", "").split(":")[0] != "api.github.com":
             return self.refuse(404, "Not Found", f"path {self.path}")
@@ -180,7 +260,7 @@ class Control(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         with lock:
             if self.path == "/_config":
-                for k in ("app_id", "public_key", "setup_url", "installations"):
+                for k in ("app_id", "public_key", "setup_url", "installations", "oauth"):
                     if k in body:
                         config[k] = body[k]
             elif self.path == "/_now":

@@ -301,3 +301,76 @@ async fn test_connect_of_a_two_step_integration_asks_for_the_entrys_fields_and_c
     assert_eq!(conn["credentials"]["token"], "sc-1");
     assert_eq!(peer.stats().await["sellercloud"], 1);
 }
+
+#[tokio::test]
+async fn the_integration_form_takes_a_github_apps_id_link_and_key_and_never_shows_the_key() {
+    let app = spawn_app().await;
+    let s = session(&app).await;
+    let form = app
+        .http
+        .get(app.url("/console/catalog/github-app-oauth"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in ["app_id", "app_link", "private_key", "client_id", "client_secret"] {
+        assert!(
+            form.contains(&format!(r#"name="{name}""#)),
+            "{name} is asked for: {form}"
+        );
+    }
+    let (key, _) = latchkey_tests::github::openssl_rsa();
+    let fields = [
+        ("csrf", s.csrf.as_str()),
+        ("provider", "github-app-oauth"),
+        ("unique_key", "gh"),
+        ("app_id", "12345"),
+        ("app_link", "https://github.com/apps/latchkey-test"),
+        ("private_key", key.as_str()),
+        ("client_id", "Iv1.console"),
+        ("client_secret", "console-client-SECRET"),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+    let r = post_form(&app, &s, "/console/integrations", body.join("&")).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let (status, created) = app.backend(Method::GET, "/integrations/gh", None).await;
+    assert_eq!(status, 200, "{created}");
+    let creds = &created["data"]["credentials"];
+    assert_eq!(creds["app_id"], "12345", "{created}");
+    assert_eq!(creds["app_link"], "https://github.com/apps/latchkey-test");
+    assert_eq!(creds["private_key"], "********");
+    assert_eq!(creds["client_id"], "Iv1.console");
+
+    // The edit page shows the id and link, never the key or the secret; an edit that leaves
+    // the key empty keeps it.
+    let edit = app
+        .http
+        .get(app.url("/console/integrations/gh"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains("12345"), "{edit}");
+    let secrets = latchkey_tests::github::secrets_of(&key);
+    latchkey_tests::github::assert_none_of(&edit, &secrets);
+    assert!(!edit.contains("console-client-SECRET"));
+    let body = format!("csrf={}&app_id=67890&private_key=&client_secret=", s.csrf);
+    let r = post_form(&app, &s, "/console/integrations/gh", body).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let (_, edited) = app.backend(Method::GET, "/integrations/gh", None).await;
+    assert_eq!(edited["data"]["credentials"]["app_id"], "67890", "{edited}");
+    assert_eq!(edited["data"]["credentials"]["private_key"], "********");
+
+    // A key that is not one is refused with the form again, and nothing changes.
+    let body = format!("csrf={}&private_key=not-a-key", s.csrf);
+    let r = post_form(&app, &s, "/console/integrations/gh", body).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let (_, unchanged) = app.backend(Method::GET, "/integrations/gh", None).await;
+    assert_eq!(unchanged["data"]["credentials"]["app_id"], "67890");
+}

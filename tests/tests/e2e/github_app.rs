@@ -11,9 +11,7 @@
 //! page, nothing stored), an installation awaiting approval, a JWT signed with another key
 //! refused by the stand-in, and an end user's `appPublicLink` never choosing the browser's host.
 
-use latchkey_tests::github::{
-    assert_none_of, install, openssl_rsa, secrets_of, setup, APP_ID, APP_LINK, INSTALLATION,
-};
+use latchkey_tests::github::{assert_none_of, install, openssl_rsa, secrets_of, setup, APP_ID, APP_LINK, INSTALLATION};
 use latchkey_tests::{ResultPage, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

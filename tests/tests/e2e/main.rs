@@ -16,6 +16,7 @@ mod connection_edits;
 mod console;
 mod environment;
 mod github_app;
+mod github_app_oauth;
 mod hostile_input;
 mod integration_delete;
 mod jwt;

@@ -17,7 +17,12 @@ use crate::AppState;
 
 /// Modes whose integration carries a client id and secret.
 pub(super) fn has_client(mode: AuthMode) -> bool {
-    matches!(mode, AuthMode::OAuth2 | AuthMode::OAuth2Cc)
+    matches!(mode, AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::Custom)
+}
+
+/// Modes whose integration holds a GitHub App (its id, public link and private key).
+pub(super) fn has_app(mode: AuthMode) -> bool {
+    matches!(mode, AuthMode::App | AuthMode::Custom)
 }
 
 /// The form's current values: from the record being edited, or what was submitted.
@@ -30,6 +35,9 @@ pub(super) struct Values {
     pub(super) custom: Map<String, Value>,
     pub(super) extra: String,
     pub(super) has_secret: bool,
+    pub(super) app_id: String,
+    pub(super) app_link: String,
+    pub(super) has_private_key: bool,
 }
 
 impl Values {
@@ -43,6 +51,9 @@ impl Values {
             custom: wire["custom"].as_object().cloned().unwrap_or_default(),
             extra: extra_fields(&wire),
             has_secret: record.client_secret.is_some(),
+            app_id: record.app.as_ref().map(|a| a.app_id.clone()).unwrap_or_default(),
+            app_link: record.app.as_ref().map(|a| a.app_link.clone()).unwrap_or_default(),
+            has_private_key: record.app.is_some(),
         }
     }
 }
@@ -150,6 +161,7 @@ pub(super) fn form_html(
     } else {
         String::new()
     };
+    let app = if has_app(mode) { app_fieldset(v) } else { String::new() };
     let custom = |name: &str| v.custom.get(name).map(text).unwrap_or_default();
     let custom_required = provider == CUSTOM_OAUTH2;
     let required = if custom_required { "required" } else { "" };
@@ -237,7 +249,7 @@ pub(super) fn form_html(
         escape(&v.extra)
     );
     format!(
-        r#"<form method="post" action="{action}" class="stack" novalidate data-validate>{}<input type="hidden" name="provider" value="{}">{key_field}{}{client}{custom_block}{extra}<button type="submit">{}</button></form>"#,
+        r#"<form method="post" action="{action}" class="stack" novalidate data-validate>{}<input type="hidden" name="provider" value="{}">{key_field}{}{app}{client}{custom_block}{extra}<button type="submit">{}</button></form>"#,
         csrf_field(signed),
         escape(provider),
         input(
@@ -269,8 +281,8 @@ pub(super) fn body_of(form: &Form, mode: AuthMode, editing: bool) -> Result<Valu
     if let Some(name) = form.get("display_name") {
         body.insert("display_name".into(), json!(name));
     }
+    let mut creds = Map::new();
     if has_client(mode) {
-        let mut creds = Map::new();
         if let Some(id) = form.get("client_id") {
             creds.insert("client_id".into(), json!(id));
         }
@@ -278,6 +290,19 @@ pub(super) fn body_of(form: &Form, mode: AuthMode, editing: bool) -> Result<Valu
             creds.insert("client_secret".into(), json!(secret));
         }
         creds.insert("scopes".into(), json!(form.get("scopes").unwrap_or("")));
+    }
+    if has_app(mode) {
+        // Empty fields keep what the integration holds (the key is never shown to be re-sent).
+        for name in ["app_id", "app_link"] {
+            if let Some(v) = form.get(name) {
+                creds.insert(name.into(), json!(v));
+            }
+        }
+        if let Some(key) = form.raw("private_key") {
+            creds.insert("private_key".into(), json!(key));
+        }
+    }
+    if !creds.is_empty() {
         body.insert("credentials".into(), Value::Object(creds));
     }
     let mut custom = Map::new();
@@ -325,7 +350,39 @@ pub(super) fn submitted(form: &Form) -> Values {
         custom,
         extra: form.get("extra").unwrap_or("").to_owned(),
         has_secret: false,
+        app_id: form.get("app_id").unwrap_or("").to_owned(),
+        app_link: form.get("app_link").unwrap_or("").to_owned(),
+        has_private_key: false,
     }
+}
+
+/// The GitHub App's inputs: its id, its public link, and its private key (write-only, in a
+/// textarea: a PEM has line breaks).
+fn app_fieldset(v: &Values) -> String {
+    let key_hint = if v.has_private_key {
+        "Set. Leave empty to keep it; it is never shown again."
+    } else {
+        "The PEM GitHub generated for the app. Write-only: stored sealed, never shown again."
+    };
+    format!(
+        r#"<fieldset><legend>GitHub App</legend>{}{}<div class="field"><label for="f-private_key">Private key</label><span class="hint" id="f-private_key-hint">{key_hint}</span><textarea id="f-private_key" name="private_key" rows="4" aria-describedby="f-private_key-hint" spellcheck="false" autocomplete="off"></textarea></div></fieldset>"#,
+        input(
+            "app_id",
+            "App id",
+            &v.app_id,
+            "text",
+            Some("The numeric id on the app's settings page."),
+            r#"inputmode="numeric" pattern="[0-9]{1,20}" maxlength="20""#
+        ),
+        input(
+            "app_link",
+            "Public link",
+            &v.app_link,
+            "url",
+            Some("https://github.com/apps/<slug>: the browser installs the app under it."),
+            r#"maxlength="2048""#
+        ),
+    )
 }
 
 pub(super) fn parse<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Error> {

@@ -111,9 +111,9 @@ pub fn all() -> Map<String, Value> {
             "client_id": string(),
             "client_secret": string(),
             "scopes": { "description": "A comma-separated string or a list.", "oneOf": [string(), array(string())] },
-            "app_id": { "type": "string", "pattern": "^[0-9]{1,20}$", "description": "APP: the GitHub App's id (the app JWT's issuer)." },
-            "app_link": { "type": "string", "format": "uri", "description": "APP: the app's public https link (https://github.com/apps/<slug>); the browser installs the app under it." },
-            "private_key": { "type": "string", "description": "APP: the app's RSA private key (PEM); sealed, never returned." },
+            "app_id": { "type": "string", "pattern": "^[0-9]{1,20}$", "description": "APP and CUSTOM: the GitHub App's id (the app JWT's issuer)." },
+            "app_link": { "type": "string", "format": "uri", "description": "APP and CUSTOM: the app's public https link (https://github.com/apps/<slug>); the browser installs the app under it." },
+            "private_key": { "type": "string", "description": "APP and CUSTOM: the app's RSA private key (PEM); sealed, never returned." },
         }),
     );
     let connect_ui = request(
@@ -154,6 +154,21 @@ pub fn all() -> Map<String, Value> {
                 "description": "APP: the token is minted for connection_config.installation_id (one given is replaced).",
                 "properties": { "type": { "const": "APP" }, "access_token": string(), "expires_at": date_time(), "raw": object() },
             },
+            {
+                "type": "object",
+                "required": ["type"],
+                "additionalProperties": false,
+                "description": "CUSTOM: the installation token is minted for connection_config.installation_id (an `app` given is replaced); `user` is the installing user's OAUTH2 token, kept as given.",
+                "properties": {
+                    "type": { "const": "CUSTOM" },
+                    "app": object(),
+                    "user": nullable(request(&["type", "access_token"], json!({
+                        "type": { "const": "OAUTH2" }, "access_token": string(), "refresh_token": string(),
+                        "expires_at": date_time(), "raw": object(),
+                    }))),
+                    "raw": object(),
+                },
+            },
             request(&["type"], json!({ "type": { "const": "NONE" } })),
         ],
     });
@@ -188,7 +203,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), NONE (type only). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));

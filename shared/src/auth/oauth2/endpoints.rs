@@ -208,8 +208,13 @@ pub fn for_connection(
         return Ok(e);
     }
     let p = provider(&integration.provider).ok_or_else(|| unknown_provider(&integration.provider))?;
+    // A GitHub App that authorizes its installing user (`CUSTOM`) exchanges the user's code at
+    // the catalog's OAUTH2 token URL; its browser goes to the app's installation page instead
+    // (`auth::github_app_oauth`), so it has no authorization URL here and no PKCE.
+    let installs = integration.auth_mode == AuthMode::Custom;
     let mode = match integration.auth_mode {
         mode @ (AuthMode::OAuth2 | AuthMode::OAuth2Cc) => mode,
+        AuthMode::Custom => AuthMode::OAuth2,
         other => {
             return Err(Error::invalid(
                 ErrorCode::InvalidAuthMode,
@@ -240,6 +245,7 @@ pub fn for_connection(
     };
     let authorization_url = match (custom.filter(|c| !c.authorization_url.is_empty()), &p.authorization_url) {
         (Some(c), _) => operator_endpoint("authorization_url", &c.authorization_url)?,
+        (None, _) if installs => token_url.clone(),
         (None, Some(t)) => url(t)?,
         (None, None) if mode == AuthMode::OAuth2Cc => token_url.clone(),
         (None, None) => return Err(no_url("authorization_url")),
@@ -291,7 +297,7 @@ pub fn for_connection(
         Some(BodyFormat::Query) => TokenBody::Query,
         _ => TokenBody::Form,
     };
-    e.pkce = !p.disable_pkce.unwrap_or(false) && mode == AuthMode::OAuth2;
+    e.pkce = !p.disable_pkce.unwrap_or(false) && mode == AuthMode::OAuth2 && !installs;
     let paths = p.token_response.clone().unwrap_or_default();
     let expires_at_style = paths
         .token_expiration_strategy
