@@ -12,8 +12,10 @@ pub mod github_app;
 pub mod jws;
 pub mod jwt;
 pub mod none;
+pub mod oauth1;
 pub mod oauth2;
 pub mod pkce;
+pub mod tba;
 pub mod two_step;
 pub mod verification;
 
@@ -46,6 +48,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &jwt::Jwt,
     &github_app::App,
     &none::Unauthenticated,
+    &oauth1::OAuth1,
+    &tba::Tba,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -447,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_eight_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_ten_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -458,25 +462,31 @@ mod tests {
                 AuthMode::Basic,
                 AuthMode::TwoStep,
                 AuthMode::Jwt,
+                AuthMode::OAuth1,
                 AuthMode::App,
+                AuthMode::Tba,
                 AuthMode::None
             ]
         );
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
         }
-        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App]);
+        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App, AuthMode::OAuth1]);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
         assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
         assert_eq!(provider_scheme("ghost-admin").unwrap().mode(), AuthMode::Jwt);
         assert_eq!(provider_scheme("github-app").unwrap().mode(), AuthMode::App);
         assert_eq!(provider_scheme("youcanbook-me-public").unwrap().mode(), AuthMode::None);
-        let err = provider_scheme("trello").err().unwrap();
+        assert_eq!(provider_scheme("trello").unwrap().mode(), AuthMode::OAuth1);
+        assert_eq!(provider_scheme("netsuite-tba").unwrap().mode(), AuthMode::Tba);
+        let err = provider_scheme("amplitude-mcp").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
-        assert_eq!(
-            err.message,
-            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE)."
+        assert!(
+            err.message
+                .ends_with("(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE, OAUTH1, TBA)."),
+            "{}",
+            err.message
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,
