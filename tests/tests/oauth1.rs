@@ -334,26 +334,27 @@ async fn an_imported_oauth1_token_is_stored_and_read_back() {
     app.assert_not_stored("trello", "empty").await;
 }
 
+/// A NetSuite account's REST record API, at the peer.
+const NETSUITE_API: &str = "https://1234567-sb1.suitetalk.api.netsuite.com/services/rest/record/v1";
+
 #[tokio::test]
 async fn netsuite_tba_is_verified_by_a_signed_request_and_a_wrong_token_secret_stores_nothing() {
     let (app, peer) = setup("").await;
+    // The end user names the account (`params[accountId]`): a host Latchkey reaches at public
+    // addresses only, so the operator points the integration's API at the peer's name.
     app.post_integration(&json!({"provider": "netsuite-tba", "unique_key": "ns",
-        "credentials": {"type": "TBA", "client_id": NETSUITE_KEY, "client_secret": NETSUITE_SECRET}}))
+        "credentials": {"type": "TBA", "client_id": NETSUITE_KEY, "client_secret": NETSUITE_SECRET},
+        "custom": {"proxy_base_url": NETSUITE_API}}))
         .await;
-    let connect = |id: &str, secret: &str| {
+    let connect = |id: &str, body: Value| {
         let query = format!("connection_id={id}&params%5BaccountId%5D=1234567-sb1");
-        let body = json!({"token_id": TOKEN_ID, "token_secret": secret});
         let app = &app;
         async move { app.frontend_post("/auth/tba/ns", &query, &body).await }
     };
-    let (status, v) = connect("books", TOKEN_SECRET).await;
+    let (status, v) = connect("books", json!({"token_id": TOKEN_ID, "token_secret": TOKEN_SECRET})).await;
     assert_eq!(status, 200, "{v}");
     let stats = peer.stats().await;
-    assert_eq!(
-        (&stats["resources"], &stats["refused"]),
-        (&json!(1), &json!([])),
-        "{stats}"
-    );
+    assert_eq!((&stats["resources"], &stats["refused"]), (&json!(1), &json!([])), "{stats}");
     let (_, conn) = app.read_connection("ns", "books", "").await;
     assert_eq!(
         conn["credentials"],
@@ -361,18 +362,45 @@ async fn netsuite_tba_is_verified_by_a_signed_request_and_a_wrong_token_secret_s
     );
     assert_eq!(conn["connection_config"]["accountId"], "1234567-sb1");
 
-    let (status, v) = connect("wrong", "not-the-token-SECRET").await;
+    let (status, v) = connect("wrong", json!({"token_id": TOKEN_ID, "token_secret": "not-the-token-SECRET"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "connection_test_failed", "{v}");
     app.assert_not_stored("ns", "wrong").await;
     let refused = peer.stats().await["refused"].clone();
-    assert_eq!(
-        refused.as_array().unwrap().len(),
-        1,
-        "the peer refused the signature: {refused}"
-    );
+    assert_eq!(refused.as_array().unwrap().len(), 1, "the peer refused the signature: {refused}");
+    let (status, v) = connect(
+        "override",
+        json!({"token_id": TOKEN_ID, "token_secret": TOKEN_SECRET, "oauth_client_id_override": "x"}),
+    )
+    .await;
+    assert_eq!((status, &v["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_body")), "{v}");
+    app.assert_not_stored("ns", "override").await;
     assert_no_secret(
         &json!(app.activity(None).await).to_string(),
         &[TOKEN_SECRET, "not-the-token-SECRET", NETSUITE_SECRET],
     );
+}
+
+#[tokio::test]
+async fn a_tba_import_is_proven_at_the_accounts_own_host() {
+    let (app, peer) = setup("").await;
+    app.post_integration(&json!({"provider": "netsuite-tba", "unique_key": "ns",
+        "credentials": {"type": "TBA", "client_id": NETSUITE_KEY, "client_secret": NETSUITE_SECRET}}))
+        .await;
+    // The backend names the account: the catalog's URL for it is used as written.
+    let import = |id: &str, secret: &str| {
+        json!({"provider_config_key": "ns", "connection_id": id, "connection_config": {"accountId": "1234567-sb1"},
+            "credentials": {"type": "TBA", "token_id": TOKEN_ID, "token_secret": secret}})
+    };
+    let (status, v) = app
+        .backend(Method::POST, "/connections", Some(&import("imported", TOKEN_SECRET)))
+        .await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(peer.stats().await["resources"], 1);
+    let (status, v) = app
+        .backend(Method::POST, "/connections", Some(&import("bad", "bad-SECRET")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "connection_test_failed", "{v}");
+    app.assert_not_stored("ns", "bad").await;
 }

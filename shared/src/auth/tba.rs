@@ -74,6 +74,12 @@ impl AuthScheme for Tba {
             token_id: submission.take(TOKEN_ID).unwrap_or_default(),
             token_secret: submission.take(TOKEN_SECRET).unwrap_or_default(),
         };
+        // Nango's per-connection consumer overrides are not taken: said, not ignored.
+        if let Some(other) = submission.into_fields().into_keys().next() {
+            return Err(Error::invalid_body(format!(
+                "TBA takes token_id and token_secret only, not '{other}'."
+            )));
+        }
         let credentials = self.verify(cx, credentials).await?;
         Ok(Obtained {
             credentials,
