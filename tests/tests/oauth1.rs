@@ -354,7 +354,11 @@ async fn netsuite_tba_is_verified_by_a_signed_request_and_a_wrong_token_secret_s
     let (status, v) = connect("books", json!({"token_id": TOKEN_ID, "token_secret": TOKEN_SECRET})).await;
     assert_eq!(status, 200, "{v}");
     let stats = peer.stats().await;
-    assert_eq!((&stats["resources"], &stats["refused"]), (&json!(1), &json!([])), "{stats}");
+    assert_eq!(
+        (&stats["resources"], &stats["refused"]),
+        (&json!(1), &json!([])),
+        "{stats}"
+    );
     let (_, conn) = app.read_connection("ns", "books", "").await;
     assert_eq!(
         conn["credentials"],
@@ -362,18 +366,30 @@ async fn netsuite_tba_is_verified_by_a_signed_request_and_a_wrong_token_secret_s
     );
     assert_eq!(conn["connection_config"]["accountId"], "1234567-sb1");
 
-    let (status, v) = connect("wrong", json!({"token_id": TOKEN_ID, "token_secret": "not-the-token-SECRET"})).await;
+    let (status, v) = connect(
+        "wrong",
+        json!({"token_id": TOKEN_ID, "token_secret": "not-the-token-SECRET"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "connection_test_failed", "{v}");
     app.assert_not_stored("ns", "wrong").await;
     let refused = peer.stats().await["refused"].clone();
-    assert_eq!(refused.as_array().unwrap().len(), 1, "the peer refused the signature: {refused}");
+    assert_eq!(
+        refused.as_array().unwrap().len(),
+        1,
+        "the peer refused the signature: {refused}"
+    );
     let (status, v) = connect(
         "override",
         json!({"token_id": TOKEN_ID, "token_secret": TOKEN_SECRET, "oauth_client_id_override": "x"}),
     )
     .await;
-    assert_eq!((status, &v["error"]["code"]), (StatusCode::BAD_REQUEST, &json!("invalid_body")), "{v}");
+    assert_eq!(
+        (status, &v["error"]["code"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_body")),
+        "{v}"
+    );
     app.assert_not_stored("ns", "override").await;
     assert_no_secret(
         &json!(app.activity(None).await).to_string(),
@@ -403,4 +419,28 @@ async fn a_tba_import_is_proven_at_the_accounts_own_host() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
     assert_eq!(v["error"]["code"], "connection_test_failed", "{v}");
     app.assert_not_stored("ns", "bad").await;
+}
+
+#[tokio::test]
+async fn a_consumer_secret_the_provider_does_not_know_gets_no_request_token() {
+    let (app, peer) = setup("").await;
+    app.post_integration(&json!({"provider": "trello", "unique_key": "trello",
+        "credentials": {"type": "OAUTH1", "client_id": TRELLO_KEY, "client_secret": "another-SECRET"}}))
+        .await;
+    let r = peer
+        .browser()
+        .get(app.connect_url("trello", "nope", ""))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 302, "no authorization page without a request token");
+    let body = r.text().await.unwrap();
+    assert_no_secret(&body, &["another-SECRET"]);
+    let stats = peer.stats().await;
+    assert_eq!(stats["request_tokens"], 0, "{stats}");
+    assert_eq!(
+        stats["refused"].as_array().unwrap().len(),
+        1,
+        "oauthlib refused the signature: {stats}"
+    );
 }
