@@ -18,7 +18,6 @@ use crate::credentials::Credentials;
 use crate::domain::{AuthMode, Secret};
 use crate::error::Error;
 use crate::providers::schema::Verification;
-use crate::providers::template::Vars;
 use crate::store::IntegrationRecord;
 
 pub struct Tba;
@@ -109,8 +108,6 @@ impl AuthScheme for Tba {
             note: super::STILL_ACCEPTED.into(),
         })
     }
-
-    fn template_values(&self, _credentials: &Credentials, _vars: &mut Vars<'_>) {}
 
     async fn apply(
         &self,

@@ -370,8 +370,6 @@ impl AuthScheme for OAuth1 {
         retest(cx, self, current).await
     }
 
-    fn template_values(&self, _credentials: &Credentials, _vars: &mut Vars<'_>) {}
-
     async fn apply(
         &self,
         cx: &ModeContext<'_>,
