@@ -148,6 +148,19 @@ pub enum Credentials {
         #[serde(default)]
         raw: RawResponse,
     },
+    /// An OAuth 1.0a access token and its secret (`auth::oauth1`), in Nango's wire shape:
+    /// `raw` is the provider's whole access token answer (Twitter's `user_id`, `screen_name`).
+    /// The secret is returned by the backend's credentials read, as Nango returns it.
+    #[serde(rename = "OAUTH1")]
+    OAuth1 {
+        oauth_token: Secret,
+        oauth_token_secret: Secret,
+        #[serde(default)]
+        raw: RawResponse,
+    },
+    /// A NetSuite token id and secret the end user created (`auth::tba`), in Nango's wire shape.
+    #[serde(rename = "TBA")]
+    Tba { token_id: Secret, token_secret: Secret },
     /// No credentials: the provider's API is called without any (`NONE`).
     #[serde(rename = "NONE")]
     Unauthenticated,
@@ -183,6 +196,8 @@ impl Credentials {
             Credentials::Jwt { .. } => AuthMode::Jwt,
             Credentials::App { .. } => AuthMode::App,
             Credentials::Custom { .. } => AuthMode::Custom,
+            Credentials::OAuth1 { .. } => AuthMode::OAuth1,
+            Credentials::Tba { .. } => AuthMode::Tba,
             Credentials::Unauthenticated => AuthMode::None,
         }
     }

@@ -9,7 +9,7 @@
 //! - **keepalive**: a refresh token not used for a while is refreshed before its provider
 //!   revokes idle grants (the provider's known window × 3/4, `keepalive` otherwise).
 //!
-//! (`verify`, off by default, re-checks API keys and Basic logins on a cadence.) A connection
+//! (`verify`, off by default, re-checks API keys, Basic logins, OAuth 1.0a and TBA tokens on a cadence.) A connection
 //! whose last refresh failed is not renewed before its failure's next attempt, and never once
 //! Latchkey gave up on it (`Hold`, set by `connections::refresh`). All times are
 //! whole milliseconds, so the simulation's mirror (`bench/scale_mirror.py`) computes exactly the
@@ -159,7 +159,12 @@ impl RefreshPolicy {
         if refreshable {
             candidates.push((fetched + dur_ms(self.keepalive_for(facts.provider)), Reason::Keepalive));
         }
-        if let (AuthMode::ApiKey | AuthMode::Basic, Some(every)) = (facts.auth_mode, self.verify) {
+        // Credentials that do not expire are re-tested with the provider on the verify cadence.
+        let retested = matches!(
+            facts.auth_mode,
+            AuthMode::ApiKey | AuthMode::Basic | AuthMode::OAuth1 | AuthMode::Tba
+        );
+        if let (true, Some(every)) = (retested, self.verify) {
             candidates.push((fetched + dur_ms(every), Reason::Verify));
         }
         let (at, reason) = candidates.into_iter().min()?;

@@ -2,11 +2,14 @@
 # End-to-end tests: the local stack in-process against real peers (oidc-provider from npm as
 # the OAuth server), the real `latchkey` binary, and a smoke run of the benchmark.
 # Needs Node 20+ and npm (installs the OAuth peer from its lock file), and python3 with the
-# openssl command (the two-step peer, standard library only; installed from Debian if missing).
+# openssl command (the two-step peer, standard library only; installed from Debian if missing),
+# and a venv with PyPI oauthlib for the OAuth 1.0a peer (`tests/lib/oauth1.bash`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/apt.bash
+source tests/lib/oauth1.bash
 need_command openssl openssl
+oauth1_venv_setup
 
 (cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/moto.bash
 source tests/lib/apt.bash
+source tests/lib/oauth1.bash
 need_command openssl openssl  # the two-step peer's certificates (the e2e suite below)
 venv_setup
+oauth1_venv_setup  # oauthlib, for the OAuth 1.0a peer of the e2e suite below
 moto_start
 cargo test --locked -p latchkey --features aws,test-support --test aws_moto
 

@@ -13,8 +13,10 @@ pub mod github_app_oauth;
 pub mod jws;
 pub mod jwt;
 pub mod none;
+pub mod oauth1;
 pub mod oauth2;
 pub mod pkce;
+pub mod tba;
 pub mod two_step;
 pub mod verification;
 
@@ -48,6 +50,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &github_app::App,
     &github_app_oauth::AppOAuth,
     &none::Unauthenticated,
+    &oauth1::OAuth1,
+    &tba::Tba,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -449,7 +453,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_nine_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_eleven_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -460,15 +464,20 @@ mod tests {
                 AuthMode::Basic,
                 AuthMode::TwoStep,
                 AuthMode::Jwt,
+                AuthMode::OAuth1,
                 AuthMode::App,
                 AuthMode::Custom,
+                AuthMode::Tba,
                 AuthMode::None
             ]
         );
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
         }
-        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App, AuthMode::Custom]);
+        assert_eq!(
+            redirect_modes(),
+            [AuthMode::OAuth2, AuthMode::App, AuthMode::Custom, AuthMode::OAuth1]
+        );
         assert_eq!(provider_scheme("github-app-oauth").unwrap().mode(), AuthMode::Custom);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
@@ -476,11 +485,16 @@ mod tests {
         assert_eq!(provider_scheme("ghost-admin").unwrap().mode(), AuthMode::Jwt);
         assert_eq!(provider_scheme("github-app").unwrap().mode(), AuthMode::App);
         assert_eq!(provider_scheme("youcanbook-me-public").unwrap().mode(), AuthMode::None);
-        let err = provider_scheme("trello").err().unwrap();
+        assert_eq!(provider_scheme("trello").unwrap().mode(), AuthMode::OAuth1);
+        assert_eq!(provider_scheme("netsuite-tba").unwrap().mode(), AuthMode::Tba);
+        let err = provider_scheme("amplitude-mcp").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
-        assert_eq!(
-            err.message,
-            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE)."
+        assert!(
+            err.message.ends_with(
+                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA)."
+            ),
+            "{}",
+            err.message
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

@@ -87,6 +87,22 @@ pub async fn verify_with_provider(
     let Some(verification) = proxy.verification.as_ref() else {
         return Ok(());
     };
+    verify_at(cx, scheme, credentials, verification).await
+}
+
+/// Calls `verification` (the catalog's, or the one a mode names for an entry without any) on
+/// the provider's proxy base URL with the credentials.
+pub async fn verify_at(
+    cx: &ModeContext<'_>,
+    scheme: &dyn AuthScheme,
+    credentials: &Credentials,
+    verification: &crate::providers::schema::Verification,
+) -> Result<(), Error> {
+    let provider = crate::providers::provider(&cx.integration.provider)
+        .ok_or_else(|| crate::providers::unknown_provider(&cx.integration.provider))?;
+    let Some(proxy) = provider.proxy.as_ref() else {
+        return Ok(());
+    };
     let what = format!("Provider '{}'", provider.name);
     let mut vars = Vars {
         credential_specs: provider.credentials.as_ref(),

@@ -120,6 +120,13 @@ fn idle_refresh_tokens_are_kept_alive_per_provider() {
         next_ms(&verify, &facts(AuthMode::Basic, false, "jira-basic", None, None)),
         Some((DAY, Reason::Verify))
     );
+    for (mode, provider) in [(AuthMode::OAuth1, "trello"), (AuthMode::Tba, "netsuite-tba")] {
+        assert_eq!(
+            next_ms(&verify, &facts(mode, false, provider, None, None)),
+            Some((DAY, Reason::Verify)),
+            "{mode}: tokens that do not expire are re-tested"
+        );
+    }
 }
 
 #[test]

@@ -23,12 +23,11 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
     let (_, jwt) = app.backend(Method::GET, "/providers/ghost-admin", None).await;
     assert_eq!(jwt["data"]["supported"], true);
     let (_, oauth1) = app.backend(Method::GET, "/providers/trello", None).await;
+    assert_eq!(oauth1["data"]["supported"], true);
+    let (_, mcp) = app.backend(Method::GET, "/providers/amplitude-mcp", None).await;
     assert_eq!(
-        (
-            oauth1["data"]["auth_mode"].as_str(),
-            oauth1["data"]["supported"].as_bool()
-        ),
-        (Some("OAUTH1"), Some(false))
+        (mcp["data"]["auth_mode"].as_str(), mcp["data"]["supported"].as_bool()),
+        (Some("MCP_OAUTH2"), Some(false))
     );
     let (status, missing) = app.backend(Method::GET, "/providers/nope", None).await;
     assert_eq!(
@@ -42,7 +41,7 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
         .backend(
             Method::POST,
             "/integrations",
-            Some(&json!({"provider": "trello", "unique_key": "x"})),
+            Some(&json!({"provider": "amplitude-mcp", "unique_key": "x"})),
         )
         .await;
     assert_eq!(

@@ -22,6 +22,7 @@ mod integration_delete;
 mod jwt;
 mod logs;
 mod mtls;
+mod oauth1;
 mod oauth_failures;
 mod oauth_flow;
 mod outbound_attacks;
