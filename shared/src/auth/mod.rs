@@ -11,6 +11,7 @@ pub mod client_credentials;
 pub mod github_app;
 pub mod jws;
 pub mod jwt;
+pub mod mcp;
 pub mod none;
 pub mod oauth2;
 pub mod pkce;
@@ -46,6 +47,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &jwt::Jwt,
     &github_app::App,
     &none::Unauthenticated,
+    &mcp::McpOAuth2,
+    &mcp::generic::McpOAuth2Generic,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -447,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_eight_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_ten_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -457,6 +460,8 @@ mod tests {
                 AuthMode::ApiKey,
                 AuthMode::Basic,
                 AuthMode::TwoStep,
+                AuthMode::McpOAuth2,
+                AuthMode::McpOAuth2Generic,
                 AuthMode::Jwt,
                 AuthMode::App,
                 AuthMode::None
@@ -465,7 +470,15 @@ mod tests {
         for s in SCHEMES {
             assert_eq!(scheme(s.mode()).unwrap().mode(), s.mode(), "one module per mode");
         }
-        assert_eq!(redirect_modes(), [AuthMode::OAuth2, AuthMode::App]);
+        assert_eq!(
+            redirect_modes(),
+            [
+                AuthMode::OAuth2,
+                AuthMode::App,
+                AuthMode::McpOAuth2,
+                AuthMode::McpOAuth2Generic
+            ]
+        );
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
         assert_eq!(provider_scheme("8x8").unwrap().mode(), AuthMode::OAuth2Cc);
         assert_eq!(provider_scheme("3cx").unwrap().mode(), AuthMode::TwoStep);
@@ -476,7 +489,7 @@ mod tests {
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert_eq!(
             err.message,
-            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE)."
+            "Provider 'trello' uses OAUTH1, which Latchkey does not support yet (supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, NONE, MCP_OAUTH2, MCP_OAUTH2_GENERIC)."
         );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,

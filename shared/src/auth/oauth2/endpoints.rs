@@ -184,7 +184,7 @@ pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(),
     }
 }
 
-/// The OAuth2 endpoints of an integration (OAUTH2 or OAUTH2_CC), rendered for one connection's
+/// The OAuth2 endpoints of an integration (OAUTH2, OAUTH2_CC or MCP_OAUTH2), rendered for one connection's
 /// config (of which the backend set the `vouched` keys). Catalog URLs are replaced by the
 /// integration's `custom` block when it has one.
 pub fn for_connection(
@@ -209,7 +209,7 @@ pub fn for_connection(
     }
     let p = provider(&integration.provider).ok_or_else(|| unknown_provider(&integration.provider))?;
     let mode = match integration.auth_mode {
-        mode @ (AuthMode::OAuth2 | AuthMode::OAuth2Cc) => mode,
+        mode @ (AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::McpOAuth2) => mode,
         other => {
             return Err(Error::invalid(
                 ErrorCode::InvalidAuthMode,
