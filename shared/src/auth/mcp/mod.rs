@@ -45,11 +45,12 @@ pub enum ClientRegistration {
 /// The catalog's `client_registration` of an `MCP_OAUTH2` entry (`static` when unset).
 pub fn client_registration(provider: &str) -> Option<ClientRegistration> {
     let p = crate::providers::provider(provider)?;
-    (p.auth_mode == AuthMode::McpOAuth2).then(|| match p.client_registration.as_deref() {
+    let registration = match p.client_registration.as_deref() {
         Some("dynamic") => ClientRegistration::Dynamic,
         Some("cimd") => ClientRegistration::Cimd,
         _ => ClientRegistration::Static,
-    })
+    };
+    (p.auth_mode == AuthMode::McpOAuth2).then_some(registration)
 }
 
 /// Whether an integration of `provider` connects without the operator's client id: Latchkey
