@@ -206,6 +206,26 @@ async fn a_dynamic_mcp_integration_registers_at_creation_connects_with_pkce_and_
     let refresh = seen["grants"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(refresh["grant_type"], "refresh_token");
     assert_eq!(refresh["resource"], SANITY);
+
+    // An import takes the OAUTH2 shape, and the connection keeps the integration's mode.
+    let (status, imported) = app
+        .backend(
+            Method::POST,
+            "/connections",
+            Some(&json!({"provider_config_key": "sanity", "connection_id": "imported",
+                "credentials": {"type": "OAUTH2", "access_token": second}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{imported}");
+    let (status, list) = app.backend(Method::GET, "/connections", None).await;
+    assert_eq!(status, 200);
+    let modes: Vec<&Value> = list["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["auth_mode"])
+        .collect();
+    assert_eq!(modes, [&json!("MCP_OAUTH2"), &json!("MCP_OAUTH2")], "{list}");
 }
 
 #[tokio::test]

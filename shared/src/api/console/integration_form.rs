@@ -17,7 +17,8 @@ use crate::AppState;
 
 /// Modes whose integration carries a client id and secret.
 pub(super) fn has_client(mode: AuthMode) -> bool {
-    matches!(mode, AuthMode::OAuth2 | AuthMode::OAuth2Cc)
+    // MCP_OAUTH2: the operator's client (static entries), or none for Latchkey to register.
+    matches!(mode, AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::McpOAuth2)
 }
 
 /// The form's current values: from the record being edited, or what was submitted.

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::domain::{ConnectionConfig, IntegrationKey};
+use crate::error::ErrorCode;
 
 fn integration(provider: &str) -> IntegrationRecord {
     let now = time::OffsetDateTime::UNIX_EPOCH;
@@ -58,4 +59,28 @@ fn mcp_endpoints_always_use_pkce_and_send_the_resource_with_every_grant() {
         !e.token_params.iter().any(|(k, _)| k == "resource"),
         "none when the catalog names none"
     );
+}
+
+#[tokio::test]
+async fn an_entry_identified_by_a_client_id_metadata_document_is_refused_at_creation() {
+    let state = AppState::new(
+        std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
+        std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([1; 32])),
+        crate::config::EnvironmentKeys::generate(),
+        crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
+    );
+    let mut record = IntegrationRecord {
+        client_id: None,
+        ..integration("lovable-mcp")
+    };
+    let e = prepare_integration(&state, &mut record).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::UnsupportedAuthMode);
+    assert!(e.message.contains("lovable-mcp"), "{}", e.message);
+    // A static entry needs nothing more than OAUTH2's checks; one with the operator's own
+    // client id is not registered again.
+    let mut asana = integration("asana-mcp");
+    prepare_integration(&state, &mut asana).await.unwrap();
+    let mut own = integration("linear-mcp");
+    prepare_integration(&state, &mut own).await.unwrap();
+    assert_eq!(own.client_id.as_deref(), Some("cid"));
 }
