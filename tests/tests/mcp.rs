@@ -7,8 +7,9 @@
 //! what the server received, not what Latchkey says it sent.
 //!
 //! Covered: `MCP_OAUTH2` with a dynamic client (sanity-mcp: registered when the integration is
-//! created, then connect with PKCE and `resource`, then refresh), a failed registration (a JSON
-//! error, no integration); `MCP_OAUTH2_GENERIC` (cloudflare-mcp: discovery, a client registered
+//! created, then connect with PKCE and `resource`, then refresh, then an import), a static one
+//! (asana-mcp: the operator's confidential client), a failed registration (a JSON error, no
+//! integration); `MCP_OAUTH2_GENERIC` (cloudflare-mcp: discovery, a client registered
 //! per connection, connect, refresh from what was kept); and the attacks: an `mcp_server_url`
 //! over http, at an address literal or leading to a private address refused before any request
 //! reaches it, discovery naming a private token endpoint, an issuer mismatch.
@@ -226,6 +227,74 @@ async fn a_dynamic_mcp_integration_registers_at_creation_connects_with_pkce_and_
         .map(|c| &c["auth_mode"])
         .collect();
     assert_eq!(modes, [&json!("MCP_OAUTH2"), &json!("MCP_OAUTH2")], "{list}");
+}
+
+/// A static entry (asana-mcp): the operator's confidential client, registered at the server
+/// by the test as an operator would, authenticates with its secret; PKCE and the catalog's
+/// `resource` are sent as for a dynamic one.
+#[tokio::test]
+async fn a_static_mcp_integration_uses_the_operators_client_with_pkce_and_resource() {
+    const ASANA_RESOURCE: &str = "https://mcp.asana.com/v2";
+    let routes = json!({"authorization": "/-/oauth_authorize", "token": "/-/oauth_token", "registration": "/reg"});
+    let peer = McpPeer::start(
+        "https://app.asana.com",
+        &["app.asana.com"],
+        &[
+            ("ROUTES", &routes.to_string()),
+            ("RESOURCE", ASANA_RESOURCE),
+            ("RESOURCE_SCOPES", "default"),
+        ],
+    );
+    let app = peer.app(true).await;
+    let registered: Value = peer
+        .client()
+        .post("https://app.asana.com/reg")
+        .json(
+            &json!({"redirect_uris": [app.callback_url()], "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"], "token_endpoint_auth_method": "client_secret_post"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (status, body) = app
+        .backend(
+            Method::POST,
+            "/integrations",
+            Some(&json!({"provider": "asana-mcp", "unique_key": "asana"})),
+        )
+        .await;
+    assert_eq!(status, 400, "a static entry needs the operator's client: {body}");
+    assert_eq!(body["error"]["code"], "missing_client_id");
+    app.post_integration(&json!({"provider": "asana-mcp", "unique_key": "asana",
+        "credentials": {"client_id": registered["client_id"], "client_secret": registered["client_secret"]}}))
+        .await;
+    assert_eq!(
+        peer.seen().await["registrations"].as_array().unwrap().len(),
+        1,
+        "Latchkey registered nothing"
+    );
+
+    let page = peer
+        .browser(&app)
+        .connect(&app.connect_url("asana", "acct-2", ""), &[], "finn")
+        .await;
+    assert!(page.is_success(), "{:?}", page.message);
+    let seen = peer.seen().await;
+    assert_eq!(seen["authorizations"][0]["resource"], ASANA_RESOURCE, "{seen}");
+    assert_eq!(seen["authorizations"][0]["code_challenge_method"], "S256");
+    assert_eq!(seen["grants"][0]["resource"], ASANA_RESOURCE);
+    let (status, connection) = app.read_connection("asana", "acct-2", "&force_refresh=true").await;
+    assert_eq!(status, 200, "{connection}");
+    let token = connection["credentials"]["access_token"].as_str().unwrap();
+    assert_eq!(peer.introspect(token).await["aud"], ASANA_RESOURCE);
+    let seen = peer.seen().await;
+    assert_eq!(
+        seen["grants"].as_array().unwrap().last().unwrap()["grant_type"],
+        "refresh_token"
+    );
 }
 
 #[tokio::test]
