@@ -186,6 +186,14 @@ impl Credentials {
         out
     }
 
+    /// Whether a connection of `mode` holds credentials of this shape: its own type, or
+    /// `OAUTH2` for the MCP modes (whose tokens Nango reports as OAuth2 credentials).
+    pub fn fits(&self, mode: AuthMode) -> bool {
+        self.auth_mode() == mode
+            || (matches!(self, Credentials::OAuth2 { .. })
+                && matches!(mode, AuthMode::McpOAuth2 | AuthMode::McpOAuth2Generic))
+    }
+
     pub fn auth_mode(&self) -> AuthMode {
         match self {
             Credentials::OAuth2 { .. } => AuthMode::OAuth2,

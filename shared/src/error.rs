@@ -87,6 +87,10 @@ error_codes! {
     MissingClientId = "missing_client_id",
     MissingClientSecret = "missing_client_secret",
     UnsupportedProviderTemplate = "unsupported_provider_template",
+    /// An MCP server's authorization server did not register Latchkey's client (RFC 7591).
+    ClientRegistrationFailed = "client_registration_failed",
+    /// An MCP server's OAuth metadata (RFC 9728, RFC 8414) could not be found or was refused.
+    McpDiscoveryFailed = "mcp_discovery_failed",
     // Connection config and credentials.
     InvalidConnectionConfig = "invalid_connection_config",
     MissingConnectionConfig = "missing_connection_config",

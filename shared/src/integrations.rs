@@ -191,7 +191,9 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     // end user's first connect.
     let no_client_id = input.credentials.as_ref().is_none_or(|c| c.client_id.is_none());
     // A GitHub App integration connects through its app (checked below), not a client id.
-    if scheme.obtains() == auth::Obtain::Redirect && auth_mode != AuthMode::App && no_client_id {
+    // An MCP integration whose client Latchkey registers itself needs none either.
+    let registers = auth::mcp::registers_own_client(&input.provider, auth_mode);
+    if scheme.obtains() == auth::Obtain::Redirect && auth_mode != AuthMode::App && !registers && no_client_id {
         return Err(Error::invalid(
             ErrorCode::MissingClientId,
             format!(
@@ -219,6 +221,9 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
+    }
+    if auth_mode == AuthMode::McpOAuth2 {
+        auth::mcp::prepare_integration(state, &mut record).await?;
     }
     if matches!(auth_mode, AuthMode::App | AuthMode::Custom) && record.app.is_none() {
         return Err(Error::invalid_body(format!(

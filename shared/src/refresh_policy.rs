@@ -140,7 +140,10 @@ impl RefreshPolicy {
     /// reads renew it, or nothing can).
     pub fn next_proactive(&self, facts: &RefreshFacts<'_>) -> Option<Proactive> {
         let fetched = ms(facts.last_fetched_at);
-        let refreshable = facts.auth_mode == AuthMode::OAuth2 && facts.has_refresh_token;
+        let refreshable = matches!(
+            facts.auth_mode,
+            AuthMode::OAuth2 | AuthMode::McpOAuth2 | AuthMode::McpOAuth2Generic
+        ) && facts.has_refresh_token;
         // Client credentials and two-step tokens are renewed by asking again (with the sealed
         // credentials), and JWTs by signing again, so they are renewable whether or not the
         // provider issued a refresh token.

@@ -16,7 +16,7 @@ use crate::providers::schema::Provider;
 use crate::providers::template::{render_text, variables, Moment, RequestParts, Slot, TemplateError, Vars};
 
 /// Entries that connect today; raise it when a mode or helper lands.
-const CONNECTING: usize = 948;
+const CONNECTING: usize = 972;
 
 /// Every template string of an entry, by the key it sits under. The field specs
 /// (`credentials`, `connection_config`, …) and documentation hold no templates Latchkey renders.
@@ -127,6 +127,12 @@ fn every_entry_whose_mode_has_a_module_renders_its_templates_and_the_count_is_do
     for p in catalog().providers() {
         if scheme(p.auth_mode).is_none() {
             *by_mode.entry(p.auth_mode.as_str()).or_default() += 1;
+            continue;
+        }
+        // An MCP entry identified by a client ID metadata document (lovable-mcp) is refused
+        // when its integration is created (`mcp::prepare_integration`).
+        if super::mcp::client_registration(&p.name) == Some(super::mcp::ClientRegistration::Cimd) {
+            *by_mode.entry("MCP_OAUTH2 (cimd)").or_default() += 1;
             continue;
         }
         let missing = unsupported(p);

@@ -75,7 +75,7 @@ async fn fetch(
     let grant = Grant::ClientCredentials {
         scopes: &integration.scopes,
     };
-    let token = token_grant(cx, &endpoints, &client_id, &client_secret, grant)
+    let token = token_grant(cx, &endpoints, &client_id, Some(&client_secret), grant)
         .await
         .map_err(|e| {
             token_failure(

@@ -12,6 +12,7 @@ pub mod github_app;
 pub mod github_app_oauth;
 pub mod jws;
 pub mod jwt;
+pub mod mcp;
 pub mod none;
 pub mod oauth1;
 pub mod oauth2;
@@ -52,6 +53,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &none::Unauthenticated,
     &oauth1::OAuth1,
     &tba::Tba,
+    &mcp::McpOAuth2,
+    &mcp::generic::McpOAuth2Generic,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -453,7 +456,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_eleven_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_thirteen_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -463,6 +466,8 @@ mod tests {
                 AuthMode::ApiKey,
                 AuthMode::Basic,
                 AuthMode::TwoStep,
+                AuthMode::McpOAuth2,
+                AuthMode::McpOAuth2Generic,
                 AuthMode::Jwt,
                 AuthMode::OAuth1,
                 AuthMode::App,
@@ -476,7 +481,14 @@ mod tests {
         }
         assert_eq!(
             redirect_modes(),
-            [AuthMode::OAuth2, AuthMode::App, AuthMode::Custom, AuthMode::OAuth1]
+            [
+                AuthMode::OAuth2,
+                AuthMode::App,
+                AuthMode::Custom,
+                AuthMode::OAuth1,
+                AuthMode::McpOAuth2,
+                AuthMode::McpOAuth2Generic
+            ]
         );
         assert_eq!(provider_scheme("github-app-oauth").unwrap().mode(), AuthMode::Custom);
         assert_eq!(provider_scheme("zendesk").unwrap().mode(), AuthMode::OAuth2);
@@ -487,11 +499,16 @@ mod tests {
         assert_eq!(provider_scheme("youcanbook-me-public").unwrap().mode(), AuthMode::None);
         assert_eq!(provider_scheme("trello").unwrap().mode(), AuthMode::OAuth1);
         assert_eq!(provider_scheme("netsuite-tba").unwrap().mode(), AuthMode::Tba);
-        let err = provider_scheme("amplitude-mcp").err().unwrap();
+        assert_eq!(provider_scheme("amplitude-mcp").unwrap().mode(), AuthMode::McpOAuth2);
+        assert_eq!(
+            provider_scheme("cloudflare-mcp").unwrap().mode(),
+            AuthMode::McpOAuth2Generic
+        );
+        let err = provider_scheme("bill").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert!(
             err.message.ends_with(
-                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA)."
+                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA, MCP_OAUTH2, MCP_OAUTH2_GENERIC)."
             ),
             "{}",
             err.message

@@ -195,7 +195,8 @@ pub async fn save_connection(state: &AppState, new: NewConnection<'_>) -> Result
         integration: new.integration.key.clone(),
         connection_id: new.connection_id.clone(),
         provider: new.integration.provider.clone(),
-        auth_mode: new.credentials.auth_mode(),
+        // The integration's: an MCP connection's credentials are OAuth2-shaped (`type: OAUTH2`).
+        auth_mode: new.integration.auth_mode,
         credentials: sealed,
         connection_config,
         secret_config,

@@ -40,7 +40,7 @@ pub async fn import(state: &AppState, input: Import) -> Result<(ConnectionRecord
         None => ConnectionId::generate(),
     };
     let integration = crate::integrations::get(state, &key).await?;
-    if input.credentials.auth_mode() != integration.auth_mode {
+    if !input.credentials.fits(integration.auth_mode) {
         return Err(Error::invalid_body(format!(
             "credentials.type is {} but integration '{key}' uses {}.",
             input.credentials.auth_mode(),

@@ -172,20 +172,29 @@ fn check_connection_config(
     Ok(out)
 }
 
+/// The connection-config field of an `MCP_OAUTH2_GENERIC` connection holding the client secret
+/// its MCP server registered for it, if any (sealed like a catalog `secret` field).
+pub const MCP_CLIENT_SECRET_FIELD: &str = "oauth_client_secret";
+
 /// The connection-config fields a provider's catalog entry marks `secret` (acumatica's
 /// `password`, google-ads' `developer_token`, …): sealed at rest like credentials and masked on
 /// the wire unless asked for, while templates still read them.
 pub fn secret_config_fields(provider_name: &str) -> Vec<&'static str> {
-    provider(provider_name)
-        .and_then(|p| p.connection_config.as_ref())
-        .map(|specs| {
-            specs
-                .iter()
-                .filter(|(_, spec)| spec.secret == Some(true))
-                .map(|(name, _)| name.as_str())
-                .collect()
-        })
-        .unwrap_or_default()
+    let Some(p) = provider(provider_name) else {
+        return Vec::new();
+    };
+    let mut fields: Vec<&'static str> = p
+        .connection_config
+        .iter()
+        .flatten()
+        .filter(|(_, spec)| spec.secret == Some(true))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    // The client secret an MCP server registered for one connection, when it issued one.
+    if p.auth_mode == AuthMode::McpOAuth2Generic {
+        fields.push(MCP_CLIENT_SECRET_FIELD);
+    }
+    fields
 }
 
 /// Splits a connection config into what may be stored as is and the provider's secret fields.

@@ -21,6 +21,7 @@ mod hostile_input;
 mod integration_delete;
 mod jwt;
 mod logs;
+mod mcp;
 mod mtls;
 mod oauth1;
 mod oauth_failures;

@@ -17,7 +17,11 @@ use crate::AppState;
 
 /// Modes whose integration carries a client id and secret.
 pub(super) fn has_client(mode: AuthMode) -> bool {
-    matches!(mode, AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::Custom)
+    // MCP_OAUTH2: the operator's client (static entries), or none for Latchkey to register.
+    matches!(
+        mode,
+        AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::McpOAuth2 | AuthMode::Custom
+    )
 }
 
 /// Modes whose integration holds a GitHub App (its id, public link and private key).

@@ -369,7 +369,8 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
             .id("createIntegration")
             .body(schema("CreateIntegration"), true)
             .ok(data(schema("Integration")))
-            .errors(&[404, 409])
+            // 502: an MCP server's registration endpoint did not answer (dynamic registration).
+            .errors(&[404, 409, 502])
             .link(200, "GetIntegration", "getIntegration", json!({ "key": "$response.body#/data/unique_key" }))
             .link(200, "UpdateIntegration", "updateIntegration", json!({ "key": "$response.body#/data/unique_key" }))
             .link(200, "DeleteIntegration", "deleteIntegration", json!({ "key": "$response.body#/data/unique_key" })),

@@ -108,7 +108,7 @@ pub fn all() -> Map<String, Value> {
         &[],
         json!({
             "type": auth_mode,
-            "client_id": string(),
+            "client_id": { "type": "string", "description": "Not needed for an MCP_OAUTH2 entry with dynamic client registration (Latchkey registers its client when the integration is created) nor for MCP_OAUTH2_GENERIC (a client per connection)." },
             "client_secret": { "type": "string", "description": "Sealed, never returned. OAUTH1 and TBA: the consumer secret; for OAUTH1 an RSA private key (PEM) here makes the consumer sign RSA-SHA1." },
             "scopes": { "description": "A comma-separated string or a list.", "oneOf": [string(), array(string())] },
             "app_id": { "type": "string", "pattern": "^[0-9]{1,20}$", "description": "APP and CUSTOM: the GitHub App's id (the app JWT's issuer)." },
@@ -209,7 +209,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret). MCP_OAUTH2 and MCP_OAUTH2_GENERIC connections hold OAUTH2 credentials (type OAUTH2, as Nango's). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));

@@ -184,7 +184,7 @@ pub fn validate_custom(custom: &CustomOAuth2, provider_name: &str) -> Result<(),
     }
 }
 
-/// The OAuth2 endpoints of an integration (OAUTH2 or OAUTH2_CC), rendered for one connection's
+/// The OAuth2 endpoints of an integration (OAUTH2, OAUTH2_CC or MCP_OAUTH2), rendered for one connection's
 /// config (of which the backend set the `vouched` keys). Catalog URLs are replaced by the
 /// integration's `custom` block when it has one.
 pub fn for_connection(
@@ -213,7 +213,7 @@ pub fn for_connection(
     // (`auth::github_app_oauth`), so it has no authorization URL here and no PKCE.
     let installs = integration.auth_mode == AuthMode::Custom;
     let mode = match integration.auth_mode {
-        mode @ (AuthMode::OAuth2 | AuthMode::OAuth2Cc) => mode,
+        mode @ (AuthMode::OAuth2 | AuthMode::OAuth2Cc | AuthMode::McpOAuth2) => mode,
         AuthMode::Custom => AuthMode::OAuth2,
         other => {
             return Err(Error::invalid(

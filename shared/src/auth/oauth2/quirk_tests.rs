@@ -74,7 +74,7 @@ async fn exchange(e: &OAuth2Endpoints) -> Result<TokenResponse, TokenError> {
         &TokenRequest {
             endpoints: e,
             client_id: "cid",
-            client_secret: &ClientSecret::new("s3cret:/"),
+            client_secret: Some(&ClientSecret::new("s3cret:/")),
             grant: Grant::AuthorizationCode {
                 code: "the-code",
                 redirect_uri: "http://127.0.0.1/cb",
@@ -83,6 +83,39 @@ async fn exchange(e: &OAuth2Endpoints) -> Result<TokenResponse, TokenError> {
         },
     )
     .await
+}
+
+/// A public client (an MCP server's registered client has no secret): its id in the body and
+/// no Authorization header, whatever the endpoints' client auth says.
+#[tokio::test]
+async fn a_public_client_sends_its_id_in_the_body_and_no_secret() {
+    for client_auth in [ClientAuth::Body, ClientAuth::Basic] {
+        let (url, seen) = token_peer(json!({"access_token": "at"})).await;
+        let e = OAuth2Endpoints {
+            client_auth,
+            ..endpoints(url)
+        };
+        request_token(
+            &outbound(),
+            &TokenRequest {
+                endpoints: &e,
+                client_id: "public-cid",
+                client_secret: None,
+                grant: Grant::AuthorizationCode {
+                    code: "the-code",
+                    redirect_uri: "http://127.0.0.1/cb",
+                    code_verifier: None,
+                },
+            },
+        )
+        .await
+        .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let form: Vec<(String, String)> = form_urlencoded::parse(seen.body.as_bytes()).into_owned().collect();
+        assert!(form.contains(&("client_id".into(), "public-cid".into())), "{form:?}");
+        assert!(!form.iter().any(|(k, _)| k == "client_secret"), "{form:?}");
+        assert_eq!(seen.authorization, None);
+    }
 }
 
 #[tokio::test]

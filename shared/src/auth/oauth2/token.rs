@@ -121,7 +121,8 @@ pub enum Grant<'a> {
 pub struct TokenRequest<'a> {
     pub endpoints: &'a OAuth2Endpoints,
     pub client_id: &'a str,
-    pub client_secret: &'a ClientSecret,
+    /// `None`: a public client, identified by its id in the body whatever `client_auth` says.
+    pub client_secret: Option<&'a ClientSecret>,
     pub grant: Grant<'a>,
 }
 
@@ -301,9 +302,14 @@ pub async fn request_token(outbound: &Outbound, req: &TokenRequest<'_>) -> Resul
         form.retain(|(fk, _)| fk != k);
         form.push((k.clone(), v.clone()));
     }
-    if endpoints.client_auth == ClientAuth::Body {
-        form.push(("client_id".into(), req.client_id.into()));
-        form.push(("client_secret".into(), req.client_secret.expose().into()));
+    let secret = req.client_secret.map(ClientSecret::expose);
+    match (endpoints.client_auth, secret) {
+        (ClientAuth::Body, Some(secret)) => {
+            form.push(("client_id".into(), req.client_id.into()));
+            form.push(("client_secret".into(), secret.into()));
+        }
+        (_, None) => form.push(("client_id".into(), req.client_id.into())),
+        (ClientAuth::Basic, Some(_)) => {}
     }
     let mut url = target.url().clone();
     if endpoints.token_body == TokenBody::Query {
@@ -314,13 +320,9 @@ pub async fn request_token(outbound: &Outbound, req: &TokenRequest<'_>) -> Resul
     for (k, v) in &endpoints.token_headers {
         request = request.header(k, v.as_str());
     }
-    if endpoints.client_auth == ClientAuth::Basic {
+    if let (ClientAuth::Basic, Some(secret)) = (endpoints.client_auth, secret) {
         use base64::Engine;
-        let pair = format!(
-            "{}:{}",
-            form_encode(req.client_id),
-            form_encode(req.client_secret.expose())
-        );
+        let pair = format!("{}:{}", form_encode(req.client_id), form_encode(secret));
         request = request.header(
             "authorization",
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
