@@ -1,7 +1,7 @@
 # Sourced by the step scripts that run the e2e suite (20-e2e.sh, 40-aws.sh): a Python venv under
 # .venv-oauth1/ with oauthlib (and cryptography and PyJWT, which its RSA-SHA1 check uses), the library the OAuth 1.0a peer
 # (`tests/peers/oauth1/server.py`) verifies every signature with. Exports
-# LATCHKEY_OAUTH1_PYTHON, the interpreter `tests/tests/oauth1.rs` starts the peer with.
+# LATCHKEY_OAUTH1_PYTHON, the interpreter `tests/tests/e2e/oauth1.rs` starts the peer with.
 
 oauth1_venv_setup() {
   if ! .venv-oauth1/bin/python -c 'import oauthlib, cryptography, jwt' 2>/dev/null; then

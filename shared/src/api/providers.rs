@@ -15,7 +15,7 @@ use crate::AppState;
 fn entry(p: &Provider) -> ProviderEntry<'_> {
     ProviderEntry {
         provider: p,
-        supported: crate::auth::scheme(p.auth_mode).is_some(),
+        supported: crate::auth::connects(&p.name, p.auth_mode),
     }
 }
 

@@ -129,9 +129,8 @@ fn every_entry_whose_mode_has_a_module_renders_its_templates_and_the_count_is_do
             *by_mode.entry(p.auth_mode.as_str()).or_default() += 1;
             continue;
         }
-        // An MCP entry identified by a client ID metadata document (lovable-mcp) is refused
-        // when its integration is created (`mcp::prepare_integration`).
-        if super::mcp::client_registration(&p.name) == Some(super::mcp::ClientRegistration::Cimd) {
+        // An MCP entry identified by a client ID metadata document (lovable-mcp).
+        if !super::connects(&p.name, p.auth_mode) {
             *by_mode.entry("MCP_OAUTH2 (cimd)").or_default() += 1;
             continue;
         }

@@ -62,6 +62,13 @@ pub fn scheme(mode: AuthMode) -> Option<&'static dyn AuthScheme> {
     SCHEMES.iter().copied().find(|s| s.mode() == mode)
 }
 
+/// Whether Latchkey connects a catalog entry: its mode has a module, and the module takes the
+/// entry (not an MCP entry identified by a client ID metadata document, lovable-mcp: its
+/// integration is refused, `mcp::prepare_integration`). `GET /providers` says it as `supported`.
+pub fn connects(provider: &str, mode: AuthMode) -> bool {
+    scheme(mode).is_some() && mcp::client_registration(provider) != Some(mcp::ClientRegistration::Cimd)
+}
+
 /// The modes an end user connects through a browser redirect (`/oauth/connect`).
 pub fn redirect_modes() -> Vec<AuthMode> {
     SCHEMES
@@ -75,6 +82,14 @@ pub fn redirect_modes() -> Vec<AuthMode> {
 /// integration (and so no connect attempt) can exist for it.
 pub fn provider_scheme(provider_name: &str) -> Result<&'static dyn AuthScheme, Error> {
     let mode = crate::providers::auth_mode(provider_name)?;
+    if scheme(mode).is_some() && !connects(provider_name, mode) {
+        return Err(Error::invalid(
+            ErrorCode::UnsupportedAuthMode,
+            format!(
+                "Provider '{provider_name}' identifies its clients by a client ID metadata document, which Latchkey does not support yet."
+            ),
+        ));
+    }
     scheme(mode).ok_or_else(|| {
         let supported: Vec<&str> = SCHEMES.iter().map(|s| s.mode().as_str()).collect();
         Error::invalid(

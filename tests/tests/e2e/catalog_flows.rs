@@ -25,8 +25,11 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
     let (_, oauth1) = app.backend(Method::GET, "/providers/trello", None).await;
     assert_eq!(oauth1["data"]["supported"], true);
     let (_, mcp) = app.backend(Method::GET, "/providers/amplitude-mcp", None).await;
+    assert_eq!(mcp["data"]["supported"], true);
+    // An MCP entry identified by a client ID metadata document: listed, not supported.
+    let (_, cimd) = app.backend(Method::GET, "/providers/lovable-mcp", None).await;
     assert_eq!(
-        (mcp["data"]["auth_mode"].as_str(), mcp["data"]["supported"].as_bool()),
+        (cimd["data"]["auth_mode"].as_str(), cimd["data"]["supported"].as_bool()),
         (Some("MCP_OAUTH2"), Some(false))
     );
     let (status, missing) = app.backend(Method::GET, "/providers/nope", None).await;
@@ -36,12 +39,12 @@ async fn providers_are_listed_and_shown_to_the_backend_only() {
     );
     let anon = app.http.get(app.url("/providers")).send().await.unwrap();
     assert_eq!(anon.status(), 401);
-    // A provider whose mode has no flow can't get an integration, so it can't connect.
+    // A provider Latchkey does not connect can't get an integration.
     let (status, v) = app
         .backend(
             Method::POST,
             "/integrations",
-            Some(&json!({"provider": "amplitude-mcp", "unique_key": "x"})),
+            Some(&json!({"provider": "lovable-mcp", "unique_key": "x"})),
         )
         .await;
     assert_eq!(

@@ -97,18 +97,11 @@ async fn client_of(cx: &ModeContext<'_>) -> Result<Client, Error> {
 
 /// What the operator's creation of an `MCP_OAUTH2` integration needs before it is stored: a
 /// `dynamic` entry without the operator's own client registers Latchkey at the catalog's
-/// `registration_url` (a failure is the creation's: nothing is stored); a `cimd` entry is
-/// refused (not supported yet).
+/// `registration_url` (a failure is the creation's: nothing is stored). A `cimd` entry never
+/// gets this far (`auth::provider_scheme` refuses it).
 pub async fn prepare_integration(state: &AppState, record: &mut IntegrationRecord) -> Result<(), Error> {
     match client_registration(&record.provider) {
         Some(ClientRegistration::Dynamic) if record.client_id.is_none() => register_integration(state, record).await,
-        Some(ClientRegistration::Cimd) => Err(Error::invalid(
-            ErrorCode::UnsupportedAuthMode,
-            format!(
-                "Provider '{}' identifies its clients by a client ID metadata document, which Latchkey does not support yet.",
-                record.provider
-            ),
-        )),
         _ => Ok(()),
     }
 }

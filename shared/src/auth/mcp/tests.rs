@@ -69,11 +69,7 @@ async fn an_entry_identified_by_a_client_id_metadata_document_is_refused_at_crea
         crate::config::EnvironmentKeys::generate(),
         crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
     );
-    let mut record = IntegrationRecord {
-        client_id: None,
-        ..integration("lovable-mcp")
-    };
-    let e = prepare_integration(&state, &mut record).await.unwrap_err();
+    let e = crate::auth::provider_scheme("lovable-mcp").err().unwrap();
     assert_eq!(e.code, ErrorCode::UnsupportedAuthMode);
     assert!(e.message.contains("lovable-mcp"), "{}", e.message);
     // A static entry needs nothing more than OAUTH2's checks; one with the operator's own
