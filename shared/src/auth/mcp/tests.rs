@@ -63,12 +63,7 @@ fn mcp_endpoints_always_use_pkce_and_send_the_resource_with_every_grant() {
 
 #[tokio::test]
 async fn an_entry_identified_by_a_client_id_metadata_document_is_refused_at_creation() {
-    let state = AppState::new(
-        std::sync::Arc::new(crate::store::sqlite::SqliteStore::in_memory().unwrap()),
-        std::sync::Arc::new(crate::crypto::local::LocalSealer::from_key([1; 32])),
-        crate::config::EnvironmentKeys::generate(),
-        crate::config::Config::new("test", "http://127.0.0.1:3003".parse().unwrap(), None),
-    );
+    let state = AppState::for_tests();
     let e = crate::auth::provider_scheme("lovable-mcp").err().unwrap();
     assert_eq!(e.code, ErrorCode::UnsupportedAuthMode);
     assert!(e.message.contains("lovable-mcp"), "{}", e.message);
