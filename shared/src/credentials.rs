@@ -164,6 +164,42 @@ pub enum Credentials {
     /// No credentials: the provider's API is called without any (`NONE`).
     #[serde(rename = "NONE")]
     Unauthenticated,
+    /// A WSSE signature (`auth::signature`): the end user's username and secret, and a value
+    /// signed with them, good until `expires_at`. The secret is never returned.
+    #[serde(rename = "SIGNATURE")]
+    Signature {
+        username: String,
+        password: Secret,
+        #[serde(default)]
+        token: AccessToken,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+    },
+    /// A Bill session (`auth::bill`): the login the end user gave (its password sealed and
+    /// never returned, to log in again) and the session it opened, which Bill ends when idle.
+    #[serde(rename = "BILL")]
+    Bill {
+        username: String,
+        password: Secret,
+        organization_id: String,
+        dev_key: Secret,
+        #[serde(default)]
+        session_id: AccessToken,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_id: Option<String>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(default)]
+        raw: RawResponse,
+    },
 }
 
 /// An installation token still to be minted (an import's `CUSTOM` credentials without `app`).
@@ -182,6 +218,9 @@ impl Credentials {
         let mut out = vec!["client_secret".to_owned(), "client_private_key".to_owned()];
         if let Credentials::TwoStep { fields, .. } | Credentials::Jwt { fields, .. } = self {
             out.extend(fields.keys().cloned());
+        }
+        if let Credentials::Signature { .. } | Credentials::Bill { .. } = self {
+            out.push("password".to_owned());
         }
         out
     }
@@ -207,6 +246,8 @@ impl Credentials {
             Credentials::OAuth1 { .. } => AuthMode::OAuth1,
             Credentials::Tba { .. } => AuthMode::Tba,
             Credentials::Unauthenticated => AuthMode::None,
+            Credentials::Signature { .. } => AuthMode::Signature,
+            Credentials::Bill { .. } => AuthMode::Bill,
         }
     }
 
@@ -216,7 +257,9 @@ impl Credentials {
             Credentials::OAuth2 { access_token, .. } | Credentials::App { access_token, .. } => Some(access_token),
             Credentials::OAuth2Cc { token, .. }
             | Credentials::TwoStep { token, .. }
-            | Credentials::Jwt { token, .. } => Some(token),
+            | Credentials::Jwt { token, .. }
+            | Credentials::Signature { token, .. } => Some(token),
+            Credentials::Bill { session_id, .. } => Some(session_id),
             // The installation's token: what the app's API calls carry.
             Credentials::Custom { app, .. } => app.access_token(),
             _ => None,
@@ -237,7 +280,9 @@ impl Credentials {
             | Credentials::OAuth2Cc { expires_at, .. }
             | Credentials::TwoStep { expires_at, .. }
             | Credentials::Jwt { expires_at, .. }
-            | Credentials::App { expires_at, .. } => *expires_at,
+            | Credentials::App { expires_at, .. }
+            | Credentials::Signature { expires_at, .. }
+            | Credentials::Bill { expires_at, .. } => *expires_at,
             // The sooner of the two: a read refreshes when either is about to expire.
             Credentials::Custom { app, user, .. } => {
                 let user = user.as_ref().and_then(|u| u.expires_at());

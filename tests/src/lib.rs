@@ -30,4 +30,4 @@ pub use local_peer::LocalPeer;
 pub use oidc::{oidc_peer, OAuthClient, OidcPeer, ProviderStats};
 pub use provider::{ClientCredentialsPeer, ProviderApi, SalesforceLikeTokenPeer};
 pub use receiver::{Delivery, WebhookReceiver};
-pub use two_step::{spawn_two_step_app, TwoStepPeer};
+pub use two_step::{spawn_sessions_app, spawn_two_step_app, TwoStepPeer};

@@ -94,10 +94,30 @@ impl TwoStepPeer {
 
 /// A stack that trusts the peer's CA and reaches the providers' names at the peer.
 pub async fn spawn_two_step_app() -> (TestApp, TwoStepPeer) {
-    let peer = TwoStepPeer::start();
+    spawn_peer_app(TwoStepPeer::start(), &HOSTS).await
+}
+
+/// The names `sessions.py` stands in for: Bill's gateways and Emarsys' API.
+pub const SESSION_HOSTS: [&str; 3] = ["gateway.stage.bill.com", "gateway.prod.bill.com", "api.emarsys.net"];
+/// The Bill login the sessions peer accepts, as `auth()` sends it.
+pub const BILL: [(&str, &str); 4] = [
+    ("username", "ann@example.com"),
+    ("password", "bill pw"),
+    ("organization_id", "00801ABCDEFGHIJ"),
+    ("dev_key", "dev-key-1"),
+];
+/// The Emarsys API user and secret the sessions peer accepts.
+pub const EMARSYS: [(&str, &str); 2] = [("username", "acme001"), ("password", "emarsys-secret-1")];
+
+/// A stack reaching Bill and Emarsys at `tests/peers/two_step/sessions.py`.
+pub async fn spawn_sessions_app() -> (TestApp, TwoStepPeer) {
+    spawn_peer_app(TwoStepPeer::start_script("sessions.py").0, &SESSION_HOSTS).await
+}
+
+async fn spawn_peer_app(peer: TwoStepPeer, hosts: &[&str]) -> (TestApp, TwoStepPeer) {
     let ca = peer.ca.clone();
     let app = spawn_app_with(|config| config.extra_root_certificates = Some(ca)).await;
-    for host in HOSTS {
+    for host in hosts {
         app.names.insert(host, peer.addr);
     }
     (app, peer)

@@ -53,13 +53,16 @@ export type LatchkeyConfig = {
   pollIntervalMs?: number;
 } & ({ publicKey: string; connectSessionToken?: undefined } | { connectSessionToken: string; publicKey?: undefined });
 
-/** API key, Basic, OAuth2 client credentials, or a two-step entry's fields (by the catalog's
- * names, with `type: 'TWO_STEP'` as Nango's client takes them): sent by JSON POST instead of a popup. */
+/** API key, Basic, OAuth2 client credentials, a two-step entry's fields (by the catalog's
+ * names, with `type: 'TWO_STEP'` as Nango's client takes them), a WSSE login
+ * (`type: 'SIGNATURE'`) or a Bill login: sent by JSON POST instead of a popup. */
 export type Credentials =
   | { apiKey: string }
   | { username: string; password: string }
   | { client_id: string; client_secret: string }
-  | ({ type: 'TWO_STEP' } & Record<string, string>);
+  | ({ type: 'TWO_STEP' } & Record<string, string>)
+  | { type: 'SIGNATURE'; username: string; password: string }
+  | { username: string; password: string; organization_id: string; dev_key: string };
 
 export interface AuthOptions {
   /** Connection config, e.g. `{ subdomain: 'acme' }`. */
@@ -184,11 +187,16 @@ export class Latchkey {
 
   private async submit(integration: string, connectionId: string | undefined, options: AuthOptions): Promise<AuthResult> {
     const c = options.credentials as Record<string, string>;
-    // `type` first: a two-step entry's fields may be named username, apiKey or client_id.
+    // `type` first: a two-step entry's fields may be named username, apiKey or client_id; a
+    // Bill login before Basic, as Nango's client tells them apart.
     const path =
       c.type === 'TWO_STEP'
         ? 'auth/two-step'
-        : 'apiKey' in c
+        : c.type === 'SIGNATURE'
+          ? 'auth/signature'
+          : 'organization_id' in c && 'dev_key' in c
+            ? 'auth/bill'
+            : 'apiKey' in c
           ? 'api-auth/api-key'
           : 'username' in c
             ? 'api-auth/basic'

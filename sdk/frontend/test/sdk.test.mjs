@@ -156,6 +156,8 @@ test('credentials are POSTed as JSON to the route of their kind, without a popup
     [{ username: 'u', password: 'p' }, '/api-auth/basic/stripe'],
     [{ client_id: 'id', client_secret: 's' }, '/oauth2/auth/stripe'],
     [{ type: 'TWO_STEP', username: 'u', password: 'p', teamName: 't' }, '/auth/two-step/stripe'],
+    [{ type: 'SIGNATURE', username: 'u', password: 'p' }, '/auth/signature/stripe'],
+    [{ username: 'u', password: 'p', organization_id: 'o', dev_key: 'k' }, '/auth/bill/stripe'],
   ];
   for (const [credentials, path] of cases) {
     fetches = [];

@@ -210,6 +210,8 @@ if (connect) {
     }
     // A two-step entry's fields go to its own route, whatever they are named.
     if (d.mode === 'TWO_STEP') credentials.type = 'TWO_STEP';
+    // A WSSE login is a username and secret too: its type names its route, as in Nango's client.
+    if (d.mode === 'SIGNATURE') credentials.type = 'SIGNATURE';
     const connectionId = idInput.value.trim();
     const latchkey = new Latchkey({ host: d.host, publicKey: d.publicKey });
     const options = { params, detectClosedAuthWindow: true };

@@ -102,16 +102,21 @@ export class Latchkey {
     }
     async submit(integration, connectionId, options) {
         const c = options.credentials;
-        // `type` first: a two-step entry's fields may be named username, apiKey or client_id.
+        // `type` first: a two-step entry's fields may be named username, apiKey or client_id; a
+        // Bill login before Basic, as Nango's client tells them apart.
         const path = c.type === 'TWO_STEP'
             ? 'auth/two-step'
-            : 'apiKey' in c
-                ? 'api-auth/api-key'
-                : 'username' in c
-                    ? 'api-auth/basic'
-                    : 'client_id' in c
-                        ? 'oauth2/auth'
-                        : '';
+            : c.type === 'SIGNATURE'
+                ? 'auth/signature'
+                : 'organization_id' in c && 'dev_key' in c
+                    ? 'auth/bill'
+                    : 'apiKey' in c
+                        ? 'api-auth/api-key'
+                        : 'username' in c
+                            ? 'api-auth/basic'
+                            : 'client_id' in c
+                                ? 'oauth2/auth'
+                                : '';
         if (!path)
             throw new AuthError("credentials need apiKey, username/password, client_id/client_secret or type: 'TWO_STEP'.", 'invalid_credentials');
         const url = `${this.host}/${path}/${encodeURIComponent(integration)}?${this.query(connectionId, options)}`;

@@ -7,6 +7,7 @@
 
 pub mod api_key;
 pub mod basic;
+pub mod bill;
 pub mod client_credentials;
 pub mod github_app;
 pub mod github_app_oauth;
@@ -17,6 +18,7 @@ pub mod none;
 pub mod oauth1;
 pub mod oauth2;
 pub mod pkce;
+pub mod signature;
 pub mod tba;
 pub mod two_step;
 pub mod verification;
@@ -55,6 +57,8 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &tba::Tba,
     &mcp::McpOAuth2,
     &mcp::generic::McpOAuth2Generic,
+    &signature::Signature,
+    &bill::Bill,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -471,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn the_registry_supports_thirteen_modes_and_names_them_when_it_refuses() {
+    fn the_registry_supports_its_modes_and_names_them_when_it_refuses() {
         let supported: Vec<AuthMode> = AuthMode::ALL.iter().copied().filter(|m| scheme(*m).is_some()).collect();
         assert_eq!(
             supported,
@@ -485,9 +489,11 @@ mod tests {
                 AuthMode::McpOAuth2Generic,
                 AuthMode::Jwt,
                 AuthMode::OAuth1,
+                AuthMode::Bill,
                 AuthMode::App,
                 AuthMode::Custom,
                 AuthMode::Tba,
+                AuthMode::Signature,
                 AuthMode::None
             ]
         );
@@ -519,11 +525,13 @@ mod tests {
             provider_scheme("cloudflare-mcp").unwrap().mode(),
             AuthMode::McpOAuth2Generic
         );
-        let err = provider_scheme("bill").err().unwrap();
+        assert_eq!(provider_scheme("emarsys").unwrap().mode(), AuthMode::Signature);
+        assert_eq!(provider_scheme("bill-sandbox").unwrap().mode(), AuthMode::Bill);
+        let err = provider_scheme("aws-sigv4").err().unwrap();
         assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
         assert!(
             err.message.ends_with(
-                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA, MCP_OAUTH2, MCP_OAUTH2_GENERIC)."
+                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA, MCP_OAUTH2, MCP_OAUTH2_GENERIC, SIGNATURE, BILL)."
             ),
             "{}",
             err.message

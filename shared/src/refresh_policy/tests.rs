@@ -46,6 +46,16 @@ fn a_read_connection_is_renewed_before_the_read_margin() {
     assert_eq!(next_ms(&p, &cc), Some((40 * MIN, Reason::Hot)));
     let cc_unread = facts(AuthMode::OAuth2Cc, false, "custom-oauth2", Some(HOUR), None);
     assert_eq!(next_ms(&p, &cc_unread), None, "renewed on read");
+    // A Bill session in use is renewed ahead by logging in again; a WSSE value only on read.
+    let bill = facts(AuthMode::Bill, false, "bill", Some(35 * MIN), Some(0));
+    assert_eq!(
+        next_ms(&p, &bill),
+        Some((35 * MIN / 2, Reason::Hot)),
+        "never before half its life"
+    );
+    let wsse = facts(AuthMode::Signature, false, "emarsys", Some(5 * MIN), Some(0));
+    assert_eq!(next_ms(&p, &wsse), None, "signed on read, asking nobody");
+    assert_eq!(p.read_margin(&wsse), Duration::seconds(150));
 }
 
 #[test]

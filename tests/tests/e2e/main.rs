@@ -6,6 +6,7 @@
 mod api_errors;
 mod backend_auth;
 mod backend_hardening;
+mod bill;
 mod bounded_reads;
 mod browser_binding;
 mod catalog_flows;
@@ -35,5 +36,6 @@ mod refresh_processes;
 mod refresh_scheduler;
 mod refresh_webhooks;
 mod secrets_at_rest;
+mod signature;
 mod two_step;
 mod webhooks;

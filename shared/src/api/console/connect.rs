@@ -35,6 +35,13 @@ fn credential_fields(record: &IntegrationRecord) -> Vec<(String, String, &'stati
     let mut fixed: Vec<(&str, &str, &'static str)> = match record.auth_mode {
         AuthMode::ApiKey => vec![("apiKey", "API key", "password")],
         AuthMode::Basic => vec![("username", "User name", "text"), ("password", "Password", "password")],
+        AuthMode::Signature => vec![("username", "User name", "text"), ("password", "Secret", "password")],
+        AuthMode::Bill => vec![
+            ("username", "User name", "text"),
+            ("password", "Password", "password"),
+            ("organization_id", "Organization id", "text"),
+            ("dev_key", "Developer key", "password"),
+        ],
         AuthMode::OAuth2Cc => vec![
             ("client_id", "Client id (empty: the integration's own)", "text"),
             ("client_secret", "Client secret", "password"),

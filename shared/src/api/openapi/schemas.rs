@@ -176,6 +176,15 @@ pub fn all() -> Map<String, Value> {
             request(&["type", "token_id", "token_secret"], json!({
                 "type": { "const": "TBA" }, "token_id": string(), "token_secret": string(),
             })),
+            request(&["type", "username", "password"], json!({
+                "type": { "const": "SIGNATURE" }, "username": string(), "password": string(),
+                "token": string(), "expires_at": date_time(),
+            })),
+            request(&["type", "username", "password", "organization_id", "dev_key"], json!({
+                "type": { "const": "BILL" }, "username": string(), "password": string(),
+                "organization_id": string(), "dev_key": string(), "session_id": string(),
+                "user_id": string(), "expires_at": date_time(), "raw": object(),
+            })),
         ],
     });
     let mut all = Map::new();
@@ -209,7 +218,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret). MCP_OAUTH2 and MCP_OAUTH2_GENERIC connections hold OAUTH2 credentials (type OAUTH2, as Nango's). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret), SIGNATURE (username, token: the X-WSSE value, expires_at; never password), BILL (username, organization_id, dev_key, session_id, user_id, expires_at, raw: Bill's login answer; never password). MCP_OAUTH2 and MCP_OAUTH2_GENERIC connections hold OAUTH2 credentials (type OAUTH2, as Nango's). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));

@@ -140,6 +140,8 @@ impl<'a> ConnectOffer<'a> {
                 (Obtain::Submission, AuthMode::TwoStep) => ("form", "auth/two-step"),
                 (Obtain::Submission, AuthMode::Jwt) => ("form", "auth/jwt"),
                 (Obtain::Submission, AuthMode::None) => ("form", "auth/unauthenticated"),
+                (Obtain::Submission, AuthMode::Signature) => ("form", "auth/signature"),
+                (Obtain::Submission, AuthMode::Bill) => ("form", "auth/bill"),
                 (Obtain::Submission, _) => ("form", "oauth2/auth"),
             };
             OfferedIntegration {
