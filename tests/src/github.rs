@@ -2,82 +2,40 @@
 //! installation page, the installation token endpoint, and the user authorization token
 //! endpoint), over TLS for github.com and api.github.com, and what the GitHub App tests share.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
+use crate::python_peer::PythonPeer;
 use crate::{assert_no_secret, spawn_app_with, ResultPage, TestApp};
 
 pub const APP_ID: &str = "12345";
 pub const APP_LINK: &str = "https://github.com/apps/latchkey-test";
 pub const INSTALLATION: &str = "38631545";
 
-pub struct GitHubPeer {
-    pub addr: SocketAddr,
-    pub ca: String,
-    control: String,
-    child: Child,
-    _stdin: ChildStdin,
-}
+/// The GitHub stand-in (`tests/peers/github_app/server.py`), with `post` to its control port.
+pub struct GitHubPeer(PythonPeer);
 
-impl Drop for GitHubPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for GitHubPeer {
+    type Target = PythonPeer;
+    fn deref(&self) -> &PythonPeer {
+        &self.0
     }
 }
 
 impl GitHubPeer {
     pub fn start() -> GitHubPeer {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/github_app");
-        let mut child = Command::new("python3")
-            .arg("server.py")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(line.trim()).expect("the GitHub peer started (python3, openssl)");
-        GitHubPeer {
-            addr: SocketAddr::from(([127, 0, 0, 1], ready["port"].as_u64().unwrap() as u16)),
-            ca: ready["ca"].as_str().unwrap().to_owned(),
-            control: format!("http://127.0.0.1:{}", ready["control_port"]),
-            child,
-            _stdin: stdin,
-        }
-    }
-
-    pub async fn post(&self, path: &str, body: Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.control))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        GitHubPeer(PythonPeer::start(
+            "python3",
+            "github_app",
+            "server.py",
+            "python3, openssl",
+        ))
     }
 
     /// Tells the stand-in the test clock's time (what `exp`/`iat` are checked against).
     pub async fn set_now(&self, app: &TestApp) {
         self.post("/_now", json!({"now": app.now_unix()})).await;
-    }
-
-    pub async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/_stats", self.control))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 }
 

@@ -17,6 +17,7 @@ pub mod github;
 pub mod local_peer;
 pub mod oidc;
 pub mod provider;
+pub mod python_peer;
 pub mod receiver;
 pub mod served;
 pub mod two_step;

@@ -4,14 +4,10 @@
 //! `LATCHKEY_EXTRA_CA_FILE` would) and leads the providers' own names (`api.sellercloud.com`, …)
 //! to the peer, so the catalog entries' token URLs are used exactly as the catalog writes them.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-
 use serde_json::Value;
 
 use crate::app::{spawn_app_with, TestApp};
+use crate::python_peer::PythonPeer;
 
 /// The names of the providers the peer stands in for.
 pub const HOSTS: [&str; 4] = [
@@ -29,19 +25,13 @@ pub const TAILSCALE: [(&str, &str); 2] = [
 ];
 pub const AGENCYZOOM: [(&str, &str); 2] = [("username", "ann@example.com"), ("password", "az pw")];
 
-pub struct TwoStepPeer {
-    pub addr: SocketAddr,
-    /// The test CA's certificate (PEM).
-    pub ca: String,
-    control: String,
-    child: Child,
-    _stdin: ChildStdin,
-}
+/// A peer of `tests/peers/two_step/` (`server.py`; `mtls.py`; `sessions.py`).
+pub struct TwoStepPeer(PythonPeer);
 
-impl Drop for TwoStepPeer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for TwoStepPeer {
+    type Target = PythonPeer;
+    fn deref(&self) -> &PythonPeer {
+        &self.0
     }
 }
 
@@ -53,42 +43,9 @@ impl TwoStepPeer {
     /// A peer of `tests/peers/two_step/<script>` (`server.py`, or `mtls.py`: ADP's token
     /// endpoint behind mutual TLS), with the JSON line it printed when ready.
     pub fn start_script(script: &str) -> (TwoStepPeer, Value) {
-        let dir = std::env::var_os("CARGO_MANIFEST_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
-            .join("peers/two_step");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 starts");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).expect("the peer's stdout is readable");
-        let ready: Value = serde_json::from_str(line.trim()).expect("the two-step peer started (python3, openssl)");
-        let peer = TwoStepPeer {
-            addr: SocketAddr::from(([127, 0, 0, 1], ready["port"].as_u64().unwrap() as u16)),
-            ca: ready["ca"].as_str().unwrap().to_owned(),
-            control: format!("http://127.0.0.1:{}", ready["control_port"]),
-            child,
-            _stdin: stdin,
-        };
-        (peer, ready)
-    }
-
-    /// How many tokens each provider issued (`sellercloud`, `tailscale`, `agencyzoom`; `issued`
-    /// for the mTLS peer) and how many requests the peer refused (`refused`).
-    pub async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/_stats", self.control))
-            .await
-            .expect("the peer answers")
-            .json()
-            .await
-            .unwrap()
+        let peer = PythonPeer::start("python3", "two_step", script, "python3, openssl");
+        let ready = peer.ready.clone();
+        (TwoStepPeer(peer), ready)
     }
 }
 

@@ -12,11 +12,9 @@
 //! (not in the page, the list, activity or logs), an import, RSA-SHA1, and TBA's signed
 //! verification (accepted; a wrong token secret refused with nothing stored).
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 
+use latchkey_tests::python_peer::PythonPeer;
 use latchkey_tests::{assert_no_secret, spawn_app_with, ResultPage, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -36,18 +34,13 @@ const NETSUITE_SECRET: &str = "netsuite-consumer-SECRET";
 const TOKEN_ID: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 const TOKEN_SECRET: &str = "netsuite-token-SECRET";
 
-struct OAuth1Peer {
-    addr: SocketAddr,
-    ca: String,
-    control: String,
-    child: Child,
-    _stdin: ChildStdin,
-}
+/// The oauthlib peer (`tests/peers/oauth1/server.py`), under the venv's Python.
+struct OAuth1Peer(PythonPeer);
 
-impl Drop for OAuth1Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for OAuth1Peer {
+    type Target = PythonPeer;
+    fn deref(&self) -> &PythonPeer {
+        &self.0
     }
 }
 
@@ -59,48 +52,16 @@ impl OAuth1Peer {
                  `source tests/lib/oauth1.bash && oauth1_venv_setup` (tests/steps/20-e2e.sh does) first."
             )
         });
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("peers/oauth1");
-        let mut child = Command::new(&python)
-            .arg("server.py")
-            .current_dir(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("LATCHKEY_OAUTH1_PYTHON={python} does not start: {e}"));
-        let stdin = child.stdin.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let ready: Value = serde_json::from_str(line.trim())
-            .unwrap_or_else(|_| panic!("the OAuth 1.0a peer did not start with {python} (is oauthlib installed?)"));
-        OAuth1Peer {
-            addr: SocketAddr::from(([127, 0, 0, 1], ready["port"].as_u64().unwrap() as u16)),
-            ca: ready["ca"].as_str().unwrap().to_owned(),
-            control: format!("http://127.0.0.1:{}", ready["control_port"]),
-            child,
-            _stdin: stdin,
-        }
+        OAuth1Peer(PythonPeer::start(
+            &python,
+            "oauth1",
+            "server.py",
+            "is oauthlib installed?",
+        ))
     }
 
     async fn configure(&self, body: Value) {
-        let r = reqwest::Client::new()
-            .post(format!("{}/_config", self.control))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
-    }
-
-    async fn stats(&self) -> Value {
-        reqwest::get(format!("{}/_stats", self.control))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.post("/_config", body).await;
     }
 
     /// The browser of an end user: reaches the providers at the peer, keeps cookies, follows
