@@ -10,7 +10,7 @@
 //! the safe alphabet of where it lands (scheme-and-host prefix, host, path segment, query,
 //! header, parameter). A value that fails is refused, never escaped into something else.
 
-mod aws_sigv4;
+pub mod aws_sigv4;
 mod checks;
 pub mod helpers;
 pub mod now;

@@ -80,6 +80,7 @@ pub fn call(
                     service: &args[3],
                     host: args.get(4).map(String::as_str),
                     amz_date: timestamp,
+                    headers: &[],
                 },
                 request,
             ))
