@@ -99,6 +99,7 @@ fn main() {
         custom: None,
         allowed_hosts: vec![],
         app: None,
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),

@@ -200,6 +200,35 @@ pub enum Credentials {
         #[serde(default)]
         raw: RawResponse,
     },
+    /// Temporary AWS credentials of a customer's IAM role (`auth::aws_sigv4`), in Nango's wire
+    /// shape: the role, its region and the integration's service, the key, secret and session
+    /// token STS gave (returned to the backend, which signs with them), when they expire, and
+    /// the external id the role was assumed with. An import brings the role (and its external
+    /// id and region): the role is assumed then.
+    #[serde(rename = "AWS_SIGV4")]
+    AwsSigV4 {
+        role_arn: String,
+        #[serde(default)]
+        region: String,
+        #[serde(default)]
+        service: String,
+        #[serde(default)]
+        access_key_id: String,
+        #[serde(default)]
+        secret_access_key: Secret,
+        #[serde(default)]
+        session_token: Secret,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "time::serde::rfc3339::option"
+        )]
+        expires_at: Option<OffsetDateTime>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        external_id: Option<String>,
+        #[serde(default)]
+        raw: RawResponse,
+    },
 }
 
 /// An installation token still to be minted (an import's `CUSTOM` credentials without `app`).
@@ -248,6 +277,7 @@ impl Credentials {
             Credentials::Unauthenticated => AuthMode::None,
             Credentials::Signature { .. } => AuthMode::Signature,
             Credentials::Bill { .. } => AuthMode::Bill,
+            Credentials::AwsSigV4 { .. } => AuthMode::AwsSigV4,
         }
     }
 
@@ -282,7 +312,8 @@ impl Credentials {
             | Credentials::Jwt { expires_at, .. }
             | Credentials::App { expires_at, .. }
             | Credentials::Signature { expires_at, .. }
-            | Credentials::Bill { expires_at, .. } => *expires_at,
+            | Credentials::Bill { expires_at, .. }
+            | Credentials::AwsSigV4 { expires_at, .. } => *expires_at,
             // The sooner of the two: a read refreshes when either is about to expire.
             Credentials::Custom { app, user, .. } => {
                 let user = user.as_ref().and_then(|u| u.expires_at());

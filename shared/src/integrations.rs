@@ -1,6 +1,8 @@
 //! Integrations: an operator's configuration of one provider (client id, sealed client secret,
 //! scopes, custom endpoints). Parsed and validated here, sealed before it reaches the store.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 use crate::auth;
@@ -57,6 +59,8 @@ pub struct CreateIntegration {
     pub custom: Option<CustomOAuth2>,
     /// Hosts an end user may name in connection config (`*.instructure.com`).
     pub allowed_hosts: Option<Vec<HostPattern>>,
+    /// A mode's own settings, by Nango's names (`AWS_SIGV4`: `auth::aws_sigv4::settings`).
+    pub integration_config: Option<BTreeMap<String, Secret>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +72,8 @@ pub struct UpdateIntegration {
     pub custom: Option<CustomOAuth2>,
     /// Replaces the list; `[]` returns to the catalog's defaults.
     pub allowed_hosts: Option<Vec<HostPattern>>,
+    /// Each key given replaces the kept one (`CreateIntegration::integration_config`).
+    pub integration_config: Option<BTreeMap<String, Secret>>,
 }
 
 /// At most this many allowed-host patterns per integration.
@@ -215,12 +221,19 @@ pub async fn create(state: &AppState, input: CreateIntegration) -> Result<Integr
         custom: input.custom,
         allowed_hosts: input.allowed_hosts.unwrap_or_default(),
         app: None,
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),
     };
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
+    }
+    if let Some(config) = input.integration_config {
+        auth::aws_sigv4::settings::apply(state, &mut record, config).await?;
+    }
+    if auth_mode == AuthMode::AwsSigV4 && record.aws_sigv4.is_none() {
+        return Err(auth::aws_sigv4::settings::missing(&record));
     }
     if auth_mode == AuthMode::McpOAuth2 {
         auth::mcp::prepare_integration(state, &mut record).await?;
@@ -353,6 +366,9 @@ pub async fn update(
     }
     if let Some(creds) = input.credentials {
         apply_credentials(state, &mut record, creds).await?;
+    }
+    if let Some(config) = input.integration_config {
+        auth::aws_sigv4::settings::apply(state, &mut record, config).await?;
     }
     record.updated_at = state.clock.now();
     if !state.store.replace_integration(&record).await? {

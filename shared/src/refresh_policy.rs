@@ -145,14 +145,15 @@ impl RefreshPolicy {
             AuthMode::OAuth2 | AuthMode::McpOAuth2 | AuthMode::McpOAuth2Generic
         ) && facts.has_refresh_token;
         // Client credentials and two-step tokens are renewed by asking again (with the sealed
-        // credentials), Bill sessions by logging in again, and JWTs by signing again, so they
+        // credentials), Bill sessions by logging in again, AWS roles by assuming them again,
+        // and JWTs by signing again, so they
         // are renewable whether or not the provider issued a refresh token. A WSSE value
         // (SIGNATURE) lives five minutes and is signed on read without asking anyone: renewing
         // it ahead would only write the connection every few minutes.
         let renewable = refreshable
             || matches!(
                 facts.auth_mode,
-                AuthMode::OAuth2Cc | AuthMode::TwoStep | AuthMode::Jwt | AuthMode::Bill
+                AuthMode::OAuth2Cc | AuthMode::TwoStep | AuthMode::Jwt | AuthMode::Bill | AuthMode::AwsSigV4
             );
         let mut candidates: Vec<(i64, Reason)> = Vec::new();
         if let (true, Some(expires), Some(read)) = (renewable, facts.expires_at, facts.last_read_at) {

@@ -8,6 +8,8 @@ venv_setup() {
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]' cfn-lint
   fi
+  # The AWS_SIGV4 e2e tests' STS peer (tests/peers/aws/sts.py) runs moto with this Python.
+  export LATCHKEY_MOTO_PYTHON="$PWD/.venv/bin/python"
 }
 
 moto_start() {

@@ -10,6 +10,7 @@
 
 pub mod app;
 pub mod attacker;
+pub mod aws_sts;
 pub mod backend;
 pub mod browser;
 pub mod fault;

@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source tests/lib/apt.bash
 source tests/lib/oauth1.bash
+source tests/lib/moto.bash
 need_command openssl openssl
 oauth1_venv_setup
+venv_setup  # moto, for the AWS_SIGV4 tests' STS peer
 
 (cd tests/peers/oidc && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -194,6 +194,8 @@ export class Latchkey {
         ? 'auth/two-step'
         : c.type === 'SIGNATURE'
           ? 'auth/signature'
+          : c.type === 'AWS_SIGV4'
+            ? 'auth/aws-sigv4'
           : 'organization_id' in c && 'dev_key' in c
             ? 'auth/bill'
             : 'apiKey' in c

@@ -157,6 +157,7 @@ test('credentials are POSTed as JSON to the route of their kind, without a popup
     [{ client_id: 'id', client_secret: 's' }, '/oauth2/auth/stripe'],
     [{ type: 'TWO_STEP', username: 'u', password: 'p', teamName: 't' }, '/auth/two-step/stripe'],
     [{ type: 'SIGNATURE', username: 'u', password: 'p' }, '/auth/signature/stripe'],
+    [{ type: 'AWS_SIGV4', role_arn: 'arn:aws:iam::123456789012:role/R', region: 'eu-west-1' }, '/auth/aws-sigv4/stripe'],
     [{ username: 'u', password: 'p', organization_id: 'o', dev_key: 'k' }, '/auth/bill/stripe'],
   ];
   for (const [credentials, path] of cases) {

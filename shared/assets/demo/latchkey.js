@@ -108,15 +108,17 @@ export class Latchkey {
             ? 'auth/two-step'
             : c.type === 'SIGNATURE'
                 ? 'auth/signature'
-                : 'organization_id' in c && 'dev_key' in c
-                    ? 'auth/bill'
-                    : 'apiKey' in c
-                        ? 'api-auth/api-key'
-                        : 'username' in c
-                            ? 'api-auth/basic'
-                            : 'client_id' in c
-                                ? 'oauth2/auth'
-                                : '';
+                : c.type === 'AWS_SIGV4'
+                    ? 'auth/aws-sigv4'
+                    : 'organization_id' in c && 'dev_key' in c
+                        ? 'auth/bill'
+                        : 'apiKey' in c
+                            ? 'api-auth/api-key'
+                            : 'username' in c
+                                ? 'api-auth/basic'
+                                : 'client_id' in c
+                                    ? 'oauth2/auth'
+                                    : '';
         if (!path)
             throw new AuthError("credentials need apiKey, username/password, client_id/client_secret or type: 'TWO_STEP'.", 'invalid_credentials');
         const url = `${this.host}/${path}/${encodeURIComponent(integration)}?${this.query(connectionId, options)}`;

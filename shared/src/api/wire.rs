@@ -259,6 +259,9 @@ pub struct Integration<'a> {
     updated_at: OffsetDateTime,
     credentials: IntegrationCredentials<'a>,
     custom: &'a Option<CustomOAuth2>,
+    /// An `AWS_SIGV4` integration's settings; the secret access key is never shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integration_config: Option<Value>,
     /// The operator's allowed hosts (empty: the defaults below apply).
     allowed_hosts: &'a [crate::domain::HostPattern],
     /// The hosts the catalog's templates allow when the operator set none.
@@ -300,6 +303,15 @@ impl<'a> Integration<'a> {
                 private_key: record.app.as_ref().map(|_| "********"),
             },
             custom: &record.custom,
+            integration_config: record.aws_sigv4.as_ref().map(|aws| {
+                serde_json::json!({
+                    "service": aws.service,
+                    "defaultRegion": aws.default_region,
+                    "stsMode": "builtin",
+                    "awsAccessKeyId": aws.access_key_id,
+                    "awsSecretAccessKey": "********",
+                })
+            }),
             allowed_hosts: &record.allowed_hosts,
             default_allowed_hosts: crate::providers::default_allowed_hosts(&record.provider),
         }

@@ -16,7 +16,7 @@ use crate::providers::schema::Provider;
 use crate::providers::template::{render_text, variables, Moment, RequestParts, Slot, TemplateError, Vars};
 
 /// Entries that connect today; raise it when a mode or helper lands.
-const CONNECTING: usize = 975;
+const CONNECTING: usize = 976;
 
 /// Every template string of an entry, by the key it sits under. The field specs
 /// (`credentials`, `connection_config`, …) and documentation hold no templates Latchkey renders.

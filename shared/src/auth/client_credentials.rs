@@ -240,6 +240,7 @@ mod tests {
             updated_at: now,
             generation: String::new(),
             app: None,
+            aws_sigv4: None,
         };
         assert_eq!(
             ClientCredentials.form_fields(&integration),

@@ -20,7 +20,6 @@ use super::jws::{self, HmacSecret, JwtSpec};
 use super::verification::invalid_credentials;
 use super::{wrong_credentials, AuthScheme, Callback, Kept, ModeContext, Obtain, Obtained, Redirect, RedirectStart};
 use crate::credentials::{Credentials, RawResponse};
-use crate::crypto::SealContext;
 use crate::domain::{AccessToken, AuthMode, ConnectionConfig, Secret, VouchedKeys};
 use crate::error::{Error, ErrorCode};
 use crate::outbound::{Method, Request};
@@ -87,8 +86,7 @@ pub fn check_private_key(pem: &Secret) -> Result<(), Error> {
 
 /// Seals an app's private key, bound to the integration (as its client secret is).
 pub async fn seal_private_key(state: &AppState, record: &IntegrationRecord, pem: &Secret) -> Result<Sealed, Error> {
-    let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
-    Ok(Sealed(state.sealer.seal(pem.expose().as_bytes(), &ctx).await?))
+    super::seal_secret(state, &record.key, pem).await
 }
 
 fn app_of(integration: &IntegrationRecord) -> Result<&GitHubApp, Error> {
@@ -104,9 +102,7 @@ fn app_of(integration: &IntegrationRecord) -> Result<&GitHubApp, Error> {
 }
 
 async fn open_private_key(state: &AppState, integration: &IntegrationRecord, app: &GitHubApp) -> Result<Secret, Error> {
-    let ctx = SealContext::integration(&state.config.environment, integration.key.as_str());
-    let plain = state.sealer.open(&app.private_key.0, &ctx).await?;
-    String::from_utf8(plain).map(Secret::new).map_err(|_| Error::internal())
+    super::open_secret(state, integration, &app.private_key).await
 }
 
 /// The app's JWT at unix time `now`: RS256, `iss` the app id, issued a minute ago, expiring

@@ -6,6 +6,7 @@
 //! modes through this trait only.
 
 pub mod api_key;
+pub mod aws_sigv4;
 pub mod basic;
 pub mod bill;
 pub mod client_credentials;
@@ -59,6 +60,7 @@ static SCHEMES: &[&dyn AuthScheme] = &[
     &mcp::generic::McpOAuth2Generic,
     &signature::Signature,
     &bill::Bill,
+    &aws_sigv4::AwsSigV4,
 ];
 
 /// The module of a mode, if Latchkey supports it.
@@ -337,14 +339,27 @@ fn wrong_credentials(mode: AuthMode, credentials: &Credentials) -> Error {
     ))
 }
 
+/// Seals a secret an integration holds (a client secret, a private key, an access key),
+/// bound to the integration: it opens only as that integration's, in this environment.
+pub async fn seal_secret(state: &AppState, key: &IntegrationKey, secret: &Secret) -> Result<Sealed, Error> {
+    let ctx = SealContext::integration(&state.config.environment, key.as_str());
+    Ok(Sealed(state.sealer.seal(secret.expose().as_bytes(), &ctx).await?))
+}
+
+/// A secret `seal_secret` sealed for `record`, opened.
+pub async fn open_secret(state: &AppState, record: &IntegrationRecord, sealed: &Sealed) -> Result<Secret, Error> {
+    let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
+    let plain = state.sealer.open(&sealed.0, &ctx).await?;
+    String::from_utf8(plain).map(Secret::new).map_err(|_| Error::internal())
+}
+
 /// Seals an integration's client secret, bound to the integration.
 pub async fn seal_client_secret(
     state: &AppState,
     key: &IntegrationKey,
     secret: &ClientSecret,
 ) -> Result<Sealed, Error> {
-    let ctx = SealContext::integration(&state.config.environment, key.as_str());
-    Ok(Sealed(state.sealer.seal(secret.expose().as_bytes(), &ctx).await?))
+    seal_secret(state, key, &Secret::new(secret.expose())).await
 }
 
 /// The integration's client secret, opened for a token request.
@@ -355,11 +370,8 @@ pub async fn open_client_secret(state: &AppState, record: &IntegrationRecord) ->
             format!("Integration '{}' has no client secret.", record.key),
         )
     })?;
-    let ctx = SealContext::integration(&state.config.environment, record.key.as_str());
-    let plain = state.sealer.open(&sealed.0, &ctx).await?;
-    String::from_utf8(plain)
-        .map(ClientSecret::new)
-        .map_err(|_| Error::internal())
+    let secret = open_secret(state, record, sealed).await?;
+    Ok(ClientSecret::new(secret.expose()))
 }
 
 /// A credentials mode's `submit` with `fields`, for the modes' tests.
@@ -411,6 +423,7 @@ mod tests {
             custom: None,
             allowed_hosts: vec![],
             app: None,
+            aws_sigv4: None,
             created_at: now,
             updated_at: now,
             generation: String::new(),
@@ -494,6 +507,7 @@ mod tests {
                 AuthMode::Custom,
                 AuthMode::Tba,
                 AuthMode::Signature,
+                AuthMode::AwsSigV4,
                 AuthMode::None
             ]
         );
@@ -527,15 +541,7 @@ mod tests {
         );
         assert_eq!(provider_scheme("emarsys").unwrap().mode(), AuthMode::Signature);
         assert_eq!(provider_scheme("bill-sandbox").unwrap().mode(), AuthMode::Bill);
-        let err = provider_scheme("aws-sigv4").err().unwrap();
-        assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
-        assert!(
-            err.message.ends_with(
-                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA, MCP_OAUTH2, MCP_OAUTH2_GENERIC, SIGNATURE, BILL)."
-            ),
-            "{}",
-            err.message
-        );
+        assert_eq!(provider_scheme("aws-sigv4").unwrap().mode(), AuthMode::AwsSigV4);
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,
             ErrorCode::UnknownProvider

@@ -74,6 +74,26 @@ pub fn templates(p: &Provider) -> Vec<(&'static str, &str, bool)> {
     out
 }
 
+/// The connection-config key of an `AWS_SIGV4` connection's external id (`auth::aws_sigv4`):
+/// not in the catalog's entry, taken from the team's backend only.
+pub const AWS_EXTERNAL_ID: &str = "external_id";
+
+/// `external_id` as AWS takes it: 2 to 1224 of letters, digits and `+=,.@:/-`.
+static AWS_EXTERNAL_ID_SPEC: std::sync::LazyLock<schema::FieldSpec> = std::sync::LazyLock::new(|| schema::FieldSpec {
+    kind: Some("string".into()),
+    pattern: Some(r"^[A-Za-z0-9+=,.@:/-]{2,1224}$".into()),
+    optional: Some(true),
+    ..Default::default()
+});
+
+/// The connection-config keys a mode takes beside its catalog entry's.
+pub fn mode_config_spec(mode: AuthMode, key: &str) -> Option<&'static schema::FieldSpec> {
+    match (mode, key) {
+        (AuthMode::AwsSigV4, AWS_EXTERNAL_ID) => Some(&AWS_EXTERNAL_ID_SPEC),
+        _ => None,
+    }
+}
+
 /// Validates connection config (`params[...]` of a connect URL, or an import's
 /// `connection_config`) for a provider before anything is stored or redirected: only declared
 /// fields, none the provider fills itself, each matching its `enum`/`pattern`/`format` and the
@@ -111,11 +131,15 @@ fn check_connection_config(
     }
     let mut out = Map::new();
     for (key, value) in input {
-        let spec = specs.and_then(|s| s.get(key)).ok_or_else(|| {
-            invalid_config(format!(
-                "Provider '{provider_name}' takes no connection config '{key}'."
-            ))
-        })?;
+        // A mode may take keys of its own beside the catalog's (AWS_SIGV4's `external_id`).
+        let spec = specs
+            .and_then(|s| s.get(key))
+            .or_else(|| mode_config_spec(p.auth_mode, key))
+            .ok_or_else(|| {
+                invalid_config(format!(
+                    "Provider '{provider_name}' takes no connection config '{key}'."
+                ))
+            })?;
         if spec.automated == Some(true) && !trusted {
             return Err(invalid_config(format!(
                 "Connection config '{key}' is filled in from the provider's response and cannot be set."

@@ -80,6 +80,18 @@ pub struct GitHubApp {
     pub private_key: Sealed,
 }
 
+/// An `AWS_SIGV4` integration's settings (`auth::aws_sigv4`): the service requests are signed
+/// for, the region used when a connection names none, and the operator's IAM access key that
+/// calls STS `AssumeRole`, its secret sealed with `SealContext::integration` and never returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AwsSigV4Settings {
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_region: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: Sealed,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IntegrationRecord {
     pub key: IntegrationKey,
@@ -98,6 +110,9 @@ pub struct IntegrationRecord {
     /// An `APP` integration's GitHub App (records from before it have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub app: Option<GitHubApp>,
+    /// An `AWS_SIGV4` integration's settings (`integration_config` on the wire).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_sigv4: Option<AwsSigV4Settings>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]

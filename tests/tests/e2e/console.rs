@@ -374,3 +374,75 @@ async fn the_integration_form_takes_a_github_apps_id_link_and_key_and_never_show
     let (_, unchanged) = app.backend(Method::GET, "/integrations/gh", None).await;
     assert_eq!(unchanged["data"]["credentials"]["app_id"], "67890");
 }
+
+#[tokio::test]
+async fn the_integration_form_takes_aws_settings_and_never_shows_the_secret_key() {
+    let app = spawn_app().await;
+    let s = session(&app).await;
+    let form = app
+        .http
+        .get(app.url("/console/catalog/aws-sigv4"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "aws_service",
+        "aws_defaultRegion",
+        "aws_awsAccessKeyId",
+        "aws_awsSecretAccessKey",
+    ] {
+        assert!(
+            form.contains(&format!(r#"name="{name}""#)),
+            "{name} is asked for: {form}"
+        );
+    }
+    let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYconsoleKEY";
+    let fields = [
+        ("csrf", s.csrf.as_str()),
+        ("provider", "aws-sigv4"),
+        ("unique_key", "aws"),
+        ("aws_service", "s3"),
+        ("aws_defaultRegion", "eu-west-1"),
+        ("aws_awsAccessKeyId", "AKIAIOSFODNN7EXAMPLE"),
+        ("aws_awsSecretAccessKey", secret),
+    ];
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect();
+    let r = post_form(&app, &s, "/console/integrations", body.join("&")).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let (status, created) = app.backend(Method::GET, "/integrations/aws", None).await;
+    assert_eq!(status, 200, "{created}");
+    let config = &created["data"]["integration_config"];
+    assert_eq!(config["service"], "s3", "{created}");
+    assert_eq!(config["defaultRegion"], "eu-west-1");
+    assert_eq!(config["awsSecretAccessKey"], "********");
+
+    // The edit page never shows the secret key; an edit that leaves it empty keeps it.
+    let edit = app
+        .http
+        .get(app.url("/console/integrations/aws"))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(edit.contains("AKIAIOSFODNN7EXAMPLE"), "{edit}");
+    assert!(!edit.contains(secret) && !edit.contains("********"), "{edit}");
+    let body = format!("csrf={}&aws_service=execute-api&aws_awsSecretAccessKey=", s.csrf);
+    let r = post_form(&app, &s, "/console/integrations/aws", body).await;
+    assert!(r.status().is_redirection() || r.status().is_success(), "{}", r.status());
+    let (_, edited) = app.backend(Method::GET, "/integrations/aws", None).await;
+    assert_eq!(
+        edited["data"]["integration_config"]["service"], "execute-api",
+        "{edited}"
+    );
+    assert_eq!(
+        edited["data"]["integration_config"]["awsAccessKeyId"],
+        "AKIAIOSFODNN7EXAMPLE"
+    );
+}

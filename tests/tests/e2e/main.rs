@@ -4,6 +4,7 @@
 //! `log_secrets` stays its own binary: it installs the process's global log subscriber.
 
 mod api_errors;
+mod aws_sigv4;
 mod backend_auth;
 mod backend_hardening;
 mod bill;

@@ -42,6 +42,9 @@ pub(super) struct Values {
     pub(super) app_id: String,
     pub(super) app_link: String,
     pub(super) has_private_key: bool,
+    /// An `AWS_SIGV4` integration's settings, by their API names (never the secret key).
+    pub(super) aws: Map<String, Value>,
+    pub(super) has_aws_secret: bool,
 }
 
 impl Values {
@@ -58,6 +61,8 @@ impl Values {
             app_id: record.app.as_ref().map(|a| a.app_id.clone()).unwrap_or_default(),
             app_link: record.app.as_ref().map(|a| a.app_link.clone()).unwrap_or_default(),
             has_private_key: record.app.is_some(),
+            aws: wire["integration_config"].as_object().cloned().unwrap_or_default(),
+            has_aws_secret: record.aws_sigv4.is_some(),
         }
     }
 }
@@ -72,6 +77,7 @@ const KNOWN: &[&str] = &[
     "updated_at",
     "credentials",
     "custom",
+    "integration_config",
 ];
 
 fn extra_fields(wire: &Value) -> String {
@@ -166,6 +172,11 @@ pub(super) fn form_html(
         String::new()
     };
     let app = if has_app(mode) { app_fieldset(v) } else { String::new() };
+    let app = if mode == AuthMode::AwsSigV4 {
+        aws_fieldset(v)
+    } else {
+        app
+    };
     let custom = |name: &str| v.custom.get(name).map(text).unwrap_or_default();
     let custom_required = provider == CUSTOM_OAUTH2;
     let required = if custom_required { "required" } else { "" };
@@ -309,6 +320,19 @@ pub(super) fn body_of(form: &Form, mode: AuthMode, editing: bool) -> Result<Valu
     if !creds.is_empty() {
         body.insert("credentials".into(), Value::Object(creds));
     }
+    if mode == AuthMode::AwsSigV4 {
+        // Empty fields keep what the integration holds; the secret key is taken as typed.
+        let mut config = Map::new();
+        for name in AWS_FIELDS {
+            if let Some(v) = form.get(&format!("aws_{name}")) {
+                config.insert(name.into(), json!(v));
+            }
+        }
+        if let Some(secret) = form.raw("aws_awsSecretAccessKey") {
+            config.insert("awsSecretAccessKey".into(), json!(secret));
+        }
+        body.insert("integration_config".into(), Value::Object(config));
+    }
     let mut custom = Map::new();
     for name in [
         "authorization_url",
@@ -357,7 +381,61 @@ pub(super) fn submitted(form: &Form) -> Values {
         app_id: form.get("app_id").unwrap_or("").to_owned(),
         app_link: form.get("app_link").unwrap_or("").to_owned(),
         has_private_key: false,
+        aws: AWS_FIELDS
+            .iter()
+            .filter_map(|n| Some((n.to_string(), json!(form.get(&format!("aws_{n}"))?))))
+            .collect(),
+        has_aws_secret: false,
     }
+}
+
+/// An `AWS_SIGV4` integration's settings the form shows (its secret key is write-only).
+const AWS_FIELDS: [&str; 3] = ["service", "defaultRegion", "awsAccessKeyId"];
+
+/// The `AWS_SIGV4` inputs: the service signed for, the default region, and the IAM access key
+/// that assumes the customers' roles.
+fn aws_fieldset(v: &Values) -> String {
+    let value = |name: &str| v.aws.get(name).and_then(Value::as_str).unwrap_or("").to_owned();
+    let secret_hint = if v.has_aws_secret {
+        "Set. Leave empty to keep it; it is never shown again."
+    } else {
+        "Write-only: stored sealed, never shown again."
+    };
+    format!(
+        "<fieldset><legend>AWS</legend>{}{}{}{}</fieldset>",
+        input(
+            "aws_service",
+            "Service",
+            &value("service"),
+            "text",
+            Some("The signing name of the AWS service requests go to (s3, execute-api)."),
+            r#"pattern="[a-z0-9-]{1,64}" maxlength="64""#
+        ),
+        input(
+            "aws_defaultRegion",
+            "Default region",
+            &value("defaultRegion"),
+            "text",
+            Some("For connections that name none (us-east-1)."),
+            r#"maxlength="32""#
+        ),
+        input(
+            "aws_awsAccessKeyId",
+            "Access key id",
+            &value("awsAccessKeyId"),
+            "text",
+            Some("The IAM user's key that calls sts:AssumeRole on your customers' roles."),
+            r#"maxlength="128" autocomplete="off""#
+        ),
+        input(
+            "aws_awsSecretAccessKey",
+            "Secret access key",
+            "",
+            "password",
+            Some(secret_hint),
+            r#"maxlength="128" autocomplete="off""#
+        ),
+    )
 }
 
 /// The GitHub App's inputs: its id, its public link, and its private key (write-only, in a

@@ -304,7 +304,7 @@ pub fn describe(method: &Method, path: &str) -> Option<Op> {
         }
         ("POST", "/auth/{mode}/{integration}") => {
             submission("Connect a mode whose body is the catalog's credential fields", schema("ModeCredentials"), true)
-                .describe("`mode` is the auth mode's wire name in lowercase with - for _: two-step, jwt, tba (token_id, token_secret), signature, bill, …")
+                .describe("`mode` is the auth mode's wire name in lowercase with - for _: two-step, jwt, tba (token_id, token_secret), signature, bill, aws-sigv4 (role_arn, region), …")
         }
         ("GET", "/connect") | ("GET", "/connect/") => Op::new("frontend", "The Connect page")
             .describe("What a connect session's connect_link opens and openConnectUI() frames.")

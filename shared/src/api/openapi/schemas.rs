@@ -116,6 +116,16 @@ pub fn all() -> Map<String, Value> {
             "private_key": { "type": "string", "description": "APP and CUSTOM: the app's RSA private key (PEM); sealed, never returned." },
         }),
     );
+    let integration_config = request(
+        &[],
+        json!({
+            "service": { "type": "string", "pattern": "^[a-z0-9-]{1,64}$", "description": "AWS_SIGV4: the AWS service requests are signed for (s3, execute-api)." },
+            "defaultRegion": { "type": "string", "description": "AWS_SIGV4: the region of a connection that names none (us-east-1)." },
+            "stsMode": { "const": "builtin", "description": "AWS_SIGV4: Latchkey calls AWS STS with the access key below; Nango's `custom` STS endpoint is refused." },
+            "awsAccessKeyId": { "type": "string", "description": "AWS_SIGV4: the IAM access key that calls sts:AssumeRole on the customers' roles." },
+            "awsSecretAccessKey": { "type": "string", "description": "AWS_SIGV4: its secret; sealed, never returned (kept when not sent again)." },
+        }),
+    );
     let connect_ui = request(
         &[],
         json!({
@@ -185,6 +195,12 @@ pub fn all() -> Map<String, Value> {
                 "organization_id": string(), "dev_key": string(), "session_id": string(),
                 "user_id": string(), "expires_at": date_time(), "raw": object(),
             })),
+            request(&["type", "role_arn"], json!({
+                "type": { "const": "AWS_SIGV4" }, "role_arn": string(), "region": string(),
+                "external_id": { "type": "string", "pattern": "^[A-Za-z0-9+=,.@:/-]{2,1224}$" },
+                "service": string(), "access_key_id": string(), "secret_access_key": string(),
+                "session_token": string(), "expires_at": date_time(), "raw": object(),
+            })),
         ],
     });
     let mut all = Map::new();
@@ -218,7 +234,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": {
                 "type": "object",
                 "required": ["type"],
-                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret), SIGNATURE (username, token: the X-WSSE value, expires_at; never password), BILL (username, organization_id, dev_key, session_id, user_id, expires_at, raw: Bill's login answer; never password). MCP_OAUTH2 and MCP_OAUTH2_GENERIC connections hold OAUTH2 credentials (type OAUTH2, as Nango's). Never a client secret.",
+                "description": "By `type`: OAUTH2 (access_token, expires_at, raw; refresh_token only with `refresh_token=true`), API_KEY (apiKey), BASIC (username, password), OAUTH2_CC (token, expires_at, raw, client_id, client_certificate; never client_secret or client_private_key), TWO_STEP (token, refresh_token?, expires_at?, raw, headers?; never the end user's fields), JWT (token, expires_at; never the end user's fields or key), APP (access_token: the installation token, expires_at, raw: GitHub's answer), CUSTOM (app: an APP value, user: the installing user's OAUTH2 value or null, its refresh_token only with `refresh_token=true`; raw: the installation's answer), NONE (type only), OAUTH1 (oauth_token, oauth_token_secret, raw: the provider's access token answer), TBA (token_id, token_secret), SIGNATURE (username, token: the X-WSSE value, expires_at; never password), BILL (username, organization_id, dev_key, session_id, user_id, expires_at, raw: Bill's login answer; never password), AWS_SIGV4 (role_arn, region, service, access_key_id, secret_access_key, session_token: the assumed role's temporary credentials, expires_at, external_id, raw). MCP_OAUTH2 and MCP_OAUTH2_GENERIC connections hold OAUTH2 credentials (type OAUTH2, as Nango's). Never a client secret.",
                 "properties": { "type": schema("AuthMode") },
             },
         }))));
@@ -297,6 +313,7 @@ pub fn all() -> Map<String, Value> {
                 "private_key": { "description": "APP: `********`; never the key.", "const": "********" },
             })),
             "custom": nullable(schema("CustomOAuth2")),
+            "integration_config": { "description": "AWS_SIGV4 only: its settings, awsSecretAccessKey `********`.", "type": "object" },
             "allowed_hosts": array(string()),
             "default_allowed_hosts": array(string()),
         }))));
@@ -307,6 +324,7 @@ pub fn all() -> Map<String, Value> {
             "credentials": credentials_input,
             "custom": schema("CustomOAuth2"),
             "allowed_hosts": array(string()),
+            "integration_config": integration_config,
         }))));
     all.insert(
         "UpdateIntegration".into(),
@@ -318,6 +336,7 @@ pub fn all() -> Map<String, Value> {
                 "credentials": credentials_input,
                 "custom": schema("CustomOAuth2"),
                 "allowed_hosts": array(string()),
+                "integration_config": integration_config,
             })
         )),
     );

@@ -23,6 +23,7 @@ fn integration(app_link: &str) -> IntegrationRecord {
             app_link: app_link.into(),
             private_key: Sealed(vec![1, 2, 3]),
         }),
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),

@@ -18,6 +18,7 @@ fn integration(provider: &str) -> IntegrationRecord {
         custom: None,
         allowed_hosts: vec![],
         app: None,
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),

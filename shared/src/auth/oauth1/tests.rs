@@ -25,6 +25,7 @@ async fn integration(state: &AppState, provider: &str, secret: &str) -> Integrat
         custom: None,
         allowed_hosts: vec![],
         app: None,
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),

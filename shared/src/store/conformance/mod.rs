@@ -49,6 +49,7 @@ pub fn integration(key: &str) -> IntegrationRecord {
         // Kept through every write: which hosts end users may name.
         allowed_hosts: vec![crate::domain::HostPattern::parse("*.example.com").unwrap()],
         app: None,
+        aws_sigv4: None,
         created_at: now(),
         updated_at: now(),
         generation: String::new(),

@@ -16,6 +16,7 @@ fn integration(provider: &str, mode: AuthMode) -> IntegrationRecord {
         custom: None,
         allowed_hosts: vec![],
         app: None,
+        aws_sigv4: None,
         created_at: now,
         updated_at: now,
         generation: String::new(),
