@@ -3,11 +3,26 @@
 # The server (`moto_server.py`) applies one DynamoDB request at a time, as DynamoDB applies the
 # writes of an item: moto's own threaded server lets concurrent conditional writes both pass.
 
-venv_setup() {
+source "$(dirname "${BASH_SOURCE[0]}")/venvs.bash"
+
+_moto_install() {
   if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/cfn-lint ]; then
     python3 -m venv .venv
     .venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]' cfn-lint
   fi
+}
+
+_cargo_lambda_install() {
+  _moto_install
+  if [ ! -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c "import ziglang" 2>/dev/null; then
+    .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
+  fi
+}
+# cargo-lambda and zig (45-lambda's release build), in the same venv.
+cargo_lambda_setup() { with_lock venv _cargo_lambda_install; }
+
+venv_setup() {
+  with_lock venv _moto_install
   # The AWS_SIGV4 e2e tests' STS peer (tests/peers/aws/sts.py) runs moto with this Python.
   export LATCHKEY_MOTO_PYTHON="$PWD/.venv/bin/python"
 }

@@ -3,10 +3,16 @@
 # (`tests/peers/oauth1/server.py`) verifies every signature with. Exports
 # LATCHKEY_OAUTH1_PYTHON, the interpreter `tests/tests/e2e/oauth1.rs` starts the peer with.
 
-oauth1_venv_setup() {
+source "$(dirname "${BASH_SOURCE[0]}")/venvs.bash"
+
+_oauth1_install() {
   if ! .venv-oauth1/bin/python -c 'import oauthlib, cryptography, jwt' 2>/dev/null; then
     python3 -m venv .venv-oauth1
     .venv-oauth1/bin/pip install --quiet --disable-pip-version-check 'oauthlib[signedtoken]>=3.2,<5'
   fi
+}
+
+oauth1_venv_setup() {
+  with_lock venv-oauth1 _oauth1_install
   export LATCHKEY_OAUTH1_PYTHON="$PWD/.venv-oauth1/bin/python"
 }

@@ -13,9 +13,7 @@ pkgs=()
 for f in "${FUNCTIONS[@]}"; do pkgs+=(-p "$f"); done
 
 venv_setup
-if [ ! -x .venv/bin/cargo-lambda ] || ! .venv/bin/python -c "import ziglang" 2>/dev/null; then
-  .venv/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
-fi
+cargo_lambda_setup
 export PATH="$PWD/.venv/bin:$PATH"
 
 echo "--- cfn-lint template.yaml"

@@ -6,13 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT="${LATCHKEY_TEST_OUTPUT:-$PWD/tests/output}"
 mkdir -p "$OUT"
-CHECKOV_VERSION=3.3.30
+source tests/lib/venvs.bash
+checkov_venv_setup
 VENV=.venv-checkov
-
-if [ "$("$VENV/bin/checkov" --version 2>/dev/null)" != "$CHECKOV_VERSION" ]; then
-  python3 -m venv --clear "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "checkov==$CHECKOV_VERSION"
-fi
 
 # --skip-download: no call to the vendor's platform (guidelines, severities); checkov then runs
 # only its built-in checks, offline. Exit code 1 = findings; the gate below judges them.

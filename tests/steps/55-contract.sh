@@ -8,13 +8,9 @@
 # fuzzer makes up are never reached. Reports go to $LATCHKEY_TEST_OUTPUT/contract.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SCHEMATHESIS_VERSION=4.32.5
+source tests/lib/venvs.bash
+schemathesis_venv_setup
 VENV=.venv-schemathesis
-
-if [ "$("$VENV/bin/schemathesis" --version 2>/dev/null)" != "schemathesis, version $SCHEMATHESIS_VERSION" ]; then
-  python3 -m venv --clear "$VENV"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
-fi
 cargo build -p latchkey-cli --locked
 export LATCHKEY_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/latchkey" SCHEMATHESIS="$VENV/bin/schemathesis"
 
