@@ -55,6 +55,18 @@ async fn session(app: &TestApp) -> Session {
 }
 
 /// A console form posted from the console's origin with the session's cookie.
+/// A console page as the signed-in session sees it.
+async fn page(app: &TestApp, s: &Session, path: &str) -> String {
+    let r = app
+        .http
+        .get(app.url(path))
+        .header(COOKIE, &s.cookie)
+        .send()
+        .await
+        .unwrap();
+    r.text().await.unwrap()
+}
+
 async fn post_form(app: &TestApp, s: &Session, path: &str, body: String) -> reqwest::Response {
     app.http
         .post(app.url(path))
@@ -271,16 +283,7 @@ async fn test_connect_of_a_two_step_integration_asks_for_the_entrys_fields_and_c
     app.post_integration(&json!({"provider": "sellercloud", "unique_key": "sc"}))
         .await;
     let s = session(&app).await;
-    let page = app
-        .http
-        .get(app.url("/console/integrations/sc/connect"))
-        .header(COOKIE, &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = page(&app, &s, "/console/integrations/sc/connect").await;
     for (name, kind) in [("teamName", "text"), ("username", "text"), ("password", "password")] {
         assert!(
             page.contains(&format!(r#"name="credentials[{name}]" type="{kind}""#)),
@@ -306,16 +309,7 @@ async fn test_connect_of_a_two_step_integration_asks_for_the_entrys_fields_and_c
 async fn the_integration_form_takes_a_github_apps_id_link_and_key_and_never_shows_the_key() {
     let app = spawn_app().await;
     let s = session(&app).await;
-    let form = app
-        .http
-        .get(app.url("/console/catalog/github-app-oauth"))
-        .header(COOKIE, &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = page(&app, &s, "/console/catalog/github-app-oauth").await;
     for name in ["app_id", "app_link", "private_key", "client_id", "client_secret"] {
         assert!(
             form.contains(&format!(r#"name="{name}""#)),
@@ -346,16 +340,7 @@ async fn the_integration_form_takes_a_github_apps_id_link_and_key_and_never_show
 
     // The edit page shows the id and link, never the key or the secret; an edit that leaves
     // the key empty keeps it.
-    let edit = app
-        .http
-        .get(app.url("/console/integrations/gh"))
-        .header(COOKIE, &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = page(&app, &s, "/console/integrations/gh").await;
     assert!(edit.contains("12345"), "{edit}");
     let secrets = latchkey_tests::github::secrets_of(&key);
     latchkey_tests::github::assert_none_of(&edit, &secrets);
@@ -379,16 +364,7 @@ async fn the_integration_form_takes_a_github_apps_id_link_and_key_and_never_show
 async fn the_integration_form_takes_aws_settings_and_never_shows_the_secret_key() {
     let app = spawn_app().await;
     let s = session(&app).await;
-    let form = app
-        .http
-        .get(app.url("/console/catalog/aws-sigv4"))
-        .header(COOKIE, &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let form = page(&app, &s, "/console/catalog/aws-sigv4").await;
     for name in [
         "aws_service",
         "aws_defaultRegion",
@@ -421,16 +397,7 @@ async fn the_integration_form_takes_aws_settings_and_never_shows_the_secret_key(
     assert_eq!(config["awsSecretAccessKey"], "********");
 
     // The edit page never shows the secret key; an edit that leaves it empty keeps it.
-    let edit = app
-        .http
-        .get(app.url("/console/integrations/aws"))
-        .header(COOKIE, &s.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let edit = page(&app, &s, "/console/integrations/aws").await;
     assert!(edit.contains("AKIAIOSFODNN7EXAMPLE"), "{edit}");
     assert!(!edit.contains(secret) && !edit.contains("********"), "{edit}");
     let body = format!("csrf={}&aws_service=execute-api&aws_awsSecretAccessKey=", s.csrf);
