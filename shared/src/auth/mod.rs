@@ -542,6 +542,15 @@ mod tests {
         assert_eq!(provider_scheme("emarsys").unwrap().mode(), AuthMode::Signature);
         assert_eq!(provider_scheme("bill-sandbox").unwrap().mode(), AuthMode::Bill);
         assert_eq!(provider_scheme("aws-sigv4").unwrap().mode(), AuthMode::AwsSigV4);
+        let err = provider_scheme("crisp-plugin-install").err().unwrap();
+        assert_eq!(err.code, ErrorCode::UnsupportedAuthMode);
+        assert!(
+            err.message.ends_with(
+                "(supported: OAUTH2, OAUTH2_CC, API_KEY, BASIC, TWO_STEP, JWT, APP, CUSTOM, NONE, OAUTH1, TBA, MCP_OAUTH2, MCP_OAUTH2_GENERIC, SIGNATURE, BILL, AWS_SIGV4)."
+            ),
+            "{}",
+            err.message
+        );
         assert_eq!(
             provider_scheme("no-such-api").err().unwrap().code,
             ErrorCode::UnknownProvider
