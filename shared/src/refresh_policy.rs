@@ -146,8 +146,8 @@ impl RefreshPolicy {
         ) && facts.has_refresh_token;
         // Client credentials and two-step tokens are renewed by asking again (with the sealed
         // credentials), Bill sessions by logging in again, AWS roles by assuming them again,
-        // and JWTs by signing again, so they
-        // are renewable whether or not the provider issued a refresh token. A WSSE value
+        // and JWTs by signing again, so they are renewable whether or not the provider issued
+        // a refresh token. A WSSE value
         // (SIGNATURE) lives five minutes and is signed on read without asking anyone: renewing
         // it ahead would only write the connection every few minutes.
         let renewable = refreshable
