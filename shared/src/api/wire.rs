@@ -259,8 +259,8 @@ pub struct Integration<'a> {
     updated_at: OffsetDateTime,
     credentials: IntegrationCredentials<'a>,
     custom: &'a Option<CustomOAuth2>,
-    /// An `AWS_SIGV4` integration's settings; the secret access key is never shown.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// An `AWS_SIGV4` integration's settings (`null` for other modes); the secret access key
+    /// is never shown.
     integration_config: Option<Value>,
     /// The operator's allowed hosts (empty: the defaults below apply).
     allowed_hosts: &'a [crate::domain::HostPattern],

@@ -313,7 +313,7 @@ pub fn all() -> Map<String, Value> {
                 "private_key": { "description": "APP: `********`; never the key.", "const": "********" },
             })),
             "custom": nullable(schema("CustomOAuth2")),
-            "integration_config": { "description": "AWS_SIGV4 only: its settings, awsSecretAccessKey `********`.", "type": "object" },
+            "integration_config": { "description": "AWS_SIGV4: its settings, awsSecretAccessKey `********`; null for other modes.", "type": ["object", "null"] },
             "allowed_hosts": array(string()),
             "default_allowed_hosts": array(string()),
         }))));
