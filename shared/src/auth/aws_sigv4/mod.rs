@@ -170,6 +170,11 @@ struct Ask {
     region: String,
 }
 
+/// A text value of the connection's config (`region`, `external_id`).
+fn config_text(cx: &ModeContext<'_>, key: &str) -> Option<String> {
+    cx.connection_config.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
 /// The region: the end user's (the body's, or `params[region]`), else the integration's default.
 fn region_of(given: Option<String>, record: &IntegrationRecord) -> Result<String, Error> {
     let region = given
@@ -260,12 +265,7 @@ impl AuthScheme for AwsSigV4 {
                 "Credential '{extra}' is not one AWS_SIGV4 takes (role_arn, region)."
             )));
         }
-        let given = region.or_else(|| {
-            cx.connection_config
-                .get("region")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+        let given = region.or_else(|| config_text(cx, "region"));
         let ask = Ask {
             role: RoleArn::parse(role_arn.expose().trim())?,
             region: region_of(given, cx.integration)?,
@@ -291,12 +291,9 @@ impl AuthScheme for AwsSigV4 {
         else {
             return Err(wrong_credentials(self.mode(), &credentials));
         };
-        let region = Some(region).filter(|r| !r.is_empty()).or_else(|| {
-            cx.connection_config
-                .get("region")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        });
+        let region = Some(region)
+            .filter(|r| !r.is_empty())
+            .or_else(|| config_text(cx, "region"));
         let imported = match external_id {
             Some(id) => {
                 let spec =
@@ -306,11 +303,7 @@ impl AuthScheme for AwsSigV4 {
                 })?;
                 Some(id)
             }
-            None => cx
-                .connection_config
-                .get(EXTERNAL_ID)
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            None => config_text(cx, EXTERNAL_ID),
         };
         let ask = Ask {
             role: RoleArn::parse(role_arn.trim())?,
@@ -333,12 +326,7 @@ impl AuthScheme for AwsSigV4 {
         };
         let external_id = external_id
             .clone()
-            .or_else(|| {
-                cx.connection_config
-                    .get(EXTERNAL_ID)
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
-            })
+            .or_else(|| config_text(cx, EXTERNAL_ID))
             .ok_or_else(|| invalid_config("The connection has no external id to assume its role with."))?;
         let ask = Ask {
             role: RoleArn::parse(role_arn)?,
